@@ -1,0 +1,71 @@
+"""chainrule: neural networks on NumPy with explicit, checkable, explainable backpropagation."""
+
+from ._version import __version__
+from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
+from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint
+from .gradcheck import GradcheckResult, gradcheck
+from .initializers import get_initializer
+from .io import ModelFileError, clone, load
+from .layers import Dense, Layer
+from .losses import (
+    MSE,
+    SSE,
+    BCEWithLogits,
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    Loss,
+    SoftmaxCrossEntropy,
+    get_loss,
+)
+from .model import DivergenceError, Sequential
+from .optimizers import (
+    SGD,
+    Adam,
+    CosineDecay,
+    ExponentialDecay,
+    Optimizer,
+    RMSProp,
+    StepDecay,
+    get_optimizer,
+)
+
+__all__ = [
+    "__version__",
+    "Adam",
+    "BCEWithLogits",
+    "BinaryCrossEntropy",
+    "Callback",
+    "CategoricalCrossEntropy",
+    "CosineDecay",
+    "Dense",
+    "DivergenceError",
+    "EarlyStopping",
+    "ExponentialDecay",
+    "GradcheckResult",
+    "History",
+    "Identity",
+    "Layer",
+    "LeakyReLU",
+    "Loss",
+    "MSE",
+    "ModelCheckpoint",
+    "ModelFileError",
+    "Optimizer",
+    "ReLU",
+    "RMSProp",
+    "SGD",
+    "SSE",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "SoftmaxCrossEntropy",
+    "StepDecay",
+    "Tanh",
+    "clone",
+    "get_activation",
+    "get_initializer",
+    "get_loss",
+    "get_optimizer",
+    "gradcheck",
+    "load",
+]

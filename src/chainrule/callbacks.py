@@ -1,0 +1,152 @@
+"""Callbacks: hooks into the fit loop, and the History it returns."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .model import Sequential
+
+
+class Callback:
+    """Base class: override the hooks you need. Set ``model.stop_training = True`` to stop."""
+
+    def on_train_begin(self, model: Sequential) -> None:
+        pass
+
+    def on_epoch_end(self, model: Sequential, epoch: int, logs: dict[str, float]) -> None:
+        pass
+
+    def on_train_end(self, model: Sequential) -> None:
+        pass
+
+
+class History:
+    """Per-epoch logs of one ``fit``: ``history["loss"]``, ``history["val_loss"]``, …"""
+
+    def __init__(self) -> None:
+        self.epoch: list[int] = []
+        self.history: dict[str, list[float]] = {}
+
+    def record(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"epoch": list(self.epoch), **{k: list(v) for k, v in self.history.items()}}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    def to_csv(self) -> str:
+        keys = list(self.history)
+        lines = [",".join(["epoch", *keys])]
+        for i, epoch in enumerate(self.epoch):
+            lines.append(",".join([str(epoch + 1), *(repr(self.history[k][i]) for k in keys)]))
+        return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:
+        last = {k: v[-1] for k, v in self.history.items()}
+        return f"History(epochs={len(self)}, last={last})"
+
+
+def _monitored(logs: dict[str, float], monitor: str) -> float:
+    if monitor not in logs:
+        raise ValueError(
+            f"cannot monitor {monitor!r}: the epoch logs hold {sorted(logs)}. "
+            "Pass validation data for 'val_loss', or monitor='loss'."
+        )
+    return logs[monitor]
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights=True`` the model ends with the weights of its best epoch.
+    ``mode`` is "min" (losses) or "max" (accuracies); "auto" picks "max" for names
+    containing "acc".
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode must be 'auto', 'min' or 'max'; received {mode!r}.")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be a non-negative integer; received {patience!r}.")
+        self.monitor, self.patience, self.min_delta = monitor, patience, abs(float(min_delta))
+        self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
+        self.restore_best_weights = restore_best_weights
+
+    def on_train_begin(self, model):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = -1
+        self.best_weights: np.ndarray | None = None
+        self.wait = 0
+        self.stopped_epoch: int | None = None
+
+    def _improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+    def on_epoch_end(self, model, epoch, logs):
+        value = _monitored(logs, self.monitor)
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = model._flat.copy()
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            model.stop_training = True
+
+    def on_train_end(self, model):
+        if self.restore_best_weights and self.best_weights is not None:
+            model._flat[...] = self.best_weights
+
+
+class ModelCheckpoint(Callback):
+    """Save the model to ``path`` every ``every`` epochs, or only when ``monitor`` improves.
+
+    Each write is atomic (see ``chainrule.io.save``): the file on disk is always
+    a complete model, the previous one or the new one.
+    """
+
+    def __init__(self, path: str | os.PathLike, every: int = 1, monitor: str | None = None, mode: str = "min") -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max'; received {mode!r}.")
+        self.path, self.every, self.monitor, self.mode = path, every, monitor, mode
+        self.best = math.inf if mode == "min" else -math.inf
+
+    def on_epoch_end(self, model, epoch, logs):
+        if self.monitor is not None:
+            value = _monitored(logs, self.monitor)
+            better = value < self.best if self.mode == "min" else value > self.best
+            if not better:
+                return
+            self.best = value
+        elif (epoch + 1) % self.every:
+            return
+        model.save(self.path)

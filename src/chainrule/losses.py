@@ -1,0 +1,288 @@
+"""Losses: ``forward(y_pred, y_true) -> float`` and ``backward() -> ∂L/∂y_pred``.
+
+Reductions follow PyTorch, so values can be compared one to one:
+
+==========================  ===============  =====================================
+loss                        input            "mean" divides the summed loss by
+==========================  ===============  =====================================
+SSE   ½Σ(y − ŷ)²            any output       samples (the seeds' −η/k·Σ batch rule)
+MSE   (y − ŷ)²              any output       all elements
+BinaryCrossEntropy          probabilities    all elements
+BCEWithLogits               logits           all elements
+SoftmaxCrossEntropy         logits           samples
+CategoricalCrossEntropy     probabilities    samples
+==========================  ===============  =====================================
+
+``reduction="sum"`` gives the plain sum instead. With ``sample_weight`` w,
+"mean" becomes the weighted mean Σᵢ wᵢ·lᵢ / Σᵢ wᵢ (per element where the
+table says so).
+
+The two fused losses take logits: sigmoid + BCE and softmax + cross-entropy
+have the gradient (p − y) per element, which is exact and cannot overflow.
+They are valid only when the model's last layer is *not* itself a sigmoid
+or softmax.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._math import log_softmax, sigmoid, softplus
+from ._validate import check_array, lookup
+
+
+class Loss:
+    """Base class. Subclasses give ``_elementwise`` and may override ``_check_targets``."""
+
+    name = ""
+    per_element = False  # "mean" divides by every element, not just by samples
+    output_activation: str | None = None  # what predict_proba applies to the outputs
+    classification = False
+
+    def __init__(self, reduction: str = "mean") -> None:
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be 'mean' or 'sum'; received {reduction!r}.")
+        self.reduction = reduction
+        self._grad: np.ndarray | None = None
+
+    def forward(self, y_pred: Any, y_true: Any, sample_weight: Any = None) -> float:
+        """The loss of predictions ``y_pred`` (n, k) against ``y_true``; keeps the gradient."""
+        P = check_array(y_pred, "y_pred")
+        Y = self.prepare_targets(y_true, P.shape[1], P.dtype)
+        if len(Y) != len(P):
+            raise ValueError(f"y_pred has {len(P)} samples but y_true has {len(Y)}.")
+        w = None if sample_weight is None else check_sample_weight(sample_weight, len(P), P.dtype)
+        value, self._grad = self.value_and_grad(P, Y, w)
+        return value
+
+    def backward(self) -> np.ndarray:
+        """∂L/∂y_pred for the last ``forward``, shape (n, k)."""
+        if self._grad is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward.")
+        return self._grad
+
+    def value_and_grad(self, P: np.ndarray, Y: np.ndarray, w: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+        """Loss and ∂L/∂P for targets already passed through ``prepare_targets``."""
+        E, G = self._elementwise(P, Y)  # E: (n, k) or (n,) losses, G = ∂ΣE/∂P
+        n = len(P)
+        if w is None:
+            if self.reduction == "sum":
+                return float(E.sum()), G
+            count = E.size if self.per_element else n
+            G /= count
+            return float(E.sum()) / count, G
+        row_w = w if self.reduction == "sum" else w / (w.sum() * (E.size // n if self.per_element else 1))
+        value = float(row_w @ (E.sum(axis=1) if E.ndim == 2 else E))
+        G *= row_w[:, None]
+        return value, G
+
+    def _elementwise(self, P: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+        """Check ``y`` and bring it to the form this loss computes with."""
+        Y = check_array(y, "y", dtype=dtype, ndim=None)
+        if Y.ndim == 1 and n_outputs == 1:
+            Y = Y.reshape(-1, 1)
+        if Y.ndim != 2 or Y.shape[1] != n_outputs:
+            raise ValueError(
+                f"y has shape {Y.shape} but the model gives {n_outputs} output(s) per sample; "
+                f"{self.name} needs y of shape (n_samples, {n_outputs})"
+                + (" or (n_samples,)." if n_outputs == 1 else ".")
+            )
+        self._check_targets(Y)
+        return Y
+
+    def _check_targets(self, Y: np.ndarray) -> None:
+        pass
+
+    def decide(self, out: np.ndarray) -> np.ndarray:
+        """Class labels from raw model outputs (classification losses only)."""
+        raise TypeError(f"{self.name} is a regression loss; it has no class decisions.")
+
+    def get_config(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, "reduction": self.reduction}
+
+    def __repr__(self) -> str:
+        extra = "" if self.reduction == "mean" else "reduction='sum'"
+        return f"{type(self).__name__}({extra})"
+
+
+def check_sample_weight(sample_weight: Any, n: int, dtype: np.dtype) -> np.ndarray:
+    w = check_array(sample_weight, "sample_weight", dtype=dtype, ndim=1)
+    if len(w) != n:
+        raise ValueError(f"sample_weight has {len(w)} entries for {n} samples.")
+    if (w < 0).any() or w.sum() <= 0:
+        raise ValueError("sample_weight must be non-negative with a positive sum.")
+    return w
+
+
+class SSE(Loss):
+    """Sum of squared errors ½·Σⱼ(ŷⱼ − yⱼ)² per sample;  ∂/∂ŷ = ŷ − y."""
+
+    name = "sse"
+
+    def _elementwise(self, P, Y):
+        D = P - Y
+        return 0.5 * (D * D), D
+
+
+class MSE(Loss):
+    """Mean squared error (ŷ − y)² over all elements;  ∂/∂ŷ = 2(ŷ − y)/(n·k)."""
+
+    name = "mse"
+    per_element = True
+
+    def _elementwise(self, P, Y):
+        D = P - Y
+        return D * D, 2 * D
+
+
+def _check_unit_interval(Y: np.ndarray, name: str) -> None:
+    lo, hi = Y.min(), Y.max()
+    if lo < 0 or hi > 1:
+        raise ValueError(
+            f"{name} needs targets in [0, 1]; received values from {lo:g} to {hi:g}. Binary labels must be 0 and 1."
+        )
+
+
+def _clip_probabilities(P: np.ndarray) -> np.ndarray:
+    eps = np.finfo(P.dtype).eps
+    return np.clip(P, eps, 1 - eps)
+
+
+class _Binary(Loss):
+    per_element = True
+    classification = True
+
+    def _check_targets(self, Y):
+        _check_unit_interval(Y, self.name)
+
+
+class BinaryCrossEntropy(_Binary):
+    """−[y·log p + (1 − y)·log(1 − p)] on probabilities p, clipped to [ε, 1 − ε].
+
+    ∂/∂p = (p − y) / (p(1 − p)). After a sigmoid this factor cancels σ'(z) =
+    p(1 − p), leaving ∂L/∂z = p − y: use ``bce_logits`` to get that directly.
+    """
+
+    name = "bce"
+    output_activation = None
+
+    def _elementwise(self, P, Y):
+        Pc = _clip_probabilities(P)
+        E = -(Y * np.log(Pc) + (1 - Y) * np.log1p(-Pc))
+        return E, (Pc - Y) / (Pc * (1 - Pc))
+
+    def decide(self, out):
+        return (out >= 0.5).astype(np.int64)
+
+
+class BCEWithLogits(_Binary):
+    """Sigmoid and binary cross-entropy fused, on logits z.
+
+    L = softplus(z) − y·z = max(z, 0) − y·z + log(1 + e^−|z|)   (stable for any z)
+    ∂L/∂z = σ(z) − y
+    """
+
+    name = "bce_logits"
+    output_activation = "sigmoid"
+
+    def _elementwise(self, Z, Y):
+        G = sigmoid(Z)
+        G -= Y
+        return softplus(Z) - Y * Z, G
+
+    def decide(self, out):
+        return (out >= 0).astype(np.int64)
+
+
+class _Categorical(Loss):
+    """Targets are integer labels (n,) or class probabilities (n, k)."""
+
+    classification = True
+
+    def prepare_targets(self, y, n_outputs, dtype):
+        Y = check_array(y, "y", ndim=None)
+        if n_outputs < 2:
+            raise ValueError(f"{self.name} needs at least 2 outputs; the model gives {n_outputs}.")
+        if Y.ndim == 1:
+            if not np.array_equal(Y, np.round(Y)) or Y.min() < 0 or Y.max() >= n_outputs:
+                raise ValueError(
+                    f"{self.name} needs integer class labels in 0..{n_outputs - 1}; received "
+                    f"values from {Y.min():g} to {Y.max():g}. Map labels with "
+                    "np.unique(y, return_inverse=True)."
+                )
+            return Y.astype(np.intp)
+        if Y.shape[1:] != (n_outputs,):
+            raise ValueError(
+                f"y has shape {Y.shape}; {self.name} needs labels (n_samples,) "
+                f"or one-hot/probability rows (n_samples, {n_outputs})."
+            )
+        if Y.min() < 0:
+            raise ValueError(f"{self.name} needs non-negative target probabilities.")
+        return Y.astype(dtype, copy=False)
+
+    def decide(self, out):
+        return np.argmax(out, axis=1)
+
+
+class SoftmaxCrossEntropy(_Categorical):
+    """Softmax and cross-entropy fused, on logits z.
+
+    L = −Σⱼ yⱼ·log softmax(z)ⱼ = logsumexp(z) − z_y  (for a label y)
+    ∂L/∂z = p·Σⱼyⱼ − y = p − y   (p = softmax(z); Σⱼyⱼ = 1 for one-hot y)
+    """
+
+    name = "softmax_cross_entropy"
+    output_activation = "softmax"
+
+    def _elementwise(self, Z, Y):
+        logP = log_softmax(Z, axis=1)
+        G = np.exp(logP)
+        if Y.ndim == 1:
+            rows = np.arange(len(Z))
+            E = -logP[rows, Y]
+            G[rows, Y] -= 1
+        else:
+            E = -np.sum(Y * logP, axis=1)
+            G *= Y.sum(axis=1, keepdims=True)
+            G -= Y
+        return E, G
+
+
+class CategoricalCrossEntropy(_Categorical):
+    """−Σⱼ yⱼ·log pⱼ on probabilities p (clipped to [ε, 1]);  ∂/∂pⱼ = −yⱼ/pⱼ."""
+
+    name = "categorical_cross_entropy"
+
+    def _elementwise(self, P, Y):
+        Pc = np.clip(P, np.finfo(P.dtype).eps, None)
+        if Y.ndim == 1:
+            rows = np.arange(len(P))
+            G = np.zeros_like(P)
+            G[rows, Y] = -1 / Pc[rows, Y]
+            return -np.log(Pc[rows, Y]), G
+        return -np.sum(Y * np.log(Pc), axis=1), -Y / Pc
+
+
+LOSSES: dict[str, type[Loss]] = {
+    "sse": SSE,
+    "mse": MSE,
+    "bce": BinaryCrossEntropy,
+    "binary_cross_entropy": BinaryCrossEntropy,
+    "bce_logits": BCEWithLogits,
+    "bce_with_logits": BCEWithLogits,
+    "softmax_cross_entropy": SoftmaxCrossEntropy,
+    "cross_entropy": SoftmaxCrossEntropy,
+    "categorical_cross_entropy": CategoricalCrossEntropy,
+}
+
+
+def get_loss(name: str | Loss) -> Loss:
+    """A new loss called ``name`` (a Loss instance passes through)."""
+    if isinstance(name, Loss):
+        return name
+    return lookup("loss", name, LOSSES)()
