@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
 import tempfile
 import zipfile
+import zlib
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,6 +39,9 @@ FORMAT = "chainrule"
 VERSION = 1
 MAX_JSON_BYTES = 1 << 20
 MAX_PARAMS = 1 << 28  # 256 M parameters: 2 GiB of float64, far above any MLP this library targets
+MAX_MEMBERS = 10_000
+MAX_INFLATION = 20  # unpacked bytes per byte of file; chainrule writes stored (1x) members
+MIN_BUDGET = 64 << 20  # small files may always inflate to this many bytes
 
 LAYER_TYPES: dict[str, type[layers.Layer]] = {
     "Dense": layers.Dense,
@@ -107,17 +112,61 @@ def _fsync_folder(folder: str) -> None:
 
 # ----------------------------------------------------------------- loading
 def load(path: str | os.PathLike) -> Sequential:
-    """Read a model written by ``save``. Raises ModelFileError for anything else."""
+    """Read a model written by ``save``. Raises ModelFileError for anything else.
+
+    A missing path raises FileNotFoundError. Any file, however damaged or
+    hostile, gives either a model or a ModelFileError (a ValueError): never
+    another exception, never code run from the file, never an allocation
+    larger than the file's size justifies (see ``MAX_INFLATION``).
+    """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path!r}.")
     try:
         with zipfile.ZipFile(path) as zf:
+            _check_archive(zf, os.path.getsize(path), path)
             return _load_zip(zf, path)
+    except ModelFileError:
+        raise
     except zipfile.BadZipFile as exc:
         raise ModelFileError(f"{path!r} is not a chainrule model file (damaged or not a zip archive: {exc}).") from exc
-    except (KeyError, EOFError, OSError) as exc:
-        raise ModelFileError(f"{path!r} is damaged: {exc}") from exc
+    except _DAMAGE as exc:
+        raise ModelFileError(f"{path!r} is damaged: {type(exc).__name__}: {exc}") from exc
+
+
+# What the zip, zlib, struct and numpy readers raise on damaged bytes; all become ModelFileError.
+_DAMAGE = (
+    KeyError,
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+    NotImplementedError,
+    RuntimeError,
+    UnicodeError,
+    zlib.error,
+    struct.error,
+)
+
+
+def _check_archive(zf: zipfile.ZipFile, file_size: int, path: str) -> None:
+    """Refuse a zip whose members claim more bytes than the file can hold (zip bombs, lying headers)."""
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise _fail(path, f"it holds {len(infos):,} members (limit {MAX_MEMBERS:,}).")
+    packed = sum(i.compress_size for i in infos)
+    if packed > file_size:
+        raise _fail(path, f"its members claim {packed:,} packed bytes but the file has {file_size:,}.")
+    unpacked = sum(i.file_size for i in infos)
+    if unpacked > max(MAX_INFLATION * file_size, MIN_BUDGET):
+        raise _fail(
+            path,
+            f"its members inflate to {unpacked:,} bytes from a {file_size:,}-byte file "
+            f"(more than {MAX_INFLATION}x: a zip bomb?).",
+        )
 
 
 def _fail(path: str, what: str) -> ModelFileError:
@@ -132,20 +181,22 @@ def _load_zip(zf: zipfile.ZipFile, path: str) -> Sequential:
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise _fail(path, "its config has no layer list.")
     dtype = np.dtype(_choice(config.get("dtype"), ("float32", "float64"), "dtype", path))
-    built = [_layer_from_config(c, path) for c in config["layers"]]
-    if not built:
+    specs = [_layer_spec(c, path) for c in config["layers"]]
+    if not specs:
         raise _fail(path, "it has no layers.")
+    _check_chain(specs, path)
+    # Shapes come from the config alone: nothing is allocated until every array header agrees with them.
     expected = {
-        f"layers.{i}.{name}": shape for i, layer in enumerate(built) for name, shape in layer.param_shapes().items()
+        f"layers.{i}.{name}": shape for i, spec in enumerate(specs) for name, shape in _spec_shapes(spec).items()
     }
     if sum(math.prod(s) for s in expected.values()) > MAX_PARAMS:
         raise _fail(path, f"its architecture needs more than {MAX_PARAMS:,} parameters.")
     declared = doc.get("arrays")
     if not isinstance(declared, dict):
         raise _fail(path, "it lists no arrays.")
-    # Check every array's header against the architecture before allocating anything.
     for name, shape in expected.items():
         _check_member(zf, name, shape, dtype, path)
+    built = [_build_layer(spec) for spec in specs]
     try:
         model = Sequential(*built, dtype=dtype)
     except (ValueError, TypeError) as exc:
@@ -158,7 +209,7 @@ def _load_zip(zf: zipfile.ZipFile, path: str) -> Sequential:
     model.optimizer_ = _optimizer_from_config(doc.get("optimizer"), zf, model, dtype, path)
     epochs = doc.get("epochs_trained", 0)
     if not isinstance(epochs, int) or epochs < 0:
-        raise _fail(path, f"epochs_trained is {epochs!r}.")
+        raise _fail(path, f"epochs_trained is {_short(epochs)}.")
     model.epochs_trained_ = epochs
     state = doc.get("rng_state")
     if state is not None:
@@ -180,42 +231,73 @@ def _read_json(zf: zipfile.ZipFile, path: str) -> dict[str, Any]:
         raw = fh.read(MAX_JSON_BYTES + 1)
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(path, f"model.json is not valid JSON ({exc}).") from exc
+    except (ValueError, RecursionError) as exc:  # bad UTF-8, bad JSON, nesting too deep, huge integers
+        raise _fail(path, f"model.json is not valid JSON ({type(exc).__name__}: {_short(str(exc), 200)}).") from exc
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise _fail(path, "model.json does not describe a chainrule model.")
     version = doc.get("version")
     if not isinstance(version, int) or not 1 <= version <= VERSION:
-        raise _fail(path, f"format version {version!r} is not supported (this chainrule reads 1 to {VERSION}).")
+        raise _fail(path, f"format version {_short(version)} is not supported (this chainrule reads 1 to {VERSION}).")
     return doc
 
 
 def _choice(value: Any, allowed: tuple[str, ...], what: str, path: str) -> str:
     if value not in allowed:
-        raise _fail(path, f"{what} is {value!r}; expected one of {', '.join(allowed)}.")
+        raise _fail(path, f"{what} is {_short(value)}; expected one of {', '.join(allowed)}.")
     return value
 
 
-def _layer_from_config(cfg: Any, path: str) -> layers.Layer:
+def _layer_spec(cfg: Any, path: str) -> tuple[str, dict[str, Any]]:
+    """A layer's type and checked arguments, read from its config without building it."""
     if not isinstance(cfg, dict):
-        raise _fail(path, f"a layer entry is {cfg!r}, not an object.")
+        raise _fail(path, f"a layer entry is {_short(cfg)}, not an object.")
     kind = _choice(cfg.get("type"), tuple(LAYER_TYPES), "a layer type", path)
     if kind == "Dense":
         n_in, n_out = cfg.get("n_in"), cfg.get("n_out")
         for v in (n_in, n_out):
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_PARAMS:
-                raise _fail(path, f"a Dense layer has size {v!r}.")
+                raise _fail(path, f"a Dense layer has size {_short(v)}.")
         if n_in * n_out > MAX_PARAMS:
             raise _fail(path, f"a Dense({n_in}, {n_out}) layer is larger than {MAX_PARAMS:,} parameters.")
         init = cfg.get("init")
         init = init if isinstance(init, str) and init in _initializer_names() else None
-        return layers.Dense(n_in, n_out, init=init)
+        return kind, {"n_in": n_in, "n_out": n_out, "init": init}
     if kind == "LeakyReLU":
         alpha = cfg.get("alpha", 0.01)
-        if not isinstance(alpha, (int, float)) or isinstance(alpha, bool):
-            raise _fail(path, f"LeakyReLU alpha is {alpha!r}.")
-        return activations.LeakyReLU(alpha)
-    return LAYER_TYPES[kind]()
+        if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not math.isfinite(alpha):
+            raise _fail(path, f"LeakyReLU alpha is {_short(alpha)}.")
+        return kind, {"alpha": alpha}
+    return kind, {}
+
+
+def _spec_shapes(spec: tuple[str, dict[str, Any]]) -> dict[str, tuple[int, ...]]:
+    kind, args = spec
+    if kind == "Dense":
+        return {"W": (args["n_in"], args["n_out"]), "b": (args["n_out"],)}
+    return {}
+
+
+def _check_chain(specs: list[tuple[str, dict[str, Any]]], path: str) -> None:
+    sizes = [(args["n_in"], args["n_out"]) for kind, args in specs if kind == "Dense"]
+    if not sizes:
+        raise _fail(path, "it has no Dense layer to fix the input size.")
+    for (_, prev_out), (n_in, n_out) in zip(sizes, sizes[1:]):
+        if n_in != prev_out:
+            raise _fail(path, f"a Dense({n_in}, {n_out}) layer follows one that gives {prev_out} outputs.")
+
+
+def _build_layer(spec: tuple[str, dict[str, Any]]) -> layers.Layer:
+    kind, args = spec
+    return LAYER_TYPES[kind](**args)
+
+
+def _layer_from_config(cfg: Any, path: str) -> layers.Layer:
+    return _build_layer(_layer_spec(cfg, path))
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _initializer_names() -> set[str]:
@@ -256,8 +338,9 @@ def _check_member(zf: zipfile.ZipFile, name: str, shape: tuple[int, ...], dtype:
         raise _fail(path, f"array {name!r} has dtype {got_dtype}; the model is {dtype}.")
     if tuple(got_shape) != tuple(shape):
         raise _fail(path, f"array {name!r} has shape {tuple(got_shape)} but the architecture needs {tuple(shape)}.")
-    if info.file_size > math.prod(shape) * dtype.itemsize + 4096:
-        raise _fail(path, f"array {name!r} declares {info.file_size:,} bytes, more than its shape needs.")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if not nbytes <= info.file_size <= nbytes + 4096:
+        raise _fail(path, f"array {name!r} declares {info.file_size:,} bytes; its shape needs {nbytes:,} + header.")
 
 
 def _read_member(zf: zipfile.ZipFile, name: str, shape: tuple[int, ...], dtype: np.dtype, path: str) -> np.ndarray:
@@ -280,7 +363,7 @@ def _loss_from_config(cfg: Any, path: str) -> losses.Loss | None:
     if cfg is None:
         return None
     if not isinstance(cfg, dict):
-        raise _fail(path, f"its loss entry is {cfg!r}.")
+        raise _fail(path, f"its loss entry is {_short(cfg)}.")
     kind = _choice(cfg.get("type"), tuple(LOSS_TYPES), "the loss type", path)
     reduction = _choice(cfg.get("reduction", "mean"), ("mean", "sum"), "the loss reduction", path)
     return LOSS_TYPES[kind](reduction=reduction)
@@ -292,7 +375,7 @@ def _optimizer_from_config(
     if cfg is None:
         return None
     if not isinstance(cfg, dict):
-        raise _fail(path, f"its optimizer entry is {cfg!r}.")
+        raise _fail(path, f"its optimizer entry is {_short(cfg)}.")
     cfg = dict(cfg)
     kind = _choice(cfg.pop("type", None), tuple(OPTIMIZER_TYPES), "the optimizer type", path)
     t = cfg.pop("t", 0)
@@ -309,7 +392,7 @@ def _optimizer_from_config(
     except (TypeError, ValueError) as exc:
         raise _fail(path, f"its optimizer settings are invalid ({exc}).") from exc
     if not isinstance(t, int) or t < 0:
-        raise _fail(path, f"the optimizer step count is {t!r}.")
+        raise _fail(path, f"the optimizer step count is {_short(t)}.")
     opt.t = t
     if opt.slots and t > 0:
         for name in opt.slots:
