@@ -1,8 +1,10 @@
 """chainrule: neural networks on NumPy with explicit, checkable, explainable backpropagation."""
 
+from . import explain  # a callable module: cr.explain(model, X, y, loss)
 from ._version import __version__
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
 from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint
+from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
 from .io import ModelFileError, clone, load
@@ -40,6 +42,7 @@ __all__ = [
     "Dense",
     "DivergenceError",
     "EarlyStopping",
+    "Explanation",
     "ExponentialDecay",
     "GradcheckResult",
     "History",
@@ -62,6 +65,7 @@ __all__ = [
     "StepDecay",
     "Tanh",
     "clone",
+    "explain",
     "get_activation",
     "get_initializer",
     "get_loss",

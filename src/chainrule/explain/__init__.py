@@ -1,0 +1,47 @@
+"""Backpropagation explained step by step, with the real numbers, for any small network.
+
+    import chainrule as cr
+    model, X, y, loss, lr = cr.explain.EXAMPLES["single-neuron"]()
+    ex = cr.explain(model, X, y, loss, lr=lr)      # the model is left unchanged
+    print(ex.to_text())                            # or ex.to_markdown(), ex.save_diagrams("out/")
+
+``chainrule.explain`` is a module that can be called: ``cr.explain(...)`` is
+``cr.explain.explain(...)``.
+
+Limits: batches of at most ``MAX_BATCH`` (16) samples; every weight's chain
+rule is written out for networks of at most ``MAX_DETAIL_PARAMS`` (64)
+parameters, larger ones get the layer-level (matrix) explanation, and arrays
+of more than ``MAX_SHOWN_ENTRIES`` (48) numbers are summarised by shape and norms.
+"""
+
+import sys
+import types
+
+from .examples import EXAMPLES, from_layers
+from .explanation import GRADCHECK_ENTRIES, MAX_BATCH, MAX_DETAIL_PARAMS, Explanation, explain
+from .text import MAX_SHOWN_ENTRIES
+from .trace import BackwardStep, ChainTerm, ForwardStep, LossStep, UpdateStep
+
+__all__ = [
+    "EXAMPLES",
+    "GRADCHECK_ENTRIES",
+    "MAX_BATCH",
+    "MAX_DETAIL_PARAMS",
+    "MAX_SHOWN_ENTRIES",
+    "BackwardStep",
+    "ChainTerm",
+    "Explanation",
+    "ForwardStep",
+    "LossStep",
+    "UpdateStep",
+    "explain",
+    "from_layers",
+]
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs) -> Explanation:
+        return explain(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,207 @@
+"""``explain(model, X, y, loss)``: one training step, written out, and the Explanation that holds it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..gradcheck import gradcheck
+from ..losses import Loss, get_loss
+from ..optimizers import SGD
+from .trace import BackwardStep, ChainTerm, ForwardStep, LossStep, Trace, UpdateStep, run_step, sgd_updates
+
+if TYPE_CHECKING:
+    from ..model import Sequential
+
+MAX_BATCH = 16
+"""Largest batch ``explain`` accepts: every sample's numbers are shown."""
+
+MAX_DETAIL_PARAMS = 64
+"""Networks with at most this many parameters get every weight's chain rule written out, factor by factor."""
+
+GRADCHECK_ENTRIES = 32
+"""Above ``MAX_DETAIL_PARAMS``, the gradient check samples this many entries per array."""
+
+
+@dataclass
+class Explanation:
+    """One training step of a model on a batch, with every intermediate number.
+
+    ``steps`` lists, in order, the forward block records, the loss, the
+    backward block records (from the output down), the per-weight chain-rule
+    terms (small networks only) and the SGD updates (when a rate was given).
+    ``gradcheck_error`` is the largest relative error between the backward
+    pass and central finite differences (``chainrule.gradcheck``).
+    """
+
+    trace: Trace
+    gradcheck_error: float
+    gradcheck_tol: float
+    model_repr: str
+    n_params: int
+    lr: float | None = None
+    applied: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def detailed(self) -> bool:
+        """Whether every weight's chain rule is written out (at most ``MAX_DETAIL_PARAMS`` parameters)."""
+        return self.n_params <= MAX_DETAIL_PARAMS
+
+    @property
+    def forward(self) -> list[ForwardStep]:
+        return self.trace.forward
+
+    @property
+    def loss(self) -> LossStep:
+        return self.trace.loss
+
+    @property
+    def backward(self) -> list[BackwardStep]:
+        """Backward records in layer order 1..L (``steps`` lists them from the output down)."""
+        return self.trace.backward
+
+    @property
+    def chain(self) -> list[ChainTerm]:
+        return self.trace.chain
+
+    @property
+    def updates(self) -> list[UpdateStep]:
+        return self.trace.updates
+
+    @property
+    def steps(self) -> list[ForwardStep | LossStep | BackwardStep | ChainTerm | UpdateStep]:
+        t = self.trace
+        return [*t.forward, t.loss, *reversed(t.backward), *t.chain, *t.updates]
+
+    def to_text(self, precision: int = 5) -> str:
+        """Plain text for a terminal, at most 80 columns wide."""
+        from .text import render_text
+
+        return render_text(self, precision)
+
+    def to_markdown(self, precision: int = 5) -> str:
+        """Markdown with LaTeX maths ($…$ inline, $$…$$ display) for GitHub and Jupyter."""
+        from .markdown import render_markdown
+
+        return render_markdown(self, precision)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_html_(self) -> str:
+        from .markdown import markdown_to_html
+
+        return markdown_to_html(self.to_markdown())
+
+    def save_diagrams(self, folder: str | Path) -> list[Path]:
+        """Write ``forward.png`` and ``backward.png`` into ``folder`` (needs matplotlib); return their paths."""
+        from .diagram import save_diagrams
+
+        return save_diagrams(self, folder)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def explain(
+    model: Sequential, X: Any, y: Any, loss: str | Loss, lr: float | None = None, apply: bool = False
+) -> Explanation:
+    """Explain one training step of ``model`` on the batch (X, y), number by number.
+
+    Parameters
+    ----------
+    model : Sequential
+        Dense layers, each optionally followed by one built-in activation.
+    X : array-like, shape (n_samples, n_features)
+        The batch; at most ``MAX_BATCH`` samples.
+    y : array-like
+        Targets, in any form ``loss`` accepts.
+    loss : str or Loss
+        The loss, by name (``"sse"``, ``"bce"``, …) or as an object.
+    lr : float, optional
+        Learning rate α; when given, the plain SGD update w − α·∂L/∂w is shown.
+    apply : bool
+        Perform that update on ``model`` (needs ``lr``). Otherwise the model's
+        weights, gradients and caches are left exactly as they were.
+
+    Raises
+    ------
+    ValueError
+        A batch larger than ``MAX_BATCH``, mismatched shapes, or ``apply`` without ``lr``.
+    TypeError
+        A layer other than Dense or a built-in activation.
+    """
+    from .trace import blocks
+
+    blocks(model)  # TypeError on unsupported layers, before anything runs
+    loss_obj = get_loss(loss)
+    if apply and lr is None:
+        raise ValueError("apply=True needs a learning rate, e.g. explain(model, X, y, 'sse', lr=0.1, apply=True).")
+    if lr is not None and (isinstance(lr, bool) or not np.isfinite(lr) or lr <= 0):
+        raise ValueError(f"lr must be a positive number; received lr={lr!r}.")
+    Xa = model._as_input(X)
+    if len(Xa) > MAX_BATCH:
+        raise ValueError(
+            f"explain shows every sample's numbers, so it takes at most MAX_BATCH = {MAX_BATCH} samples; "
+            f"received {len(Xa)}. Pass a slice such as X[:{MAX_BATCH}]."
+        )
+    Y = loss_obj.prepare_targets(y, model.n_out, model.dtype)
+    if len(Y) != len(Xa):
+        raise ValueError(f"X has {len(Xa)} samples but y has {len(Y)}.")
+
+    detail = model.n_params <= MAX_DETAIL_PARAMS
+    saved = _snapshot(model)
+    try:
+        with np.errstate(over="ignore", under="ignore"):
+            trace = run_step(model, Xa, Y, loss_obj, detail)
+            check = gradcheck(model, Xa, Y, loss_obj, max_entries=None if detail else GRADCHECK_ENTRIES)
+    finally:
+        _restore(model, saved)
+    notes = []
+    if lr is not None:
+        trace.updates = sgd_updates(trace.backward, trace.forward, float(lr))
+        opt = model.optimizer_
+        if opt is not None and not _plain_sgd(opt):
+            notes.append(
+                f"The model was fitted with {opt!r}; the updates shown are plain SGD (w − α·∂L/∂w), "
+                "not what that optimiser would do."
+            )
+    if apply:
+        pairs = blocks(model)
+        for up in trace.updates:
+            pairs[up.layer - 1][0].params[up.param][...] = up.new
+    return Explanation(
+        trace=trace,
+        gradcheck_error=check.max_error,
+        gradcheck_tol=check.tol,
+        model_repr=repr(model),
+        n_params=model.n_params,
+        lr=None if lr is None else float(lr),
+        applied=apply,
+        notes=notes,
+    )
+
+
+def _plain_sgd(opt: Any) -> bool:
+    return (
+        type(opt) is SGD and not opt.momentum and not opt.weight_decay and opt.clip_norm is None and not opt.clip_value
+    )
+
+
+def _snapshot(model: Sequential) -> list[tuple[Any, np.ndarray | None, list[tuple[np.ndarray, np.ndarray]]]]:
+    out = []
+    for layer in model.layers:
+        arrays = [(a, a.copy()) for d in (layer.params, layer.grads) for a in d.values()]
+        out.append((layer, layer._cache, arrays))
+    return out
+
+
+def _restore(model: Sequential, saved: list) -> None:
+    for layer, cache, arrays in saved:
+        for a, copy in arrays:
+            a[...] = copy
+        layer._cache = cache

@@ -1,0 +1,155 @@
+"""Plain-text rendering of an Explanation, at most 80 columns wide."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .explanation import Explanation
+    from .trace import ChainTerm
+
+WIDTH = 80
+MAX_SHOWN_ENTRIES = 48
+"""Arrays with more numbers than this are summarised by shape, norm, min and max."""
+
+DERIVATIVES = {
+    "sigmoid": "σ(z)·(1 − σ(z))",
+    "tanh": "1 − tanh²(z)",
+    "relu": "1 where z > 0, else 0",
+    "leaky_relu": "1 where z > 0, else α",
+    "identity": "1 (no activation)",
+    "softmax": "Jacobian diag(a) − a·aᵀ per row",
+}
+
+
+def num(x: float, precision: int = 5) -> str:
+    """A number to ``precision`` decimals, or in e-notation when very small or large."""
+    x = float(x)
+    if x != 0 and not 10.0 ** -(precision - 2) <= abs(x) < 1e6:
+        return f"{x:.{max(precision - 2, 1)}e}"
+    return f"{x:.{precision}f}"
+
+
+def summary(a: np.ndarray) -> str:
+    return f"shape {a.shape}, not listed: ‖·‖ = {np.linalg.norm(a):.4g}, min {a.min():.4g}, max {a.max():.4g}"
+
+
+def rows(a: np.ndarray, precision: int) -> list[str] | None:
+    """Aligned rows "[ x  y  z ]", or None when the array is too big to list."""
+    a = np.atleast_2d(a)
+    if a.size > MAX_SHOWN_ENTRIES:
+        return None
+    cells = [[num(v, precision) for v in row] for row in a]
+    w = max(len(c) for row in cells for c in row)
+    lines = ["[" + "  ".join(c.rjust(w) for c in row) + "]" for row in cells]
+    return None if len(lines[0]) > WIDTH - 6 else lines
+
+
+def field(label: str, a: np.ndarray, precision: int, indent: str = "  ") -> list[str]:
+    """``label = value`` on one line when it fits, else the rows below the label."""
+    lines = rows(a, precision)
+    if lines is None:
+        line = f"{indent}{label}: {summary(np.asarray(a))}"
+        return [line] if len(line) <= WIDTH else [f"{indent}{label}:", *wrap(summary(np.asarray(a)), indent + "    ")]
+    if len(lines) == 1 and len(indent) + len(label) + 3 + len(lines[0]) <= WIDTH:
+        return [f"{indent}{label} = {lines[0]}"]
+    return [f"{indent}{label} ="] + [f"{indent}    {line}" for line in lines]
+
+
+def wrap(text: str, indent: str = "  ") -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
+
+
+def param_name(layer: int, param: str, index: tuple[int, ...]) -> str:
+    return f"{param}({layer})[{','.join(str(i + 1) for i in index)}]"
+
+
+def product(factors: list[tuple[str, float]], precision: int) -> str:
+    """ "a · (−b) · c": negative factors after the first in brackets."""
+    parts = [num(v, precision) for _, v in factors]
+    return " · ".join(x if k == 0 or not x.startswith("-") else f"({x})" for k, x in enumerate(parts))
+
+
+def chain_lines(term: ChainTerm, precision: int) -> list[str]:
+    name = f"∂L/∂{param_name(term.layer, term.param, term.index)}"
+    symbols = " · ".join(s for s, _ in term.factors[0])
+    total = num(term.value, precision)
+    if len(term.factors) == 1:
+        values = product(term.factors[0], precision)
+        line = f"  {name} = {values} = {total}"
+        return [line] if len(line) <= WIDTH else [f"  {name} =", f"      {values} = {total}"]
+    out = [f"  {name} = Σₛ {symbols} = {total}"]
+    if len(term.factors) <= 4:
+        for s, factors in enumerate(term.factors, start=1):
+            out.append(f"      sample {s}: " + product(factors, precision))
+    return out
+
+
+def render_text(ex: Explanation, precision: int = 5) -> str:
+    p = precision
+    fw, loss, L = ex.forward, ex.loss, len(ex.forward)
+    n = len(loss.y_hat)
+    check = f"max rel. error {ex.gradcheck_error:.1e}, tol {ex.gradcheck_tol:.0e}"
+    out = [
+        f"One training step of {ex.model_repr}"[:WIDTH],
+        f"batch of n = {n} sample(s), loss {loss.name}, {ex.n_params} parameters",
+        f"Gradient check against finite differences: {check}",
+        "",
+        "FORWARD   z(l) = a(l-1)·W(l) + b(l),   a(l) = f(z(l)),   a(0) = X",
+    ]
+    for f in fw:
+        out.append(f"Layer {f.layer}: Dense {f.W.shape[0]}→{f.W.shape[1]}, activation {f.activation}")
+        out += field(f"a({f.layer - 1})", f.a_prev, p)
+        out += field(f"W({f.layer})", f.W, p)
+        out += field(f"b({f.layer})", f.b, p)
+        out += field(f"z({f.layer}) = a({f.layer - 1})·W({f.layer}) + b({f.layer})", f.z, p)
+        out += field(f"a({f.layer}) = {f.activation}(z({f.layer}))", f.a, p)
+    out += ["", f"LOSS   {loss.formula}"]
+    out += field("ŷ", loss.y_hat, p) + field("y", loss.y, p)
+    out.append(f"  L = {num(loss.value, p)}")
+    out += ["", "BACKWARD   δ(l) = ∂L/∂a(l) ∘ f'(z(l)),   ∂L/∂a(l-1) = δ(l)·W(l)ᵀ"]
+    out += field(f"∂L/∂ŷ = {loss.grad_formula}", loss.dL_dyhat, p)
+    if loss.simplification:
+        out += wrap(f"Note: {loss.simplification}.")
+    for bk in reversed(ex.backward):
+        k = bk.layer
+        src = "from the loss" if k == L else f"from layer {k + 1}"
+        out.append(f"Layer {k} ({bk.activation})")
+        out += field(f"∂L/∂a({k}) ({src})", bk.upstream, p)
+        rule = f"f'(z({k})) = {DERIVATIVES.get(bk.activation, 'f′(z)')}"
+        out += [f"  {rule}"] if bk.fprime is None else field(rule, bk.fprime, p)
+        out += field(f"δ({k}) = ∂L/∂a({k}) ∘ f'(z({k}))", bk.delta, p)
+        if bk.batch_factor is None:
+            out.append("  (reduction 'sum': no 1/n, the sums over samples stay sums)")
+        else:
+            out.append(f"  δ({k}) holds the batch mean's 1/n (n = {bk.batch_size}): Σ over samples = mean")
+        out += field(f"∂L/∂W({k}) = a({k - 1})ᵀ·δ({k})", bk.dW, p)
+        out += field(f"∂L/∂b({k}) = Σₛ δ({k})", bk.db, p)
+        if k > 1:
+            out += field(f"∂L/∂a({k - 1}) = δ({k})·W({k})ᵀ (passed down)", bk.da_prev, p)
+    if ex.chain:
+        out += ["", "CHAIN RULE, weight by weight   (a_in: the input the weight multiplies)"]
+        out.append("  each product runs ∂L/∂a · f'(z) · a_in; ∂L/∂a includes the 1/n")
+        for term in ex.chain:
+            out += chain_lines(term, p)
+    elif ex.n_params:
+        out += ["", f"({ex.n_params} parameters: too many to write out weight by weight; see the matrices.)"]
+    if ex.updates:
+        out += ["", f"UPDATE (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = {ex.lr:g}"]
+        if ex.applied:
+            out.append("  applied to the model")
+        for note in ex.notes:
+            out += wrap(f"Note: {note}")
+        for up in ex.updates:
+            if ex.detailed:
+                for idx in np.ndindex(up.old.shape):
+                    name = param_name(up.layer, up.param, idx)
+                    old, g, new = (num(a[idx], p) for a in (up.old, up.grad, up.new))
+                    out.append(f"  {name}: {old} − {ex.lr:g}·({g}) = {new}")
+            else:
+                out += field(f"{up.param}({up.layer}) new", up.new, p)
+    out += ["", f"Gradient check: {check}: {'passed' if ex.gradcheck_error <= ex.gradcheck_tol else 'FAILED'}."]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,213 @@
+"""explain: every number checked against values computed here, by hand (math.exp) or with PyTorch autograd."""
+
+import math
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.explain import EXAMPLES, MAX_BATCH, MAX_DETAIL_PARAMS, from_layers
+
+torch = pytest.importorskip("torch")
+
+
+def sig(z: float) -> float:
+    return 1 / (1 + math.exp(-z))
+
+
+def run(name: str, apply: bool = False) -> tuple[cr.Sequential, cr.Explanation]:
+    model, X, y, loss, lr = EXAMPLES[name]()
+    return model, cr.explain(model, X, y, loss, lr=lr, apply=apply)
+
+
+def grads_of(ex) -> list[np.ndarray]:
+    return [g for bk in ex.backward for g in (bk.dW, bk.db)]
+
+
+def new_weights(ex) -> list[np.ndarray]:
+    return [up.new for up in ex.updates]
+
+
+def torch_step(model: cr.Sequential, X, y, loss: str, lr: float):
+    """Loss, gradients and SGD-updated weights of the same sigmoid network, by PyTorch autograd."""
+    params = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in model.get_weights()]
+    a = torch.tensor(X, dtype=torch.float64)
+    for W, b in zip(params[::2], params[1::2]):
+        a = torch.sigmoid(a @ W + b)
+    Y = torch.tensor(y, dtype=torch.float64)
+    if loss == "sse":
+        L = 0.5 * ((a - Y) ** 2).sum() / len(a)
+    else:
+        L = torch.nn.functional.binary_cross_entropy(a, Y)
+    L.backward()
+    grads = [p.grad.numpy() for p in params]
+    return L.item(), grads, [p.detach().numpy() - lr * g for p, g in zip(params, grads)]
+
+
+def test_single_neuron_reproduces_the_hand_calculation():
+    x, y, w, b, lr = 0.5, 1.5, 0.3, 0.1, 0.1
+    y_hat = sig(w * x + b)
+    dw = (y_hat - y) * y_hat * (1 - y_hat) * x
+    db = (y_hat - y) * y_hat * (1 - y_hat)
+    _, ex = run("single-neuron")
+    assert ex.forward[0].a[0, 0] == pytest.approx(y_hat, rel=1e-12)
+    assert ex.loss.value == pytest.approx(0.5 * (y - y_hat) ** 2, rel=1e-12)
+    assert ex.backward[0].dW[0, 0] == pytest.approx(dw, rel=1e-12)
+    assert ex.backward[0].db[0] == pytest.approx(db, rel=1e-12)
+    w_new, b_new = (float(up.new.ravel()[0]) for up in ex.updates)
+    assert w_new == pytest.approx(w - lr * dw, rel=1e-12)
+    assert (round(y_hat, 5), round(ex.loss.value, 5)) == (0.56218, 0.43976)
+    assert (round(dw, 5), round(db, 5), round(w_new, 5), round(b_new, 5)) == (-0.11542, -0.23083, 0.31154, 0.12308)
+    # the chain rule, factor by factor: dL/dŷ · σ'(z) · x
+    term = next(t for t in ex.chain if t.param == "W")
+    assert [v for _, v in term.factors[0]] == pytest.approx([y_hat - y, y_hat * (1 - y_hat), x], rel=1e-12)
+    text = ex.to_text()
+    for number in ("0.56218", "0.43976", "-0.11542", "-0.23083", "0.31154", "0.12308"):
+        assert number in text
+
+
+def test_two_neurons_by_hand():
+    x, y, lr = 0.5, 1.5, 0.1
+    w1, b1, w2, b2 = 0.3, 0.1, 0.5, 0.4
+    a1 = sig(w1 * x + b1)
+    a2 = sig(w2 * a1 + b2)
+    d2 = (a2 - y) * a2 * (1 - a2)
+    d1 = d2 * w2 * a1 * (1 - a1)
+    _, ex = run("two-neurons")
+    assert ex.loss.value == pytest.approx(0.5 * (y - a2) ** 2, rel=1e-12)
+    expected = [d1 * x, d1, d2 * a1, d2]
+    np.testing.assert_allclose([float(g.ravel()[0]) for g in grads_of(ex)], expected, rtol=1e-12)
+    assert ex.backward[1].da_prev[0, 0] == pytest.approx(d2 * w2, rel=1e-12)
+    np.testing.assert_allclose(
+        [float(w.ravel()[0]) for w in new_weights(ex)],
+        [w1 - lr * d1 * x, b1 - lr * d1, w2 - lr * d2 * a1, b2 - lr * d2],
+    )
+
+
+@pytest.mark.parametrize("name", ["mlp-2-3-2", "bce-neuron", "two-two-two", "two-neurons", "single-neuron"])
+def test_examples_match_pytorch_autograd(name):
+    model, X, y, loss, lr = EXAMPLES[name]()
+    value, grads, updated = torch_step(model, X, y, loss, lr)
+    ex = cr.explain(model, X, y, loss, lr=lr)
+    assert ex.loss.value == pytest.approx(value, rel=1e-12)
+    for mine, theirs in zip(grads_of(ex), grads):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-15)
+    for mine, theirs in zip(new_weights(ex), updated):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12)
+    assert ex.gradcheck_error < 1e-6
+
+
+def test_bce_neuron_gradient_is_prediction_minus_target_times_input():
+    x, w, b, y = np.array([0.7, -1.3]), np.array([0.4, -0.2]), 0.05, 1.0
+    y_hat = sig(float(x @ w) + b)
+    _, ex = run("bce-neuron")
+    np.testing.assert_allclose(ex.backward[0].dW.ravel(), (y_hat - y) * x, rtol=1e-12)
+    assert ex.backward[0].delta[0, 0] == pytest.approx(y_hat - y, rel=1e-12)
+    assert "(ŷ − y)·x" in ex.to_text()
+
+
+def test_two_two_two_one_step():
+    model, ex = run("two-two-two", apply=True)
+    W1, _, W2, _ = model.get_weights()
+    np.testing.assert_allclose(
+        [W2[0, 0], W2[1, 0], W2[0, 1], W2[1, 1]], [0.35891648, 0.408666186, 0.511301270, 0.561370121], atol=1e-9
+    )
+    np.testing.assert_allclose(
+        [W1[0, 0], W1[1, 0], W1[0, 1], W1[1, 1]], [0.149780716, 0.19956143, 0.24975114, 0.29950229], atol=1e-8
+    )
+    assert ex.loss.value == pytest.approx(0.298371109, abs=1e-9)
+    assert ex.applied
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_explain_leaves_the_model_unchanged(name):
+    model, X, y, loss, lr = EXAMPLES[name]()
+    model.forward(X)  # give the layers caches and gradients of their own first
+    model.backward(np.full((1, model.n_out), 0.25))
+    before = [a.copy() for layer in model.layers for d in (layer.params, layer.grads) for a in d.values()]
+    caches = [layer._cache for layer in model.layers]
+    cr.explain(model, X, y, loss, lr=lr)
+    after = [a for layer in model.layers for d in (layer.params, layer.grads) for a in d.values()]
+    for a, b in zip(before, after):
+        assert np.array_equal(a, b)
+    assert all(c is layer._cache for c, layer in zip(caches, model.layers))
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_text_fits_80_columns(name):
+    _, ex = run(name)
+    for precision in (3, 5, 8):
+        lines = ex.to_text(precision).splitlines()
+        assert max(map(len, lines)) <= 80
+    assert "Gradient check" in ex.to_text()
+
+
+def test_batch_too_large_is_refused_naming_the_limit():
+    model = from_layers([2, 3, 1], "sigmoid", "sse", seed=0)
+    X = np.zeros((MAX_BATCH + 1, 2))
+    with pytest.raises(ValueError, match=f"at most MAX_BATCH = {MAX_BATCH}"):
+        cr.explain(model, X, np.zeros(MAX_BATCH + 1), "sse")
+
+
+def test_a_batch_gets_sums_over_samples():
+    model = from_layers([2, 2, 1], "tanh", "mse", seed=3)
+    X, y = np.array([[0.1, 0.2], [0.3, -0.4], [1.0, 0.5]]), np.array([0.5, -0.5, 0.2])
+    ex = cr.explain(model, X, y, "mse", lr=0.1)
+    for term in ex.chain:
+        assert len(term.factors) == 3
+        assert sum(math.prod(v for _, v in f) for f in term.factors) == pytest.approx(term.value, rel=1e-10)
+    assert "sample 3" in ex.to_text()
+
+
+def test_big_network_gets_the_layer_level_explanation_only():
+    model = from_layers([30, 40, 10], "relu", "softmax_cross_entropy", seed=0)
+    assert model.n_params > MAX_DETAIL_PARAMS
+    X = np.random.default_rng(0).normal(size=(MAX_BATCH, 30))
+    ex = cr.explain(model, X, np.arange(MAX_BATCH) % 10, "softmax_cross_entropy", lr=0.1)
+    assert ex.chain == []
+    text = ex.to_text()
+    assert len(text) < 6000
+    assert "not listed" in text and "p − y" in text
+    assert max(map(len, text.splitlines())) <= 80
+
+
+class Doubler(cr.Layer):
+    def forward(self, X, train=True):
+        return 2 * X
+
+
+def test_unsupported_layer_is_a_type_error():
+    model = cr.Sequential(cr.Dense(2, 2), Doubler(), seed=0)
+    with pytest.raises(TypeError, match="Doubler"):
+        cr.explain(model, np.ones((1, 2)), np.ones((1, 2)), "sse")
+    model = cr.Sequential(cr.Dense(2, 2), cr.Tanh(), cr.Sigmoid(), seed=0)
+    with pytest.raises(TypeError, match="second activation"):
+        cr.explain(model, np.ones((1, 2)), np.ones((1, 2)), "sse")
+
+
+def test_apply_needs_a_learning_rate():
+    model, X, y, loss, _ = EXAMPLES["single-neuron"]()
+    with pytest.raises(ValueError, match="learning rate"):
+        cr.explain(model, X, y, loss, apply=True)
+
+
+def test_note_when_the_fitted_optimiser_is_not_plain_sgd():
+    model, X, y, loss, lr = EXAMPLES["single-neuron"]()
+    model.fit(X, y, loss=loss, optimizer=cr.Adam(lr=0.01), epochs=1)
+    ex = cr.explain(model, X, y, cr.SSE(), lr=lr)
+    assert "Adam" in ex.to_text() and ex.notes
+
+
+def test_from_layers_builds_the_output_the_loss_expects():
+    assert isinstance(from_layers([2, 3, 2], "sigmoid", "sse", 0).layers[-1], cr.Sigmoid)
+    assert isinstance(from_layers([2, 3, 1], "tanh", "bce", 0).layers[-1], cr.Sigmoid)
+    assert isinstance(from_layers([2, 3, 2], "relu", "softmax_cross_entropy", 0).layers[-1], cr.Dense)
+    a, b = from_layers([2, 3, 2], "sigmoid", "sse", 7), from_layers([2, 3, 2], "sigmoid", "sse", 7)
+    assert all(np.array_equal(u, v) for u, v in zip(a.get_weights(), b.get_weights()))
+
+
+def test_module_is_callable_and_exported():
+    model, X, y, loss, lr = EXAMPLES["single-neuron"]()
+    assert isinstance(cr.explain(model, X, y, loss), cr.Explanation)
+    assert cr.explain.explain is not None and "single-neuron" in cr.explain.EXAMPLES
+    assert "explain" in cr.__all__ and "Explanation" in cr.__all__
