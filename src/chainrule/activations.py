@@ -50,6 +50,15 @@ class Sigmoid(Activation):
     def derivative(self, Z, A):
         return A * (1 - A)
 
+    def backward(self, dA, need_input_grad=True):
+        _, A = self._cached()
+        if not need_input_grad:
+            return None
+        dZ = np.subtract(1, A)  # dA ∘ A(1 − A) built in one buffer: small nets pay per temporary
+        dZ *= A
+        dZ *= dA
+        return dZ
+
 
 class Tanh(Activation):
     """tanh(z);  tanh'(z) = 1 − tanh²(z)."""
@@ -61,6 +70,15 @@ class Tanh(Activation):
 
     def derivative(self, Z, A):
         return 1 - A * A
+
+    def backward(self, dA, need_input_grad=True):
+        _, A = self._cached()
+        if not need_input_grad:
+            return None
+        dZ = np.multiply(A, A)  # dA ∘ (1 − A²) built in one buffer: small nets pay per temporary
+        np.subtract(1, dZ, out=dZ)
+        dZ *= dA
+        return dZ
 
 
 class ReLU(Activation):

@@ -246,21 +246,25 @@ class Sequential:
         n = len(X)
         bs = n if batch_size is None else min(batch_size, n)
         opt.start_epoch(epoch)
+        params, grads = [self._flat], [self._flat_grad]
+        if bs == n:
+            return self._full_batch_step(X, Y, w, loss, opt, epoch, metric_fns, params, grads)
         snapshot = self._flat.copy()  # the last weights known finite, should this epoch diverge
-        order = self.rng.permutation(n) if shuffle and bs < n else None
+        order = self.rng.permutation(n) if shuffle else None
         total, weight_seen = 0.0, 0.0
         correct = dict.fromkeys(metric_fns, 0.0)
-        params, grads = [self._flat], [self._flat_grad]
+        if order is not None:
+            # shuffled batches are gathered into buffers made once per epoch, not allocated per batch
+            Xbuf, Ybuf = np.empty((bs, *X.shape[1:]), X.dtype), np.empty((bs, *Y.shape[1:]), Y.dtype)
         for b, start in enumerate(range(0, n, bs)):
             if order is None:
-                Xb, Yb, wb = (
-                    (X, Y, w)
-                    if bs == n
-                    else (X[start : start + bs], Y[start : start + bs], None if w is None else w[start : start + bs])
-                )
+                Xb, Yb, wb = X[start : start + bs], Y[start : start + bs], None if w is None else w[start : start + bs]
             else:
                 idx = order[start : start + bs]
-                Xb, Yb, wb = X[idx], Y[idx], None if w is None else w[idx]
+                m = len(idx)
+                Xb = np.take(X, idx, axis=0, out=Xbuf[:m])
+                Yb = np.take(Y, idx, axis=0, out=Ybuf[:m])
+                wb = None if w is None else w[idx]
             out = self.forward(Xb)
             value, dout = loss.value_and_grad(out, Yb, wb)
             if not math.isfinite(value):
@@ -276,9 +280,23 @@ class Sequential:
         logs.update({name: c / n for name, c in correct.items()})
         return logs
 
-    def _diverged(self, epoch: int, batch: int, snapshot: np.ndarray, opt: Optimizer) -> None:
+    def _full_batch_step(self, X, Y, w, loss, opt, epoch, metric_fns, params, grads) -> dict[str, float]:
+        """One epoch of full-batch training: one step, with no shuffling, slicing or snapshot to pay for."""
+        out = self.forward(X)
+        value, dout = loss.value_and_grad(out, Y, w)
+        if not math.isfinite(value):
+            self._diverged(epoch, 0, None, opt)  # nothing has moved this epoch: no snapshot is needed
+        self.backward(dout)
+        opt.step(params, grads)
+        logs = {"loss": value}
+        for name, fn in metric_fns.items():
+            logs[name] = fn(out, Y)
+        return logs
+
+    def _diverged(self, epoch: int, batch: int, snapshot: np.ndarray | None, opt: Optimizer) -> None:
         if not np.isfinite(self._flat).all():
-            self._flat[...] = snapshot
+            if snapshot is not None:
+                self._flat[...] = snapshot
             opt.state, opt.t = [], 0  # its moments may hold NaN too: start them afresh
         raise DivergenceError(
             f"The loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; training stopped "

@@ -47,6 +47,7 @@ class Optimizer:
         self.current_lr = float(lr(0)) if callable(lr) else float(lr)
         self.t = 0  # steps taken
         self.state: list[dict[str, np.ndarray]] = []
+        self._scratch: dict[tuple, np.ndarray] = {}
 
     def start_epoch(self, epoch: int) -> float:
         """Set the rate for ``epoch`` (counted from 0) from the schedule, if any."""
@@ -59,6 +60,10 @@ class Optimizer:
         if not self.state:
             self.state = [{s: np.zeros_like(p) for s in self.slots} for p in params]
         self.t += 1
+        if self.clip_norm is None and self.clip_value is None and not self.weight_decay:
+            for p, g, slot in zip(params, grads, self.state):  # nothing rewrites g: skip the checks below
+                self._update(p, g, slot, self.current_lr)
+            return
         scale = self._clip_scale(grads)
         for p, g, slot in zip(params, grads, self.state):
             if scale != 1.0:
@@ -77,6 +82,14 @@ class Optimizer:
 
     def _update(self, p: np.ndarray, g: np.ndarray, slot: dict[str, np.ndarray], lr: float) -> None:
         raise NotImplementedError
+
+    def _buffer(self, p: np.ndarray) -> np.ndarray:
+        """A scratch array like ``p``, kept between steps: a fresh temporary each step costs an allocation."""
+        key = (p.shape, p.dtype)
+        buf = self._scratch.get(key)
+        if buf is None:
+            buf = self._scratch[key] = np.empty_like(p)
+        return buf
 
     def get_config(self) -> dict[str, Any]:
         lr = self.lr.get_config() if isinstance(self.lr, LRSchedule) else self.lr
@@ -131,7 +144,8 @@ class SGD(Optimizer):
             v *= self.momentum
             v += g
             g = g + self.momentum * v if self.nesterov else v
-        p -= lr * g
+        step = np.multiply(g, lr, out=self._buffer(p))
+        p -= step
 
     def _hyper(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -164,15 +178,20 @@ class Adam(Optimizer):
 
     def _update(self, p, g, slot, lr):
         m, v = slot["m"], slot["v"]
+        tmp = self._buffer(p)  # every temporary below lives in this one reused buffer
         m *= self.beta_1
-        m += (1 - self.beta_1) * g
+        m += np.multiply(g, 1 - self.beta_1, out=tmp)
         v *= self.beta_2
-        v += (1 - self.beta_2) * (g * g)
+        tmp = np.multiply(g, g, out=tmp)
+        tmp *= 1 - self.beta_2
+        v += tmp
         step = lr / (1 - self.beta_1**self.t)
-        denom = np.sqrt(v)
+        denom = np.sqrt(v, out=tmp)
         denom /= math.sqrt(1 - self.beta_2**self.t)
         denom += self.eps
-        p -= step * (m / denom)
+        update = np.divide(m, denom, out=tmp)
+        update *= step
+        p -= update
 
     def _hyper(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2, "eps": self.eps}
@@ -192,11 +211,16 @@ class RMSProp(Optimizer):
 
     def _update(self, p, g, slot, lr):
         s = slot["s"]
+        tmp = self._buffer(p)  # every temporary below lives in this one reused buffer
         s *= self.rho
-        s += (1 - self.rho) * (g * g)
-        denom = np.sqrt(s)
+        tmp = np.multiply(g, g, out=tmp)
+        tmp *= 1 - self.rho
+        s += tmp
+        denom = np.sqrt(s, out=tmp)
         denom += self.eps
-        p -= lr * (g / denom)
+        update = np.divide(g, denom, out=tmp)
+        update *= lr
+        p -= update
 
     def _hyper(self):
         return {"rho": self.rho, "eps": self.eps}
