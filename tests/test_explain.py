@@ -211,3 +211,67 @@ def test_module_is_callable_and_exported():
     assert isinstance(cr.explain(model, X, y, loss), cr.Explanation)
     assert cr.explain.explain is not None and "single-neuron" in cr.explain.EXAMPLES
     assert "explain" in cr.__all__ and "Explanation" in cr.__all__
+
+
+def check_latex(md: str) -> None:
+    """Every $$…$$ and $…$ closes, and inside each formula braces, \\left/\\right and \\begin/\\end balance."""
+    formulas = []
+    for line in md.splitlines():
+        assert line.count("$$") % 2 == 0, line
+        blocks = line.split("$$")
+        formulas += blocks[1::2]
+        for outside in blocks[0::2]:
+            assert outside.count("$") % 2 == 0, line
+            formulas += outside.split("$")[1::2]
+    assert formulas
+    for f in formulas:
+        depth = 0
+        for ch in f.replace(r"\{", "").replace(r"\}", ""):
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            assert depth >= 0, f
+        assert depth == 0, f
+        assert f.count(r"\left") == f.count(r"\right"), f
+        assert f.count(r"\begin{") == f.count(r"\end{"), f
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_markdown_formulas_are_balanced(name):
+    _, ex = run(name)
+    md = ex.to_markdown()
+    check_latex(md)
+    assert ex._repr_markdown_() == md
+    assert ex._repr_html_().startswith("<div")
+
+
+def test_markdown_of_large_and_softmax_networks_is_balanced_and_bounded():
+    model = from_layers([30, 40, 10], "relu", "softmax_cross_entropy", seed=0)
+    ex = cr.explain(model, np.ones((4, 30)), [0, 1, 2, 3], "softmax_cross_entropy", lr=0.1)
+    check_latex(ex.to_markdown())
+    assert len(ex.to_markdown()) < 8000
+    model = from_layers([3, 2, 3], "leaky_relu", "categorical_cross_entropy", seed=1)
+    check_latex(cr.explain(model, np.ones((2, 3)), [0, 2], "categorical_cross_entropy", lr=0.1).to_markdown())
+
+
+@pytest.mark.parametrize("name", ["two-two-two", "mlp-2-3-2"])
+def test_diagrams_are_png_of_the_documented_size(name, tmp_path):
+    image = pytest.importorskip("matplotlib.image")
+    from chainrule.explain.diagram import FIGURE_PX
+
+    _, ex = run(name)
+    paths = ex.save_diagrams(tmp_path / "out")
+    assert [p.name for p in paths] == ["forward.png", "backward.png"]
+    for p in paths:
+        assert p.stat().st_size > 0
+        assert image.imread(p).shape[:2] == (FIGURE_PX[1], FIGURE_PX[0])
+
+
+def test_diagrams_without_matplotlib_say_how_to_install(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    _, ex = run("single-neuron")
+    with pytest.raises(ImportError, match=r'pip install "chainrule\[cli\]"'):
+        ex.save_diagrams(tmp_path)
+    assert "0.56218" in ex.to_text()

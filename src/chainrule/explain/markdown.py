@@ -1,0 +1,181 @@
+"""Markdown rendering with LaTeX maths ($…$ inline, $$…$$ on a line of its own), for GitHub and Jupyter."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .text import MAX_SHOWN_ENTRIES, num
+
+if TYPE_CHECKING:
+    from .explanation import Explanation
+    from .trace import ChainTerm
+
+MAX_MATRIX_COLUMNS = 8
+"""Wider arrays are summarised by shape and norm rather than typeset."""
+
+ACTIVATIONS = {
+    "sigmoid": r"\sigma",
+    "tanh": r"\tanh",
+    "relu": r"\operatorname{ReLU}",
+    "leaky_relu": r"\operatorname{LeakyReLU}",
+    "identity": r"\operatorname{id}",
+    "softmax": r"\operatorname{softmax}",
+}
+DERIVATIVES = {
+    "sigmoid": r"\sigma(z)\left(1 - \sigma(z)\right)",
+    "tanh": r"1 - \tanh^2(z)",
+    "relu": r"[z > 0]",
+    "leaky_relu": r"[z > 0] + \alpha [z \le 0]",
+    "identity": "1",
+}
+
+
+def tex_num(x: float, precision: int) -> str:
+    s = num(x, precision)
+    if "e" in s:
+        mant, exp = s.split("e")
+        return rf"{mant} \times 10^{{{int(exp)}}}"
+    return s
+
+
+def sym(name: str, layer: int) -> str:
+    return f"{name}^{{({layer})}}"
+
+
+def matrix(a: np.ndarray, precision: int) -> str:
+    """A bmatrix, or a short description of a large array."""
+    a = np.atleast_2d(np.asarray(a))
+    if a.size > MAX_SHOWN_ENTRIES or a.shape[1] > MAX_MATRIX_COLUMNS:
+        norm = tex_num(float(np.linalg.norm(a)), precision)
+        return rf"\left[\text{{shape }} {a.shape[0]} \times {a.shape[1]},\ \lVert\cdot\rVert = {norm}\right]"
+    body = r" \\ ".join(" & ".join(tex_num(v, precision) for v in row) for row in a)
+    return rf"\begin{{bmatrix}} {body} \end{{bmatrix}}"
+
+
+def display(*parts: str) -> str:
+    return "$$" + " = ".join(parts) + "$$"
+
+
+def chain_tex(term: ChainTerm, act: str, precision: int) -> list[str]:
+    i = ",".join(str(k + 1) for k in term.index)
+    j = term.index[-1] + 1
+    l = term.layer  # noqa: E741
+    target = rf"\frac{{\partial L}}{{\partial {term.param}^{{({l})}}_{{{i}}}}}"
+    if act == "softmax":
+        symbols = [rf"\delta^{{({l})}}_{{{j}}}"]
+    else:
+        symbols = [rf"\frac{{\partial L}}{{\partial a^{{({l})}}_{{{j}}}}}", rf"f'\left(z^{{({l})}}_{{{j}}}\right)"]
+    symbols.append(f"a^{{({l - 1})}}_{{{term.index[0] + 1}}}" if term.param == "W" else "1")
+    total = tex_num(term.value, precision)
+
+    def prod(factors):
+        return r" \cdot ".join(
+            f"({tex_num(v, precision)})" if k and v < 0 else tex_num(v, precision) for k, (_, v) in enumerate(factors)
+        )
+
+    if len(term.factors) == 1:
+        return [display(target, r" \cdot ".join(symbols), prod(term.factors[0]), total)]
+    lines = [display(target, r"\sum_s " + r" \cdot ".join(symbols), total)]
+    if len(term.factors) <= 4:
+        lines.append(display(r" + ".join(rf"\left({prod(f)}\right)" for f in term.factors), total))
+    return lines
+
+
+def render_markdown(ex: Explanation, precision: int = 5) -> str:
+    p, loss, L = precision, ex.loss, len(ex.forward)
+    n = len(loss.y_hat)
+    err = tex_num(ex.gradcheck_error, 2)
+    check = (
+        rf"max relative error ${err}$ against central finite differences (tolerance ${tex_num(ex.gradcheck_tol, 1)}$)"
+    )
+    out = [
+        f"### One training step of `{ex.model_repr}`",
+        "",
+        f"Batch of $n = {n}$ sample(s), loss `{loss.name}`, {ex.n_params} parameters. Gradient check: {check}.",
+        "",
+        "#### Forward pass",
+        "",
+        display(r"z^{(l)} = a^{(l-1)} W^{(l)} + b^{(l)}, \qquad a^{(l)} = f\left(z^{(l)}\right), \qquad a^{(0)} = X"),
+    ]
+    for f in ex.forward:
+        k, act = f.layer, ACTIVATIONS.get(f.activation, f.activation)
+        out += ["", f"**Layer {k}**: Dense {f.W.shape[0]} → {f.W.shape[1]}, activation {f.activation}", ""]
+        out.append(display(sym("a", k - 1), matrix(f.a_prev, p)))
+        out.append(display(sym("W", k), matrix(f.W, p)))
+        out.append(display(sym("b", k), matrix(f.b, p)))
+        out.append(display(f"{sym('z', k)} = {sym('a', k - 1)} {sym('W', k)} + {sym('b', k)}", matrix(f.z, p)))
+        out.append(display(rf"{sym('a', k)} = {act}\left({sym('z', k)}\right)", matrix(f.a, p)))
+    out += ["", "#### Loss", "", display(loss.latex, tex_num(loss.value, p))]
+    out += ["", r"with $\hat y = a^{(" + str(L) + ")}$ and $n = " + f"{n}$.", "", "#### Backward pass", ""]
+    out.append(display(r"\delta^{(l)} = \frac{\partial L}{\partial a^{(l)}} \circ f'\left(z^{(l)}\right)"))
+    out.append(display(r"\frac{\partial L}{\partial a^{(l-1)}} = \delta^{(l)} W^{(l)\top}"))
+    out.append(display(r"\frac{\partial L}{\partial \hat y}", loss.grad_latex, matrix(loss.dL_dyhat, p)))
+    if loss.simplification:
+        out += ["", f"> {loss.simplification}."]
+    for bk in reversed(ex.backward):
+        k = bk.layer
+        d_a = rf"\frac{{\partial L}}{{\partial a^{{({k})}}}}"
+        src = "from the loss" if k == L else f"from layer {k + 1}"
+        out += ["", f"**Layer {k}** ({bk.activation}), $\\partial L / \\partial a^{{({k})}}$ {src}:", ""]
+        out.append(display(d_a, matrix(bk.upstream, p)))
+        if bk.fprime is None:
+            jac = rf"\delta^{{({k})}} = a \circ \left(g - \sum_j (g \circ a)_j\right),\ g = {d_a}"
+            out.append(display(jac, matrix(bk.delta, p)))
+        else:
+            fz = rf"f'\left({sym('z', k)}\right)"
+            out.append(display(fz, DERIVATIVES.get(bk.activation, "f'(z)"), matrix(bk.fprime, p)))
+            out.append(display(rf"\delta^{{({k})}} = {d_a} \circ {fz}", matrix(bk.delta, p)))
+        if bk.batch_factor is not None:
+            out += ["", f"$\\delta^{{({k})}}$ already holds the batch mean's $1/n$ ($n = {bk.batch_size}$):", ""]
+        out.append(
+            display(
+                rf"\frac{{\partial L}}{{\partial W^{{({k})}}}} = a^{{({k - 1})\top}} \delta^{{({k})}}", matrix(bk.dW, p)
+            )
+        )
+        out.append(
+            display(rf"\frac{{\partial L}}{{\partial b^{{({k})}}}} = \sum_s \delta^{{({k})}}_s", matrix(bk.db, p))
+        )
+        if k > 1:
+            da = rf"\frac{{\partial L}}{{\partial a^{{({k - 1})}}}} = \delta^{{({k})}} W^{{({k})\top}}"
+            out.append(display(da, matrix(bk.da_prev, p)))
+    if ex.chain:
+        acts = {f.layer: f.activation for f in ex.forward}
+        out += ["", "#### Chain rule, weight by weight", ""]
+        for term in ex.chain:
+            out += chain_tex(term, acts[term.layer], p)
+    if ex.updates:
+        out += ["", rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)", ""]
+        out += [f"> {note}" for note in ex.notes]
+        for up in ex.updates:
+            lhs = rf"{up.param}^{{({up.layer})}}_{{\text{{new}}}}"
+            if ex.detailed:
+                rhs = rf"{matrix(up.old, p)} - {ex.lr:g} \cdot {matrix(up.grad, p)}"
+                out.append(display(lhs, rhs, matrix(up.new, p)))
+            else:
+                out.append(display(lhs, matrix(up.new, p)))
+    return "\n\n".join(block for block in out if block) + "\n"
+
+
+def markdown_to_html(md: str) -> str:
+    """Just enough HTML for the Markdown above; MathJax in Jupyter typesets the $…$ and $$…$$."""
+    parts = ['<div class="chainrule-explanation">']
+    for line in md.splitlines():
+        if not line:
+            continue
+        text = html.escape(line, quote=False)
+        text = re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
+        text = re.sub(r"\*\*([^*]*)\*\*", r"<b>\1</b>", text)
+        if line.startswith("#### "):
+            parts.append(f"<h4>{text[5:]}</h4>")
+        elif line.startswith("### "):
+            parts.append(f"<h3>{text[4:]}</h3>")
+        elif line.startswith("&gt; "):
+            parts.append(f"<blockquote>{text[5:]}</blockquote>")
+        else:
+            parts.append(f"<p>{text}</p>")
+    parts.append("</div>")
+    return "\n".join(parts)
