@@ -380,5 +380,20 @@ class Sequential:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential({inner})"
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickle, then make every layer's params and grads views into the flat buffers again.
+
+        Pickle stores each view as a separate copy; without this the optimiser
+        would update ``_flat`` while the layers kept computing with stale copies.
+        """
+        self.__dict__.update(state)
+        offset = 0
+        for layer in self.layers:
+            for name, shape in layer.param_shapes().items():
+                size = math.prod(shape)
+                layer.params[name] = self._flat[offset : offset + size].reshape(shape)
+                layer.grads[name] = self._flat_grad[offset : offset + size].reshape(shape)
+                offset += size
+
 
 __all__ = ["Sequential", "DivergenceError", "METRICS"]
