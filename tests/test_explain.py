@@ -275,3 +275,14 @@ def test_diagrams_without_matplotlib_say_how_to_install(monkeypatch, tmp_path):
     with pytest.raises(ImportError, match=r'pip install "chainrule\[cli\]"'):
         ex.save_diagrams(tmp_path)
     assert "0.56218" in ex.to_text()
+
+
+@pytest.mark.parametrize("loss", ["categorical_cross_entropy", "softmax_cross_entropy"])
+def test_softmax_cross_entropy_delta_is_p_minus_y(loss):
+    model = from_layers([3, 2, 3], "tanh", loss, seed=1)
+    X, labels = np.array([[0.2, -0.1, 0.4], [1.0, 0.3, -0.7]]), [0, 2]
+    ex = cr.explain(model, X, labels, loss)
+    z = ex.forward[-1].z
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(ex.backward[-1].delta, (p - np.eye(3)[labels]) / 2, rtol=1e-10, atol=1e-14)
+    assert "p − y" in ex.to_text()

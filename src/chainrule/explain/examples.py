@@ -109,10 +109,8 @@ def from_layers(sizes: list[int], activation: str, loss: str, seed: int) -> Sequ
         last = k == len(sizes) - 2
         if not last:
             layers.append(get_activation(activation))
-        else:
-            out = _OUTPUT_FOR_LOSS.get(loss, "same")
-            if out == "same":
-                layers.append(get_activation(activation))
-            elif out is not None:
-                layers.append(out())
+        elif loss not in _OUTPUT_FOR_LOSS:
+            layers.append(get_activation(activation))
+        elif (out := _OUTPUT_FOR_LOSS[loss]) is not None:
+            layers.append(out())
     return Sequential(*layers, seed=seed)

@@ -121,7 +121,8 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
         out += field(f"∂L/∂a({k}) ({src})", bk.upstream, p)
         rule = f"f'(z({k})) = {DERIVATIVES.get(bk.activation, 'f′(z)')}"
         out += [f"  {rule}"] if bk.fprime is None else field(rule, bk.fprime, p)
-        out += field(f"δ({k}) = ∂L/∂a({k}) ∘ f'(z({k}))", bk.delta, p)
+        rule = f"∂L/∂a({k}) ∘ f'(z({k}))" if bk.fprime is not None else "a ∘ (g − Σⱼ(g ∘ a)ⱼ), g = ∂L/∂a"
+        out += field(f"δ({k}) = {rule}", bk.delta, p)
         if bk.batch_factor is None:
             out.append("  (reduction 'sum': no 1/n, the sums over samples stay sums)")
         else:
