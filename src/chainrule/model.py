@@ -11,6 +11,7 @@ each layer's ``params``/``grads`` entries are views into them.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -166,6 +167,7 @@ class Sequential:
         verbose: int = 0,
         metrics: Sequence[str] = (),
         sample_weight: Any = None,
+        resume_from: str | os.PathLike | None = None,
     ) -> History:
         """Train for ``epochs`` passes over (X, y); return the per-epoch History.
 
@@ -176,11 +178,30 @@ class Sequential:
         the last fraction of the samples (before shuffling). ``metrics`` may
         contain "accuracy" (classification losses). Everything is checked
         before any weight changes.
+
+        ``resume_from`` names a file written by ``save`` or ``ModelCheckpoint``
+        from a model of the same architecture: its weights, optimiser state
+        (moments, step count, schedule), loss, epoch count and random
+        generator state replace this model's, and ``epochs`` then counts the
+        total, so ``epochs - epochs_trained`` more are run (``seed`` is
+        ignored: the generator continues where the file left it). The result
+        is bit-identical to a run that never stopped.
         """
+        resumed = None if resume_from is None else self._load_resume(resume_from, optimizer)
+        if resumed is not None:
+            loss = resumed.loss_ if loss is None else loss
+            optimizer, seed = resumed.optimizer_, None
         loss_obj = self._resolve_loss(loss)
         opt = optimizer if optimizer is not None else self.optimizer_ or "adam"
         opt = get_optimizer(opt)
         epochs = check_positive_int(epochs, "epochs")
+        if resumed is not None:
+            if epochs <= resumed.epochs_trained_:
+                raise ValueError(
+                    f"epochs={epochs} is the total to reach when resuming, but {os.fspath(resume_from)!r} "
+                    f"has already trained {resumed.epochs_trained_}."
+                )
+            epochs -= resumed.epochs_trained_
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
         validation_split = check_fraction(validation_split, "validation_split")
         metric_fns = {name: get_metric(name, loss_obj) for name in metrics}
@@ -210,6 +231,10 @@ class Sequential:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances; received {cb!r}.")
 
+        if resumed is not None:
+            self._flat[...] = resumed._flat
+            self.rng.bit_generator.state = resumed.rng.bit_generator.state
+            self.epochs_trained_ = resumed.epochs_trained_
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         self.loss_, self.optimizer_ = loss_obj, opt
@@ -234,6 +259,26 @@ class Sequential:
         for cb in callbacks:
             cb.on_train_end(self)
         return history
+
+    def _load_resume(self, path: str | os.PathLike, optimizer: str | Optimizer | None) -> Sequential:
+        """The saved model to resume from, checked against this one; its optimiser takes ``optimizer``'s settings."""
+        from .io import load
+
+        saved, where = load(path), os.fspath(path)
+        mine, theirs = self.get_config(), saved.get_config()
+        if mine["layers"] != theirs["layers"] or mine["dtype"] != theirs["dtype"]:
+            raise ValueError(f"cannot resume from {where!r}: it holds {saved!r} ({theirs['dtype']}), not {self!r}.")
+        if saved.optimizer_ is None:
+            raise ValueError(f"cannot resume from {where!r}: it was saved before any training (no optimiser state).")
+        if optimizer is not None:
+            opt = get_optimizer(optimizer)
+            if type(opt) is not type(saved.optimizer_):
+                raise ValueError(
+                    f"cannot resume from {where!r} with {opt!r}: it was trained with {saved.optimizer_!r}."
+                )
+            opt.t, opt.state = saved.optimizer_.t, saved.optimizer_.state
+            saved.optimizer_ = opt
+        return saved
 
     def _resolve_loss(self, loss: str | Loss | None) -> Loss:
         if loss is None:

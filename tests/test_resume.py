@@ -1,0 +1,103 @@
+"""Exact resume: stopping, saving and resuming gives bit-identical weights to a run that never stopped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+OPTIMIZERS = {
+    "sgd": lambda: cr.SGD(lr=0.05),
+    "sgd_momentum": lambda: cr.SGD(lr=0.05, momentum=0.9),
+    "sgd_nesterov": lambda: cr.SGD(lr=0.05, momentum=0.9, nesterov=True),
+    "sgd_step_decay": lambda: cr.SGD(lr=cr.StepDecay(0.1, step_size=2, gamma=0.5), momentum=0.5),
+    "adam": lambda: cr.Adam(lr=0.01),
+    "adam_step_decay": lambda: cr.Adam(lr=cr.StepDecay(0.01, step_size=2, gamma=0.5)),
+    "adam_clipped_decay": lambda: cr.Adam(lr=0.01, weight_decay=1e-3, clip_norm=0.5),
+    "rmsprop": lambda: cr.RMSProp(lr=0.01),
+    "rmsprop_cosine": lambda: cr.RMSProp(lr=cr.CosineDecay(0.01, epochs=6)),
+}
+
+
+def data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 4))
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    return X, y
+
+
+def build(dtype="float64"):
+    return cr.Sequential(cr.Dense(4, 8), cr.Tanh(), cr.Dense(8, 1), seed=11, dtype=dtype)
+
+
+FIT = dict(loss="bce_logits", batch_size=8, shuffle=True, seed=5)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_resume_is_bit_identical(tmp_path, name, dtype):
+    X, y = data()
+    straight = build(dtype)
+    straight_history = straight.fit(X, y, optimizer=OPTIMIZERS[name](), epochs=6, **FIT)
+
+    first = build(dtype)
+    path = tmp_path / "ckpt.npz"
+    first.fit(X, y, optimizer=OPTIMIZERS[name](), epochs=3, callbacks=[cr.ModelCheckpoint(path)], **FIT)
+    assert not np.array_equal(first._flat, straight._flat)
+
+    resumed = build(dtype)
+    resumed.initialize(seed=999)  # different starting weights and generator: the file must override both
+    history = resumed.fit(X, y, epochs=6, resume_from=path, **FIT)
+    assert resumed.epochs_trained_ == 6
+    assert len(history) == 3 and history.epoch == [3, 4, 5]
+    assert history["loss"] == straight_history["loss"][3:]
+    for a, b in zip(resumed.get_weights(), straight.get_weights()):
+        assert np.array_equal(a, b)
+    assert resumed.optimizer_.t == straight.optimizer_.t
+    for slot_a, slot_b in zip(resumed.optimizer_.state, straight.optimizer_.state):
+        for key in slot_a:
+            assert np.array_equal(slot_a[key], slot_b[key])
+    assert resumed.rng.bit_generator.state == straight.rng.bit_generator.state
+
+
+def test_resume_with_an_explicit_optimizer_of_the_same_kind(tmp_path):
+    X, y = data()
+    straight = build()
+    straight.fit(X, y, optimizer=cr.Adam(lr=0.01), epochs=4, **FIT)
+    first = build()
+    first.fit(X, y, optimizer=cr.Adam(lr=0.01), epochs=2, **FIT)
+    first.save(tmp_path / "m.npz")
+    resumed = build()
+    resumed.fit(X, y, optimizer=cr.Adam(lr=0.01), epochs=4, resume_from=tmp_path / "m.npz", **FIT)
+    assert np.array_equal(resumed._flat, straight._flat)
+
+
+def test_resume_refuses_a_mismatch_and_changes_nothing(tmp_path):
+    X, y = data()
+    first = build()
+    first.fit(X, y, optimizer="adam", epochs=2, **FIT)
+    path = tmp_path / "m.npz"
+    first.save(path)
+    other = cr.Sequential(cr.Dense(4, 9), cr.Tanh(), cr.Dense(9, 1), seed=0)
+    before = other._flat.copy()
+    with pytest.raises(ValueError, match="cannot resume"):
+        other.fit(X, y, epochs=4, resume_from=path)
+    with pytest.raises(ValueError, match="cannot resume"):
+        build("float32").fit(X, y, epochs=4, resume_from=path)
+    model = build()
+    before = model._flat.copy()
+    with pytest.raises(ValueError, match="cannot resume"):
+        model.fit(X, y, optimizer="sgd", epochs=4, resume_from=path)
+    with pytest.raises(ValueError, match="already trained 2"):
+        model.fit(X, y, epochs=2, resume_from=path)
+    with pytest.raises(FileNotFoundError):
+        model.fit(X, y, epochs=4, resume_from=tmp_path / "missing.npz")
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(cr.ModelFileError):
+        model.fit(X, y, epochs=4, resume_from=tmp_path / "junk.npz")
+    assert np.array_equal(model._flat, before) and model.epochs_trained_ == 0 and model.optimizer_ is None
+    fresh = build()
+    fresh.save(tmp_path / "untrained.npz")
+    with pytest.raises(ValueError, match="before any training"):
+        model.fit(X, y, loss="mse", epochs=4, resume_from=tmp_path / "untrained.npz")
