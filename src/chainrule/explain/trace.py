@@ -202,7 +202,7 @@ def simplification(loss: Loss, last: Activation | None) -> str | None:
     if isinstance(loss, SoftmaxCrossEntropy) and last is None:
         return "softmax + cross-entropy on logits: δ = ∂L/∂z = p − y with p = softmax(z)"
     if isinstance(loss, CategoricalCrossEntropy) and isinstance(last, Softmax):
-        return "softmax + cross-entropy: the softmax Jacobian times −y/p gives δ = p − y"
+        return "softmax + cross-entropy: its Jacobian times −y/p leaves δ = p − y"
     return None
 
 
