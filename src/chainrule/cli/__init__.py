@@ -1,0 +1,70 @@
+"""The ``chainrule`` command: train, evaluate, predict, gradcheck, explain and list datasets.
+
+``main(argv)`` parses, calls the library and prints; it returns 0 on success and 2 on a user mistake,
+printed as one line (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .._version import __version__
+from ..datasets import DataError
+from ..io import ModelFileError
+from ..model import DivergenceError
+from .pipeline import CLIError
+
+USER_ERRORS = (CLIError, DataError, ModelFileError, DivergenceError, ImportError, OSError, ValueError, TypeError)
+
+
+def parser() -> argparse.ArgumentParser:
+    from . import commands, train
+
+    p = argparse.ArgumentParser(prog="chainrule", description="Train, check and explain neural networks on NumPy.")
+    p.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    train.add_parser(sub)
+    commands.add_parsers(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    p = parser()
+    try:
+        args = p.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its usage message
+        return int(exc.code or 0)
+    if args.command is None:
+        p.print_help()
+        return 0
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except USER_ERRORS as exc:
+        if args.debug:
+            traceback.print_exc()
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"chainrule {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug, not a user mistake
+        if args.debug:
+            raise
+        print(
+            f"chainrule {args.command}: internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+            "traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+__all__ = ["main", "parser", "CLIError"]

@@ -1,0 +1,137 @@
+"""What the commands share: building a model from sizes, predicting through the preprocessing, scoring."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..activations import Sigmoid, Softmax, get_activation
+from ..datasets import DataError, Dataset, Preprocessor
+from ..datasets.preprocess import load_for
+from ..io import load as load_model
+from ..layers import Dense
+from ..model import Sequential
+
+CLASSIFICATION_LOSSES = ("softmax_cross_entropy", "cross_entropy", "categorical_cross_entropy", "bce", "bce_logits")
+REGRESSION_LOSSES = ("mse", "sse")
+
+
+class CLIError(Exception):
+    """A user mistake: printed as one line, exit status 2."""
+
+
+def parse_sizes(text: str, what: str = "--layers") -> list[int]:
+    """``"64,32"`` → [64, 32]; an empty string gives no hidden layers."""
+    if text.strip() == "":
+        return []
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise CLIError(f"{what} takes comma-separated integers such as 64,32; received {text!r}.") from None
+    if any(s < 1 for s in sizes):
+        raise CLIError(f"{what} sizes must be positive; received {text!r}.")
+    return sizes
+
+
+def output_spec(task: str, n_classes: int, loss: str) -> tuple[int, Any]:
+    """The number of outputs and the final activation (or None) that ``loss`` needs."""
+    if task == "regression":
+        if loss not in REGRESSION_LOSSES:
+            raise CLIError(f"--loss {loss} is for classification; this dataset is regression: use mse or sse.")
+        return 1, None
+    if loss not in CLASSIFICATION_LOSSES:
+        raise CLIError(f"--loss {loss} does not fit classification; use one of {', '.join(CLASSIFICATION_LOSSES)}.")
+    if loss in ("bce", "bce_logits"):
+        if n_classes != 2:
+            raise CLIError(f"--loss {loss} is for 2 classes; this dataset has {n_classes}: use softmax_cross_entropy.")
+        return 1, Sigmoid() if loss == "bce" else None
+    return n_classes, Softmax() if loss == "categorical_cross_entropy" else None
+
+
+def build(
+    n_in: int, hidden: list[int], n_out: int, activation: str, last: Any, seed: int | None, dtype: str = "float64"
+) -> Sequential:
+    """Dense layers of the given sizes with ``activation`` between them, then ``last`` if any."""
+    layers: list[Any] = []
+    width = n_in
+    for size in hidden:
+        layers += [Dense(width, size), get_activation(activation)]
+        width = size
+    layers.append(Dense(width, n_out))
+    if last is not None:
+        layers.append(last)
+    return Sequential(*layers, seed=seed, dtype=dtype)
+
+
+def open_model(path: str | Path) -> tuple[Sequential, Preprocessor]:
+    """The model at ``path`` and its preprocessing sidecar (identity if there is none)."""
+    if not Path(path).is_file():
+        raise CLIError(f"{path}: no such model file.")
+    model = load_model(path)
+    return model, load_for(path, model.n_in)
+
+
+def predict_labels(model: Sequential, X: np.ndarray) -> np.ndarray:
+    """Class codes for classification models, values for regression (in training units)."""
+    if model.loss_ is not None and model.loss_.classification:
+        return np.asarray(model.predict_classes(X)).ravel()
+    return model.predict(X).ravel()
+
+
+def relabel(data: Dataset, pre: Preprocessor) -> tuple[np.ndarray, np.ndarray]:
+    """All rows of ``data`` with labels coded as the model's classes (its saved label mapping)."""
+    X = np.vstack([data.X_train, data.X_test])
+    y = np.concatenate([data.y_train, data.y_test])
+    if pre.task != "classification" or not pre.classes or data.classes == pre.classes:
+        return X, y
+    index = {c: i for i, c in enumerate(pre.classes)}
+    unknown = [c for c in data.classes if c not in index]
+    if unknown:
+        raise DataError(f"labels {unknown} were not seen in training; the model knows {pre.classes}.")
+    return X, np.array([index[data.classes[c]] for c in y])
+
+
+def scores(task: str, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Accuracy, confusion matrix and per-class precision/recall; or R², RMSE and MAE for regression."""
+    if task == "regression":
+        resid = y_true - y_pred
+        ss_tot = float(((y_true - y_true.mean()) ** 2).sum()) or 1.0
+        return {
+            "r2": 1 - float((resid**2).sum()) / ss_tot,
+            "rmse": float(np.sqrt((resid**2).mean())),
+            "mae": float(np.abs(resid).mean()),
+            "n": len(y_true),
+        }
+    k = max(len(classes), int(max(y_true.max(), y_pred.max())) + 1)
+    cm = np.zeros((k, k), dtype=np.int64)
+    np.add.at(cm, (y_true.astype(int), y_pred.astype(int)), 1)
+    tp = np.diag(cm)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.nan_to_num(tp / cm.sum(axis=0))
+        recall = np.nan_to_num(tp / cm.sum(axis=1))
+    return {
+        "accuracy": float(tp.sum() / cm.sum()),
+        "confusion": cm,
+        "precision": precision,
+        "recall": recall,
+        "support": cm.sum(axis=1),
+        "n": len(y_true),
+    }
+
+
+def table(result: dict[str, Any], classes: list[str]) -> str:
+    """The scores as a text table."""
+    if "r2" in result:
+        r = result
+        return f"R²     {r['r2']:.4f}\nRMSE   {r['rmse']:.4g}\nMAE    {r['mae']:.4g}  ({r['n']} samples)"
+    names = classes or [str(i) for i in range(len(result["support"]))]
+    width = max(5, *(len(n) for n in names))
+    lines = [f"{'class':<{width}}  precision  recall  support", "-" * (width + 27)]
+    for i, name in enumerate(names):
+        p, r, s = result["precision"][i], result["recall"][i], result["support"][i]
+        lines.append(f"{name:<{width}}  {p:9.3f}  {r:6.3f}  {s:7d}")
+    lines.append("-" * (width + 27))
+    lines.append(f"accuracy: {result['accuracy']:.4f} ({int(np.trace(result['confusion']))}/{result['n']})")
+    return "\n".join(lines)

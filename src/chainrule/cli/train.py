@@ -1,0 +1,165 @@
+"""``chainrule train``: load a dataset, standardise, fit with a progress bar, score, save, plot."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import datasets
+from ..datasets import Preprocessor
+from ..datasets.preprocess import sidecar
+from . import pipeline
+from .pipeline import CLIError
+
+OUTPUTS = (
+    "model.npz",
+    "model.preprocess.json",
+    "history.json",
+    "history.csv",
+    "curves.png",
+    "decision_boundary.png",
+    "confusion_matrix.png",
+    "fit.png",
+)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a network on a dataset and save it with its plots",
+        description="Train an MLP on a named dataset or a file (CSV, .npy/.npz, MNIST IDX). "
+        "Options left out take the dataset's defaults.",
+    )
+    p.add_argument("dataset", nargs="?", default=datasets.DEFAULT, help="dataset name or file (default: digits)")
+    p.add_argument("--layers", help="hidden layer sizes, e.g. 64,32")
+    p.add_argument("--activation", help="hidden activation: relu, tanh, sigmoid, leaky_relu, ...")
+    p.add_argument("--loss", help="softmax_cross_entropy (classification default), bce, bce_logits, mse, sse")
+    p.add_argument("--optimizer", help="adam (default), sgd, rmsprop")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--epochs", type=int, help="passes over the training data")
+    p.add_argument("--batch-size", type=int, help="minibatch size (0: the full batch)")
+    p.add_argument("--seed", type=int, default=0, help="seed for the split, the weights and the shuffling")
+    p.add_argument("--dtype", choices=["float32", "float64"], help="default float64 (float32 for mnist1d)")
+    p.add_argument("--target", help="target column of a CSV (name or index; default: the last)")
+    p.add_argument("--task", choices=["classification", "regression"], help="override the guessed task of a file")
+    p.add_argument("--out", help="output folder (default: runs/<dataset>)")
+    p.add_argument("--force", action="store_true", help="write into an existing, non-empty output folder")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _settings(args: argparse.Namespace, data: datasets.Dataset) -> dict[str, Any]:
+    s = dict(data.defaults)
+    for key in ("activation", "optimizer", "lr", "epochs"):
+        if getattr(args, key) is not None:
+            s[key] = getattr(args, key)
+    if args.layers is not None:
+        s["layers"] = pipeline.parse_sizes(args.layers)
+    s["dtype"] = args.dtype or s.get("dtype", "float64")
+    if args.batch_size is not None:
+        s["batch_size"] = args.batch_size or None
+    s["loss"] = args.loss or ("mse" if data.task == "regression" else "softmax_cross_entropy")
+    if s["epochs"] < 1:
+        raise CLIError(f"--epochs must be at least 1; received {s['epochs']}.")
+    return s
+
+
+def _out_folder(args: argparse.Namespace, name: str) -> Path:
+    out = Path(args.out) if args.out else Path("runs") / name
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file, not a folder.")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise CLIError(f"{out} already exists and is not empty; pass --force to write into it, or choose --out.")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _validation(X: np.ndarray, y: np.ndarray, task: str, seed: int):
+    """A tenth of the training rows for the validation curve; none for tiny data such as XOR."""
+    if len(X) < 50:
+        return X, y, None
+    Xtr, ytr, Xv, yv = datasets.split(X, y, 0.1, seed + 1, stratify=task == "classification")
+    return Xtr, ytr, (Xv, yv)
+
+
+def run(args: argparse.Namespace) -> int:
+    data = datasets.load(args.dataset, seed=args.seed, target=args.target, task=args.task)
+    s = _settings(args, data)
+    out = _out_folder(args, data.name)
+    pre = Preprocessor.fit(data, standardize=s.get("standardize", True))
+    pre.source["seed"] = args.seed
+    n_out, last = pipeline.output_spec(data.task, data.n_classes, s["loss"])
+    model = pipeline.build(data.n_features, s["layers"], n_out, s["activation"], last, args.seed, s["dtype"])
+    X, y = pre.transform(data.X_train), pre.transform_y(data.y_train)
+    Xtr, ytr, val = _validation(X, y, data.task, args.seed)
+    classification = data.task == "classification"
+    callbacks = []
+    if not args.quiet:
+        from .progress import ProgressBar
+
+        callbacks.append(ProgressBar(s["epochs"], len(Xtr), desc=data.name))
+    print(f"{data!r}\n{model.summary()}")
+    print(
+        f"loss {s['loss']}, optimizer {s['optimizer']} (lr {s['lr']}), {s['epochs']} epochs, "
+        f"batch {s['batch_size'] or 'full'}, seed {args.seed}"
+    )
+    from ..optimizers import get_optimizer
+
+    opt = get_optimizer(s["optimizer"], lr=s["lr"])
+    start = time.perf_counter()
+    history = model.fit(
+        Xtr,
+        ytr,
+        loss=s["loss"],
+        optimizer=opt,
+        epochs=s["epochs"],
+        batch_size=s["batch_size"],
+        validation_data=val,
+        callbacks=callbacks,
+        seed=args.seed,
+        metrics=["accuracy"] if classification else ["mae"],
+    )
+    seconds = time.perf_counter() - start
+    Xte = pre.transform(data.X_test, "the test split")
+    pred = pipeline.predict_labels(model, Xte)
+    if not classification:
+        pred = pre.inverse_y(pred)
+    result = pipeline.scores(data.task, data.y_test, pred, data.classes)
+    print(f"\ntest results ({len(data.X_test)} held-out samples):")
+    print(pipeline.table(result, data.classes))
+    print(f"training time: {seconds:.2f} s ({len(history)} epochs, {len(Xtr) * len(history) / seconds:,.0f} samples/s)")
+    _save(out, model, pre, history, data, result, args.no_plots)
+    return 0
+
+
+def _save(out: Path, model, pre: Preprocessor, history, data, result, no_plots: bool) -> None:
+    model_path = out / "model.npz"
+    model.save(model_path)
+    pre.save(sidecar(model_path))
+    (out / "history.json").write_text(history.to_json(), encoding="utf-8")
+    (out / "history.csv").write_text(history.to_csv(), encoding="utf-8")
+    written = [model_path, sidecar(model_path), out / "history.json", out / "history.csv"]
+    if not no_plots:
+        from . import plots
+
+        def predict_raw(X: np.ndarray) -> np.ndarray:
+            labels = pipeline.predict_labels(model, pre.transform(X))
+            return labels if data.task == "classification" else pre.inverse_y(labels)
+
+        written.append(plots.curves(history, out / "curves.png"))
+        if data.task == "classification":
+            written.append(plots.confusion(result["confusion"], data.classes, out / "confusion_matrix.png"))
+            if data.n_features == 2:
+                written.append(
+                    plots.decision_boundary(
+                        predict_raw, data.X_test, data.y_test, out / "decision_boundary.png", data.classes
+                    )
+                )
+        else:
+            written.append(plots.regression_fit(predict_raw, data.X_test, data.y_test, out / "fit.png"))
+    print(f"saved to {out}/: " + ", ".join(p.name for p in written))

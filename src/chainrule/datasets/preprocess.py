@@ -1,0 +1,101 @@
+"""Standardisation fitted on training data only, saved beside the model so predictions apply it.
+
+The model file stays a plain chainrule model (``cr.load`` reads it unchanged); the pipeline lives in a
+JSON sidecar named after it: ``model.npz`` → ``model.preprocess.json``. It holds the feature means and
+scales, the class names (the label mapping of a CSV target), the feature names and, for regression,
+the target's mean and scale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._base import DataError, Dataset
+
+
+@dataclass
+class Preprocessor:
+    """``transform(X) = (X − mean) / scale``; for regression targets likewise with ``y_mean``, ``y_scale``."""
+
+    task: str = "classification"
+    mean: list[float] = field(default_factory=list)
+    scale: list[float] = field(default_factory=list)
+    classes: list[str] = field(default_factory=list)
+    feature_names: list[str] = field(default_factory=list)
+    y_mean: float = 0.0
+    y_scale: float = 1.0
+    source: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, data: Dataset, standardize: bool = True) -> Preprocessor:
+        """Statistics of ``data.X_train`` (and ``y_train`` for regression); the test split is never looked at."""
+        X = data.X_train
+        mean = X.mean(axis=0) if standardize else np.zeros(X.shape[1])
+        std = X.std(axis=0) if standardize else np.ones(X.shape[1])
+        scale = np.where(std > 1e-12, std, 1.0)  # constant columns (digits' blank corners) pass through
+        pre = cls(
+            data.task,
+            mean.tolist(),
+            scale.tolist(),
+            list(data.classes),
+            list(data.feature_names),
+            source=dict(data.source, dataset=data.name),
+        )
+        if data.task == "regression":
+            pre.y_mean, pre.y_scale = float(data.y_train.mean()), float(data.y_train.std() or 1.0)
+        return pre
+
+    @property
+    def n_features(self) -> int:
+        return len(self.mean)
+
+    def transform(self, X: np.ndarray, where: str = "input") -> np.ndarray:
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            got = X.shape[1] if X.ndim == 2 else f"shape {X.shape}"
+            raise DataError(f"{where} has {got} features but the model was trained on {self.n_features}.")
+        return (X - np.asarray(self.mean)) / np.asarray(self.scale)
+
+    def transform_y(self, y: np.ndarray) -> np.ndarray:
+        return y if self.task != "regression" else (np.asarray(y, float) - self.y_mean) / self.y_scale
+
+    def inverse_y(self, out: np.ndarray) -> np.ndarray:
+        return np.asarray(out, float) * self.y_scale + self.y_mean
+
+    def to_json(self) -> str:
+        return json.dumps({"format": "chainrule-preprocess", "version": 1, **asdict(self)}, indent=1)
+
+    def save(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Preprocessor:
+        try:
+            doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: cannot read the preprocessing file ({exc}).") from None
+        if not isinstance(doc, dict) or doc.pop("format", None) != "chainrule-preprocess":
+            raise DataError(f"{path}: not a chainrule preprocessing file.")
+        doc.pop("version", None)
+        known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def sidecar(model_path: str | os.PathLike) -> Path:
+    """Where the preprocessing of the model at ``model_path`` is kept."""
+    p = Path(model_path)
+    return p.with_name(p.stem + ".preprocess.json")
+
+
+def load_for(model_path: str | os.PathLike, n_features: int) -> Preprocessor:
+    """The sidecar of ``model_path``, or the identity pipeline when there is none."""
+    path = sidecar(model_path)
+    if path.is_file():
+        return Preprocessor.load(path)
+    return Preprocessor(mean=[0.0] * n_features, scale=[1.0] * n_features)

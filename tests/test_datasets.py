@@ -1,0 +1,165 @@
+"""chainrule.datasets: generated, bundled and file datasets, and the preprocessing saved with a model."""
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from chainrule import datasets as ds
+from chainrule.datasets.preprocess import Preprocessor, load_for, sidecar
+
+GENERATED = ["xor", "and", "or", "planar", "moons", "circles", "spirals", "curve"]
+
+
+@pytest.mark.parametrize("name", GENERATED)
+def test_generated_datasets_are_deterministic_and_well_formed(name):
+    a, b = ds.load(name, seed=3), ds.load(name, seed=3)
+    np.testing.assert_array_equal(a.X_train, b.X_train)
+    np.testing.assert_array_equal(a.y_test, b.y_test)
+    assert a.X_train.ndim == 2 and a.X_train.shape[1] == a.X_test.shape[1] == a.n_features
+    assert len(a.X_train) == len(a.y_train) and len(a.X_test) == len(a.y_test)
+    if a.task == "classification":
+        assert set(np.unique(a.y_train)) <= set(range(a.n_classes))
+    assert np.isfinite(a.X_train).all()
+
+
+def test_gates_hold_the_truth_tables():
+    assert ds.load("xor").y_train.tolist() == [0, 1, 1, 0]
+    assert ds.load("and").y_train.tolist() == [0, 0, 0, 1]
+    assert ds.load("or").y_train.tolist() == [0, 1, 1, 1]
+
+
+def test_planar_is_the_seed_projects_gaussian_quantiles_problem():
+    d = ds.load("planar", seed=0)
+    X = np.vstack([d.X_train, d.X_test])
+    y = np.concatenate([d.y_train, d.y_test])
+    assert X.shape == (200, 2) and d.n_classes == 2
+    assert np.bincount(y).tolist() == [100, 100]
+    r = np.linalg.norm(X, axis=1)
+    assert r[y == 0].max() <= r[y == 1].min()  # class 1 is the outer quantile
+
+
+def test_bundled_datasets_have_their_documented_sizes():
+    digits = ds.load("digits")
+    assert len(digits.X_train) + len(digits.X_test) == 1797 and digits.n_features == 64 and digits.n_classes == 10
+    iris = ds.load("iris")
+    assert len(iris.X_train) + len(iris.X_test) == 150 and iris.classes == ["setosa", "versicolor", "virginica"]
+    assert ds.load("diabetes").task == "regression"
+    assert ds.load("wine").n_classes == 3 and ds.load("breast_cancer").n_classes == 2
+
+
+def test_mnist1d_is_generated_offline_and_leaves_numpys_global_state_alone():
+    np.random.seed(123)
+    expected = np.random.random()
+    np.random.seed(123)
+    d = ds.load("mnist1d")
+    assert np.random.random() == expected
+    assert d.X_train.shape == (4000, 40) and d.X_test.shape == (1000, 40) and d.n_classes == 10
+
+
+def test_unknown_dataset_lists_the_choices():
+    with pytest.raises(ds.DataError, match="unknown dataset 'digitz'.*digits"):
+        ds.load("digitz")
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_csv_with_header_and_categorical_target(tmp_path):
+    rows = "\n".join(f"{i},{i % 3 * 1.5},{'cat' if i % 2 else 'dog'}" for i in range(20))
+    d = ds.load(write(tmp_path, "pets.csv", "a,b,animal\n" + rows + "\n"), seed=0)
+    assert d.classes == ["cat", "dog"] and d.feature_names == ["a", "b"] and d.task == "classification"
+    assert len(d.X_train) + len(d.X_test) == 20
+
+
+def test_csv_without_header_target_by_index_and_regression(tmp_path):
+    rows = "\n".join(f"{i * 0.37},{i},{i * 0.1}" for i in range(30))
+    path = write(tmp_path, "plain.csv", rows)
+    d = ds.load(path, target=0)
+    assert d.task == "regression" and d.n_features == 2 and d.source["target"] == 0
+    assert ds.load(path, target="1").task == "classification"
+
+
+@pytest.mark.parametrize(
+    "text, target, message",
+    [
+        ("", None, "is empty"),
+        ("a,b,c\n1,2,0\n3,4\n", None, "row 3 has 2 fields but row 1 has 3"),
+        ("a,b,c\n1,2,0\n3,x,1\n", None, "row 3, column 'b': 'x' is not a number"),
+        ("a,b,c\n1,2,0\n3,4,1\n", "label", "no target column named 'label'; the columns are a, b, c"),
+        ("a,b,c\n1,2,0\n3,nan,1\n", None, "row 3, column 'b' is 'nan'"),
+        ("a,b,c\n", None, "header but no data rows"),
+    ],
+)
+def test_bad_csv_is_reported_with_file_row_and_column(tmp_path, text, target, message):
+    with pytest.raises(ds.DataError, match=message):
+        ds.load(write(tmp_path, "bad.csv", text), target=target)
+
+
+def test_npy_and_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    M = np.c_[rng.normal(size=(40, 3)), np.arange(40) % 2]
+    np.save(tmp_path / "m.npy", M)
+    assert ds.load(tmp_path / "m.npy").n_features == 3
+    np.savez(tmp_path / "s.npz", X_train=M[:30, :3], y_train=M[:30, 3], X_test=M[30:, :3], y_test=M[30:, 3])
+    d = ds.load(tmp_path / "s.npz")
+    assert len(d.X_test) == 10 and d.classes == ["0", "1"]
+    X = M[:, :3].copy()
+    X[5, 1] = np.nan
+    np.savez(tmp_path / "nan.npz", X=X, y=M[:, 3])
+    with pytest.raises(ds.DataError, match="row 6, column 2 is nan"):
+        ds.load(tmp_path / "nan.npz")
+
+
+def write_idx(path, array, zipped):
+    codes = {np.uint8: 0x08}
+    header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + b"".join(struct.pack(">I", n) for n in array.shape)
+    data = header + array.tobytes()
+    (gzip.open if zipped else open)(path, "wb").write(data)
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_mnist_idx_files(tmp_path, zipped):
+    rng = np.random.default_rng(0)
+    ext = ".gz" if zipped else ""
+    for prefix, n in [("train", 50), ("t10k", 20)]:
+        write_idx(
+            tmp_path / f"{prefix}-images-idx3-ubyte{ext}", rng.integers(0, 256, (n, 4, 4), dtype=np.uint8), zipped
+        )
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte{ext}", (np.arange(n) % 10).astype(np.uint8), zipped)
+    d = ds.load(tmp_path / f"train-images-idx3-ubyte{ext}")
+    assert d.X_train.shape == (50, 16) and d.X_test.shape == (20, 16) and d.n_classes == 10
+    assert 0 <= d.X_train.min() and d.X_train.max() <= 1
+
+
+def test_idx_with_bad_magic(tmp_path):
+    (tmp_path / "x-images-idx3-ubyte").write_bytes(b"hello world")
+    (tmp_path / "x-labels-idx1-ubyte").write_bytes(b"hello world")
+    with pytest.raises(ds.DataError, match="not an IDX file"):
+        ds.load(tmp_path / "x-images-idx3-ubyte")
+
+
+def test_standardisation_is_fitted_on_train_only_and_round_trips(tmp_path):
+    d = ds.load("iris")
+    pre = Preprocessor.fit(d)
+    Z = pre.transform(d.X_train)
+    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(Z.std(axis=0), 1)
+    assert not np.allclose(pre.transform(d.X_test).mean(axis=0), 0, atol=1e-3)
+    model_path = tmp_path / "model.npz"
+    pre.save(sidecar(model_path))
+    again = load_for(model_path, 4)
+    np.testing.assert_array_equal(again.transform(d.X_test), pre.transform(d.X_test))
+    assert again.classes == d.classes
+    with pytest.raises(ds.DataError, match="has 3 features but the model was trained on 4"):
+        pre.transform(d.X_test[:, :3])
+
+
+def test_regression_targets_are_scaled_and_restored():
+    d = ds.load("curve")
+    pre = Preprocessor.fit(d)
+    np.testing.assert_allclose(pre.inverse_y(pre.transform_y(d.y_test)), d.y_test)
