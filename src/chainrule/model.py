@@ -307,8 +307,9 @@ class Sequential:
             else:
                 idx = order[start : start + bs]
                 m = len(idx)
-                Xb = np.take(X, idx, axis=0, out=Xbuf[:m])
-                Yb = np.take(Y, idx, axis=0, out=Ybuf[:m])
+                # mode="clip" (idx is always in range): with the default "raise", out= is buffered, ~3x slower
+                Xb = np.take(X, idx, axis=0, out=Xbuf[:m], mode="clip")
+                Yb = np.take(Y, idx, axis=0, out=Ybuf[:m], mode="clip")
                 wb = None if w is None else w[idx]
             out = self.forward(Xb)
             value, dout = loss.value_and_grad(out, Yb, wb)
@@ -321,6 +322,8 @@ class Sequential:
             weight_seen += share
             for name, fn in metric_fns.items():
                 correct[name] += fn(out, Yb) * len(Xb)
+        if not np.isfinite(self._flat).all():  # a finite loss can still be followed by a step to inf
+            self._diverged(epoch, b, snapshot, opt)
         logs = {"loss": total / weight_seen}
         logs.update({name: c / n for name, c in correct.items()})
         return logs
@@ -332,7 +335,10 @@ class Sequential:
         if not math.isfinite(value):
             self._diverged(epoch, 0, None, opt)  # nothing has moved this epoch: no snapshot is needed
         self.backward(dout)
+        snapshot = self._flat.copy()
         opt.step(params, grads)
+        if not np.isfinite(self._flat).all():  # a finite loss can still be followed by a step to inf
+            self._diverged(epoch, 0, snapshot, opt)
         logs = {"loss": value}
         for name, fn in metric_fns.items():
             logs[name] = fn(out, Y)
@@ -344,7 +350,8 @@ class Sequential:
                 self._flat[...] = snapshot
             opt.state, opt.t = [], 0  # its moments may hold NaN too: start them afresh
         raise DivergenceError(
-            f"The loss became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; training stopped "
+            f"The loss or the weights became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; "
+            "training stopped "
             "and the weights are the last finite ones. Lower the learning rate, scale the inputs, "
             "or clip gradients (e.g. SGD(clip_norm=1.0))."
         )

@@ -1,0 +1,250 @@
+"""Workload 2 (and 6): an MNIST-shaped epoch, 60,000 x 784, 784-256-128-10 ReLU, batch 128.
+
+Softmax cross-entropy on logits, SGD lr 0.01 with momentum 0.9, shuffled, one epoch timed after a
+warm-up epoch. Contenders: chainrule's ``fit``, PyTorch (the machine's threads), scikit-learn's
+MLPClassifier (``partial_fit``, one epoch per call), a plain NumPy loop, and the epoch's eight matrix
+products per batch alone (same shapes and dtype, same BLAS): the limit for any NumPy implementation.
+The data are random (the shapes set the cost, not the values); the check trains ten unshuffled
+batches from the same weights and compares every contender's weights with chainrule's.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+import chainrule as cr
+
+from ._harness import Row, optional, rows_with_ratios, time_alternating
+
+SIZES = (784, 256, 128, 10)
+LR, MOMENTUM, BATCH = 0.01, 0.9, 128
+
+
+def make_data(n: int, dtype, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.random((n, SIZES[0]), dtype=np.float32).astype(dtype, copy=False)  # pixel-like values in [0, 1)
+    y = rng.integers(0, SIZES[-1], n)
+    return X, y
+
+
+def build_model(dtype, seed: int = 0) -> cr.Sequential:
+    layers = []
+    for i, (a, b) in enumerate(zip(SIZES[:-1], SIZES[1:])):
+        layers.append(cr.Dense(a, b))
+        if i < len(SIZES) - 2:
+            layers.append(cr.ReLU())
+    return cr.Sequential(*layers, seed=seed, dtype=dtype)
+
+
+class Chainrule:
+    def __init__(self, X, y, weights, dtype):
+        self.X, self.y, self.model = X, y, build_model(dtype)
+        self.reset(weights)
+
+    def reset(self, weights):
+        self.model.set_weights(weights)
+        self.opt = cr.SGD(lr=LR, momentum=MOMENTUM)
+
+    def epoch(self, shuffle=True):
+        self.model.fit(
+            self.X,
+            self.y,
+            loss="softmax_cross_entropy",
+            optimizer=self.opt,
+            epochs=1,
+            batch_size=BATCH,
+            shuffle=shuffle,
+        )
+
+    def weights(self):
+        return self.model.get_weights()
+
+
+class NumpyLoop:
+    """The same maths written out by hand, as a NumPy user would: fancy-indexed batches, fresh arrays."""
+
+    def __init__(self, X, y, weights, dtype):
+        self.X, self.y, self.rng = X, y, np.random.default_rng(1)
+        self.reset(weights)
+
+    def reset(self, weights):
+        self.params = [np.array(w) for w in weights]
+        self.velocity = [np.zeros_like(w) for w in weights]
+
+    def epoch(self, shuffle=True):
+        X, y, n = self.X, self.y, len(self.X)
+        order = self.rng.permutation(n) if shuffle else np.arange(n)
+        W1, b1, W2, b2, W3, b3 = self.params
+        for start in range(0, n, BATCH):
+            idx = order[start : start + BATCH]
+            Xb, yb, m = X[idx], y[idx], len(idx)
+            Z1 = Xb @ W1 + b1
+            A1 = np.maximum(Z1, 0)
+            Z2 = A1 @ W2 + b2
+            A2 = np.maximum(Z2, 0)
+            Z3 = A2 @ W3 + b3
+            P = np.exp(Z3 - Z3.max(axis=1, keepdims=True))
+            P /= P.sum(axis=1, keepdims=True)
+            P[np.arange(m), yb] -= 1
+            dZ3 = P / m
+            dA2 = dZ3 @ W3.T
+            dZ2 = dA2 * (Z2 > 0)
+            dA1 = dZ2 @ W2.T
+            dZ1 = dA1 * (Z1 > 0)
+            grads = [Xb.T @ dZ1, dZ1.sum(0), A1.T @ dZ2, dZ2.sum(0), A2.T @ dZ3, dZ3.sum(0)]
+            for p, v, g in zip(self.params, self.velocity, grads):
+                v *= MOMENTUM
+                v += g
+                p -= LR * v
+
+    def weights(self):
+        return self.params
+
+
+class MatmulOnly:
+    """The eight matrix products of each batch (three forward, three dW, two dX), outputs preallocated."""
+
+    def __init__(self, X, y, weights, dtype):
+        self.X, self.W = X, [np.array(w) for w in weights[0::2]]
+        d = SIZES
+        self.Z = [np.empty((BATCH, k), X.dtype) for k in d[1:]]
+        self.dW = [np.empty_like(W) for W in self.W]
+        self.dX = [np.empty((BATCH, k), X.dtype) for k in d[1:-1]]
+
+    def reset(self, weights):
+        pass
+
+    def epoch(self, shuffle=True):
+        (W1, W2, W3), (Z1, Z2, Z3), (dW1, dW2, dW3), (dX1, dX2) = self.W, self.Z, self.dW, self.dX
+        X, n = self.X, len(self.X)
+        for start in range(0, n, BATCH):
+            Xb = X[start : start + BATCH]
+            m = len(Xb)
+            z1, z2, z3, dx1, dx2 = Z1[:m], Z2[:m], Z3[:m], dX1[:m], dX2[:m]
+            np.matmul(Xb, W1, out=z1)
+            np.matmul(z1, W2, out=z2)
+            np.matmul(z2, W3, out=z3)
+            np.matmul(z2.T, z3, out=dW3)
+            np.matmul(z3, W3.T, out=dx2)
+            np.matmul(z1.T, dx2, out=dW2)
+            np.matmul(dx2, W2.T, out=dx1)
+            np.matmul(Xb.T, dx1, out=dW1)
+
+    def weights(self):
+        return None
+
+
+class Torch:
+    def __init__(self, X, y, weights, dtype):
+        torch = self.torch = optional("torch")
+        tdtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+        self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
+        self.linears = [torch.nn.Linear(a, b, dtype=tdtype) for a, b in zip(SIZES[:-1], SIZES[1:])]
+        self.net = torch.nn.Sequential(
+            self.linears[0], torch.nn.ReLU(), self.linears[1], torch.nn.ReLU(), self.linears[2]
+        )
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.gen = torch.Generator().manual_seed(1)
+        self.reset(weights)
+
+    def reset(self, weights):
+        torch = self.torch
+        with torch.no_grad():
+            for lin, W, b in zip(self.linears, weights[0::2], weights[1::2]):
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+                lin.bias.copy_(torch.from_numpy(b))
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=LR, momentum=MOMENTUM)
+
+    def epoch(self, shuffle=True):
+        torch, n = self.torch, len(self.X)
+        order = torch.randperm(n, generator=self.gen) if shuffle else torch.arange(n)
+        for start in range(0, n, BATCH):
+            idx = order[start : start + BATCH]
+            self.opt.zero_grad()
+            loss = self.loss(self.net(self.X[idx]), self.y[idx])
+            loss.backward()
+            self.opt.step()
+
+    def weights(self):
+        out = []
+        for lin in self.linears:
+            out += [lin.weight.detach().numpy().T, lin.bias.detach().numpy()]
+        return out
+
+
+class Sklearn:
+    """MLPClassifier with the same solver settings; its own initial weights (it takes none from outside)."""
+
+    def __init__(self, X, y, weights, dtype):
+        from sklearn.neural_network import MLPClassifier
+
+        self.X, self.y = X, y
+        self.clf = MLPClassifier(
+            hidden_layer_sizes=SIZES[1:-1],
+            solver="sgd",
+            momentum=MOMENTUM,
+            nesterovs_momentum=False,
+            alpha=0.0,
+            max_iter=1,
+            batch_size=BATCH,
+            learning_rate_init=LR,
+            shuffle=True,
+            random_state=0,
+        )
+
+    def reset(self, weights):
+        pass
+
+    def epoch(self, shuffle=True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.clf.partial_fit(self.X, self.y, classes=np.arange(SIZES[-1]))  # one epoch per call
+
+    def weights(self):
+        return None
+
+
+def contenders(X, y, weights, dtype):
+    out = {"chainrule": Chainrule, "numpy loop": NumpyLoop, "matmul only": MatmulOnly}
+    if optional("torch") is not None:
+        out["pytorch"] = Torch
+    if optional("sklearn") is not None:
+        out["scikit-learn"] = Sklearn
+    return {name: cls(X, y, weights, dtype) for name, cls in out.items()}
+
+
+def check_equal(X, y, weights, dtype, workload: str) -> dict[str, str]:
+    """Ten unshuffled batches from the same weights: every contender that takes them must agree."""
+    n = 10 * BATCH
+    runs = contenders(X[:n], y[:n], weights, dtype)
+    for r in runs.values():
+        r.epoch(shuffle=False)
+    ref = runs["chainrule"].weights()
+    tol = 1e-9 if np.dtype(dtype) == np.float64 else 1e-4
+    notes = {}
+    for name, r in runs.items():
+        ws = r.weights()
+        if ws is None or name == "chainrule":
+            continue
+        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ws, ref))
+        if not diff <= tol:
+            raise AssertionError(f"{workload}: {name}'s weights differ from chainrule's by {diff:.3g}")
+        notes[name] = f"weights agree to {diff:.0e}"
+    return notes
+
+
+def run(quick: bool = False, dtype: str = "float32") -> list[Row]:
+    n, repeats = (2 * 10 * BATCH, 1) if quick else (60_000, 3)
+    workload = f"2 MNIST-shaped {dtype}" if dtype == "float32" else f"6 MNIST-shaped {dtype}"
+    X, y = make_data(n, dtype)
+    weights = build_model(dtype).get_weights()
+    notes = check_equal(X, y, weights, dtype, workload)
+    notes.setdefault("scikit-learn", "own initial weights")
+    notes.setdefault("matmul only", "8 products per batch, the BLAS limit")
+    runs = contenders(X, y, weights, dtype)
+    medians = time_alternating({name: r.epoch for name, r in runs.items()}, repeats, warmup=1)
+    batches = -(-n // BATCH)
+    rows = rows_with_ratios(workload, medians, "batch", batches, notes)
+    return rows
