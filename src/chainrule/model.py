@@ -190,7 +190,7 @@ class Sequential:
         resumed = None if resume_from is None else self._load_resume(resume_from, optimizer)
         if resumed is not None:
             loss = resumed.loss_ if loss is None else loss
-            optimizer, seed = resumed.optimizer_, None
+            optimizer, seed = resumed.optimizer_ if optimizer is None else optimizer, None
         loss_obj = self._resolve_loss(loss)
         opt = optimizer if optimizer is not None else self.optimizer_ or "adam"
         opt = get_optimizer(opt)
@@ -235,6 +235,7 @@ class Sequential:
             self._flat[...] = resumed._flat
             self.rng.bit_generator.state = resumed.rng.bit_generator.state
             self.epochs_trained_ = resumed.epochs_trained_
+            opt.t, opt.state = resumed.optimizer_.t, resumed.optimizer_.state
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         self.loss_, self.optimizer_ = loss_obj, opt
@@ -261,7 +262,7 @@ class Sequential:
         return history
 
     def _load_resume(self, path: str | os.PathLike, optimizer: str | Optimizer | None) -> Sequential:
-        """The saved model to resume from, checked against this one; its optimiser takes ``optimizer``'s settings."""
+        """The saved model to resume from, checked against this one (and against ``optimizer``'s kind)."""
         from .io import load
 
         saved, where = load(path), os.fspath(path)
@@ -270,14 +271,9 @@ class Sequential:
             raise ValueError(f"cannot resume from {where!r}: it holds {saved!r} ({theirs['dtype']}), not {self!r}.")
         if saved.optimizer_ is None:
             raise ValueError(f"cannot resume from {where!r}: it was saved before any training (no optimiser state).")
-        if optimizer is not None:
-            opt = get_optimizer(optimizer)
-            if type(opt) is not type(saved.optimizer_):
-                raise ValueError(
-                    f"cannot resume from {where!r} with {opt!r}: it was trained with {saved.optimizer_!r}."
-                )
-            opt.t, opt.state = saved.optimizer_.t, saved.optimizer_.state
-            saved.optimizer_ = opt
+        opt = saved.optimizer_ if optimizer is None else get_optimizer(optimizer)
+        if type(opt) is not type(saved.optimizer_):
+            raise ValueError(f"cannot resume from {where!r} with {opt!r}: it was trained with {saved.optimizer_!r}.")
         return saved
 
     def _resolve_loss(self, loss: str | Loss | None) -> Loss:
