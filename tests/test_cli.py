@@ -107,3 +107,185 @@ def test_digits_default_reaches_96_percent(tmp_path, capsys):
 
 def test_mnist1d_default_mlp_reaches_60_percent(tmp_path, capsys):
     assert accuracy(train(capsys, "mnist1d", "--out", tmp_path / "m")) >= 0.60
+
+
+# ------------------------------------------------------------------ the other subcommands
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model trained on a CSV with a categorical target, plus files to feed it."""
+    folder = tmp_path_factory.mktemp("csv")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    labels = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    rows = [",".join(f"{v:.4f}" for v in r) + f",{t}" for r, t in zip(X, labels)]
+    (folder / "data.csv").write_text("a,b,label,c\n".replace("label,c", "c,label") + "\n".join(rows) + "\n")
+    (folder / "features.csv").write_text("a,b,c\n" + "\n".join(r.rsplit(",", 1)[0] for r in rows[:5]) + "\n")
+    np.save(folder / "features.npy", X[:5])
+    with threadpool_one():
+        assert (
+            main(["train", str(folder / "data.csv"), "--target", "label", "--out", str(folder / "run"), "--quiet"]) == 0
+        )
+    return folder
+
+
+def threadpool_one():
+    try:
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(1)
+    except ImportError:
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+def test_predict_csv_to_stdout_with_label_names_and_probabilities(trained):
+    r = cli("predict", trained / "run" / "model.npz", trained / "features.csv", "--proba")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == "prediction,p_no,p_yes" and len(lines) == 6
+    label, p_no, p_yes = lines[1].split(",")
+    assert label in ("yes", "no") and abs(float(p_no) + float(p_yes) - 1) < 1e-5
+
+
+def test_predict_npy_to_a_file_ignoring_a_training_target_column(trained, tmp_path):
+    out = tmp_path / "pred.csv"
+    assert (
+        main(["predict", str(trained / "run" / "model.npz"), str(trained / "features.npy"), "--output", str(out)]) == 0
+    )
+    from_npy = out.read_text().splitlines()
+    assert from_npy[0] == "prediction" and len(from_npy) == 6
+    out2 = tmp_path / "pred2.csv"
+    assert main(["predict", str(trained / "run" / "model.npz"), str(trained / "data.csv"), "--output", str(out2)]) == 0
+    assert out2.read_text().splitlines()[1:6] == from_npy[1:]
+
+
+def test_evaluate_subprocess_on_a_file_and_on_a_named_dataset(trained, tmp_path, capsys):
+    r = cli("evaluate", trained / "run" / "model.npz", trained / "data.csv")
+    assert r.returncode == 0, r.stderr
+    assert "all 120 rows" in r.stdout and accuracy(r.stdout) > 0.9
+    train(capsys, "iris", "--out", tmp_path / "iris")
+    assert main(["evaluate", str(tmp_path / "iris" / "model.npz"), "iris"]) == 0
+    out = capsys.readouterr().out
+    assert "test split of iris (30 samples" in out and "versicolor" in out
+
+
+def test_gradcheck_subprocess_on_layers_and_on_a_model(trained):
+    r = cli("gradcheck", "--layers", "2,3,1")
+    assert r.returncode == 0, r.stderr
+    assert "layers[0].W" in r.stdout and "PASSED" in r.stdout
+    assert main(["gradcheck", str(trained / "run" / "model.npz")]) == 0
+
+
+def test_datasets_subprocess_lists_sizes():
+    r = cli("datasets")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^digits\s+scikit-learn\s+1438\s+359\s+64\s+10 classes", r.stdout, re.M)
+    assert re.search(r"^mnist1d\s+mnist1d\s+4000\s+1000\s+40", r.stdout, re.M)
+
+
+def test_help_on_every_subcommand(capsys):
+    for command in ("train", "evaluate", "predict", "gradcheck", "explain", "datasets"):
+        assert main([command, "--help"]) == 0
+        assert "usage: chainrule " + command in capsys.readouterr().out
+
+
+def test_explain_subprocess(tmp_path):
+    pytest.importorskip("chainrule.explain")
+    r = cli("explain", "mlp-2-3-2")
+    assert r.returncode == 0, r.stderr
+    assert "FORWARD" in r.stdout
+    r = cli("explain", "--layers", "2,3,2", "--x", "0.05,0.1", "--y", "0.01,0.99", "--markdown", "--diagrams", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert list(tmp_path.glob("*.png")) or list(tmp_path.glob("*.svg"))
+
+
+def test_explain_without_the_module_says_so(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "chainrule.explain", None)
+    assert main(["explain"]) == 2
+    assert "chainrule.explain is not available" in capsys.readouterr().err
+
+
+def test_python_m_chainrule_without_arguments_prints_help():
+    r = cli()
+    assert r.returncode == 0 and "train" in r.stdout and "predict" in r.stdout
+
+
+# ----------------------------------------------------------------------------- bad input
+BAD_CSV = {
+    "ragged.csv": ("a,b,label\n1,2,x\n3,4\n", "row 3 has 2 fields but row 1 has 3"),
+    "text.csv": ("a,b,label\n1,2,x\n3,four,y\n", "row 3, column 'b': 'four' is not a number"),
+    "empty.csv": ("", "is empty"),
+    "nan.csv": ("a,b,label\n1,2,x\n3,nan,y\n", "row 3, column 'b' is 'nan'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CSV))
+def test_bad_csv_gives_one_line_and_exit_2(tmp_path, name):
+    text, message = BAD_CSV[name]
+    (tmp_path / name).write_text(text)
+    r = cli("train", tmp_path / name, "--out", tmp_path / "run")
+    assert r.returncode == 2
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "digitz"], "unknown dataset 'digitz'"),
+        (["train", "{tmp}/missing.csv"], "missing.csv: no such file"),
+        (["train", "{tmp}/ok.csv", "--target", "label"], "no target column named 'label'; the columns are a, b, y"),
+        (["evaluate", "{tmp}/nomodel.npz", "iris"], "nomodel.npz: no such model file"),
+        (["predict", "{tmp}/junk.npz", "{tmp}/ok.csv"], "is not a chainrule model file"),
+        (["predict", "{model}", "{tmp}/two.npy"], "two.npy has 2 features but the model was trained on 3"),
+        (["predict", "{model}", "{tmp}/nan.npy"], "row 2, column 1 is nan"),
+        (["evaluate", "{model}", "iris"], "iris has 4 features but the model was trained on 3"),
+        (["train", "iris", "--layers", "64,x"], "--layers takes comma-separated integers"),
+        (["train", "iris", "--loss", "mse"], "--loss mse does not fit classification"),
+        (["gradcheck"], "give a MODEL file or --layers"),
+        (["explain", "nonsense"], "unknown example 'nonsense'"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(trained, tmp_path, capsys, argv, message):
+    if "nonsense" in argv:
+        pytest.importorskip("chainrule.explain")
+    (tmp_path / "ok.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n")
+    (tmp_path / "junk.npz").write_bytes(b"not a model at all")
+    np.save(tmp_path / "two.npy", np.ones((3, 2)))
+    np.save(tmp_path / "nan.npy", np.array([[1.0, 2, 3], [np.nan, 1, 2]]))
+    model = str(trained / "run" / "model.npz")
+    argv = [a.format(tmp=tmp_path, model=model) for a in argv]
+    assert main([*argv, "--out", str(tmp_path / "run")] if argv[0] == "train" else argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_debug_shows_the_traceback(capsys):
+    assert main(["--debug", "train", "digitz"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_missing_extra_names_the_pip_command(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    assert main(["train", "xor", "--out", str(tmp_path / "x")]) == 2
+    assert 'pip install "chainrule[cli]"' in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------- the README
+def test_readme_first_command_trains_the_default_dataset(tmp_path):
+    """Runs the `chainrule train` part of the README's first command exactly as written (CI has installed it)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    first = readme.split("```bash\n", 1)[1].splitlines()[0]
+    install, command = (part.strip() for part in first.split("&&"))
+    assert install == 'pip install ".[cli,datasets]"' and command == "chainrule train"
+    bindir = os.path.dirname(sys.executable)
+    env = dict(os.environ, MPLBACKEND="Agg", PATH=bindir + os.pathsep + os.environ.get("PATH", ""), **THREADS)
+    r = subprocess.run(command, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert accuracy(r.stdout) >= 0.96
+    run = tmp_path / "runs" / "digits"
+    assert cr.load(run / "model.npz").n_in == 64
+    for name in ("history.json", "history.csv", "curves.png", "confusion_matrix.png", "model.preprocess.json"):
+        assert (run / name).stat().st_size > 0

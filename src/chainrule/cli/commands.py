@@ -2,8 +2,135 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from .. import datasets
+from ..datasets import DataError
+from . import pipeline
+from .pipeline import CLIError
 
 
 def add_parsers(sub: Any) -> None:
-    pass
+    p = sub.add_parser(
+        "evaluate",
+        help="score a saved model on a dataset",
+        description="Score a saved model on a named dataset (its test split) or on every row of a data file.",
+    )
+    p.add_argument("model", help="model file written by chainrule train (model.npz)")
+    p.add_argument("dataset", help="dataset name or file (CSV, .npy/.npz, IDX)")
+    p.add_argument("--target", help="target column of a CSV (default: the one used in training, else the last)")
+    p.set_defaults(run=evaluate)
+
+    p = sub.add_parser(
+        "predict",
+        help="predict for the rows of a CSV or .npy file",
+        description="Write one prediction per input row as CSV (to stdout unless --output).",
+    )
+    p.add_argument("model", help="model file written by chainrule train (model.npz)")
+    p.add_argument("input", help="features as .csv (a target column named as in training is ignored) or .npy")
+    p.add_argument("--proba", action="store_true", help="also write the class probabilities")
+    p.add_argument("--output", help="CSV file to write instead of stdout")
+    p.set_defaults(run=predict)
+
+    from . import checks
+
+    checks.add_parsers(sub)
+
+    p = sub.add_parser("datasets", help="list the datasets with their sizes")
+    p.set_defaults(run=list_datasets)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    model, pre = pipeline.open_model(args.model)
+    target = args.target if args.target is not None else pre.source.get("target")
+    seed = int(pre.source.get("seed", 0))
+    data = datasets.load(
+        args.dataset, seed=seed, target=target, task=pre.task if datasets.is_path(args.dataset) else None
+    )
+    if datasets.is_path(args.dataset):
+        X, y = pipeline.relabel(data, pre)
+        what = f"all {len(X)} rows of {args.dataset}"
+    else:
+        X, y = data.X_test, data.y_test
+        what = f"the test split of {data.name} ({len(X)} samples, seed {seed})"
+    if data.task != pre.task:
+        raise CLIError(f"{args.dataset} is a {data.task} dataset but {args.model} was trained for {pre.task}.")
+    pred = pipeline.predict_labels(model, pre.transform(X, str(args.dataset)))
+    if pre.task == "regression":
+        pred = pre.inverse_y(pred)
+    print(f"{args.model} on {what}:")
+    print(pipeline.table(pipeline.scores(pre.task, y, pred, pre.classes), pre.classes))
+    return 0
+
+
+def read_features(path: str, pre: datasets.Preprocessor) -> np.ndarray:
+    """The feature matrix in ``path``; a CSV column named like the training target is dropped."""
+    p = Path(path)
+    if p.suffix.lower() in (".npy", ".npz"):
+        arrays = datasets.read_array_file(p)
+        X = arrays.get("X", next(iter(arrays.values())))
+        X = np.asarray(X)
+        if X.dtype.kind not in "biuf":
+            raise DataError(f"{path}: features must be numeric; got dtype {X.dtype}.")
+        X = X.reshape(len(X), -1).astype(float) if X.ndim != 1 else X.astype(float)[None, :]
+        datasets.check_finite(X, path)
+        return X
+    if p.suffix.lower() not in (".csv", ".txt"):
+        raise CLIError(f"{path}: predict reads .csv, .npy or .npz files.")
+    from ..datasets.files import parse_features
+
+    header, rows, lines = datasets.read_csv_rows(p)
+    cols = list(range(len(rows[0])))
+    target = pre.source.get("target")
+    if header is not None and isinstance(target, str) and target in header:
+        cols.remove(header.index(target))
+    names = [header[c] for c in cols] if header else [f"column {c + 1}" for c in cols]
+    return parse_features(rows, cols, names, path, lines)
+
+
+def predict(args: argparse.Namespace) -> int:
+    model, pre = pipeline.open_model(args.model)
+    X = pre.transform(read_features(args.input, pre), args.input)
+    columns: list[str] = []
+    values: list[np.ndarray] = []
+    if pre.task == "regression" or model.loss_ is None or not model.loss_.classification:
+        columns, values = ["prediction"], [pre.inverse_y(model.predict(X).ravel())]
+        formatted = [[f"{v:.6g}"] for v in values[0]]
+    else:
+        codes = pipeline.predict_labels(model, X)
+        names = pre.classes or [str(i) for i in range(int(codes.max()) + 1)]
+        formatted = [[names[int(c)]] for c in codes]
+        columns = ["prediction"]
+        if args.proba:
+            P = model.predict_proba(X)
+            if P.shape[1] == 1:  # one sigmoid output: probability of class 1
+                P = np.c_[1 - P, P]
+            columns += [f"p_{n}" for n in names]
+            formatted = [row + [f"{p:.6f}" for p in probs] for row, probs in zip(formatted, P)]
+    text = ",".join(columns) + "\n" + "".join(",".join(r) + "\n" for r in formatted)
+    if args.output:
+        out = Path(args.output)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {len(formatted)} predictions to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def list_datasets(args: argparse.Namespace) -> int:
+    print(f"{'name':<14} {'source':<13} {'train':>6} {'test':>6} {'features':>8}  task")
+    for name, (_, source) in datasets.DATASETS.items():
+        try:
+            d = datasets.load(name)
+        except ImportError:
+            print(f'{name:<14} {source:<13} needs: pip install "chainrule[datasets]"')
+            continue
+        task = f"{d.n_classes} classes" if d.task == "classification" else "regression"
+        print(f"{name:<14} {source:<13} {len(d.X_train):>6} {len(d.X_test):>6} {d.n_features:>8}  {task}")
+    print(f"\ndefault: {datasets.DEFAULT}. Files: CSV, .npy/.npz and MNIST IDX (gzipped or not) also work as DATASET.")
+    return 0

@@ -1,0 +1,126 @@
+"""``gradcheck`` and ``explain``: backprop checked by finite differences, and one step spelled out."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..losses import get_loss
+from . import pipeline
+from .pipeline import CLIError
+
+
+def add_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "gradcheck",
+        help="compare backprop with finite differences, per parameter",
+        description="Check a saved model, or one built from --layers, on a random batch.",
+    )
+    p.add_argument("model", nargs="?", help="model file (or use --layers)")
+    p.add_argument("--layers", help="all layer sizes, input to output, e.g. 2,3,1")
+    p.add_argument("--activation", default="tanh", help="hidden activation for --layers (default tanh)")
+    p.add_argument("--loss", help="loss (default: the model's, or mse)")
+    p.add_argument("--samples", type=int, default=4, help="batch size of the random batch")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tol", type=float, default=1e-6)
+    p.set_defaults(run=gradcheck)
+
+    p = sub.add_parser(
+        "explain",
+        help="one training step, every number of the chain rule shown",
+        description="Explain a worked example, a network built from --layers, or a saved --model.",
+    )
+    p.add_argument(
+        "example", nargs="?", help="single-neuron, two-neurons, mlp-2-3-2 (default), bce-neuron, two-two-two"
+    )
+    p.add_argument("--layers", help="layer sizes, input to output, e.g. 2,3,2")
+    p.add_argument("--activation", default="sigmoid")
+    p.add_argument("--loss", help="loss (default sse; a --model's own loss)")
+    p.add_argument("--x", help="one input sample, e.g. 0.05,0.1 (rows separated by ';')")
+    p.add_argument("--y", help="its target, e.g. 0.01,0.99")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", help="a saved model file to explain")
+    p.add_argument("--lr", type=float, help="learning rate for the update step")
+    p.add_argument("--apply", action="store_true", help="apply the update to the model")
+    p.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
+    p.add_argument("--precision", type=int, default=5)
+    p.add_argument("--diagrams", help="folder to write the diagrams to")
+    p.set_defaults(run=explain)
+
+
+def _random_targets(loss, n_out: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    if not loss.classification:
+        return rng.standard_normal((n, n_out))
+    if loss.output_activation == "softmax" or "categorical" in type(loss).__name__.lower():
+        return rng.integers(0, n_out, n)
+    return rng.integers(0, 2, (n, n_out)).astype(float)
+
+
+def gradcheck(args: argparse.Namespace) -> int:
+    from ..gradcheck import gradcheck as check
+
+    if (args.model is None) == (args.layers is None):
+        raise CLIError("give a MODEL file or --layers (e.g. --layers 2,3,1), not both and not neither.")
+    if args.model is not None:
+        model, _ = pipeline.open_model(args.model)
+        loss = get_loss(args.loss) if args.loss else model.loss_ or get_loss("mse")
+    else:
+        sizes = pipeline.parse_sizes(args.layers)
+        if len(sizes) < 2:
+            raise CLIError(f"--layers needs the input and output sizes at least, e.g. 2,1; received {args.layers!r}.")
+        loss = get_loss(args.loss or "mse")
+        last = {"bce": "sigmoid", "categorical_cross_entropy": "softmax"}.get(args.loss or "")
+        from ..activations import get_activation
+
+        model = pipeline.build(
+            sizes[0], sizes[1:-1], sizes[-1], args.activation, get_activation(last) if last else None, args.seed
+        )
+    rng = np.random.default_rng(args.seed)
+    X = rng.standard_normal((args.samples, model.n_in))
+    y = _random_targets(loss, model.n_out, args.samples, rng)
+    result = check(model, X, y, loss, tol=args.tol)
+    print(f"{model!r}, loss {loss.name}, {args.samples} random samples (seed {args.seed})")
+    print(result)
+    return 0 if result.passed else 1
+
+
+def _rows(text: str, what: str) -> np.ndarray:
+    try:
+        return np.array([[float(v) for v in row.split(",")] for row in text.split(";")])
+    except ValueError:
+        raise CLIError(f"{what} takes numbers such as 0.05,0.1 (rows separated by ';'); received {text!r}.") from None
+
+
+def explain(args: argparse.Namespace) -> int:
+    try:
+        from ..explain import EXAMPLES, from_layers
+        from ..explain import explain as explain_step
+    except ImportError as exc:
+        raise CLIError(f"chainrule.explain is not available in this installation ({exc}).") from None
+    if args.model or args.layers:
+        if args.x is None or args.y is None:
+            raise CLIError("--x and --y give the sample to explain, e.g. --x 0.05,0.1 --y 0.01,0.99.")
+        X, y = _rows(args.x, "--x"), _rows(args.y, "--y")
+        if args.model:
+            model, _ = pipeline.open_model(args.model)
+            loss = args.loss or model.loss_ or "sse"
+        else:
+            loss = args.loss or "sse"
+            model = from_layers(pipeline.parse_sizes(args.layers), args.activation, loss, args.seed)
+        lr = args.lr
+    else:
+        name = args.example or "mlp-2-3-2"
+        if name not in EXAMPLES:
+            raise CLIError(f"unknown example {name!r}; choose one of {', '.join(EXAMPLES)}, or use --layers.")
+        model, X, y, loss, lr = EXAMPLES[name]()
+        lr = args.lr if args.lr is not None else lr
+    result = explain_step(model, X, y, loss, lr=lr, apply=args.apply)
+    print(result.to_markdown() if args.markdown else result.to_text(precision=args.precision))
+    if args.diagrams:
+        Path(args.diagrams).mkdir(parents=True, exist_ok=True)
+        result.save_diagrams(args.diagrams)
+        print(f"diagrams written to {args.diagrams}/")
+    return 0
