@@ -1,0 +1,97 @@
+"""Workload 4: how cost grows with size.
+
+The XOR workload (full batch, loss every epoch, SGD lr 0.5) for 2-4-1, 2-16-1 and 2-64-64-1, and a
+40-100-100-10 ReLU MLP on MNIST-1D-shaped data (4,000 x 40, 10 classes; random values of that shape,
+as the mnist1d package is not a dependency), batch 100, Adam lr 1e-3, one shuffled epoch per timed
+run. PyTorch runs the XOR nets on one thread and the MLP on the machine's threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import chainrule as cr
+
+from . import xor
+from ._harness import Row, optional, rows_with_ratios, time_alternating
+
+MLP_SIZES, N, BATCH, LR = (40, 100, 100, 10), 4000, 100, 1e-3
+
+
+def mlp_model(dtype, seed=0):
+    d = MLP_SIZES
+    return cr.Sequential(
+        cr.Dense(d[0], d[1]), cr.ReLU(), cr.Dense(d[1], d[2]), cr.ReLU(), cr.Dense(d[2], d[3]), seed=seed, dtype=dtype
+    )
+
+
+def chainrule_mlp(X, y, weights, dtype):
+    model = mlp_model(dtype)
+    model.set_weights(weights)
+    opt = cr.Adam(lr=LR)
+
+    def epoch(shuffle=True):
+        model.fit(X, y, loss="softmax_cross_entropy", optimizer=opt, epochs=1, batch_size=BATCH, shuffle=shuffle)
+        return model.get_weights()
+
+    return epoch
+
+
+def torch_mlp(X, y, weights, dtype):
+    torch = optional("torch")
+    if torch is None:
+        return None
+    tdtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+    lins = [torch.nn.Linear(a, b, dtype=tdtype) for a, b in zip(MLP_SIZES[:-1], MLP_SIZES[1:])]
+    net = torch.nn.Sequential(lins[0], torch.nn.ReLU(), lins[1], torch.nn.ReLU(), lins[2])
+    with torch.no_grad():
+        for lin, W, b in zip(lins, weights[0::2], weights[1::2]):
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+            lin.bias.copy_(torch.from_numpy(b))
+    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    Xt, yt, gen, loss_fn = (
+        torch.from_numpy(X),
+        torch.from_numpy(y),
+        torch.Generator().manual_seed(1),
+        torch.nn.CrossEntropyLoss(),
+    )
+
+    def epoch(shuffle=True):
+        order = torch.randperm(len(Xt), generator=gen) if shuffle else torch.arange(len(Xt))
+        for start in range(0, len(Xt), BATCH):
+            idx = order[start : start + BATCH]
+            opt.zero_grad()
+            loss_fn(net(Xt[idx]), yt[idx]).backward()
+            opt.step()
+        return [t for lin in lins for t in (lin.weight.detach().numpy().T, lin.bias.detach().numpy())]
+
+    return epoch
+
+
+def mlp_rows(quick: bool, dtype: str) -> list[Row]:
+    n, repeats = (10 * BATCH, 1) if quick else (N, 5)
+    workload = f"4 MLP 40-100-100-10 {dtype}"
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((n, MLP_SIZES[0])).astype(dtype), rng.integers(0, MLP_SIZES[-1], n)
+    weights = mlp_model(dtype).get_weights()
+    notes = {}
+    if optional("torch") is not None:  # check: ten unshuffled batches from the same weights agree
+        ours = chainrule_mlp(X[: 10 * BATCH], y[: 10 * BATCH], weights, dtype)(shuffle=False)
+        theirs = torch_mlp(X[: 10 * BATCH], y[: 10 * BATCH], weights, dtype)(shuffle=False)
+        diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ours, theirs))
+        if not diff <= (1e-9 if dtype == "float64" else 1e-4):
+            raise AssertionError(f"{workload}: PyTorch's weights differ from chainrule's by {diff:.3g}")
+        notes["pytorch"] = f"weights agree to {diff:.0e}"
+    contenders = {"chainrule": chainrule_mlp(X, y, weights, dtype), "pytorch": torch_mlp(X, y, weights, dtype)}
+    contenders = {k: v for k, v in contenders.items() if v is not None}
+    medians = time_alternating(contenders, repeats, warmup=1)
+    return rows_with_ratios(workload, medians, "batch", -(-n // BATCH), notes)
+
+
+def run(quick: bool = False, dtype: str = "float32") -> list[Row]:
+    epochs, repeats = (200, 1) if quick else (5_000, 3)
+    rows = []
+    for sizes in ((2, 4, 1), (2, 16, 1), (2, 64, 64, 1)):
+        name = "-".join(map(str, sizes))
+        rows += xor.measure(sizes, dtype, epochs, repeats, f"4 XOR {name} {dtype}")
+    return rows + mlp_rows(quick, dtype)

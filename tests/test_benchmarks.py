@@ -1,0 +1,46 @@
+"""The benchmark runner works end to end on tiny sizes. Timings are never asserted: they are machine noise."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quick_run() -> str:
+    res = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout
+
+
+def test_quick_run_prints_header_with_machine_versions_and_threads(quick_run):
+    assert "machine:" in quick_run
+    assert "numpy" in quick_run and "chainrule" in quick_run
+    assert "threads:" in quick_run
+
+
+@pytest.mark.parametrize(
+    "workload",
+    ["1 XOR 2-2-2-1 float32", "2 MNIST-shaped float32", "4 XOR 2-64-64-1", "4 MLP 40-100-100-10", "5 memory", "6 XOR"],
+)
+def test_quick_run_covers_every_workload(quick_run, workload):
+    assert workload in quick_run.split("all workloads:")[-1]
+
+
+def test_quick_run_reports_contenders_and_ratios(quick_run):
+    table = quick_run.split("all workloads:")[-1]
+    assert "| numpy loop" in table and "| chainrule" in table
+    assert "chainrule/this" in table
+
+
+def test_unknown_workload_is_refused():
+    res = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "nope"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 2
+    assert "unknown workload" in res.stderr
