@@ -2,6 +2,7 @@
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -168,6 +169,57 @@ def test_early_stopping_without_validation_names_the_problem():
         clf().fit(X, y, loss="softmax_cross_entropy", epochs=2, callbacks=[cr.EarlyStopping()])
 
 
+def test_sample_weight_gives_the_weighted_mean():
+    X = np.array([[1.0], [2.0], [3.0]])
+    y = np.array([0.0, 1.0, 5.0])
+    w = np.array([1.0, 3.0, 0.0])
+    model = cr.Sequential(cr.Dense(1, 1), seed=0)
+    model.set_weights([[[2.0]], [0.5]])
+    pred = [2.5, 4.5, 6.5]
+    expected = sum(wi * (p - t) ** 2 for wi, p, t in zip(w, pred, y)) / w.sum()
+    h = model.fit(X, y, loss="mse", optimizer=cr.SGD(lr=0.0001), epochs=1, sample_weight=w)
+    assert h["loss"][0] == pytest.approx(expected, rel=1e-14)
+    # ∂L/∂w = Σ wᵢ·2(ŷᵢ − yᵢ)·xᵢ / Σ wᵢ
+    grad_w = sum(wi * 2 * (p - t) * x for wi, p, t, x in zip(w, pred, y, X.ravel())) / w.sum()
+    assert model.get_weights()[0][0, 0] == pytest.approx(2.0 - 0.0001 * grad_w, rel=1e-14)
+
+
+def test_gradcheck_leaves_the_model_untouched_and_checks_float32_models():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(5, 3)), rng.integers(0, 3, size=5)
+    for dtype in ("float64", "float32"):
+        model = clf(0, dtype=dtype)
+        before = model.get_weights()
+        result = cr.gradcheck(model, X, y, "softmax_cross_entropy")
+        assert result.passed, str(result)
+        assert set(result.errors) == {"layers[0].W", "layers[0].b", "layers[2].W", "layers[2].b", "input"}
+        for a, b in zip(before, model.get_weights()):
+            np.testing.assert_array_equal(a, b)
+    assert "PASSED" in str(result)
+
+
+def test_model_checkpoint_keeps_the_best(tmp_path):
+    X, y = blobs(7)
+    Xv, yv = blobs(8, n=20)
+    path = tmp_path / "best.npz"
+    rec = Recorder()
+    model = clf(0)
+    h = model.fit(
+        X,
+        y,
+        loss="softmax_cross_entropy",
+        optimizer=cr.Adam(lr=0.3),
+        epochs=15,
+        validation_data=(Xv, yv),
+        callbacks=[rec, cr.ModelCheckpoint(path, monitor="val_loss")],
+    )
+    best = int(np.argmin(h["val_loss"]))
+    saved = cr.load(path)
+    for a, b in zip(saved.get_weights(), rec.weights[best]):
+        np.testing.assert_array_equal(a, b)
+    assert saved.epochs_trained_ == best + 1
+
+
 # ------------------------------------------------------------------ bad input
 def good():
     X, y = blobs(6, n=12)
@@ -225,6 +277,20 @@ def test_bad_fit_input_raises_before_any_change(case):
         np.testing.assert_array_equal(a, b)
     assert model.loss_ is loss and model.optimizer_ is opt and model.epochs_trained_ == epochs
     np.testing.assert_array_equal(state[0], model.optimizer_.state[0]["m"])
+
+
+def test_values_beyond_float32_are_reported_as_such_without_warnings():
+    model = cr.Sequential(cr.Dense(2, 1), seed=0, dtype="float32")
+    before = model.get_weights()
+    X = np.array([[1.0, 2.0], [1e300, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"1e\+300 at index \(1, 0\), beyond the range of float32"):
+            model.fit(X, [0.0, 1.0], loss="mse")
+        with pytest.raises(ValueError, match="beyond the range of float32"):
+            model.predict(X)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_bce_target_outside_unit_interval():

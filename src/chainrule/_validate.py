@@ -64,8 +64,12 @@ def check_array(
         raise ValueError(f"{name} must be {ndim}-D; received shape {arr.shape}.{fix}")
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} is empty (shape {arr.shape}); at least one sample is needed.")
-    if dtype is not None:
-        arr = np.ascontiguousarray(arr, dtype=dtype)
+    source = arr
+    if dtype is not None and arr.dtype != dtype:
+        with np.errstate(over="ignore"):  # values beyond the dtype's range are reported below
+            arr = np.ascontiguousarray(arr, dtype=dtype)
+    elif dtype is not None:
+        arr = np.ascontiguousarray(arr)
     elif kind in "biu":
         arr = np.ascontiguousarray(arr, dtype=np.float64)
     else:
@@ -73,8 +77,14 @@ def check_array(
     if kind == "f" or dtype is not None:
         if not np.isfinite(arr).all():
             bad = np.argwhere(~np.isfinite(arr))[0]
+            where = tuple(int(i) for i in bad)
+            if np.isfinite(source[where]):
+                raise ValueError(
+                    f"{name} holds {source[where]} at index {where}, beyond the range of {arr.dtype}; "
+                    "scale the data, or use a float64 model."
+                )
             raise ValueError(
-                f"{name} contains NaN or infinity (first at index {tuple(int(i) for i in bad)}); "
+                f"{name} contains NaN or infinity (first at index {where}); "
                 "remove or impute those values before training."
             )
     return arr
