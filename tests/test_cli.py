@@ -289,3 +289,33 @@ def test_readme_first_command_trains_the_default_dataset(tmp_path):
     assert cr.load(run / "model.npz").n_in == 64
     for name in ("history.json", "history.csv", "curves.png", "confusion_matrix.png", "model.preprocess.json"):
         assert (run / name).stat().st_size > 0
+
+
+def test_regression_model_predicts_in_original_units(tmp_path, capsys):
+    train(capsys, "curve", "--out", tmp_path / "c")
+    x = np.array([[-2.0], [0.0], [2.0]])
+    np.save(tmp_path / "x.npy", x)
+    assert main(["predict", str(tmp_path / "c" / "model.npz"), str(tmp_path / "x.npy")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "prediction"
+    np.testing.assert_allclose([float(v) for v in lines[1:]], np.sin(2 * x[:, 0]) + x[:, 0] / 2, atol=0.25)
+
+
+def test_the_command_line_and_datasets_import_with_numpy_alone():
+    code = (
+        "import sys, chainrule, chainrule.cli, chainrule.datasets;"
+        "heavy = {'tqdm', 'matplotlib', 'sklearn', 'mnist1d', 'scipy'} & set(sys.modules);"
+        "assert not heavy, heavy"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("name", ["xor.py", "planar.py", "iris.py", "digits.py"])
+def test_examples_run(name):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / name
+    r = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=dict(os.environ, **THREADS))
+    assert r.returncode == 0, r.stderr
+    assert "accuracy" in r.stdout or "prediction" in r.stdout
