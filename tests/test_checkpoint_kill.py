@@ -87,3 +87,21 @@ def test_sigkill_never_corrupts_the_checkpoint(tmp_path):
         with open(target_env, "a", encoding="utf-8") as fh:
             fh.write(f"kill_points {survived} leftover_tmp {len(leftovers)} epochs {sorted(set(epochs_seen))}\n")
     assert survived == KILLS
+
+
+@pytest.mark.parametrize("every", [0, -1, 1.5, "2", True, None])
+def test_checkpoint_every_must_be_a_positive_integer(tmp_path, every):
+    with pytest.raises(ValueError, match="every"):
+        cr.ModelCheckpoint(tmp_path / "m.npz", every=every)
+
+
+def test_checkpoint_every_n_epochs_and_best(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 1))
+    model = cr.Sequential(cr.Dense(2, 1), seed=0)
+    every = cr.ModelCheckpoint(tmp_path / "every.npz", every=3)
+    model.fit(X, y, loss="mse", optimizer="sgd", epochs=7, callbacks=[every])
+    assert cr.load(tmp_path / "every.npz").epochs_trained_ == 6
+    best = cr.ModelCheckpoint(tmp_path / "best.npz", monitor="loss")
+    model.fit(X, y, epochs=5, callbacks=[best])
+    assert cr.load(tmp_path / "best.npz").epochs_trained_ == 12  # SGD on a convex loss: every epoch improves

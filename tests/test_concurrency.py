@@ -20,6 +20,8 @@ def test_predict_from_threads_equals_serial():
     inputs = [rng.normal(size=(5 + 7 * i, 6)) for i in range(THREADS * 4)]
     serial = [model.predict(X) for X in inputs]
     serial_proba = [model.predict_proba(X) for X in inputs]
+    labels = [rng.integers(0, 3, len(X)) for X in inputs]
+    serial_scores = [model.evaluate(X, t, metrics=["accuracy"]) for X, t in zip(inputs, labels)]
     weights = model._flat.copy()
     barrier = threading.Barrier(THREADS)
 
@@ -28,15 +30,19 @@ def test_predict_from_threads_equals_serial():
         out = []
         for _ in range(20):
             for i in range(k, len(inputs), THREADS):
-                out.append((i, model.predict(inputs[i]), model.predict_proba(inputs[i])))
+                X = inputs[i]
+                out.append(
+                    (i, model.predict(X), model.predict_proba(X), model.evaluate(X, labels[i], metrics=["accuracy"]))
+                )
         return out
 
     with ThreadPoolExecutor(THREADS) as pool:
         results = [r for chunk in pool.map(work, range(THREADS)) for r in chunk]
     assert len(results) == 20 * len(inputs)
-    for i, out, proba in results:
+    for i, out, proba, scores in results:
         assert np.array_equal(out, serial[i])
         assert np.array_equal(proba, serial_proba[i])
+        assert scores == serial_scores[i]
     assert np.array_equal(model._flat, weights)
 
 

@@ -131,12 +131,22 @@ class ModelCheckpoint(Callback):
     """Save the model to ``path`` every ``every`` epochs, or only when ``monitor`` improves.
 
     Each write is atomic (see ``chainrule.io.save``): the file on disk is always
-    a complete model, the previous one or the new one.
+    a complete model, the previous one or the new one, even if the process is
+    killed mid-write (tests/test_checkpoint_kill.py). A kill during a write can
+    leave a ``.chainrule-*.tmp`` file beside ``path``; it is never read, and is
+    safe to delete once no process is saving into that folder.
+
+    The file holds everything ``fit(..., resume_from=path)`` needs to continue
+    bit-identically: weights, optimiser moments and step count, the epoch
+    count (hence the schedule position), the loss and the generator state.
     """
 
     def __init__(self, path: str | os.PathLike, every: int = 1, monitor: str | None = None, mode: str = "min") -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max'; received {mode!r}.")
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer; received every={every!r}.")
+        os.fspath(path)  # a TypeError now for a path that is not one, not at the end of the first epoch
         self.path, self.every, self.monitor, self.mode = path, every, monitor, mode
         self.best = math.inf if mode == "min" else -math.inf
 

@@ -15,6 +15,21 @@ nothing in a file can run code or make the loader allocate more than the
 file itself justifies. Writing goes to a temporary file in the same folder,
 is flushed to disk, then renamed over the target: a crash leaves either the
 old file or the new one, never a mix.
+
+Versions: ``version`` is 1, the first format; every chainrule reads every
+version up to its own and refuses a newer or unknown one with a message
+naming it. Fields added later must be optional, so that older files keep
+loading: of version 1, only ``format``, ``version``, ``config`` and
+``arrays`` (with the layer arrays) are required, and a file without
+``loss``, ``optimizer``, ``epochs_trained`` or ``rng_state`` loads as an
+untrained-state model (tests/test_hostile_files.py covers the refusals).
+
+Limits on untrusted files: ``model.json`` at most ``MAX_JSON_BYTES``; at most
+``MAX_PARAMS`` parameters; at most ``MAX_MEMBERS`` zip members; members may
+not claim more packed bytes than the file has, nor inflate to more than
+``MAX_INFLATION`` times the file size (``MIN_BUDGET`` for small files); each
+array's declared size must match its shape. Every other failure of the zip,
+zlib or .npy readers on damaged bytes becomes a ModelFileError.
 """
 
 from __future__ import annotations

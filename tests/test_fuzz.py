@@ -1,0 +1,251 @@
+"""Fuzzed inputs: every public entry point gives a documented exception or a correct result, and a failed call
+changes nothing (weights, optimiser state, epoch count, random generator).
+
+Documented exceptions: ValueError (including ModelFileError), TypeError, FileNotFoundError for missing paths, and
+DivergenceError (a FloatingPointError) when finite but huge inputs overflow the loss during training.
+Set CHAINRULE_COUNTS=path to append the number of examples run.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+
+EXAMPLES = int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "250"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+DOCUMENTED = (ValueError, TypeError)
+COUNTS: dict[str, int] = {}
+
+VALUES = [0.0, 1.0, -1.0, 0.5, 1e-308, 5e-324, -1e-300, 1e300, -1e308, 1.7e308, np.nan, np.inf, -np.inf, 3.0, 2.0]
+DTYPES = ["float64", "float32", "float16", "int64", "int8", "uint8", "bool", "complex128", "object", "<U3", "S2"]
+
+
+@st.composite
+def arrays(draw, max_dims: int = 3):
+    """Arrays of any dtype, shape (empty included) and layout, filled with ordinary and extreme values."""
+    ndim = draw(st.integers(0, max_dims))
+    shape = tuple(draw(st.lists(st.integers(0, 5), min_size=ndim, max_size=ndim)))
+    dtype = draw(st.sampled_from(DTYPES))
+    values = draw(st.lists(st.sampled_from(VALUES), min_size=1, max_size=8))
+    size = int(np.prod(shape)) if shape else 1
+    flat = np.array([values[i % len(values)] for i in range(size)], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        try:
+            arr = flat.astype(dtype).reshape(shape)
+        except (ValueError, TypeError):
+            arr = flat.reshape(shape)
+    layout = draw(st.sampled_from(["c", "fortran", "strided", "readonly", "list"]))
+    if layout == "fortran":
+        arr = np.asfortranarray(arr)
+    elif layout == "strided" and arr.ndim >= 1:
+        arr = np.repeat(arr, 2, axis=0)[::2]
+    elif layout == "readonly":
+        arr = arr.copy()
+        arr.setflags(write=False)
+    elif layout == "list":
+        return arr.tolist()
+    return arr
+
+
+@st.composite
+def good_X(draw, n_features: int = 3):
+    """Valid inputs (possibly extreme), n in 1..6, any layout."""
+    n = draw(st.integers(1, 6))
+    values = draw(st.lists(st.sampled_from([0.0, 1.0, -2.5, 1e-300, 1e150, -1e150, 7.0]), min_size=1, max_size=6))
+    X = np.array([values[i % len(values)] for i in range(n * n_features)]).reshape(n, n_features)
+    layout = draw(st.sampled_from(["c", "fortran", "readonly", "int"]))
+    if layout == "fortran":
+        X = np.asfortranarray(X)
+    elif layout == "readonly":
+        X.setflags(write=False)
+    elif layout == "int":
+        X = np.clip(X, -10, 10).astype(np.int64)
+    return X
+
+
+ANY = st.one_of(arrays(), good_X(), st.none(), st.integers(-3, 3), st.text(max_size=3), st.just([[1, 2], [3]]))
+LOSSES = ["mse", "sse", "bce", "bce_logits", "softmax_cross_entropy", "categorical_cross_entropy"]
+
+
+_TRAINED: dict[str, cr.Sequential] = {}
+
+
+def trained_model(loss: str = "mse"):
+    """A fresh copy of a small model trained one epoch with Adam (so it has optimiser state)."""
+    if loss not in _TRAINED:
+        _TRAINED[loss] = _train(loss)
+    return copy.deepcopy(_TRAINED[loss])
+
+
+def _train(loss: str):
+    rng = np.random.default_rng(0)
+    n_out = 1 if loss in ("mse", "sse", "bce", "bce_logits") else 2
+    last = [cr.Sigmoid()] if loss == "bce" else [cr.Softmax()] if loss == "categorical_cross_entropy" else []
+    model = cr.Sequential(cr.Dense(3, 4), cr.Tanh(), cr.Dense(4, n_out), *last, seed=0)
+    X = rng.normal(size=(8, 3))
+    y = rng.integers(0, 2, size=8) if n_out == 1 else rng.integers(0, n_out, size=8)
+    model.fit(X, y, loss=loss, optimizer=cr.Adam(lr=0.01), epochs=1, batch_size=4)
+    return model
+
+
+def snapshot(model):
+    opt = model.optimizer_
+    state = None if opt is None else (opt, opt.t, [{k: v.copy() for k, v in s.items()} for s in opt.state])
+    return model._flat.copy(), state, model.epochs_trained_, model.rng.bit_generator.state, model.loss_
+
+
+def assert_unchanged(model, before, what: str):
+    flat, state, epochs, rng, loss = before
+    assert np.array_equal(model._flat, flat), f"{what} changed the weights"
+    assert model.epochs_trained_ == epochs, f"{what} changed epochs_trained_"
+    assert model.rng.bit_generator.state == rng, f"{what} advanced the generator"
+    assert model.loss_ is loss, f"{what} replaced the loss"
+    opt = model.optimizer_
+    assert opt is state[0] and opt.t == state[1], f"{what} changed the optimiser"
+    for s, t in zip(opt.state, state[2]):
+        for k in t:
+            assert np.array_equal(s[k], t[k]), f"{what} changed optimiser slot {k}"
+
+
+def count(name: str) -> None:
+    COUNTS[name] = COUNTS.get(name, 0) + 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def record_counts():
+    yield
+    target = os.environ.get("CHAINRULE_COUNTS")
+    if target:
+        with open(target, "a", encoding="utf-8") as fh:
+            for name, n in sorted(COUNTS.items()):
+                fh.write(f"fuzz {name} {n}\n")
+
+
+@FUZZ
+@given(
+    X=ANY,
+    y=ANY,
+    loss=st.sampled_from(LOSSES),
+    epochs=st.sampled_from([1, 2, 0, -1, 1.5, "2", True, None]),
+    batch_size=st.sampled_from([None, 1, 2, 100, 0, -2, 2.0, "4"]),
+    validation_split=st.sampled_from([0.0, 0.25, 0.99, 1.0, -0.1, np.nan, "0.1"]),
+    shuffle=st.booleans(),
+    pass_loss=st.booleans(),
+    optimizer=st.sampled_from([None, "adam", "sgd", "nope", 3]),
+)
+def test_fit_fails_cleanly_or_trains(X, y, loss, epochs, batch_size, validation_split, shuffle, pass_loss, optimizer):
+    count("fit")
+    model = trained_model(loss)
+    before = snapshot(model)
+    try:
+        model.fit(
+            X,
+            y,
+            loss=loss if pass_loss else None,
+            optimizer=optimizer,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_split=validation_split,
+            shuffle=shuffle,
+        )
+    except cr.DivergenceError:
+        assert np.isfinite(model._flat).all()
+    except DOCUMENTED as exc:
+        assert str(exc), "an exception without a message"
+        assert_unchanged(model, before, f"fit raising {type(exc).__name__}")
+    else:
+        assert model.epochs_trained_ == before[2] + epochs
+
+
+@FUZZ
+@given(X=ANY, y=ANY, loss=st.sampled_from(LOSSES), method=st.sampled_from(["predict", "proba", "classes", "evaluate"]))
+def test_inference_fails_cleanly_and_changes_nothing(X, y, loss, method):
+    count("inference")
+    model = trained_model(loss)
+    before = snapshot(model)
+    try:
+        with np.errstate(all="ignore"):
+            if method == "predict":
+                out = model.predict(X)
+                assert out.shape == (len(out), model.n_out) and out.dtype == model.dtype
+            elif method == "proba":
+                model.predict_proba(X)
+            elif method == "classes":
+                model.predict_classes(X)
+            else:
+                model.evaluate(X, y)
+    except DOCUMENTED as exc:
+        assert str(exc)
+    assert_unchanged(model, before, method)
+
+
+@FUZZ
+@given(P=ANY, Y=ANY, w=st.one_of(st.none(), ANY), loss=st.sampled_from(LOSSES))
+def test_losses_fail_cleanly_and_do_not_mutate(P, Y, w, loss):
+    count("losses")
+    fn = cr.get_loss(loss)
+    copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in (P, Y, w)]
+    try:
+        with np.errstate(all="ignore"):
+            value = fn.forward(P, Y, w)
+            grad = fn.backward()
+        assert isinstance(value, float)
+        assert grad.shape == np.asarray(P).shape
+    except DOCUMENTED as exc:
+        assert str(exc)
+    for a, c in zip((P, Y, w), copies):
+        if isinstance(a, np.ndarray) and a.dtype.kind in "biuf":
+            assert np.array_equal(a, c, equal_nan=True), "the loss mutated its input"
+
+
+@FUZZ
+@given(X=ANY, y=ANY, loss=st.sampled_from(LOSSES))
+def test_gradcheck_fails_cleanly(X, y, loss):
+    count("gradcheck")
+    model = trained_model(loss)
+    before = snapshot(model)
+    try:
+        with np.errstate(all="ignore"):
+            cr.gradcheck(model, X, y, loss)
+    except DOCUMENTED as exc:
+        assert str(exc)
+    assert_unchanged(model, before, "gradcheck")
+
+
+@FUZZ
+@given(weights=st.lists(ANY, max_size=5))
+def test_set_weights_is_all_or_nothing(weights):
+    count("set_weights")
+    model = trained_model()
+    before = snapshot(model)
+    try:
+        model.set_weights(weights)
+    except DOCUMENTED as exc:
+        assert str(exc)
+        assert_unchanged(model, before, "set_weights")
+
+
+@FUZZ
+@given(path=st.one_of(st.none(), st.integers(), st.just(b"\x00"), st.text(max_size=5), st.just([]), st.just(3.5)))
+def test_load_and_save_with_bad_paths(tmp_path_factory, path):
+    count("paths")
+    try:
+        cr.load(path)
+    except (FileNotFoundError, *DOCUMENTED) as exc:
+        assert str(exc)
+    model = trained_model()
+    before = snapshot(model)
+    if isinstance(path, str) and path:
+        return  # a writable relative name: saving it would succeed, which is not the point here
+    try:
+        model.save(path)
+    except (OSError, *DOCUMENTED) as exc:
+        assert str(exc)
+    assert_unchanged(model, before, "save")
