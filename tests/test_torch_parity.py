@@ -54,6 +54,7 @@ LOSSES = {
     "sce_labels": (cr.SoftmaxCrossEntropy, lambda r: nn.CrossEntropyLoss(reduction=r), "logits", "labels", 2),
     "sce_onehot": (cr.SoftmaxCrossEntropy, lambda r: nn.CrossEntropyLoss(reduction=r), "logits", "onehot", 2),
     "sce_soft": (cr.SoftmaxCrossEntropy, lambda r: nn.CrossEntropyLoss(reduction=r), "logits", "soft", 2),
+    "sce_unnormalised": (cr.SoftmaxCrossEntropy, lambda r: nn.CrossEntropyLoss(reduction=r), "logits", "positive", 2),
     "cce_labels": (cr.CategoricalCrossEntropy, cce_torch, "softmax", "labels", 2),
     "cce_onehot": (cr.CategoricalCrossEntropy, cce_torch, "softmax", "onehot", 2),
 }
@@ -84,6 +85,8 @@ def random_case(seed, loss_key):
         Y = rng.integers(0, k, size=n)
     elif target == "onehot":
         Y = np.eye(k)[rng.integers(0, k, size=n)]
+    elif target == "positive":
+        Y = rng.uniform(0, 2, size=(n, k))  # rows that do not sum to 1
     else:
         Y = rng.dirichlet(np.ones(k), size=n)
     layers = []
@@ -143,18 +146,45 @@ def test_gradients_match_torch(loss_key, reduction):
         assert_close(d, Xt.grad.numpy(), f"input grad ({where})")
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_sample_weight_matches_torch_weighted_mean(seed):
-    rng = np.random.default_rng(seed)
-    P, Y, w = rng.normal(size=(6, 3)), rng.normal(size=(6, 3)), rng.uniform(0.1, 2, size=6)
-    loss = cr.MSE()
-    value = loss.forward(P, Y, sample_weight=w)
-    Pt = torch.tensor(P, requires_grad=True)
-    wt = torch.tensor(w)
-    value_t = (((Pt - torch.tensor(Y)) ** 2).sum(dim=1) * wt).sum() / (wt.sum() * 3)
-    value_t.backward()
-    assert_close(value, value_t.item(), "weighted MSE")
-    assert_close(loss.backward(), Pt.grad.numpy(), "weighted MSE grad")
+PER_ELEMENT = {"mse", "bce", "bce_logits"}  # "mean" divides by every element; the others by samples
+
+
+def per_sample_torch(loss_key, out, y):
+    """Each sample's summed loss, from PyTorch's unreduced losses."""
+    if loss_key == "sse":
+        return 0.5 * ((out - y) ** 2).sum(dim=1)
+    if loss_key.startswith("cce"):
+        return -(y * torch.log(out)).sum(dim=1) if y.ndim == 2 else -torch.log(out[torch.arange(len(y)), y])
+    factory = LOSSES[loss_key][1]
+    unreduced = factory("none")(out, y)
+    return unreduced.sum(dim=1) if unreduced.ndim == 2 else unreduced
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("loss_key", list(LOSSES))
+def test_sample_weight_matches_torch_weighted_reduction(loss_key, reduction):
+    cls = LOSSES[loss_key][0]
+    for seed in range(8):
+        model, twin, X, Y, arch = random_case(seed, loss_key)
+        w = np.random.default_rng(seed).uniform(0.0, 2.0, size=len(X))
+        w[0] = 0.5  # a positive sum even for one sample
+        loss = cls(reduction=reduction)
+        out = model.forward(X)
+        value = loss.forward(out, Y, sample_weight=w)
+        model.backward(loss.backward())
+        grads = [g.copy() for layer in model.layers for g in layer.grads.values()]
+
+        out_t = twin(torch.tensor(X))
+        wt = torch.tensor(w)
+        total = (per_sample_torch(loss_key, out_t, torch_targets(Y)) * wt).sum()
+        if reduction == "mean":
+            total = total / (wt.sum() * (out_t.shape[1] if loss_key in PER_ELEMENT else 1))
+        total.backward()
+        where = f"seed {seed}, weighted {loss_key}/{reduction}, arch {arch}"
+        assert_close(value, total.item(), f"loss ({where})")
+        theirs = [t for lin in twin if isinstance(lin, nn.Linear) for t in (lin.weight.grad.T, lin.bias.grad)]
+        for i, (g, t) in enumerate(zip(grads, theirs)):
+            assert_close(g, t.numpy(), f"grad of parameter {i} ({where})")
 
 
 OPTIMIZERS = {
