@@ -319,3 +319,18 @@ def test_examples_run(name):
     r = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=dict(os.environ, **THREADS))
     assert r.returncode == 0, r.stderr
     assert "accuracy" in r.stdout or "prediction" in r.stdout
+
+
+def test_a_bad_setting_creates_no_output_folder(tmp_path, capsys):
+    assert main(["train", "iris", "--optimizer", "nadam", "--out", str(tmp_path / "never"), "--quiet"]) == 2
+    assert "Did you mean 'adam'" in capsys.readouterr().err and not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("loss", ["bce", "bce_logits", "categorical_cross_entropy"])
+def test_other_classification_losses_train_and_predict_probabilities(tmp_path, capsys, loss):
+    out = train(capsys, "moons", "--loss", loss, "--epochs", "100", "--out", tmp_path / "m")
+    assert accuracy(out) >= 0.9
+    np.save(tmp_path / "x.npy", np.array([[0.0, 1.0], [1.0, -0.5]]))
+    assert main(["predict", str(tmp_path / "m" / "model.npz"), str(tmp_path / "x.npy"), "--proba"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "prediction,p_0,p_1" and [line.split(",")[0] for line in lines[1:]] == ["0", "1"]

@@ -12,19 +12,9 @@ import numpy as np
 from .. import datasets
 from ..datasets import Preprocessor
 from ..datasets.preprocess import sidecar
+from ..optimizers import get_optimizer
 from . import pipeline
 from .pipeline import CLIError
-
-OUTPUTS = (
-    "model.npz",
-    "model.preprocess.json",
-    "history.json",
-    "history.csv",
-    "curves.png",
-    "decision_boundary.png",
-    "confusion_matrix.png",
-    "fit.png",
-)
 
 
 def add_parser(sub: Any) -> None:
@@ -90,11 +80,12 @@ def _validation(X: np.ndarray, y: np.ndarray, task: str, seed: int):
 def run(args: argparse.Namespace) -> int:
     data = datasets.load(args.dataset, seed=args.seed, target=args.target, task=args.task)
     s = _settings(args, data)
-    out = _out_folder(args, data.name)
     pre = Preprocessor.fit(data, standardize=s.get("standardize", True))
     pre.source["seed"] = args.seed
     n_out, last = pipeline.output_spec(data.task, data.n_classes, s["loss"])
     model = pipeline.build(data.n_features, s["layers"], n_out, s["activation"], last, args.seed, s["dtype"])
+    opt = get_optimizer(s["optimizer"], lr=s["lr"])
+    out = _out_folder(args, data.name)  # created only once every setting has been checked
     X, y = pre.transform(data.X_train), pre.transform_y(data.y_train)
     Xtr, ytr, val = _validation(X, y, data.task, args.seed)
     classification = data.task == "classification"
@@ -108,9 +99,6 @@ def run(args: argparse.Namespace) -> int:
         f"loss {s['loss']}, optimizer {s['optimizer']} (lr {s['lr']}), {s['epochs']} epochs, "
         f"batch {s['batch_size'] or 'full'}, seed {args.seed}"
     )
-    from ..optimizers import get_optimizer
-
-    opt = get_optimizer(s["optimizer"], lr=s["lr"])
     start = time.perf_counter()
     history = model.fit(
         Xtr,
