@@ -189,3 +189,28 @@ def test_float32_fit_step_stays_float32(key, optimizer):
     assert all(slot.dtype == np.float32 for s in model.optimizer_.state for slot in s.values())
     assert model.predict(X).dtype == np.float32
     assert np.isfinite(history["loss"]).all()
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_backward_assigns_gradients_and_never_accumulates(name):
+    rng = np.random.default_rng(4)
+    model = layer_model(name, 3)
+    X, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    loss = cr.MSE()
+    passes = []
+    for _ in range(2):  # a second identical pass must give identical, not doubled, gradients
+        loss.forward(model.forward(X), Y)
+        model.backward(loss.backward())
+        passes.append([g.copy() for layer in model.layers for g in layer.grads.values()])
+    for a, b in zip(*passes):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_inference_keeps_nothing_for_backward(name):
+    layer = LAYERS[name](4)
+    if layer.params:
+        cr.Sequential(layer, seed=0)
+    layer.forward(np.ones((2, 4)), train=False)
+    with pytest.raises(RuntimeError, match="forward"):
+        layer.backward(np.ones((2, layer.output_dim(4))))
