@@ -105,3 +105,21 @@ def test_checkpoint_every_n_epochs_and_best(tmp_path):
     best = cr.ModelCheckpoint(tmp_path / "best.npz", monitor="loss")
     model.fit(X, y, epochs=5, callbacks=[best])
     assert cr.load(tmp_path / "best.npz").epochs_trained_ == 12  # SGD on a convex loss: every epoch improves
+
+
+@pytest.mark.parametrize("callback", ["checkpoint", "early_stopping"])
+def test_a_monitor_naming_a_missing_log_fails_before_training(tmp_path, callback):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 1))
+    model = cr.Sequential(cr.Dense(2, 1), seed=0)
+    before = model._flat.copy()
+    cb = (
+        cr.ModelCheckpoint(tmp_path / "m.npz", monitor="val_loss")
+        if callback == "checkpoint"
+        else cr.EarlyStopping(monitor="val_loss")
+    )
+    with pytest.raises(ValueError, match="val_loss"):
+        model.fit(X, y, loss="mse", epochs=3, callbacks=[cb])
+    assert np.array_equal(model._flat, before) and model.epochs_trained_ == 0
+    assert not (tmp_path / "m.npz").exists()
+    model.fit(X, y, loss="mse", epochs=3, callbacks=[cb], validation_split=0.25)  # with validation it works

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
@@ -128,46 +128,91 @@ def record_counts():
                 fh.write(f"fuzz {name} {n}\n")
 
 
+def valid_targets(draw, loss: str, n: int):
+    if loss in ("mse", "sse"):
+        return draw(st.sampled_from([np.zeros(n), np.linspace(-1e150, 1e150, n), np.arange(n) * 0.5]))
+    k = 2 if loss in ("bce", "bce_logits") else 2
+    return np.arange(n) % k
+
+
+def some_targets(data, loss: str, X):
+    """Valid targets for X when X is a valid 2-D input (half the time), otherwise anything."""
+    if isinstance(X, np.ndarray) and X.ndim == 2 and len(X) and data.draw(st.booleans()):
+        return valid_targets(data.draw, loss, len(X))
+    return data.draw(ANY)
+
+
+BAD_FIT_ARGS = {
+    "X": ANY,
+    "y": ANY,
+    "epochs": st.sampled_from([0, -1, 1.5, "2", True, None, 10**20 * 0.5]),
+    "batch_size": st.sampled_from([0, -2, 2.0, "4", False]),
+    "validation_split": st.sampled_from([0.99, 1.0, -0.1, np.nan, "0.1", 0.5]),
+    "optimizer": st.sampled_from(["nope", 3, object(), "adam "]),
+    "sample_weight": ANY,
+    "validation_data": st.one_of(ANY, st.tuples(ANY, ANY), st.tuples(ANY)),
+    "callbacks": st.sampled_from([[1], ["stop"], None, [cr.EarlyStopping(monitor="nonexistent")]]),
+    "metrics": st.sampled_from([["nope"], "accuracy", [1]]),
+}
+
+
 @FUZZ
 @given(
-    X=ANY,
-    y=ANY,
+    data=st.data(),
     loss=st.sampled_from(LOSSES),
-    epochs=st.sampled_from([1, 2, 0, -1, 1.5, "2", True, None]),
-    batch_size=st.sampled_from([None, 1, 2, 100, 0, -2, 2.0, "4"]),
-    validation_split=st.sampled_from([0.0, 0.25, 0.99, 1.0, -0.1, np.nan, "0.1"]),
+    bad=st.sampled_from(["none", "none", "all", *BAD_FIT_ARGS]),
+    batch_size=st.sampled_from([None, 1, 2, 100]),
     shuffle=st.booleans(),
     pass_loss=st.booleans(),
-    optimizer=st.sampled_from([None, "adam", "sgd", "nope", 3]),
+    optimizer=st.sampled_from([None, "adam", "sgd", "rmsprop"]),
 )
-def test_fit_fails_cleanly_or_trains(X, y, loss, epochs, batch_size, validation_split, shuffle, pass_loss, optimizer):
+def test_fit_fails_cleanly_or_trains(data, loss, bad, batch_size, shuffle, pass_loss, optimizer):
+    """Valid arguments (extreme values included) with one argument made bad, or none, or all."""
     count("fit")
+    X = data.draw(good_X())
+    args = dict(
+        X=X,
+        y=valid_targets(data.draw, loss, len(X)),
+        epochs=data.draw(st.sampled_from([1, 2])),
+        batch_size=batch_size,
+        validation_split=0.0,
+        optimizer=optimizer,
+        sample_weight=None,
+        validation_data=None,
+        callbacks=(),
+        metrics=(),
+    )
+    if bad == "all":
+        args.update({name: data.draw(strategy) for name, strategy in BAD_FIT_ARGS.items()})
+    elif bad != "none":
+        args[bad] = data.draw(BAD_FIT_ARGS[bad])
     model = trained_model(loss)
     before = snapshot(model)
+    X, y, epochs = args.pop("X"), args.pop("y"), args["epochs"]
     try:
-        model.fit(
-            X,
-            y,
-            loss=loss if pass_loss else None,
-            optimizer=optimizer,
-            epochs=epochs,
-            batch_size=batch_size,
-            validation_split=validation_split,
-            shuffle=shuffle,
-        )
+        model.fit(X, y, loss=loss if pass_loss else None, shuffle=shuffle, **args)
     except cr.DivergenceError:
+        event("fit: DivergenceError")
         assert np.isfinite(model._flat).all()
     except DOCUMENTED as exc:
+        event(f"fit: {type(exc).__name__}")
         assert str(exc), "an exception without a message"
         assert_unchanged(model, before, f"fit raising {type(exc).__name__}")
     else:
+        event("fit: trained")
         assert model.epochs_trained_ == before[2] + epochs
 
 
 @FUZZ
-@given(X=ANY, y=ANY, loss=st.sampled_from(LOSSES), method=st.sampled_from(["predict", "proba", "classes", "evaluate"]))
-def test_inference_fails_cleanly_and_changes_nothing(X, y, loss, method):
+@given(
+    data=st.data(),
+    X=st.one_of(good_X(), ANY),
+    loss=st.sampled_from(LOSSES),
+    method=st.sampled_from(["predict", "proba", "classes", "evaluate"]),
+)
+def test_inference_fails_cleanly_and_changes_nothing(data, X, loss, method):
     count("inference")
+    y = some_targets(data, loss, X)
     model = trained_model(loss)
     before = snapshot(model)
     try:
@@ -181,7 +226,9 @@ def test_inference_fails_cleanly_and_changes_nothing(X, y, loss, method):
                 model.predict_classes(X)
             else:
                 model.evaluate(X, y)
+        event(f"{method}: ok")
     except DOCUMENTED as exc:
+        event(f"{method}: {type(exc).__name__}")
         assert str(exc)
     assert_unchanged(model, before, method)
 
@@ -206,15 +253,18 @@ def test_losses_fail_cleanly_and_do_not_mutate(P, Y, w, loss):
 
 
 @FUZZ
-@given(X=ANY, y=ANY, loss=st.sampled_from(LOSSES))
-def test_gradcheck_fails_cleanly(X, y, loss):
+@given(data=st.data(), X=st.one_of(good_X(), ANY), loss=st.sampled_from(LOSSES))
+def test_gradcheck_fails_cleanly(data, X, loss):
     count("gradcheck")
+    y = some_targets(data, loss, X)
     model = trained_model(loss)
     before = snapshot(model)
     try:
         with np.errstate(all="ignore"):
             cr.gradcheck(model, X, y, loss)
+        event("gradcheck: ok")
     except DOCUMENTED as exc:
+        event(f"gradcheck: {type(exc).__name__}")
         assert str(exc)
     assert_unchanged(model, before, "gradcheck")
 

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 class Callback:
     """Base class: override the hooks you need. Set ``model.stop_training = True`` to stop."""
 
+    def check_logs(self, keys: list[str]) -> None:
+        """Called by ``fit`` before training with the names each epoch's logs will hold; raise if unusable."""
+
     def on_train_begin(self, model: Sequential) -> None:
         pass
 
@@ -65,6 +68,11 @@ class History:
         return f"History(epochs={len(self)}, last={last})"
 
 
+def _check_monitor(keys: list[str], monitor: str | None) -> None:
+    if monitor is not None and monitor not in keys:
+        _monitored(dict.fromkeys(keys, 0.0), monitor)
+
+
 def _monitored(logs: dict[str, float], monitor: str) -> float:
     if monitor not in logs:
         raise ValueError(
@@ -97,6 +105,9 @@ class EarlyStopping(Callback):
         self.monitor, self.patience, self.min_delta = monitor, patience, abs(float(min_delta))
         self.mode = ("max" if "acc" in monitor else "min") if mode == "auto" else mode
         self.restore_best_weights = restore_best_weights
+
+    def check_logs(self, keys):
+        _check_monitor(keys, self.monitor)
 
     def on_train_begin(self, model):
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -149,6 +160,9 @@ class ModelCheckpoint(Callback):
         os.fspath(path)  # a TypeError now for a path that is not one, not at the end of the first epoch
         self.path, self.every, self.monitor, self.mode = path, every, monitor, mode
         self.best = math.inf if mode == "min" else -math.inf
+
+    def check_logs(self, keys):
+        _check_monitor(keys, self.monitor)
 
     def on_epoch_end(self, model, epoch, logs):
         if self.monitor is not None:

@@ -230,6 +230,10 @@ class Sequential:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances; received {cb!r}.")
+        log_keys = ["loss", *metric_fns]
+        log_keys += [f"val_{k}" for k in log_keys] if val is not None else []
+        for cb in callbacks:
+            cb.check_logs(log_keys)  # a monitor naming a missing log fails now, before any weight changes
 
         if resumed is not None:
             self._flat[...] = resumed._flat
