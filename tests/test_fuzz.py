@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -121,6 +123,7 @@ def count(name: str) -> None:
 @pytest.fixture(scope="module", autouse=True)
 def record_counts():
     yield
+    shutil.rmtree(_FILES, ignore_errors=True)
     target = os.environ.get("CHAINRULE_COUNTS")
     if target:
         with open(target, "a", encoding="utf-8") as fh:
@@ -142,6 +145,22 @@ def some_targets(data, loss: str, X):
     return data.draw(ANY)
 
 
+_FILES = tempfile.mkdtemp(prefix="chainrule-fuzz-")
+
+
+def bad_resume_files() -> list:
+    """Paths that fit(resume_from=...) must refuse: missing, junk, another architecture, untrained, not a path."""
+    junk = os.path.join(_FILES, "junk.npz")
+    with open(junk, "wb") as fh:
+        fh.write(b"PK\x03\x04 not really")
+    other = cr.Sequential(cr.Dense(3, 5), cr.Tanh(), cr.Dense(5, 1), seed=0)
+    other.fit(np.ones((4, 3)), np.ones(4), loss="mse", epochs=1)
+    other.save(os.path.join(_FILES, "other.npz"))
+    cr.Sequential(cr.Dense(3, 4), cr.Tanh(), cr.Dense(4, 1), seed=0).save(os.path.join(_FILES, "untrained.npz"))
+    names = ["missing.npz", "junk.npz", "other.npz", "untrained.npz"]
+    return [os.path.join(_FILES, n) for n in names] + [3, b"\x00", _FILES]
+
+
 BAD_FIT_ARGS = {
     "X": ANY,
     "y": ANY,
@@ -153,6 +172,7 @@ BAD_FIT_ARGS = {
     "validation_data": st.one_of(ANY, st.tuples(ANY, ANY), st.tuples(ANY)),
     "callbacks": st.sampled_from([[1], ["stop"], None, [cr.EarlyStopping(monitor="nonexistent")]]),
     "metrics": st.sampled_from([["nope"], "accuracy", [1]]),
+    "resume_from": st.sampled_from(bad_resume_files()),
 }
 
 
@@ -181,6 +201,7 @@ def test_fit_fails_cleanly_or_trains(data, loss, bad, batch_size, shuffle, pass_
         validation_data=None,
         callbacks=(),
         metrics=(),
+        resume_from=None,
     )
     if bad == "all":
         args.update({name: data.draw(strategy) for name, strategy in BAD_FIT_ARGS.items()})
@@ -194,7 +215,7 @@ def test_fit_fails_cleanly_or_trains(data, loss, bad, batch_size, shuffle, pass_
     except cr.DivergenceError:
         event("fit: DivergenceError")
         assert np.isfinite(model._flat).all()
-    except DOCUMENTED as exc:
+    except (FileNotFoundError, *DOCUMENTED) as exc:
         event(f"fit: {type(exc).__name__}")
         assert str(exc), "an exception without a message"
         assert_unchanged(model, before, f"fit raising {type(exc).__name__}")
