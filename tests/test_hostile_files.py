@@ -411,3 +411,30 @@ def test_a_minimal_version_1_file_loads(tmp_path, good_bytes):
     full = cr.load(_write(tmp_path / "full.npz", good_bytes))
     assert np.array_equal(model._flat, full._flat)
     assert model.epochs_trained_ == 0 and model.optimizer_ is None and model.loss_ is None
+
+
+def test_sizes_that_lie_in_the_zip_directory_are_refused_before_allocating(tmp_path, good_bytes):
+    """A 2 GB array declared in the zip's headers, in a file of a few kilobytes."""
+    doc = json.loads(members(good_bytes)["model.json"])
+    doc["config"]["layers"] = [{"type": "Dense", "n_in": 16000, "n_out": 16000}]
+    doc["optimizer"] = None
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (16000, 16000)})
+    claimed = len(header.getvalue()) + 16000 * 16000 * 8
+    data = bytearray(
+        pack(
+            {
+                "model.json": json.dumps(doc).encode(),
+                "layers.0.W.npy": header.getvalue() + bytes(64),
+                "layers.0.b.npy": npy(np.zeros(16000)),
+            }
+        )
+    )
+    name = b"layers.0.W.npy"
+    local = data.index(name) - 30  # the member's local header: 30 fixed bytes, then its name
+    central = data.index(name, data.index(b"PK\x01\x02")) - 46  # its central directory entry: 46, then the name
+    assert data[local : local + 4] == b"PK\x03\x04" and data[central : central + 4] == b"PK\x01\x02"
+    for offset in (local + 18, local + 22, central + 20, central + 24):  # compressed and uncompressed sizes
+        data[offset : offset + 4] = claimed.to_bytes(4, "little")
+    refuse_bounded(tmp_path, bytes(data), match="packed bytes")
+    _record("lying_sizes", 1)
