@@ -68,11 +68,12 @@ class Loss:
         E, G = self._elementwise(P, Y)  # E: (n, k) or (n,) losses, G = ∂ΣE/∂P
         n = len(P)
         if w is None:
+            total = float(np.add.reduce(E, axis=None))  # the ufunc itself: E.sum() adds a Python layer
             if self.reduction == "sum":
-                return float(E.sum()), G
+                return total, G
             count = E.size if self.per_element else n
             G /= count
-            return float(E.sum()) / count, G
+            return total / count, G
         row_w = w if self.reduction == "sum" else w / (w.sum() * (E.size // n if self.per_element else 1))
         value = float(row_w @ (E.sum(axis=1) if E.ndim == 2 else E))
         G *= row_w[:, None]

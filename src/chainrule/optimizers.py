@@ -47,7 +47,7 @@ class Optimizer:
         self.current_lr = float(lr(0)) if callable(lr) else float(lr)
         self.t = 0  # steps taken
         self.state: list[dict[str, np.ndarray]] = []
-        self._scratch: dict[tuple, np.ndarray] = {}
+        self._scratch: dict[tuple[int, ...], np.ndarray] = {}
 
     def start_epoch(self, epoch: int) -> float:
         """Set the rate for ``epoch`` (counted from 0) from the schedule, if any."""
@@ -85,10 +85,9 @@ class Optimizer:
 
     def _buffer(self, p: np.ndarray) -> np.ndarray:
         """A scratch array like ``p``, kept between steps: a fresh temporary each step costs an allocation."""
-        key = (p.shape, p.dtype)
-        buf = self._scratch.get(key)
-        if buf is None:
-            buf = self._scratch[key] = np.empty_like(p)
+        buf = self._scratch.get(p.shape)  # keyed by shape alone: hashing a dtype costs more than comparing it
+        if buf is None or buf.dtype != p.dtype:
+            buf = self._scratch[p.shape] = np.empty_like(p)
         return buf
 
     def get_config(self) -> dict[str, Any]:
