@@ -200,6 +200,19 @@ def test_explain_subprocess(tmp_path):
     assert list(tmp_path.glob("*.png")) or list(tmp_path.glob("*.svg"))
 
 
+def test_explain_a_trained_model_applies_its_standardisation_and_takes_a_label(trained, capsys):
+    pytest.importorskip("chainrule.explain")
+    sidecar = json.loads((trained / "run" / "model.preprocess.json").read_text())
+    x = np.array([0.5, -1.0, 2.0])
+    expected = (x - np.array(sidecar["mean"])) / np.array(sidecar["scale"])
+    model = str(trained / "run" / "model.npz")
+    assert main(["explain", "--model", model, "--x", "0.5,-1,2", "--y", "1", "--precision", "4"]) == 0
+    out = capsys.readouterr().out
+    shown = re.search(r"a\(0\) = \[([^\]]*)\]", out).group(1).split()
+    np.testing.assert_allclose([float(v) for v in shown], expected, atol=1e-4)
+    assert "softmax_cross_entropy" in out or "bce" in out
+
+
 def test_explain_without_the_module_says_so(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "chainrule.explain", None)
     assert main(["explain"]) == 2

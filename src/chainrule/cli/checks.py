@@ -105,8 +105,13 @@ def explain(args: argparse.Namespace) -> int:
             raise CLIError("--x and --y give the sample to explain, e.g. --x 0.05,0.1 --y 0.01,0.99.")
         X, y = _rows(args.x, "--x"), _rows(args.y, "--y")
         if args.model:
-            model, _ = pipeline.open_model(args.model)
+            model, pre = pipeline.open_model(args.model)
             loss = args.loss or model.loss_ or "sse"
+            X = pre.transform(X, "--x")  # the model was trained on standardised inputs
+            if pre.task == "regression":
+                y = pre.transform_y(y)
+            elif y.shape[1] == 1 and model.n_out > 1:
+                y = y.ravel()  # one class label per sample
         else:
             loss = args.loss or "sse"
             model = from_layers(pipeline.parse_sizes(args.layers), args.activation, loss, args.seed)
