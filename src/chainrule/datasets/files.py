@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import gzip
+import math
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +34,11 @@ def read_csv_rows(path: str | os.PathLike) -> tuple[list[str] | None, list[list[
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file.")
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = [(n, [c.strip() for c in r]) for n, r in enumerate(csv.reader(fh), 1) if any(c.strip() for c in r)]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = [(n, [c.strip() for c in r]) for n, r in enumerate(csv.reader(fh), 1) if any(c.strip() for c in r)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a UTF-8 CSV text file ({exc}).") from None
     if not rows:
         raise DataError(f"{path} is empty: expected rows of comma-separated values.")
     width = len(rows[0][1])
@@ -146,7 +151,15 @@ def load_array(
     path: str | os.PathLike, target: int | None = None, task: str | None = None, test_size: float = 0.2, seed: int = 0
 ) -> Dataset:
     """.npz with X and y (or X_train, y_train, X_test, y_test), or a 2-D .npy whose ``target`` column is y."""
-    path = Path(path)
+    try:
+        return _load_array(Path(path), target, task, test_size, seed)
+    except DataError:
+        raise
+    except (ValueError, TypeError, IndexError) as exc:  # arrays of a shape or kind no branch below expects
+        raise DataError(f"{path}: these arrays cannot be used as a dataset ({type(exc).__name__}: {exc}).") from None
+
+
+def _load_array(path: Path, target: int | None, task: str | None, test_size: float, seed: int) -> Dataset:
     arrays = read_array_file(path)
     if "X_train" in arrays and "y_train" in arrays:
         X, y = arrays["X_train"], arrays["y_train"]
@@ -202,12 +215,12 @@ def read_array_file(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path}: no such file.")
     try:
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        if isinstance(data, np.ndarray):
+            return {"data": data}
+        with data:  # .npz members are read (and may fail) only here
+            return {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: not a readable NumPy file ({' '.join(str(exc).split())}).") from None
-    if isinstance(data, np.ndarray):
-        return {"data": data}
-    with data:
-        return {k: data[k] for k in data.files}
 
 
 def _as_matrix(X: Any, path: Any) -> np.ndarray:
@@ -234,9 +247,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: not an IDX file (bad magic number).")
     ndim = raw[3]
     dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if 0 in dims:
+        raise DataError(f"{path}: IDX header says shape {dims}, which holds no data.")
     dtype = np.dtype(IDX_TYPES[raw[2]])
     offset = 4 + 4 * ndim
-    if len(raw) - offset != int(np.prod(dims)) * dtype.itemsize:
+    if len(raw) < offset or len(raw) - offset != math.prod(dims) * dtype.itemsize:
         raise DataError(f"{path}: IDX header says shape {dims} but the file holds a different amount of data.")
     return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(dims)
 
@@ -246,7 +261,15 @@ def load_idx(path: str | os.PathLike, test_size: float = 0.2, seed: int = 0) -> 
 
     If the matching ``t10k-*`` test files are in the same folder they are the test split.
     """
-    path = Path(path)
+    try:
+        return _load_idx(Path(path), test_size, seed)
+    except DataError:
+        raise
+    except (ValueError, TypeError, IndexError) as exc:  # well-formed IDX files of an unusable shape
+        raise DataError(f"{path}: these IDX files cannot be used as a dataset ({type(exc).__name__}: {exc}).") from None
+
+
+def _load_idx(path: Path, test_size: float, seed: int) -> Dataset:
     labels_path = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
     if labels_path == path or not labels_path.is_file():
         raise DataError(f"{path}: cannot find its labels file {labels_path.name} beside it.")
