@@ -116,7 +116,7 @@ def test_npy_and_npz(tmp_path):
 
 
 def write_idx(path, array, zipped):
-    codes = {np.uint8: 0x08}
+    codes = {np.uint8: 0x08, np.dtype(">i4").type: 0x0C}
     header = bytes([0, 0, codes[array.dtype.type], array.ndim]) + b"".join(struct.pack(">I", n) for n in array.shape)
     data = header + array.tobytes()
     (gzip.open if zipped else open)(path, "wb").write(data)
@@ -134,6 +134,16 @@ def test_mnist_idx_files(tmp_path, zipped):
     d = ds.load(tmp_path / f"train-images-idx3-ubyte{ext}")
     assert d.X_train.shape == (50, 16) and d.X_test.shape == (20, 16) and d.n_classes == 10
     assert 0 <= d.X_train.min() and d.X_train.max() <= 1
+
+
+def test_idx_classes_are_the_labels_present_not_zero_to_max(tmp_path):
+    # a label near 2**31 once made the loader list two billion class names
+    labels = np.array([7, 2**31 - 1] * 10, dtype=">i4")
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((20, 2, 2), dtype=np.uint8), False)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels, False)
+    d = ds.load(tmp_path / "train-images-idx3-ubyte")
+    assert d.classes == ["7", str(2**31 - 1)] and d.n_classes == 2
+    assert set(np.concatenate([d.y_train, d.y_test])) == {0, 1}
 
 
 def test_idx_with_bad_magic(tmp_path):

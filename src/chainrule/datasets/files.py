@@ -273,16 +273,21 @@ def _load_idx(path: Path, test_size: float, seed: int) -> Dataset:
     labels_path = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
     if labels_path == path or not labels_path.is_file():
         raise DataError(f"{path}: cannot find its labels file {labels_path.name} beside it.")
-    X = read_idx(path).reshape(-1, int(np.prod(read_idx(path).shape[1:]))).astype(float) / 255.0
-    y = read_idx(labels_path).astype(np.int64)
+    images = read_idx(path)
+    X = images.reshape(len(images), -1).astype(float) / 255.0
+    values, y = np.unique(read_idx(labels_path), return_inverse=True)  # classes: the labels present, not 0..max
+    y = y.ravel()
     if len(X) != len(y):
         raise DataError(f"{path}: {len(X)} images but {len(y)} labels in {labels_path.name}.")
     test_img = path.with_name(path.name.replace("train-", "t10k-"))
     test_lab = labels_path.with_name(labels_path.name.replace("train-", "t10k-"))
-    classes = [str(c) for c in range(int(y.max()) + 1)]
+    classes = [str(v) for v in values]
     if test_img != path and test_img.is_file() and test_lab.is_file():
         Xte = read_idx(test_img).reshape(-1, X.shape[1]).astype(float) / 255.0
-        yte = read_idx(test_lab).astype(np.int64)
+        test_labels = read_idx(test_lab).ravel()
+        if not np.isin(test_labels, values).all():
+            raise DataError(f"{test_lab.name} has labels that the training labels do not.")
+        yte = np.searchsorted(values, test_labels)
         Xtr, ytr = X, y
     else:
         Xtr, ytr, Xte, yte = split(X, y, test_size, seed, stratify=True)
