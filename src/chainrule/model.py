@@ -79,18 +79,22 @@ class Sequential:
 
     def _build(self) -> None:
         """Move every parameter into one flat buffer (and every gradient into another)."""
-        shapes = [(layer, name, shape) for layer in self.layers for name, shape in layer.param_shapes().items()]
-        total = sum(math.prod(shape) for _, _, shape in shapes)
+        total = sum(math.prod(shape) for layer in self.layers for shape in layer.param_shapes().values())
         self._flat = np.zeros(total, dtype=self.dtype)
         self._flat_grad = np.zeros(total, dtype=self.dtype)
-        offset = 0
-        for layer, name, shape in shapes:
-            size = math.prod(shape)
-            layer.params[name] = self._flat[offset : offset + size].reshape(shape)
-            layer.grads[name] = self._flat_grad[offset : offset + size].reshape(shape)
-            offset += size
+        self._bind_views()
         self._first_trainable = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
         self.initialize()
+
+    def _bind_views(self) -> None:
+        """Make every layer's params and grads entries views into the flat buffers, in layer order."""
+        offset = 0
+        for layer in self.layers:
+            for name, shape in layer.param_shapes().items():
+                size = math.prod(shape)
+                layer.params[name] = self._flat[offset : offset + size].reshape(shape)
+                layer.grads[name] = self._flat_grad[offset : offset + size].reshape(shape)
+                offset += size
 
     def initialize(self, seed: int | None = None) -> None:
         """Draw fresh weights from the model's generator (reseeded first when ``seed`` is given)."""
@@ -351,9 +355,8 @@ class Sequential:
             opt.state, opt.t = [], 0  # its moments may hold NaN too: start them afresh
         raise DivergenceError(
             f"The loss or the weights became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; "
-            "training stopped "
-            "and the weights are the last finite ones. Lower the learning rate, scale the inputs, "
-            "or clip gradients (e.g. SGD(clip_norm=1.0))."
+            "training stopped and the weights are the last finite ones. Lower the learning rate, "
+            "scale the inputs, or clip gradients (e.g. SGD(clip_norm=1.0))."
         )
 
     def _scores(self, X, Y, loss: Loss, metric_fns) -> dict[str, float]:
@@ -439,13 +442,7 @@ class Sequential:
         would update ``_flat`` while the layers kept computing with stale copies.
         """
         self.__dict__.update(state)
-        offset = 0
-        for layer in self.layers:
-            for name, shape in layer.param_shapes().items():
-                size = math.prod(shape)
-                layer.params[name] = self._flat[offset : offset + size].reshape(shape)
-                layer.grads[name] = self._flat_grad[offset : offset + size].reshape(shape)
-                offset += size
+        self._bind_views()
 
 
 __all__ = ["Sequential", "DivergenceError", "METRICS"]
