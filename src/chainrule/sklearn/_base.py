@@ -34,13 +34,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import _check_partial_fit_first_call, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from ._math import log_sigmoid, log_softmax, sigmoid, softmax
-from .activations import get_activation
-from .callbacks import Callback
-from .layers import Dense
-from .losses import SSE, Loss, get_loss
-from .model import Sequential
-from .optimizers import SGD, Adam, Optimizer, RMSProp
+from .._math import log_sigmoid, log_softmax, sigmoid, softmax
+from ..activations import get_activation
+from ..callbacks import Callback
+from ..layers import Dense
+from ..losses import SSE, Loss, get_loss
+from ..model import Sequential
+from ..optimizers import SGD, Adam, Optimizer, RMSProp
 
 _ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 _SOLVERS = ("sgd", "adam", "rmsprop")
