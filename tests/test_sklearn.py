@@ -44,6 +44,13 @@ def test_import_chainrule_does_not_import_sklearn():
     assert out.stdout.strip() == "False"
 
 
+def test_package_exports_the_two_estimators():
+    import chainrule.sklearn as sk
+
+    assert sk.__all__ == ["MLPClassifier", "MLPRegressor"]
+    assert [getattr(sk, name) for name in sk.__all__] == [MLPClassifier, MLPRegressor]
+
+
 def blobs(n=300, classes=3, seed=0):
     return make_classification(
         n_samples=n, n_features=8, n_informative=5, n_classes=classes, n_clusters_per_class=1, random_state=seed
@@ -198,6 +205,16 @@ def test_pickle_round_trip_keeps_training():
     clf.partial_fit(X, y)
     copy.partial_fit(X, y)
     np.testing.assert_allclose(copy.predict_proba(X), clf.predict_proba(X), rtol=1e-12)
+
+
+def test_regressor_pickle_round_trip_keeps_training():
+    X, y = blobs()
+    reg = MLPRegressor(**FAST).fit(X, y.astype(float))
+    copy = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(copy.predict(X), reg.predict(X))
+    reg.partial_fit(X, y.astype(float))
+    copy.partial_fit(X, y.astype(float))
+    np.testing.assert_allclose(copy.predict(X), reg.predict(X), rtol=1e-12)
 
 
 def test_sequential_pickle_rebuilds_views():

@@ -1,0 +1,52 @@
+"""scikit-learn's per-epoch bookkeeping and stopping rule, as a chainrule callback."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..callbacks import Callback
+
+if TYPE_CHECKING:
+    from ._base import _BaseMLP
+
+
+class _Monitor(Callback):
+    """scikit-learn's bookkeeping and stopping rule, run after every epoch."""
+
+    def __init__(self, est: _BaseMLP, n_samples: int, val: tuple | None, incremental: bool) -> None:
+        self.est, self.n_samples, self.val, self.incremental = est, n_samples, val, incremental
+        self.best_flat: np.ndarray | None = None
+        self.converged = False
+
+    def on_epoch_end(self, model, epoch, logs):
+        est = self.est
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        est.loss_ = float(logs["loss"])
+        est.loss_curve_.append(est.loss_)
+        if self.val is not None:
+            Xv, yv, swv = self.val
+            score = est._score_outputs(model.forward(Xv, train=False), yv, swv)
+            est.validation_scores_.append(score)
+            worse = score < est.best_validation_score_ + est.tol
+            if score > est.best_validation_score_:
+                est.best_validation_score_ = score
+                self.best_flat = model._flat.copy()
+        else:
+            worse = est.loss_ > est.best_loss_ - est.tol
+            est.best_loss_ = min(est.best_loss_, est.loss_)
+        est._no_improvement_count = est._no_improvement_count + 1 if worse else 0
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        if not self.incremental and est._no_improvement_count > est.n_iter_no_change:
+            self.converged = True
+            model.stop_training = True
+            if est.verbose:
+                what = "Validation score" if self.val is not None else "Training loss"
+                print(f"{what} did not improve more than tol={est.tol} for {est.n_iter_no_change} consecutive epochs.")
+
+    def on_train_end(self, model):
+        if self.best_flat is not None:
+            model._flat[...] = self.best_flat

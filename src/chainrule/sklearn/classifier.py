@@ -1,0 +1,170 @@
+"""MLPClassifier: binary, multiclass and multilabel classification with scikit-learn's interface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils.multiclass import _check_partial_fit_first_call, unique_labels
+from sklearn.utils.validation import column_or_1d
+
+from .._math import log_sigmoid, log_softmax, sigmoid, softmax
+from ..losses import get_loss
+from ._base import _BaseMLP
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier with scikit-learn's interface, trained by chainrule.
+
+    Binary targets train one logit with ``bce_logits``; multiclass targets train
+    one logit per class with ``softmax_cross_entropy``; a multilabel indicator
+    matrix trains one logit per label with ``bce_logits`` (summed over labels,
+    averaged over samples, as scikit-learn does).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Units in each hidden layer.
+    activation : {"relu", "logistic", "tanh", "identity"} or a chainrule activation name, default="relu"
+        Activation after each hidden layer.
+    solver : {"adam", "sgd", "rmsprop"}, default="adam"
+        The optimiser.
+    alpha : float, default=1e-4
+        Strength of the L2 penalty α/(2·n)·Σ‖W‖² on the weights (not the biases).
+    batch_size : int or "auto", default="auto"
+        Minibatch size; "auto" is min(200, n_samples).
+    learning_rate_init : float, default=1e-3
+        Constant learning rate.
+    max_iter : int, default=200
+        Most epochs per ``fit``.
+    shuffle : bool, default=True
+        Shuffle the samples every epoch.
+    random_state : int, RandomState or None, default=None
+        Seeds the weights, the shuffling and the early-stopping split.
+    tol : float, default=1e-4
+        Improvement below which an epoch counts as no improvement.
+    verbose : bool, default=False
+        Print the loss after every epoch.
+    warm_start : bool, default=False
+        Continue from the previous ``fit`` instead of starting afresh.
+    momentum : float, default=0.9
+        Momentum of ``solver="sgd"``.
+    nesterovs_momentum : bool, default=True
+        Nesterov momentum for ``solver="sgd"``.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified) and stop when
+        its accuracy stops improving; the best weights are kept.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    beta_1, beta_2, epsilon : float, default=0.9, 0.999, 1e-8
+        Adam's moment decay rates and ε (ε is also RMSProp's).
+    n_iter_no_change : int, default=10
+        Epochs without improvement before stopping.
+    dtype : {None, "float32", "float64"}, default=None
+        Dtype of the network; None means float32 for float32 X and float64 otherwise.
+    callbacks : sequence of chainrule Callback, default=()
+        Called after each epoch of ``model_.fit``, e.g. ``cr.EarlyStopping(monitor="val_loss")``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (0..n_labels−1 for multilabel targets).
+    model_ : chainrule.Sequential
+        The network; its last layer outputs logits.
+    coefs_, intercepts_ : list of ndarray
+        Weights (n_units[i], n_units[i + 1]) and biases, views into ``model_``.
+    n_iter_, loss_, loss_curve_, best_loss_ : int, float, list of float, float or None
+        Epochs run, final and per-epoch training loss (penalty included), best loss.
+    validation_scores_, best_validation_score_ : list of float or None, float or None
+        Per-epoch and best validation accuracy, with ``early_stopping``.
+    history_ : dict
+        chainrule's per-epoch logs of the last ``fit`` (``val_loss`` too with early stopping).
+    n_features_in_, feature_names_in_, n_outputs_, n_layers_, out_activation_, t_
+        As in scikit-learn.
+    """
+
+    _y_numeric = False
+    _score_metric = staticmethod(accuracy_score)
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+        """Train on X (n_samples, n_features) and labels y (n_samples,) or a multilabel (n_samples, n_labels)."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> MLPClassifier:
+        """One epoch over (X, y); the first call needs ``classes``, every label that will ever appear."""
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if np.ndim(y) == 2 and np.shape(y)[1] > 1:
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(self.classes_)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def _stratify_split(self) -> bool:
+        return self._label_binarizer.y_type_ in ("binary", "multiclass")
+
+    def _prepare_targets(self, y, first, incremental, dtype):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if first and not incremental:
+            self._label_binarizer = LabelBinarizer().fit(y)
+            self.classes_ = self._label_binarizer.classes_
+            if len(self.classes_) < 2:
+                raise ValueError(f"MLPClassifier needs at least 2 classes in y; received 1 class: {self.classes_}.")
+        elif not first:
+            classes = unique_labels(y)
+            if not incremental and set(classes) != set(self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
+                    f"Previously got {self.classes_}, `y` has {classes}."
+                )
+            if not set(classes) <= set(self.classes_):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}.")
+        lb = self._label_binarizer
+        Y = lb.transform(y)
+        if lb.y_type_ == "multiclass":
+            return np.argmax(Y, axis=1), y, len(self.classes_), get_loss("softmax_cross_entropy"), 1.0
+        Y = Y.astype(dtype)
+        return Y, y, Y.shape[1], get_loss("bce_logits"), float(Y.shape[1])
+
+    def _decode(self, Z: np.ndarray) -> np.ndarray:
+        lb = self._label_binarizer
+        if lb.y_type_ == "multiclass":
+            return self.classes_[np.argmax(Z, axis=1)]
+        if lb.y_type_ == "binary":
+            return self.classes_[(Z[:, 0] > 0).astype(np.intp)]
+        return lb.inverse_transform((Z > 0).astype(np.int64))
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits: shape (n_samples,) for binary targets, (n_samples, n_classes) otherwise."""
+        Z = self._forward(X)
+        return Z[:, 0].copy() if self._label_binarizer.y_type_ == "binary" else Z
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels, shape (n_samples,) (or (n_samples, n_labels) for multilabel targets)."""
+        return self._decode(self._forward(X))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes); independent per label for multilabel targets."""
+        Z = self._forward(X)
+        kind = self._label_binarizer.y_type_
+        if kind == "multiclass":
+            return softmax(Z, axis=1)
+        P = sigmoid(Z)
+        return np.hstack([1 - P, P]) if kind == "binary" else P
+
+    def predict_log_proba(self, X: Any) -> np.ndarray:
+        """Logarithm of ``predict_proba``, computed stably from the logits."""
+        Z = self._forward(X)
+        kind = self._label_binarizer.y_type_
+        if kind == "multiclass":
+            return log_softmax(Z, axis=1)
+        return np.hstack([log_sigmoid(-Z), log_sigmoid(Z)]) if kind == "binary" else log_sigmoid(Z)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
