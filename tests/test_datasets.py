@@ -173,3 +173,174 @@ def test_regression_targets_are_scaled_and_restored():
     d = ds.load("curve")
     pre = Preprocessor.fit(d)
     np.testing.assert_allclose(pre.inverse_y(pre.transform_y(d.y_test)), d.y_test)
+
+
+# ------------------------------------------------------------------ hostile files: bombs, short and long IDX data
+
+GiB = 2**30
+
+
+def idx_header(code, dims):
+    return bytes([0, 0, code, len(dims)]) + b"".join(struct.pack(">I", n) for n in dims)
+
+
+def zero_members(n_bytes, chunk=2**24):
+    """``n_bytes`` zero bytes as concatenated gzip members: a valid gzip stream, built by compressing one chunk once."""
+    member = gzip.compress(bytes(chunk), compresslevel=9)
+    return member * (n_bytes // chunk)
+
+
+def peak_bytes_of(call):
+    """(the exception ``call`` raised, the peak of memory traced by tracemalloc while it ran)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ds.DataError) as info:
+            call()
+        return info.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_gzip_bomb_after_a_valid_idx_payload_is_refused_without_inflating_it(tmp_path):
+    # 1000 images of 28x28 bytes, then 2 GiB of zeros: a 2 MB file that would inflate to 2 GiB if read whole
+    body = gzip.compress(idx_header(0x08, (1000, 28, 28)) + bytes(1000 * 28 * 28))
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(body + zero_members(2 * GiB))
+    assert path.stat().st_size < 10 * 2**20
+    error, peak = peak_bytes_of(lambda: ds.files.read_idx(path))
+    assert peak < 200 * 2**20, f"reading the bomb peaked at {peak / 2**20:.0f} MiB"
+    assert "says shape (1000, 28, 28) (784,000 bytes of data) but the file holds more" in str(error)
+
+
+def test_idx_header_declaring_more_than_the_limit_is_refused_before_reading(tmp_path):
+    # 2**20 x 2**12 float64 values are 2**35 bytes (32 GiB); the zeros behind the header inflate to 1 GiB
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_header(0x0E, (2**20, 2**12))) + zero_members(GiB))
+    error, peak = peak_bytes_of(lambda: ds.files.read_idx(path))
+    assert peak < 10 * 2**20, f"reading the header peaked at {peak / 2**20:.0f} MiB"
+    assert "declares shape (1048576, 4096) of float64, 34,359,738,368 bytes of data" in str(error)
+    assert "the limit is 2,147,483,648 bytes" in str(error)
+    small = tmp_path / "small-idx1"
+    small.write_bytes(idx_header(0x08, (11,)) + bytes(11))
+    with pytest.raises(ds.DataError, match="11 bytes of data; the limit is 10 bytes"):
+        ds.files.read_idx(small, max_bytes=10)
+    assert ds.files.read_idx(small, max_bytes=11).tolist() == [0] * 11
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_idx_data_shorter_or_longer_than_the_header_says(tmp_path, zipped):
+    path = tmp_path / "x-idx1"
+    pack = gzip.compress if zipped else bytes
+    path.write_bytes(pack(idx_header(0x0C, (5,)) + bytes(4 * 5 - 3)))  # 5 int32s need 20 bytes; 17 are there
+    with pytest.raises(ds.DataError, match=r"says shape \(5,\) \(20 bytes of data\) but the file holds only 17 bytes"):
+        ds.files.read_idx(path)
+    path.write_bytes(pack(idx_header(0x0C, (5,)) + bytes(21)))
+    with pytest.raises(ds.DataError, match=r"says shape \(5,\) \(20 bytes of data\) but the file holds more"):
+        ds.files.read_idx(path)
+    path.write_bytes(pack(idx_header(0x0C, (5, 2))[:9]))
+    with pytest.raises(ds.DataError, match="declares 2 dimensions but the file ends inside the header"):
+        ds.files.read_idx(path)
+
+
+def test_gzip_is_recognised_by_content_and_a_damaged_stream_is_a_data_error(tmp_path):
+    values = np.array([3, 1, 4, 1, 5], dtype=">i4")
+    packed = gzip.compress(idx_header(0x0C, (5,)) + values.tobytes())
+    (tmp_path / "no-suffix-idx1").write_bytes(packed)
+    assert ds.files.read_idx(tmp_path / "no-suffix-idx1").tolist() == [3, 1, 4, 1, 5]
+    (tmp_path / "cut-idx1.gz").write_bytes(packed[:-12])  # the end of the deflate data and the trailer are gone
+    with pytest.raises(ds.DataError, match="cut-idx1.gz: cannot read"):
+        ds.files.read_idx(tmp_path / "cut-idx1.gz")
+
+
+# ------------------------------------------------------------------ unusable arrays: the message says what is wrong
+
+
+def test_unusable_arrays_are_named_with_what_to_do(tmp_path):
+    X = np.arange(24.0).reshape(8, 3)
+    cases = {
+        "text.npy": (np.array([["1", "a"], ["2", "b"]]), "a single array must hold numbers only; got dtype <U1"),
+        "flat.npz": (
+            {"X": X, "y": np.zeros((8, 2))},
+            r"y must hold one label per row, shape \(8,\); got shape \(8, 2\)",
+        ),
+        "short.npz": ({"X": X, "y": np.arange(7) % 2}, "y has 7 labels but its features have 8 rows"),
+        "scalar.npz": ({"X": np.float64(3), "y": np.arange(1)}, r"X has shape \(\), which holds no samples"),
+        "when.npz": ({"X": X, "y": np.arange(8).astype("M8[D]")}, "y must hold numbers or text labels; got dtype"),
+        "nan.npz": ({"X": X, "y": np.r_[0.0, 1, np.nan, 1, 0, 1, 0, 1]}, "y: the target of sample 3 is 'nan'"),
+        "one.npz": ({"X": X, "y": np.full(8, 4)}, "every target is '4': classification needs at least two classes"),
+        "tiny.npz": ({"X": X[:2], "y": np.array([0.5, 1.5])}, "2 samples are too few to hold out a test set"),
+        "cols.npz": (
+            {"X_train": X, "y_train": np.arange(8) % 2, "X_test": X[:, :2], "y_test": np.arange(8) % 2},
+            "X_test has 2 features but X_train has 3",
+        ),
+        "unseen.npz": (
+            {"X_train": X, "y_train": np.arange(8) % 2, "X_test": X, "y_test": np.arange(8) % 3},
+            r"y_test has labels \['2'\] that y_train lacks",
+        ),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        np.save(path, content) if name.endswith(".npy") else np.savez(path, **content)
+        with pytest.raises(ds.DataError, match=message):
+            ds.files.load_array(path)
+    np.save(tmp_path / "m.npy", np.c_[X, np.arange(8) % 2])
+    with pytest.raises(ds.DataError, match="target column index 4 is out of range for 4 columns"):
+        ds.files.load_array(tmp_path / "m.npy", target=4)
+    assert ds.files.load_array(tmp_path / "m.npy", target=-1).n_features == 3
+
+
+def test_test_labels_match_training_labels_written_another_way(tmp_path):
+    X = np.arange(24.0).reshape(8, 3)
+    np.savez(tmp_path / "s.npz", X_train=X, y_train=np.arange(8) % 2, X_test=X[:3], y_test=np.array(["1.0", "0", "1"]))
+    d = ds.files.load_array(tmp_path / "s.npz")
+    assert d.classes == ["0", "1"] and d.y_test.tolist() == [1, 0, 1]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a,b,y\n1,2,0\n3,4,\n5,6,1\n", "row 3 is ''; remove that row or fill in its label"),
+        ("a,b,y\n1,2,0.5\n3,4,inf\n5,6,1\n", "row 3 is 'inf'"),
+        ("a,b,y\n" + "1,2,cat\n" * 6, "every target is 'cat'"),
+    ],
+)
+def test_missing_or_single_class_targets_in_a_csv(tmp_path, text, message):
+    with pytest.raises(ds.DataError, match=message):
+        ds.load(write(tmp_path, "t.csv", text))
+
+
+def test_programming_errors_are_not_turned_into_data_errors(tmp_path, monkeypatch):
+    np.save(tmp_path / "m.npy", np.c_[np.arange(24.0).reshape(8, 3), np.arange(8) % 2])
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((10, 2, 2), dtype=np.uint8), False)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", (np.arange(10) % 2).astype(np.uint8), False)
+
+    def broken(*args, **kwargs):
+        raise TypeError("a bug in split")
+
+    monkeypatch.setattr(ds.files, "split", broken)
+    with pytest.raises(TypeError, match="a bug in split"):
+        ds.files.load_array(tmp_path / "m.npy")
+    with pytest.raises(TypeError, match="a bug in split"):
+        ds.files.load_idx(tmp_path / "train-images-idx3-ubyte")
+
+
+def test_idx_images_and_labels_that_do_not_fit_together(tmp_path):
+    images = tmp_path / "train-images-idx3-ubyte"
+    labels = tmp_path / "train-labels-idx1-ubyte"
+    write_idx(images, np.zeros((10, 2, 2), dtype=np.uint8), False)
+    write_idx(labels, (np.arange(9) % 2).astype(np.uint8), False)
+    with pytest.raises(ds.DataError, match="10 images but 9 labels in train-labels-idx1-ubyte"):
+        ds.load(images)
+    write_idx(labels, (np.arange(10) % 2).astype(np.uint8).reshape(5, 2), False)
+    with pytest.raises(ds.DataError, match=r"has shape \(5, 2\); expected one label per image"):
+        ds.load(images)
+    write_idx(labels, np.full(10, 3, dtype=np.uint8), False)
+    with pytest.raises(ds.DataError, match="every label is 3; classification needs at least two classes"):
+        ds.load(images)
+    write_idx(labels, (np.arange(10) % 2).astype(np.uint8), False)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((4, 3, 3), dtype=np.uint8), False)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", (np.arange(4) % 2).astype(np.uint8), False)
+    with pytest.raises(ds.DataError, match="images of 9 pixels, but the training images have 4"):
+        ds.load(images)
