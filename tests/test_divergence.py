@@ -72,3 +72,49 @@ def test_clipping_keeps_a_diverging_run_finite():
     X, y = X / 100, y / 100
     model.fit(X, y, loss="mse", optimizer=cr.SGD(lr=0.05, clip_norm=1.0), epochs=50, batch_size=8)
     assert np.isfinite(model._flat).all()
+
+
+def test_weights_exploding_while_the_loss_stays_finite_are_rolled_back():
+    # One sample, y = 0, BCE on logits: the loss softplus(z) grows only linearly, so it stays finite while
+    # plain SGD with lr 1e7 throws the weights far past max_weight; the step is exactly predictable by hand.
+    x = np.array([[1.0, 2.0]])
+    model = cr.Sequential(cr.Dense(2, 1), seed=0)
+    model.set_weights([np.array([[0.5], [0.25]]), np.array([0.0])])
+    before = model.get_weights()
+    z = 0.5 + 0.5  # logit
+    grad_scale = 1 / (1 + math.exp(-z))  # ∂softplus(z)/∂z = σ(z)
+    peak = 1e7 * grad_scale * 2.0 - 0.25  # |w₂ − lr·σ(z)·x₂|, the largest after one step
+    expected = re.escape(f"weight reached {peak:.3g}, beyond max_weight=1e+06")
+    with pytest.raises(cr.DivergenceError, match=expected) as info:
+        model.fit(x, [[0]], loss="bce_logits", optimizer=cr.SGD(lr=1e7), epochs=3, max_weight=1e6)
+    assert "epoch 1, batch 1" in str(info.value)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer_.state == [] and model.optimizer_.t == 0
+
+    # without the bound the same run goes on: the weights are finite, only huge
+    model.fit(x, [[0]], loss="bce_logits", optimizer=cr.SGD(lr=1e7), epochs=3, max_weight=None)
+    assert np.isfinite(model._flat).all() and np.abs(model._flat).max() > 1e7
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+def test_default_max_weight_stops_a_finite_explosion_in_minibatches_too(batch_size):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(8, 2))
+    y = (X[:, :1] > 0).astype(float)
+    model = cr.Sequential(cr.Dense(2, 1), seed=0)
+    start = model.get_weights()
+    with pytest.raises(cr.DivergenceError, match=r"beyond max_weight=1e\+08, at epoch 1, batch"):
+        model.fit(X, y, loss="bce_logits", optimizer=cr.SGD(lr=1e9), epochs=2, batch_size=batch_size)
+    for a, b in zip(model.get_weights(), start):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, float("nan"), "big"])
+def test_max_weight_must_be_a_positive_number(bad):
+    model = cr.Sequential(cr.Dense(2, 1), seed=0)
+    before = model.get_weights()
+    with pytest.raises((ValueError, TypeError), match="max_weight"):
+        model.fit(np.ones((2, 2)), [[0.0], [1.0]], loss="mse", max_weight=bad)
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)

@@ -273,6 +273,46 @@ def test_losses_fail_cleanly_and_do_not_mutate(P, Y, w, loss):
             assert np.array_equal(a, c, equal_nan=True), "the loss mutated its input"
 
 
+LAYERS = [
+    lambda: cr.Dense(3, 2),
+    cr.Sigmoid,
+    cr.Tanh,
+    cr.ReLU,
+    lambda: cr.LeakyReLU(0.1),
+    cr.Identity,
+    cr.Softmax,
+]
+
+
+@FUZZ
+@given(X=st.one_of(good_X(), ANY), dA=st.one_of(good_X(2), good_X(), ANY), make=st.sampled_from(LAYERS))
+def test_layers_fail_cleanly_on_bad_batches_and_gradients(X, dA, make):
+    """A layer's forward takes only 2-D float arrays of its width; backward only a gradient of its output's shape."""
+    count("layers")
+    layer = make()
+    params = {k: v.copy() for k, v in layer.params.items()}
+    try:
+        with np.errstate(all="ignore"):
+            out = layer.forward(X)
+    except DOCUMENTED as exc:
+        assert str(exc)
+        ok = isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f" and X.shape[1] == 3
+        assert not ok or not isinstance(layer, cr.Dense), f"{layer!r} refused a valid batch: {exc}"
+        return
+    assert isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind == "f", f"{layer!r} took {X!r}"
+    assert out.shape[0] == X.shape[0]
+    try:
+        with np.errstate(all="ignore"):
+            dX = layer.backward(dA)
+    except DOCUMENTED as exc:
+        assert str(exc)
+        assert getattr(dA, "shape", None) != out.shape, f"{layer!r} refused a gradient of the right shape: {exc}"
+    else:
+        assert dA.shape == out.shape and dX.shape == X.shape
+    for k, v in params.items():
+        assert np.array_equal(layer.params[k], v), "a layer changed its own parameters"
+
+
 @FUZZ
 @given(data=st.data(), X=st.one_of(good_X(), ANY), loss=st.sampled_from(LOSSES))
 def test_gradcheck_fails_cleanly(data, X, loss):

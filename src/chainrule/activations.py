@@ -13,7 +13,7 @@ import numpy as np
 
 from ._math import sigmoid, softmax
 from ._validate import check_positive_float, lookup
-from .layers import Layer
+from .layers import Layer, bad_input
 
 
 class Activation(Layer):
@@ -22,13 +22,15 @@ class Activation(Layer):
     name = ""
 
     def forward(self, Z: np.ndarray, train: bool = True) -> np.ndarray:
+        if not isinstance(Z, np.ndarray) or Z.ndim != 2 or Z.dtype.kind != "f":
+            raise bad_input(self, Z)
         A = self.f(Z)
         if train:
-            self._cache = (Z, A)
+            self._keep((Z, A), A)
         return A
 
     def backward(self, dA: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        Z, A = self._cached()
+        Z, A = self._cached(dA)
         return dA * self.derivative(Z, A) if need_input_grad else None
 
     def f(self, Z: np.ndarray) -> np.ndarray:
@@ -51,7 +53,7 @@ class Sigmoid(Activation):
         return A * (1 - A)
 
     def backward(self, dA, need_input_grad=True):
-        _, A = self._cached()
+        _, A = self._cached(dA)
         if not need_input_grad:
             return None
         dZ = np.subtract(1, A)  # dA ∘ A(1 − A) built in one buffer: small nets pay per temporary
@@ -72,7 +74,7 @@ class Tanh(Activation):
         return 1 - A * A
 
     def backward(self, dA, need_input_grad=True):
-        _, A = self._cached()
+        _, A = self._cached(dA)
         if not need_input_grad:
             return None
         dZ = np.multiply(A, A)  # dA ∘ (1 − A²) built in one buffer: small nets pay per temporary
@@ -93,7 +95,7 @@ class ReLU(Activation):
         return (Z > 0).astype(Z.dtype)
 
     def backward(self, dA, need_input_grad=True):
-        Z, _ = self._cached()
+        Z, _ = self._cached(dA)
         # a product with the boolean mask: np.where branches on each element and runs ~10x slower on mixed signs
         return np.multiply(dA, Z > 0) if need_input_grad else None
 
@@ -132,7 +134,7 @@ class Identity(Activation):
         return np.ones_like(Z)
 
     def backward(self, dA, need_input_grad=True):
-        self._cached()
+        self._cached(dA)
         return dA if need_input_grad else None
 
 
@@ -153,7 +155,7 @@ class Softmax(Activation):
         return softmax(Z, axis=1)
 
     def backward(self, dA, need_input_grad=True):
-        _, A = self._cached()
+        _, A = self._cached(dA)
         if not need_input_grad:
             return None
         return A * (dA - np.sum(dA * A, axis=1, keepdims=True))

@@ -35,11 +35,13 @@ class Layer:
 
     params: dict[str, np.ndarray]
     grads: dict[str, np.ndarray]
+    _out_shape: tuple[int, ...] | None = None
 
     def __init__(self) -> None:
         self.params = {}
         self.grads = {}
-        self._cache: Any = None
+        self._cache: Any = None  # what backward needs, from the last training forward
+        self._out_shape = None  # that forward's output shape: the gradient backward must receive
 
     def forward(self, X: np.ndarray, train: bool = True) -> np.ndarray:
         raise NotImplementedError
@@ -60,15 +62,39 @@ class Layer:
     def get_config(self) -> dict[str, Any]:
         return {"type": type(self).__name__}
 
-    def _cached(self) -> Any:
+    def _keep(self, cache: Any, out: np.ndarray) -> None:
+        """Remember what backward needs, and the output shape its gradient must have."""
+        self._cache, self._out_shape = cache, out.shape
+
+    def _cached(self, dOut: Any) -> Any:
+        """What forward kept, once ``dOut`` (∂L/∂output) is checked to match the output it was given for."""
         if self._cache is None:
             raise RuntimeError(
                 f"{self!r}.backward was called before forward(X, train=True); run a training forward pass first."
+            )
+        if getattr(dOut, "shape", None) != self._out_shape or not isinstance(dOut, np.ndarray):
+            got = f"shape {dOut.shape}" if isinstance(dOut, np.ndarray) else type(dOut).__name__
+            raise ValueError(
+                f"{self!r}.backward needs ∂L/∂output as an array of shape {self._out_shape}, "
+                f"the shape of the last training forward's output; received {got}."
             )
         return self._cache
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def bad_input(layer: Layer, X: Any, width: int | None = None) -> Exception:
+    """The error for an input that is not a 2-D float array (of ``width`` columns, when given)."""
+    if not isinstance(X, np.ndarray):
+        return TypeError(
+            f"{layer!r}.forward needs a 2-D NumPy array; received {type(X).__name__}. "
+            "Convert it first, e.g. np.asarray(X, dtype=np.float64)."
+        )
+    if X.dtype.kind != "f":
+        return TypeError(f"{layer!r} got input of dtype {X.dtype}; it needs floats, e.g. X.astype(np.float64).")
+    shape = f"(n_samples, {width})" if width is not None else "(n_samples, n_features)"
+    return ValueError(f"{layer!r} got input of shape {X.shape}; it expects {shape}.")
 
 
 class Dense(Layer):
@@ -102,16 +128,16 @@ class Dense(Layer):
         self.initialize(np.random.default_rng())
 
     def forward(self, X: np.ndarray, train: bool = True) -> np.ndarray:
-        if X.ndim != 2 or X.shape[1] != self.n_in:
-            raise ValueError(f"{self!r} got input of shape {X.shape}; it expects (n_samples, {self.n_in}).")
+        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] != self.n_in or X.dtype.kind != "f":
+            raise bad_input(self, X, self.n_in)
         Z = X @ self.params["W"]  # (n, n_out)
         Z += self.params["b"]
         if train:
-            self._cache = X
+            self._keep(X, Z)
         return Z
 
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        X = self._cached()
+        X = self._cached(dZ)
         np.matmul(X.T, dZ, out=self.grads["W"])
         np.add.reduce(dZ, axis=0, out=self.grads["b"])  # the ufunc itself: np.sum's wrapper costs ~1 µs a call
         return dZ @ self.params["W"].T if need_input_grad else None

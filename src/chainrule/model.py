@@ -19,7 +19,14 @@ import numpy as np
 
 from . import initializers
 from ._math import sigmoid, softmax
-from ._validate import check_array, check_dtype, check_fraction, check_positive_int, check_same_length
+from ._validate import (
+    check_array,
+    check_dtype,
+    check_fraction,
+    check_positive_float,
+    check_positive_int,
+    check_same_length,
+)
 from .activations import Activation, Sigmoid, Softmax
 from .callbacks import Callback, History
 from .layers import Layer
@@ -29,7 +36,7 @@ from .optimizers import Optimizer, get_optimizer
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinite loss."""
+    """Training produced a NaN or infinite loss, or weights beyond ``max_weight``."""
 
 
 class Sequential:
@@ -172,6 +179,7 @@ class Sequential:
         metrics: Sequence[str] = (),
         sample_weight: Any = None,
         resume_from: str | os.PathLike | None = None,
+        max_weight: float | None = 1e8,
     ) -> History:
         """Train for ``epochs`` passes over (X, y); return the per-epoch History.
 
@@ -190,6 +198,12 @@ class Sequential:
         total, so ``epochs - epochs_trained`` more are run (``seed`` is
         ignored: the generator continues where the file left it). The result
         is bit-identical to a run that never stopped.
+
+        Training that diverges raises ``DivergenceError`` naming the epoch and
+        batch, with the weights put back to the last good ones: a NaN or
+        infinite loss is caught at its batch; weights that became NaN or
+        infinite, or grew past ``max_weight`` in magnitude (None: no bound
+        but the dtype's range), are caught at the end of the epoch.
         """
         resumed = None if resume_from is None else self._load_resume(resume_from, optimizer)
         if resumed is not None:
@@ -207,6 +221,9 @@ class Sequential:
                 )
             epochs -= resumed.epochs_trained_
         batch_size = check_positive_int(batch_size, "batch_size", allow_none=True)
+        if max_weight is not None:
+            max_weight = check_positive_float(max_weight, "max_weight")
+        bound = float(np.finfo(self.dtype).max) if max_weight is None else max_weight
         validation_split = check_fraction(validation_split, "validation_split")
         metric_fns = {name: get_metric(name, loss_obj) for name in metrics}
         X = self._as_input(X)
@@ -246,7 +263,7 @@ class Sequential:
             opt.t, opt.state = resumed.optimizer_.t, resumed.optimizer_.state
         if seed is not None:
             self.rng = np.random.default_rng(seed)
-        self.loss_, self.optimizer_ = loss_obj, opt
+        self.loss_, self.optimizer_, self._max_weight = loss_obj, opt, bound
         history = History()
         self.stop_training = False
         for cb in callbacks:
@@ -326,8 +343,7 @@ class Sequential:
             weight_seen += share
             for name, fn in metric_fns.items():
                 correct[name] += fn(out, Yb) * len(Xb)
-        if not np.isfinite(self._flat).all():  # a finite loss can still be followed by a step to inf
-            self._diverged(epoch, b, snapshot, opt)
+        self._check_weights(epoch, b, snapshot, opt)
         logs = {"loss": total / weight_seen}
         logs.update({name: c / n for name, c in correct.items()})
         return logs
@@ -341,22 +357,35 @@ class Sequential:
         self.backward(dout)
         snapshot = self._flat.copy()
         opt.step(params, grads)
-        if not np.isfinite(self._flat).all():  # a finite loss can still be followed by a step to inf
-            self._diverged(epoch, 0, snapshot, opt)
+        self._check_weights(epoch, 0, snapshot, opt)
         logs = {"loss": value}
         for name, fn in metric_fns.items():
             logs[name] = fn(out, Y)
         return logs
 
+    def _weight_peak(self) -> float:
+        """The largest weight magnitude (NaN if any weight is NaN), without a |w| temporary."""
+        flat = self._flat
+        return float(max(np.maximum.reduce(flat), -np.minimum.reduce(flat)))
+
+    def _check_weights(self, epoch: int, batch: int, snapshot: np.ndarray, opt: Optimizer) -> None:
+        # a finite loss can still be followed by a step to inf, or by weights growing without bound
+        if not self._weight_peak() <= self._max_weight:
+            self._diverged(epoch, batch, snapshot, opt)
+
     def _diverged(self, epoch: int, batch: int, snapshot: np.ndarray | None, opt: Optimizer) -> None:
-        if not np.isfinite(self._flat).all():
+        peak = self._weight_peak()
+        what = "The loss or the weights became NaN or infinite"
+        if not peak <= self._max_weight:
             if snapshot is not None:
                 self._flat[...] = snapshot
-            opt.state, opt.t = [], 0  # its moments may hold NaN too: start them afresh
+            opt.state, opt.t = [], 0  # its moments may hold NaN or huge values too: start them afresh
+            if math.isfinite(peak):
+                what = f"A weight reached {peak:.3g}, beyond max_weight={self._max_weight:g},"
         raise DivergenceError(
-            f"The loss or the weights became NaN or infinite at epoch {epoch + 1}, batch {batch + 1}; "
-            "training stopped and the weights are the last finite ones. Lower the learning rate, "
-            "scale the inputs, or clip gradients (e.g. SGD(clip_norm=1.0))."
+            f"{what} at epoch {epoch + 1}, batch {batch + 1}; training stopped and the weights are "
+            "the last good ones. Lower the learning rate, scale the inputs and targets, or clip gradients "
+            "(e.g. SGD(clip_norm=1.0)); pass max_weight=None to allow any finite weight."
         )
 
     def _scores(self, X, Y, loss: Loss, metric_fns) -> dict[str, float]:

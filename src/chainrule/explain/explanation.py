@@ -192,11 +192,11 @@ def _plain_sgd(opt: Any) -> bool:
     )
 
 
-def _snapshot(model: Sequential) -> list[tuple[Any, np.ndarray | None, list[tuple[np.ndarray, np.ndarray]]]]:
+def _snapshot(model: Sequential) -> list[tuple[Any, tuple[Any, Any], list[tuple[np.ndarray, np.ndarray]]]]:
     out = []
     for layer in model.layers:
         arrays = [(a, a.copy()) for d in (layer.params, layer.grads) for a in d.values()]
-        out.append((layer, layer._cache, arrays))
+        out.append((layer, (layer._cache, layer._out_shape), arrays))
     return out
 
 
@@ -204,4 +204,4 @@ def _restore(model: Sequential, saved: list) -> None:
     for layer, cache, arrays in saved:
         for a, copy in arrays:
             a[...] = copy
-        layer._cache = cache
+        layer._cache, layer._out_shape = cache
