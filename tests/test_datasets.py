@@ -93,6 +93,7 @@ def test_csv_without_header_target_by_index_and_regression(tmp_path):
         ("a,b,c\n1,2,0\n3,4,1\n", "label", "no target column named 'label'; the columns are a, b, c"),
         ("a,b,c\n1,2,0\n3,nan,1\n", None, "row 3, column 'b' is 'nan'"),
         ("a,b,c\n", None, "header but no data rows"),
+        ("a,b,c\n1,,0\n3,4,1\n", None, "row 2, column 'b' is empty; fill it in, or remove the row or column"),
     ],
 )
 def test_bad_csv_is_reported_with_file_row_and_column(tmp_path, text, target, message):

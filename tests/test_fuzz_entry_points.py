@@ -4,6 +4,9 @@
 as it was. The file loaders raise only DataError (a ValueError) on garbage files, never an IndexError,
 UnicodeDecodeError, struct.error or anything from pickle. ``chainrule.cli.main`` returns 0 or 2 on garbage files
 and arguments (1 is kept for internal errors and a failed gradcheck) and writes nothing outside its output folder.
+On well-formed CSV, .npy and .npz files with hostile contents (NaN, infinity, 1e300, one sample, one class, text or
+float labels, empty or constant columns) ``chainrule train`` either succeeds and writes its model, or prints one
+error line, returns 2 and creates no output folder.
 Set CHAINRULE_COUNTS=path to append the number of examples run.
 """
 
@@ -13,6 +16,7 @@ import contextlib
 import io
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -32,6 +36,7 @@ from chainrule.datasets.files import load_array, load_csv, load_idx, read_array_
 EXAMPLES = min(int(os.environ.get("CHAINRULE_FUZZ_EXAMPLES", "250")), 60)
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 CLI_FUZZ = settings(FUZZ, max_examples=max(EXAMPLES // 4, 1))
+HOSTILE = settings(FUZZ, max_examples=EXAMPLES)
 DOCUMENTED = (ValueError, TypeError)
 COUNTS: dict[str, int] = {}
 
@@ -348,3 +353,106 @@ def test_cli_train_with_random_arguments_returns_0_or_2(layers, lr, epochs, batc
         event(f"train args: {code}")
         assert code in (0, 2), f"chainrule {' '.join(argv)} returned {code}"
         assert files_under(d) - {data} <= files_under(out) | {data}, "train wrote outside --out"
+
+
+# ---------------------------------------------------------------- CLI on well-formed files with hostile contents
+
+FEATURE_COLUMNS = {
+    "normal": lambda i: 0.1 * ((i * 7) % 11) - 0.5,
+    "constant": lambda i: 3.0,
+    "huge": lambda i: (-1) ** i * 1e300,
+    "tiny": lambda i: (i % 3) * 1e-300,
+    "big ints": lambda i: float(2**62 + i),
+    "nan": lambda i: np.nan if i % 4 == 1 else float(i),
+    "inf": lambda i: -np.inf if i == 0 else float(i),
+}
+TARGETS = {
+    "two classes": lambda i: i % 2,
+    "three classes": lambda i: i % 3,
+    "one class": lambda i: 4,
+    "strings": lambda i: ["cat", "dog", "émeu"][i % 3],
+    "one string": lambda i: "cat",
+    "floats": lambda i: 0.37 * i - 1.1,
+    "float labels": lambda i: [0.5, 1.5][i % 2],
+    "huge": lambda i: (-1) ** i * 1e300 * (i + 1),
+    "nan": lambda i: np.nan if i == 1 else i % 2,
+    "inf": lambda i: np.inf if i == 2 else 0.5 * i,
+    "bools": lambda i: bool(i % 2),
+}
+EXPECTED_FILES = {"model.npz", "model.preprocess.json", "history.json", "history.csv"}
+
+
+def cell(value) -> str:
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
+
+
+@st.composite
+def hostile_dataset(draw) -> tuple[str, bytes, str]:
+    """(suffix, content, what): a well-formed CSV, .npy or .npz whose values are hostile."""
+    n = draw(st.sampled_from([1, 2, 3, 5, 12, 12, 30, 30]))
+    kinds = draw(st.lists(st.sampled_from(["normal"]), max_size=2))  # mostly usable data, so training runs too
+    kinds += draw(st.lists(st.sampled_from(sorted(FEATURE_COLUMNS)), max_size=2 if kinds else 1))
+    target = draw(st.sampled_from(["two classes", "three classes", "floats", *sorted(TARGETS)]))
+    X = np.array([[FEATURE_COLUMNS[k](i) for k in kinds] for i in range(n)], dtype=float).reshape(n, len(kinds))
+    y = [TARGETS[target](i) for i in range(n)]
+    fmt = draw(st.sampled_from(["csv", "csv", "csv-empty-column", "npy", "npz", "npz-split"]))
+    what = f"{fmt}, {n} rows, features {kinds}, target {target}"
+    buf = io.BytesIO()
+    if fmt.startswith("csv"):
+        empty = fmt == "csv-empty-column"
+        header = ",".join([f"f{j}" for j in range(len(kinds))] + (["blank"] if empty else []) + ["label"])
+        rows = [",".join([cell(v) for v in X[i]] + ([""] if empty else []) + [cell(y[i])]) for i in range(n)]
+        return ".csv", "\n".join([header, *rows]).encode(), what
+    ys = np.array(y)
+    if fmt == "npy":  # one matrix, target last; text targets make a text matrix
+        M = np.c_[X.astype(ys.dtype) if ys.dtype.kind == "U" else X, ys]
+        np.save(buf, M)
+        return ".npy", buf.getvalue(), what
+    if fmt == "npz":
+        np.savez(buf, X=X, y=ys)
+    else:
+        cut = max(n - 2, 1)
+        np.savez(buf, X_train=X[:cut], y_train=ys[:cut], X_test=X[cut:], y_test=ys[cut:])
+    return ".npz", buf.getvalue(), what
+
+
+def run_cli_captured(argv: list[str]) -> tuple[int, str, str, list[str]]:
+    """(exit code, stdout, stderr, warnings raised): warnings are kept apart from stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    return code, out.getvalue(), err.getvalue(), [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+@HOSTILE
+@given(
+    file=hostile_dataset(),
+    task=st.sampled_from([None, None, "classification", "regression"]),
+    epochs=st.integers(1, 2),
+)
+def test_cli_train_on_hostile_contents_succeeds_or_fails_in_one_line(file, task, epochs):
+    count("cli_hostile")
+    suffix, content, what = file
+    with sandbox() as d:
+        data = str(write(d, "data" + suffix, content))
+        out = Path(d, "run")
+        argv = ["train", data, "--epochs", str(epochs), "--out", str(out), "--quiet", "--no-plots", "--layers", "3"]
+        argv += ["--task", task] if task else []
+        code, stdout, stderr, caught = run_cli_captured(argv)
+        event(f"hostile train: {code}")
+        for w in caught:
+            event(f"hostile train warning: {w.split(':')[0]}")
+        context = f"chainrule {' '.join(argv[1:])} on {what} returned {code}; stderr: {stderr!r}"
+        assert code in (0, 2), context
+        assert "Traceback" not in stderr and "internal error" not in stderr, context
+        if code == 2:
+            assert stderr.startswith("chainrule train: error: ") and stderr.count("\n") == 1, context
+            assert len(stderr.strip()) > len("chainrule train: error: ") + 10, context
+            assert not out.exists(), f"{context}; it left {out} behind"  # the folder is made once all is checked
+        else:
+            assert stderr == "", context
+            assert EXPECTED_FILES <= {p.name for p in out.iterdir()}, context
+            assert "test results (" in stdout, context
+            cr.load(out / "model.npz")

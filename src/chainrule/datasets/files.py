@@ -85,6 +85,10 @@ def parse_features(rows: list[list[str]], cols: list[int], names: list[str], pat
     for i, r in enumerate(rows):
         for j, c in enumerate(cols):
             value = _number(r[c])
+            if r[c] == "":
+                raise DataError(
+                    f"{path}: row {lines[i]}, column {names[j]!r} is empty; fill it in, or remove the row or column."
+                )
             if value is None:
                 raise DataError(
                     f"{path}: row {lines[i]}, column {names[j]!r}: {r[c]!r} is not a number; "
