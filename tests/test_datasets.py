@@ -1,7 +1,9 @@
 """chainrule.datasets: generated, bundled and file datasets, and the preprocessing saved with a model."""
 
 import gzip
+import io
 import struct
+import zipfile
 
 import numpy as np
 import pytest
@@ -345,3 +347,45 @@ def test_idx_images_and_labels_that_do_not_fit_together(tmp_path):
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", (np.arange(4) % 2).astype(np.uint8), False)
     with pytest.raises(ds.DataError, match="images of 9 pixels, but the training images have 4"):
         ds.load(images)
+
+
+def npy_header(shape, descr="<f8"):
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def test_npy_and_npz_declaring_too_much_data_are_refused_before_reading(tmp_path):
+    # 10**10 float64 values are 8e10 bytes: numpy would try to allocate 75 GiB for this 200-byte file
+    (tmp_path / "huge.npy").write_bytes(npy_header((10**10,)) + bytes(64))
+    with pytest.raises(ds.DataError, match="declare 80,000,000,000 bytes of data; the limit is 2,147,483,648 bytes"):
+        ds.files.read_array_file(tmp_path / "huge.npy")
+    # a compressed member holding 2**25 float64 zeros (256 MiB) inflates from under 1 MB
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("X.npy", "w", force_zip64=True) as member:
+            member.write(npy_header((2**25,)))
+            for _ in range(16):
+                member.write(bytes(2**24))
+        zf.writestr("y.npy", npy_header((3,), "<i8") + bytes(24))
+    assert path.stat().st_size < 2**20
+    error, peak = peak_bytes_of(lambda: ds.files.read_array_file(path, max_bytes=2**27))
+    assert peak < 20 * 2**20, f"reading the headers peaked at {peak / 2**20:.0f} MiB"
+    assert "declare 268,435,480 bytes of data; the limit is 134,217,728 bytes" in str(error)
+    (tmp_path / "v9.npy").write_bytes(b"\x93NUMPY\x09\x00" + bytes(8))
+    with pytest.raises(ds.DataError, match="not a readable NumPy file"):
+        ds.files.read_array_file(tmp_path / "v9.npy")
+
+
+def test_npz_with_an_encrypted_member_is_a_data_error(tmp_path):
+    buf = io.BytesIO()
+    np.savez(buf, X=np.zeros((3, 2)), y=np.arange(3))
+    data = bytearray(buf.getvalue())
+    for signature, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers' flag bit 0
+        i = data.find(signature)
+        while i >= 0:
+            data[i + flag_at] |= 1
+            i = data.find(signature, i + 4)
+    (tmp_path / "locked.npz").write_bytes(bytes(data))
+    with pytest.raises(ds.DataError, match="not a readable NumPy file.*encrypted"):
+        ds.load(tmp_path / "locked.npz")

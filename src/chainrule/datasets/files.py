@@ -21,7 +21,7 @@ from ._base import DataError, Dataset, _label_name, check_finite, encode_labels,
 
 FILE_DEFAULTS = {"layers": [64], "activation": "relu", "optimizer": "adam", "lr": 0.01, "epochs": 50, "batch_size": 32}
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-MAX_IDX_BYTES = 2 * 2**30  # refuse headers declaring more than 2 GiB (full MNIST's images are 47 MB)
+MAX_DATA_BYTES = 2 * 2**30  # refuse files declaring more than 2 GiB of data (full MNIST's images are 47 MB)
 IDX_CHUNK = 2**24
 
 
@@ -274,18 +274,61 @@ def _test_targets(values: list[str], task: str, classes: list[str], path: Path) 
     return np.array([lookup[v] for v in names], dtype=np.int64)
 
 
-def read_array_file(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a .npy or .npz file, never unpickling."""
+def read_array_file(path: str | os.PathLike, max_bytes: int = MAX_DATA_BYTES) -> dict[str, np.ndarray]:
+    """The arrays of a .npy or .npz file, never unpickling.
+
+    The headers are read first: a file declaring more than ``max_bytes`` of data in all (a compressed .npz
+    inflates) is refused before any array is read.
+    """
+    path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file.")
+    try:  # RuntimeError: an encrypted .npz member, or a compression method zipfile lacks
+        size = _declared_bytes(path)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
+        raise DataError(f"{path}: not a readable NumPy file ({' '.join(str(exc).split())}).") from None
+    if size > max_bytes:
+        raise DataError(
+            f"{path}: its arrays declare {size:,} bytes of data; the limit is {max_bytes:,} bytes. "
+            "The file is damaged, or too large to load at once: split it."
+        )
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):
             return {"data": data}
         with data:  # .npz members are read (and may fail) only here
             return {k: data[k] for k in data.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(f"{path}: not a readable NumPy file ({' '.join(str(exc).split())}).") from None
+
+
+def _declared_bytes(path: Path) -> int:
+    """The bytes of data a .npy file's header, or the members of a .npz, declare; only headers are read."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            fh.seek(0)
+            return _npy_bytes(fh)
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as zf:
+            total = 0
+            for info in zf.infolist():
+                with zf.open(info) as member:
+                    npy = member.read(6) == b"\x93NUMPY"
+                if npy:
+                    with zf.open(info) as member:
+                        total += _npy_bytes(member)
+                else:  # np.load returns other members as bytes, as long as the zip directory says
+                    total += info.file_size
+            return total
+
+
+def _npy_bytes(fh: BinaryIO) -> int:
+    version = np.lib.format.read_magic(fh)  # ValueError if this is no .npy
+    read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read is None:
+        raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported; save with np.save")
+    shape, _, dtype = read(fh)
+    return math.prod(shape) * dtype.itemsize
 
 
 def _as_matrix(X: np.ndarray, path: Any, name: str = "X") -> np.ndarray:
@@ -300,7 +343,7 @@ def _as_matrix(X: np.ndarray, path: Any, name: str = "X") -> np.ndarray:
     return X
 
 
-def read_idx(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
+def read_idx(path: str | os.PathLike, max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
     """An array from an IDX file (the MNIST format), gzipped or not.
 
     The header is read first; a file whose header declares more than ``max_bytes`` of data, or whose data
