@@ -26,7 +26,7 @@ class Activation(Layer):
             raise bad_input(self, Z)
         A = self.f(Z)
         if train:
-            self._keep((Z, A), A)
+            self._cache, self._out_shape = (Z, A), A.shape
         return A
 
     def backward(self, dA: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:

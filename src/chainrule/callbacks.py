@@ -38,8 +38,11 @@ class History:
 
     def record(self, epoch: int, logs: dict[str, float]) -> None:
         self.epoch.append(epoch)
+        history = self.history
         for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
+            if key not in history:  # not setdefault: it builds a throwaway list on every call
+                history[key] = []
+            history[key].append(float(value))
 
     def __getitem__(self, key: str) -> list[float]:
         return self.history[key]

@@ -62,23 +62,22 @@ class Layer:
     def get_config(self) -> dict[str, Any]:
         return {"type": type(self).__name__}
 
-    def _keep(self, cache: Any, out: np.ndarray) -> None:
-        """Remember what backward needs, and the output shape its gradient must have."""
-        self._cache, self._out_shape = cache, out.shape
-
     def _cached(self, dOut: Any) -> Any:
         """What forward kept, once ``dOut`` (∂L/∂output) is checked to match the output it was given for."""
+        try:
+            if dOut.shape == self._out_shape:  # never true before a forward: _out_shape is None then
+                return self._cache
+        except AttributeError:
+            pass
         if self._cache is None:
             raise RuntimeError(
                 f"{self!r}.backward was called before forward(X, train=True); run a training forward pass first."
             )
-        if getattr(dOut, "shape", None) != self._out_shape or not isinstance(dOut, np.ndarray):
-            got = f"shape {dOut.shape}" if isinstance(dOut, np.ndarray) else type(dOut).__name__
-            raise ValueError(
-                f"{self!r}.backward needs ∂L/∂output as an array of shape {self._out_shape}, "
-                f"the shape of the last training forward's output; received {got}."
-            )
-        return self._cache
+        got = f"shape {dOut.shape}" if isinstance(dOut, np.ndarray) else type(dOut).__name__
+        raise ValueError(
+            f"{self!r}.backward needs ∂L/∂output as an array of shape {self._out_shape}, "
+            f"the shape of the last training forward's output; received {got}."
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -133,7 +132,7 @@ class Dense(Layer):
         Z = X @ self.params["W"]  # (n, n_out)
         Z += self.params["b"]
         if train:
-            self._keep(X, Z)
+            self._cache, self._out_shape = X, Z.shape  # what backward needs, and the gradient shape it must get
         return Z
 
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ._math import log_softmax, sigmoid, softplus
+from ._math import sigmoid, softplus
 from ._validate import check_array, lookup
 
 
@@ -245,15 +245,19 @@ class SoftmaxCrossEntropy(_Categorical):
     output_activation = "softmax"
 
     def _elementwise(self, Z, Y):
-        logP = log_softmax(Z, axis=1)
-        G = np.exp(logP)
+        # log_softmax and softmax from one exp (see _math.log_softmax for why the max is subtracted first)
+        shifted = Z - np.maximum.reduce(Z, axis=1, keepdims=True)
+        G = np.exp(shifted)
+        total = np.add.reduce(G, axis=1, keepdims=True)
+        G /= total
+        log_total = np.log(total)
         if Y.ndim == 1:
             rows = np.arange(len(Z))
-            E = -logP[rows, Y]
+            E = log_total[:, 0] - shifted[rows, Y]
             G[rows, Y] -= 1
         else:
-            E = -np.sum(Y * logP, axis=1)
-            G *= Y.sum(axis=1, keepdims=True)
+            E = -np.add.reduce(Y * (shifted - log_total), axis=1)
+            G *= np.add.reduce(Y, axis=1, keepdims=True)
             G -= Y
         return E, G
 

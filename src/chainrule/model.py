@@ -264,6 +264,8 @@ class Sequential:
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         self.loss_, self.optimizer_, self._max_weight = loss_obj, opt, bound
+        self._max_square_sum = min(bound * bound, float(np.finfo(self.dtype).max))  # see _check_weights
+        snapshot = np.empty_like(self._flat)  # the last good weights, should an epoch diverge
         history = History()
         self.stop_training = False
         for cb in callbacks:
@@ -271,7 +273,7 @@ class Sequential:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(epochs):
                 epoch = self.epochs_trained_
-                logs = self._run_epoch(X, Y, w, loss_obj, opt, epoch, batch_size, shuffle, metric_fns, callbacks)
+                logs = self._run_epoch(X, Y, w, loss_obj, opt, epoch, batch_size, shuffle, metric_fns, snapshot)
                 if val is not None:
                     logs.update({f"val_{k}": v for k, v in self._scores(*val, loss_obj, metric_fns).items()})
                 self.epochs_trained_ += 1
@@ -308,14 +310,14 @@ class Sequential:
             return self.loss_
         return get_loss(loss)
 
-    def _run_epoch(self, X, Y, w, loss, opt, epoch, batch_size, shuffle, metric_fns, callbacks) -> dict[str, float]:
+    def _run_epoch(self, X, Y, w, loss, opt, epoch, batch_size, shuffle, metric_fns, snapshot) -> dict[str, float]:
         n = len(X)
         bs = n if batch_size is None else min(batch_size, n)
         opt.start_epoch(epoch)
         params, grads = [self._flat], [self._flat_grad]
         if bs == n:
-            return self._full_batch_step(X, Y, w, loss, opt, epoch, metric_fns, params, grads)
-        snapshot = self._flat.copy()  # the last weights known finite, should this epoch diverge
+            return self._full_batch_step(X, Y, w, loss, opt, epoch, metric_fns, params, grads, snapshot)
+        np.copyto(snapshot, self._flat)
         order = self.rng.permutation(n) if shuffle else None
         total, weight_seen = 0.0, 0.0
         correct = dict.fromkeys(metric_fns, 0.0)
@@ -348,14 +350,14 @@ class Sequential:
         logs.update({name: c / n for name, c in correct.items()})
         return logs
 
-    def _full_batch_step(self, X, Y, w, loss, opt, epoch, metric_fns, params, grads) -> dict[str, float]:
-        """One epoch of full-batch training: one step, with no shuffling, slicing or snapshot to pay for."""
+    def _full_batch_step(self, X, Y, w, loss, opt, epoch, metric_fns, params, grads, snapshot) -> dict[str, float]:
+        """One epoch of full-batch training: one step, with no shuffling or slicing to pay for."""
         out = self.forward(X)
         value, dout = loss.value_and_grad(out, Y, w)
         if not math.isfinite(value):
             self._diverged(epoch, 0, None, opt)  # nothing has moved this epoch: no snapshot is needed
         self.backward(dout)
-        snapshot = self._flat.copy()
+        np.copyto(snapshot, self._flat)
         opt.step(params, grads)
         self._check_weights(epoch, 0, snapshot, opt)
         logs = {"loss": value}
@@ -369,9 +371,13 @@ class Sequential:
         return float(max(np.maximum.reduce(flat), -np.minimum.reduce(flat)))
 
     def _check_weights(self, epoch: int, batch: int, snapshot: np.ndarray, opt: Optimizer) -> None:
-        # a finite loss can still be followed by a step to inf, or by weights growing without bound
-        if not self._weight_peak() <= self._max_weight:
-            self._diverged(epoch, batch, snapshot, opt)
+        # a finite loss can still be followed by a step to inf, or by weights growing without bound.
+        # Σw² ≤ bound² proves every |w| ≤ bound in one BLAS call; NaN and inf fail it, and so may huge
+        # finite weights whose squares overflow: only then is the exact peak looked at.
+        flat = self._flat
+        if not float(flat @ flat) <= self._max_square_sum:
+            if not self._weight_peak() <= self._max_weight:
+                self._diverged(epoch, batch, snapshot, opt)
 
     def _diverged(self, epoch: int, batch: int, snapshot: np.ndarray | None, opt: Optimizer) -> None:
         peak = self._weight_peak()
