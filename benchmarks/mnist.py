@@ -10,6 +10,7 @@ batches from the same weights and compares every contender's weights with chainr
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -235,6 +236,47 @@ def check_equal(X, y, weights, dtype, workload: str) -> dict[str, str]:
     return notes
 
 
+def phases(X, y, weights, dtype) -> dict[str, float]:
+    """µs per batch of each phase of chainrule's training step, timed around the very calls ``fit`` makes.
+
+    Shows where an epoch goes beyond the matrix products: the optimiser's passes over every parameter, the
+    gather of shuffled rows, and the elementwise work of activations and loss.
+    """
+    model = build_model(dtype)
+    model.set_weights(weights)
+    loss = cr.get_loss("softmax_cross_entropy")
+    opt = cr.SGD(lr=LR, momentum=MOMENTUM)
+    Y = loss.prepare_targets(y, SIZES[-1], model.dtype)
+    n, clock = len(X), time.perf_counter
+    spent = dict.fromkeys(["gather rows", "Dense forward", "activations", "loss", "Dense backward", "optimiser"], 0.0)
+    dense = [isinstance(layer, cr.Dense) for layer in model.layers]
+    order = np.random.default_rng(1).permutation(n)
+    Xbuf, Ybuf = np.empty((BATCH, X.shape[1]), X.dtype), np.empty(BATCH, Y.dtype)
+    for start in range(0, n, BATCH):
+        t = clock()
+        idx = order[start : start + BATCH]
+        Xb = np.take(X, idx, axis=0, out=Xbuf[: len(idx)], mode="clip")
+        Yb = np.take(Y, idx, axis=0, out=Ybuf[: len(idx)], mode="clip")
+        spent["gather rows"] += clock() - t
+        A = Xb
+        for layer, is_dense in zip(model.layers, dense):
+            t = clock()
+            A = layer.forward(A, True)
+            spent["Dense forward" if is_dense else "activations"] += clock() - t
+        t = clock()
+        _, dA = loss.value_and_grad(A, Yb)
+        spent["loss"] += clock() - t
+        for i in range(len(model.layers) - 1, -1, -1):
+            t = clock()
+            dA = model.layers[i].backward(dA, i > 0)
+            spent["Dense backward" if dense[i] else "activations"] += clock() - t
+        t = clock()
+        opt.step([model._flat], [model._flat_grad])
+        spent["optimiser"] += clock() - t
+    batches = -(-n // BATCH)
+    return {name: s / batches * 1e6 for name, s in spent.items()}
+
+
 def run(quick: bool = False, dtype: str = "float32") -> list[Row]:
     # an epoch costs seconds per contender: two timed epochs each (one in float64) keep the suite to minutes
     n, repeats = (2 * 10 * BATCH, 1) if quick else (60_000, 2 if dtype == "float32" else 1)
@@ -248,4 +290,9 @@ def run(quick: bool = False, dtype: str = "float32") -> list[Row]:
     medians = time_alternating({name: r.epoch for name, r in runs.items()}, repeats, warmup=1)
     batches = -(-n // BATCH)
     rows = rows_with_ratios(workload, medians, "batch", batches, notes)
+    phases(X, y, weights, dtype)  # warm-up
+    split = phases(X, y, weights, dtype)
+    text = ", ".join(f"{name} {us:,.0f}" for name, us in split.items())
+    rows[0].note = f"µs per batch: {text}"
+    rows[0].extra["phases_us_per_batch"] = split
     return rows
