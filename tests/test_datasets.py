@@ -212,7 +212,7 @@ def test_gzip_bomb_after_a_valid_idx_payload_is_refused_without_inflating_it(tmp
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(body + zero_members(2 * GiB))
     assert path.stat().st_size < 10 * 2**20
-    error, peak = peak_bytes_of(lambda: ds.files.read_idx(path))
+    error, peak = peak_bytes_of(lambda: ds.idx.read_idx(path))
     assert peak < 200 * 2**20, f"reading the bomb peaked at {peak / 2**20:.0f} MiB"
     assert "says shape (1000, 28, 28) (784,000 bytes of data) but the file holds more" in str(error)
 
@@ -221,15 +221,15 @@ def test_idx_header_declaring_more_than_the_limit_is_refused_before_reading(tmp_
     # 2**20 x 2**12 float64 values are 2**35 bytes (32 GiB); the zeros behind the header inflate to 1 GiB
     path = tmp_path / "train-images-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(idx_header(0x0E, (2**20, 2**12))) + zero_members(GiB))
-    error, peak = peak_bytes_of(lambda: ds.files.read_idx(path))
+    error, peak = peak_bytes_of(lambda: ds.idx.read_idx(path))
     assert peak < 10 * 2**20, f"reading the header peaked at {peak / 2**20:.0f} MiB"
     assert "declares shape (1048576, 4096) of float64, 34,359,738,368 bytes of data" in str(error)
     assert "the limit is 2,147,483,648 bytes" in str(error)
     small = tmp_path / "small-idx1"
     small.write_bytes(idx_header(0x08, (11,)) + bytes(11))
     with pytest.raises(ds.DataError, match="11 bytes of data; the limit is 10 bytes"):
-        ds.files.read_idx(small, max_bytes=10)
-    assert ds.files.read_idx(small, max_bytes=11).tolist() == [0] * 11
+        ds.idx.read_idx(small, max_bytes=10)
+    assert ds.idx.read_idx(small, max_bytes=11).tolist() == [0] * 11
 
 
 @pytest.mark.parametrize("zipped", [False, True])
@@ -238,23 +238,23 @@ def test_idx_data_shorter_or_longer_than_the_header_says(tmp_path, zipped):
     pack = gzip.compress if zipped else bytes
     path.write_bytes(pack(idx_header(0x0C, (5,)) + bytes(4 * 5 - 3)))  # 5 int32s need 20 bytes; 17 are there
     with pytest.raises(ds.DataError, match=r"says shape \(5,\) \(20 bytes of data\) but the file holds only 17 bytes"):
-        ds.files.read_idx(path)
+        ds.idx.read_idx(path)
     path.write_bytes(pack(idx_header(0x0C, (5,)) + bytes(21)))
     with pytest.raises(ds.DataError, match=r"says shape \(5,\) \(20 bytes of data\) but the file holds more"):
-        ds.files.read_idx(path)
+        ds.idx.read_idx(path)
     path.write_bytes(pack(idx_header(0x0C, (5, 2))[:9]))
     with pytest.raises(ds.DataError, match="declares 2 dimensions but the file ends inside the header"):
-        ds.files.read_idx(path)
+        ds.idx.read_idx(path)
 
 
 def test_gzip_is_recognised_by_content_and_a_damaged_stream_is_a_data_error(tmp_path):
     values = np.array([3, 1, 4, 1, 5], dtype=">i4")
     packed = gzip.compress(idx_header(0x0C, (5,)) + values.tobytes())
     (tmp_path / "no-suffix-idx1").write_bytes(packed)
-    assert ds.files.read_idx(tmp_path / "no-suffix-idx1").tolist() == [3, 1, 4, 1, 5]
+    assert ds.idx.read_idx(tmp_path / "no-suffix-idx1").tolist() == [3, 1, 4, 1, 5]
     (tmp_path / "cut-idx1.gz").write_bytes(packed[:-12])  # the end of the deflate data and the trailer are gone
     with pytest.raises(ds.DataError, match="cut-idx1.gz: cannot read"):
-        ds.files.read_idx(tmp_path / "cut-idx1.gz")
+        ds.idx.read_idx(tmp_path / "cut-idx1.gz")
 
 
 # ------------------------------------------------------------------ unusable arrays: the message says what is wrong
@@ -287,17 +287,17 @@ def test_unusable_arrays_are_named_with_what_to_do(tmp_path):
         path = tmp_path / name
         np.save(path, content) if name.endswith(".npy") else np.savez(path, **content)
         with pytest.raises(ds.DataError, match=message):
-            ds.files.load_array(path)
+            ds.arrays.load_array(path)
     np.save(tmp_path / "m.npy", np.c_[X, np.arange(8) % 2])
     with pytest.raises(ds.DataError, match="target column index 4 is out of range for 4 columns"):
-        ds.files.load_array(tmp_path / "m.npy", target=4)
-    assert ds.files.load_array(tmp_path / "m.npy", target=-1).n_features == 3
+        ds.arrays.load_array(tmp_path / "m.npy", target=4)
+    assert ds.arrays.load_array(tmp_path / "m.npy", target=-1).n_features == 3
 
 
 def test_test_labels_match_training_labels_written_another_way(tmp_path):
     X = np.arange(24.0).reshape(8, 3)
     np.savez(tmp_path / "s.npz", X_train=X, y_train=np.arange(8) % 2, X_test=X[:3], y_test=np.array(["1.0", "0", "1"]))
-    d = ds.files.load_array(tmp_path / "s.npz")
+    d = ds.arrays.load_array(tmp_path / "s.npz")
     assert d.classes == ["0", "1"] and d.y_test.tolist() == [1, 0, 1]
 
 
@@ -322,11 +322,11 @@ def test_programming_errors_are_not_turned_into_data_errors(tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise TypeError("a bug in split")
 
-    monkeypatch.setattr(ds.files, "split", broken)
+    monkeypatch.setattr(ds._base, "split", broken)
     with pytest.raises(TypeError, match="a bug in split"):
-        ds.files.load_array(tmp_path / "m.npy")
+        ds.arrays.load_array(tmp_path / "m.npy")
     with pytest.raises(TypeError, match="a bug in split"):
-        ds.files.load_idx(tmp_path / "train-images-idx3-ubyte")
+        ds.idx.load_idx(tmp_path / "train-images-idx3-ubyte")
 
 
 def test_idx_images_and_labels_that_do_not_fit_together(tmp_path):
@@ -359,7 +359,7 @@ def test_npy_and_npz_declaring_too_much_data_are_refused_before_reading(tmp_path
     # 10**10 float64 values are 8e10 bytes: numpy would try to allocate 75 GiB for this 200-byte file
     (tmp_path / "huge.npy").write_bytes(npy_header((10**10,)) + bytes(64))
     with pytest.raises(ds.DataError, match="declare 80,000,000,000 bytes of data; the limit is 2,147,483,648 bytes"):
-        ds.files.read_array_file(tmp_path / "huge.npy")
+        ds.arrays.read_array_file(tmp_path / "huge.npy")
     # a compressed member holding 2**25 float64 zeros (256 MiB) inflates from under 1 MB
     path = tmp_path / "bomb.npz"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -369,12 +369,12 @@ def test_npy_and_npz_declaring_too_much_data_are_refused_before_reading(tmp_path
                 member.write(bytes(2**24))
         zf.writestr("y.npy", npy_header((3,), "<i8") + bytes(24))
     assert path.stat().st_size < 2**20
-    error, peak = peak_bytes_of(lambda: ds.files.read_array_file(path, max_bytes=2**27))
+    error, peak = peak_bytes_of(lambda: ds.arrays.read_array_file(path, max_bytes=2**27))
     assert peak < 20 * 2**20, f"reading the headers peaked at {peak / 2**20:.0f} MiB"
     assert "declare 268,435,480 bytes of data; the limit is 134,217,728 bytes" in str(error)
     (tmp_path / "v9.npy").write_bytes(b"\x93NUMPY\x09\x00" + bytes(8))
     with pytest.raises(ds.DataError, match="not a readable NumPy file"):
-        ds.files.read_array_file(tmp_path / "v9.npy")
+        ds.arrays.read_array_file(tmp_path / "v9.npy")
 
 
 def test_npz_with_an_encrypted_member_is_a_data_error(tmp_path):
@@ -389,3 +389,23 @@ def test_npz_with_an_encrypted_member_is_a_data_error(tmp_path):
     (tmp_path / "locked.npz").write_bytes(bytes(data))
     with pytest.raises(ds.DataError, match="not a readable NumPy file.*encrypted"):
         ds.load(tmp_path / "locked.npz")
+
+
+def test_file_loaders_are_still_importable_from_datasets_files():
+    from chainrule.datasets import arrays, csv, files, idx, targets
+
+    assert files.load_csv is csv.load_csv and files.read_csv_rows is csv.read_csv_rows
+    assert files.parse_features is csv.parse_features and files.target_index is targets.target_index
+    assert files.load_array is arrays.load_array and files.read_array_file is arrays.read_array_file
+    assert files.load_idx is idx.load_idx and files.read_idx is idx.read_idx
+    assert ds.files is files and ds.load_csv is csv.load_csv and ds.read_idx is idx.read_idx
+    assert set(files.__all__) <= set(dir(files))
+
+
+@pytest.mark.parametrize("target", ["abc", "1.5", ""])
+def test_npy_target_that_is_not_a_column_index_is_a_data_error(tmp_path, target):
+    np.save(tmp_path / "m.npy", np.c_[np.arange(24.0).reshape(8, 3), np.arange(8) % 2])  # 4 columns
+    with pytest.raises(ds.DataError, match=r"m\.npy: target '.*' is not a column index; .* give the target") as info:
+        ds.load(tmp_path / "m.npy", target=target)
+    assert "0 to 3 (or -1 for the last), e.g. --target 3" in str(info.value)
+    assert ds.load(tmp_path / "m.npy", target="1").feature_names == ["x1", "x2", "x3"]  # digits still work

@@ -82,7 +82,7 @@ def read_features(path: str, pre: datasets.Preprocessor) -> np.ndarray:
         return X
     if p.suffix.lower() not in (".csv", ".txt"):
         raise CLIError(f"{path}: predict reads .csv, .npy or .npz files.")
-    from ..datasets.files import parse_features
+    from ..datasets.csv import parse_features
 
     header, rows, lines = datasets.read_csv_rows(p)
     cols = list(range(len(rows[0])))

@@ -11,8 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import bundled, generated
+from . import files as files  # the file loaders' names, where they were imported before each format had a module
 from ._base import DataError, Dataset, check_finite, split
-from .files import load_array, load_csv, load_idx, read_array_file, read_csv_rows, read_idx
+from .arrays import load_array, read_array_file
+from .csv import load_csv, read_csv_rows
+from .idx import load_idx, read_idx
 from .preprocess import Preprocessor
 
 DATASETS: dict[str, tuple[Callable[..., Dataset], str]] = {
@@ -58,9 +61,7 @@ def load(
     if "idx" in path.name:
         return load_idx(path, test_size=test_size, seed=seed)
     if path.suffix.lower() in (".npy", ".npz"):
-        return load_array(
-            path, target=None if target is None else int(target), task=task, test_size=test_size, seed=seed
-        )
+        return load_array(path, target=target, task=task, test_size=test_size, seed=seed)
     if path.suffix.lower() in (".csv", ".txt", ".tsv") or suffixes.endswith(".csv"):
         return load_csv(path, target=target, task=task, test_size=test_size, seed=seed)
     if not path.exists():

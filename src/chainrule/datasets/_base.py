@@ -7,6 +7,9 @@ from typing import Any
 
 import numpy as np
 
+FILE_DEFAULTS = {"layers": [64], "activation": "relu", "optimizer": "adam", "lr": 0.01, "epochs": 50, "batch_size": 32}
+MAX_DATA_BYTES = 2 * 2**30  # refuse files declaring more than 2 GiB of data (full MNIST's images are 47 MB)
+
 
 class DataError(ValueError):
     """Data that cannot be used as given: the message names the file, row or column and what to do."""
@@ -65,6 +68,22 @@ def split(
     mask[test] = True
     train = rng.permutation(np.flatnonzero(~mask))
     return X[train], y[train], X[mask], y[mask]
+
+
+def split_file(
+    X: np.ndarray, y: np.ndarray, test_size: float, seed: int, task: str, path: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``split`` for a file's data; unstratified when no class is big enough to give a test sample, refused when
+    still none."""
+    parts = split(X, y, test_size, seed, stratify=task == "classification")
+    if len(parts[2]) == 0:
+        parts = split(X, y, test_size, seed, stratify=False)
+    if len(parts[2]) == 0:
+        raise DataError(
+            f"{path}: {len(X)} samples are too few to hold out a test set ({test_size:g} of them rounds to none); "
+            "add samples."
+        )
+    return parts
 
 
 def encode_labels(values: np.ndarray) -> tuple[np.ndarray, list[str]]:

@@ -1,0 +1,177 @@
+""".npy and .npz files: read without unpickling, their headers checked against a size limit before any data."""
+
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from ._base import FILE_DEFAULTS, MAX_DATA_BYTES, DataError, Dataset, _label_name, check_finite, split_file
+from .targets import number, parse_targets, target_index
+
+
+def read_array_file(path: str | os.PathLike, max_bytes: int = MAX_DATA_BYTES) -> dict[str, np.ndarray]:
+    """The arrays of a .npy or .npz file, never unpickling.
+
+    The headers are read first: a file declaring more than ``max_bytes`` of data in all (a compressed .npz
+    inflates) is refused before any array is read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file.")
+    try:  # RuntimeError: an encrypted .npz member, or a compression method zipfile lacks
+        size = _declared_bytes(path)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
+        raise DataError(f"{path}: not a readable NumPy file ({' '.join(str(exc).split())}).") from None
+    if size > max_bytes:
+        raise DataError(
+            f"{path}: its arrays declare {size:,} bytes of data; the limit is {max_bytes:,} bytes. "
+            "The file is damaged, or too large to load at once: split it."
+        )
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):
+            return {"data": data}
+        with data:  # .npz members are read (and may fail) only here
+            return {k: data[k] for k in data.files}
+    except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{path}: not a readable NumPy file ({' '.join(str(exc).split())}).") from None
+
+
+def _declared_bytes(path: Path) -> int:
+    """The bytes of data a .npy file's header, or the members of a .npz, declare; only headers are read."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            fh.seek(0)
+            return _npy_bytes(fh)
+        fh.seek(0)
+        with zipfile.ZipFile(fh) as zf:
+            total = 0
+            for info in zf.infolist():
+                with zf.open(info) as member:
+                    npy = member.read(6) == b"\x93NUMPY"
+                if npy:
+                    with zf.open(info) as member:
+                        total += _npy_bytes(member)
+                else:  # np.load returns other members as bytes, as long as the zip directory says
+                    total += info.file_size
+            return total
+
+
+def _npy_bytes(fh: BinaryIO) -> int:
+    version = np.lib.format.read_magic(fh)  # ValueError if this is no .npy
+    read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read is None:
+        raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported; save with np.save")
+    shape, _, dtype = read(fh)
+    return math.prod(shape) * dtype.itemsize
+
+
+def load_array(
+    path: str | os.PathLike,
+    target: int | str | None = None,
+    task: str | None = None,
+    test_size: float = 0.2,
+    seed: int = 0,
+) -> Dataset:
+    """.npz with X and y (or X_train, y_train, X_test, y_test), or a 2-D .npy whose ``target`` column is y.
+
+    ``target`` is a column index (a string of digits is accepted, as the command line gives it).
+    """
+    path = Path(path)
+    arrays = read_array_file(path)
+    if "X_train" in arrays and "y_train" in arrays:
+        X, y = arrays["X_train"], arrays["y_train"]
+        held = (arrays.get("X_test"), arrays.get("y_test"))
+    elif "X" in arrays and "y" in arrays:
+        X, y, held = arrays["X"], arrays["y"], (None, None)
+    elif len(arrays) == 1:
+        M = _numbers(next(iter(arrays.values())), path)
+        if M.ndim != 2 or M.shape[1] < 2:
+            raise DataError(f"{path}: expected a 2-D array of features and a target column; got shape {M.shape}.")
+        t = target_index(None, M.shape[1], target, path)
+        X, y, held = np.delete(M, t, axis=1), M[:, t], (None, None)
+    else:
+        raise DataError(f"{path}: expected arrays named X and y (or X_train, y_train); found {sorted(arrays)}.")
+    X = _as_matrix(X, path, "X")
+    codes, task, classes = parse_targets(_label_strings(y, len(X), path, "y"), task, f"{path}: y")
+    if held[0] is not None and held[1] is not None:
+        Xte = _as_matrix(held[0], path, "X_test")
+        if Xte.shape[1] != X.shape[1]:
+            raise DataError(f"{path}: X_test has {Xte.shape[1]} features but X_train has {X.shape[1]}.")
+        yte = _test_targets(_label_strings(held[1], len(Xte), path, "y_test"), task, classes, path)
+        parts = (X, codes, Xte, yte)
+    else:
+        parts = split_file(X, codes, test_size, seed, task, path)
+    return Dataset(
+        path.stem,
+        *parts,
+        task=task,
+        classes=classes,
+        feature_names=[f"x{i + 1}" for i in range(X.shape[1])],
+        defaults=dict(FILE_DEFAULTS),
+        source={"path": str(path)},
+    )
+
+
+def _numbers(M: np.ndarray, path: Path) -> np.ndarray:
+    """A lone array as floats: features and target column alike must be numbers."""
+    if M.dtype.kind in "biuf":
+        return M.astype(float)
+    if M.dtype.kind in "US":
+        try:
+            return M.astype(float)
+        except ValueError:
+            pass
+    raise DataError(
+        f"{path}: a single array must hold numbers only; got dtype {M.dtype}. For text labels save the "
+        "features and labels apart: np.savez(path, X=X, y=y)."
+    )
+
+
+def _label_strings(y: np.ndarray, n: int, path: Path, name: str) -> list[str]:
+    """One label or value per row of the features, as text for ``parse_targets``."""
+    y = np.asarray(y)
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+        raise DataError(f"{path}: {name} must hold one label per row, shape ({n},); got shape {y.shape}.")
+    y = y.ravel()
+    if len(y) != n:
+        raise DataError(f"{path}: {name} has {len(y)} labels but its features have {n} rows; they must match.")
+    if y.dtype.kind == "U":
+        return [str(v) for v in y]
+    if y.dtype.kind == "S":
+        return [v.decode("utf-8", "replace") for v in y]
+    if y.dtype.kind in "biuf":
+        return [repr(float(v)) for v in y]
+    raise DataError(f"{path}: {name} must hold numbers or text labels; got dtype {y.dtype}.")
+
+
+def _test_targets(values: list[str], task: str, classes: list[str], path: Path) -> np.ndarray:
+    """y_test coded with the training labels' classes (or as floats for regression)."""
+    if task == "regression":
+        return parse_targets(values, "regression", f"{path}: y_test")[0]
+    lookup = {c: i for i, c in enumerate(classes)}
+    numbers = [number(v) for v in values]
+    names = [v if v in lookup or n is None or not math.isfinite(n) else _label_name(n) for v, n in zip(values, numbers)]
+    missing = sorted({v for v in names if v not in lookup})
+    if missing:
+        raise DataError(f"{path}: y_test has labels {missing} that y_train lacks.")
+    return np.array([lookup[v] for v in names], dtype=np.int64)
+
+
+def _as_matrix(X: np.ndarray, path: Any, name: str = "X") -> np.ndarray:
+    """Features as a float matrix (one row per sample), refusing text, empty arrays, NaN and infinity."""
+    X = np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{path}: features must be numeric; got dtype {X.dtype}.")
+    if X.ndim == 0 or len(X) == 0 or X.size == 0:
+        raise DataError(f"{path}: {name} has shape {X.shape}, which holds no samples; expected (samples, features).")
+    X = X.reshape(len(X), -1).astype(float)
+    check_finite(X, str(path))
+    return X
+
