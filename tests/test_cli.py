@@ -248,6 +248,8 @@ def test_bad_csv_gives_one_line_and_exit_2(tmp_path, name):
         (["train", "digitz"], "unknown dataset 'digitz'"),
         (["train", "{tmp}/missing.csv"], "missing.csv: no such file"),
         (["train", "{tmp}/ok.csv", "--target", "label"], "no target column named 'label'; the columns are a, b, y"),
+        (["train", "{tmp}/four.npy", "--target", "abc"], "four.npy: target 'abc' is not a column index"),
+        (["train", "{tmp}/four.npy", "--target", "7"], "four.npy: target column index 7 is out of range for 4"),
         (["evaluate", "{tmp}/nomodel.npz", "iris"], "nomodel.npz: no such model file"),
         (["predict", "{tmp}/junk.npz", "{tmp}/ok.csv"], "is not a chainrule model file"),
         (["predict", "{model}", "{tmp}/two.npy"], "two.npy has 2 features but the model was trained on 3"),
@@ -265,12 +267,14 @@ def test_user_mistakes_exit_2_with_one_line(trained, tmp_path, capsys, argv, mes
     (tmp_path / "ok.csv").write_text("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n")
     (tmp_path / "junk.npz").write_bytes(b"not a model at all")
     np.save(tmp_path / "two.npy", np.ones((3, 2)))
+    np.save(tmp_path / "four.npy", np.c_[np.arange(24.0).reshape(8, 3), np.arange(8) % 2])
     np.save(tmp_path / "nan.npy", np.array([[1.0, 2, 3], [np.nan, 1, 2]]))
     model = str(trained / "run" / "model.npz")
     argv = [a.format(tmp=tmp_path, model=model) for a in argv]
     assert main([*argv, "--out", str(tmp_path / "run")] if argv[0] == "train" else argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
+    assert "invalid literal" not in err and not (tmp_path / "run").exists()
 
 
 def test_debug_shows_the_traceback(capsys):

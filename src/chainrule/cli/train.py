@@ -34,7 +34,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, help="minibatch size (0: the full batch)")
     p.add_argument("--seed", type=int, default=0, help="seed for the split, the weights and the shuffling")
     p.add_argument("--dtype", choices=["float32", "float64"], help="default float64 (float32 for mnist1d)")
-    p.add_argument("--target", help="target column of a CSV (name or index; default: the last)")
+    p.add_argument(
+        "--target", help="target column: a CSV column's name or index, a .npy column's index (default: the last)"
+    )
     p.add_argument("--task", choices=["classification", "regression"], help="override the guessed task of a file")
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
     p.add_argument("--force", action="store_true", help="write into an existing, non-empty output folder")
