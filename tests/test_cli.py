@@ -351,3 +351,133 @@ def test_other_classification_losses_train_and_predict_probabilities(tmp_path, c
     assert main(["predict", str(tmp_path / "m" / "model.npz"), str(tmp_path / "x.npy"), "--proba"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "prediction,p_0,p_1" and [line.split(",")[0] for line in lines[1:]] == ["0", "1"]
+
+
+# ------------------------------------------------------- a failed run leaves no output folder behind
+DIVERGES = ["train", "curve", "--optimizer", "sgd", "--lr", "10", "--epochs", "20", "--no-plots"]
+
+
+def leftovers(folder):
+    """Staging folders (hidden, ending .partial) left in ``folder``."""
+    return [p.name for p in folder.iterdir() if p.name.endswith(".partial")]
+
+
+def test_divergence_is_one_line_suggesting_a_lower_lr_and_leaves_no_folder(tmp_path):
+    out = tmp_path / "new" / "deeper" / "run"  # none of these exist yet
+    r = cli(*DIVERGES, "--out", out)  # with the progress bar: the error must still start its own line
+    assert r.returncode == 2, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("chainrule train: error: training diverged: ") and "Traceback" not in r.stderr
+    assert "beyond max_weight" in last and "nothing was saved" in last
+    assert "--lr 1 (this run used --lr 10)" in last  # a tenth of the rate that diverged
+    assert list(tmp_path.iterdir()) == [], "the parent folders made for --out are removed too"
+
+
+def test_divergence_in_process_prints_exactly_one_line(tmp_path, capsys):
+    assert main([*DIVERGES, "--quiet", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("chainrule train: error: training diverged: "), err
+    assert not (tmp_path / "run").exists() and leftovers(tmp_path) == []
+
+
+def test_a_failed_run_with_force_keeps_the_existing_folder_untouched(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    assert main([*DIVERGES, "--quiet", "--force", "--out", str(tmp_path / "run")]) == 2
+    assert [p.name for p in (tmp_path / "run").iterdir()] == ["notes.txt"]
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine" and leftovers(tmp_path) == []
+
+
+def test_an_error_while_saving_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    from chainrule.cli import plots
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plots, "curves", full_disk)  # the model and history are written by then
+    assert main(["train", "xor", "--epochs", "5", "--quiet", "--out", str(tmp_path / "a" / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_successful_run_leaves_no_staging_folder(tmp_path, capsys):
+    train(capsys, "xor", "--epochs", "5", "--out", tmp_path / "run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert {"model.npz", "model.preprocess.json", "history.json", "history.csv"} == {
+        p.name for p in (tmp_path / "run").iterdir()
+    }
+
+
+# ------------------------------------------------------------------- values near the float64 limit
+def run_recording_warnings(argv):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main(argv)
+    return code, [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def regression_file(path, x_scale, y_scale):
+    i = np.arange(60)
+    x = np.linspace(-2, 2, 60)
+    X = np.c_[x, (-1.0) ** i] * x_scale  # the second column alternates ±x_scale
+    np.savez(path, X=X, y=(np.sin(2 * x) + x / 2) * y_scale)
+
+
+def scores_of(text):
+    return {k: float(v) for k, v in re.findall(r"^(R²|RMSE|MAE)\s+(\S+)", text, re.M)}
+
+
+def test_features_and_targets_near_1e300_train_without_warnings_or_nan(tmp_path, capsys):
+    # standardising makes the problem scale-free, so the 1e300 copy must score as the unit-sized one
+    regression_file(tmp_path / "unit.npz", 1.0, 1.0)
+    regression_file(tmp_path / "huge.npz", 1e300, 1e300)
+    results = {}
+    for name in ("unit", "huge"):
+        argv = ["train", str(tmp_path / f"{name}.npz"), "--task", "regression", "--epochs", "30", "--seed", "1"]
+        code, caught = run_recording_warnings([*argv, "--quiet", "--no-plots", "--out", str(tmp_path / name)])
+        out, err = capsys.readouterr()
+        assert code == 0 and err == "" and caught == [], (err, caught)
+        assert "nan" not in out.lower() and "inf" not in out.lower(), out
+        results[name] = scores_of(out)
+    assert np.isfinite(results["huge"]["R²"])
+    assert results["huge"]["R²"] == pytest.approx(results["unit"]["R²"], abs=2e-4)
+    # printed with 4 significant digits
+    assert results["huge"]["RMSE"] == pytest.approx(results["unit"]["RMSE"] * 1e300, rel=2e-3)
+    sidecar = json.loads((tmp_path / "huge" / "model.preprocess.json").read_text())
+    assert sidecar["scale"][1] == pytest.approx(1e300) and abs(sidecar["mean"][1]) < 1e-15 * 1e300
+    np.save(tmp_path / "x.npy", np.array([[0.0, 1e300], [1.0, -1e300]]))
+    code, caught = run_recording_warnings(["predict", str(tmp_path / "huge" / "model.npz"), str(tmp_path / "x.npy")])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0 and caught == [] and all(np.isfinite(float(v)) for v in lines[1:]), lines
+
+
+def test_values_too_close_to_the_float64_limit_are_refused_naming_the_column(tmp_path, capsys):
+    i = np.arange(20)
+    np.savez(tmp_path / "edge.npz", X=np.c_[i * 0.1, (-1.0) ** i * 1.5e308], y=i % 2)
+    argv = ["train", str(tmp_path / "edge.npz"), "--quiet", "--out", str(tmp_path / "r")]
+    code, caught = run_recording_warnings(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and caught == [] and err.count("\n") == 1, err
+    assert "edge: feature 'x2' holds values up to 1.5e+308" in err and "divide it by a power of ten" in err
+    assert not (tmp_path / "r").exists()
+    np.savez(tmp_path / "edge_y.npz", X=np.c_[i * 0.1], y=(-1.0) ** i * 1e308)
+    argv = ["train", str(tmp_path / "edge_y.npz"), "--task", "regression", "--quiet", "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert "edge_y: the target holds values up to 1e+308" in capsys.readouterr().err
+
+
+def test_regression_scores_by_hand_and_near_1e300():
+    from chainrule.cli.pipeline import scores
+
+    # residuals (0, 0, -1): SS_res = 1, SS_tot = (1-2)² + 0 + (3-2)² = 2, so R² = 0.5; RMSE √(1/3); MAE 1/3
+    expected = {"r2": 0.5, "rmse": np.sqrt(1 / 3), "mae": 1 / 3, "n": 3}
+    assert scores("regression", np.array([1.0, 2, 3]), np.array([1.0, 2, 4]), []) == pytest.approx(expected)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        big = scores("regression", np.array([1.0, 2, 3]) * 1e300, np.array([1.0, 2, 4]) * 1e300, [])
+    assert big == pytest.approx({"r2": 0.5, "rmse": np.sqrt(1 / 3) * 1e300, "mae": 1e300 / 3, "n": 3})

@@ -6,7 +6,7 @@ UnicodeDecodeError, struct.error or anything from pickle. ``chainrule.cli.main``
 and arguments (1 is kept for internal errors and a failed gradcheck) and writes nothing outside its output folder.
 On well-formed CSV, .npy and .npz files with hostile contents (NaN, infinity, 1e300, one sample, one class, text or
 float labels, empty or constant columns) ``chainrule train`` either succeeds and writes its model, or prints one
-error line, returns 2 and creates no output folder.
+error line, returns 2 and creates no output folder; a run that succeeds raises no RuntimeWarning and prints no NaN.
 Set CHAINRULE_COUNTS=path to append the number of examples run.
 """
 
@@ -453,6 +453,9 @@ def test_cli_train_on_hostile_contents_succeeds_or_fails_in_one_line(file, task,
             assert not out.exists(), f"{context}; it left {out} behind"  # the folder is made once all is checked
         else:
             assert stderr == "", context
+            assert not [w for w in caught if w.startswith("RuntimeWarning")], f"{context}; warnings: {caught}"
+            assert " nan" not in stdout.lower(), f"{context}; a score is NaN: {stdout}"
             assert EXPECTED_FILES <= {p.name for p in out.iterdir()}, context
             assert "test results (" in stdout, context
             cr.load(out / "model.npz")
+        assert not [p for p in Path(d).iterdir() if p.name.endswith(".partial")], f"{context}; staging left"

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..activations import Sigmoid, Softmax, get_activation
 from ..datasets import DataError, Dataset, Preprocessor
-from ..datasets.preprocess import load_for
+from ..datasets.preprocess import load_for, unit_of
 from ..io import load as load_model
 from ..layers import Dense
 from ..model import Sequential
@@ -96,14 +96,7 @@ def relabel(data: Dataset, pre: Preprocessor) -> tuple[np.ndarray, np.ndarray]:
 def scores(task: str, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, Any]:
     """Accuracy, confusion matrix and per-class precision/recall; or R², RMSE and MAE for regression."""
     if task == "regression":
-        resid = y_true - y_pred
-        ss_tot = float(((y_true - y_true.mean()) ** 2).sum()) or 1.0
-        return {
-            "r2": 1 - float((resid**2).sum()) / ss_tot,
-            "rmse": float(np.sqrt((resid**2).mean())),
-            "mae": float(np.abs(resid).mean()),
-            "n": len(y_true),
-        }
+        return _regression_scores(np.asarray(y_true, float), np.asarray(y_pred, float))
     k = max(len(classes), int(max(y_true.max(), y_pred.max())) + 1)
     cm = np.zeros((k, k), dtype=np.int64)
     np.add.at(cm, (y_true.astype(int), y_pred.astype(int)), 1)
@@ -117,6 +110,25 @@ def scores(task: str, y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]
         "precision": precision,
         "recall": recall,
         "support": cm.sum(axis=1),
+        "n": len(y_true),
+    }
+
+
+def _regression_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """R², RMSE and MAE; computed on values divided by a power of two near the largest, so targets near
+    1e300 give finite scores (and ordinary ones exactly the unscaled numbers)."""
+    if not np.isfinite(y_pred).all():
+        raise DataError(
+            "the model's predictions are not all finite numbers once put back into the target's units; "
+            "rescale the target (e.g. divide it by a power of ten) and train again."
+        )
+    unit = float(unit_of(np.concatenate([y_true.ravel(), y_pred.ravel()]), axis=None))
+    t, resid = y_true / unit, y_true / unit - y_pred / unit
+    ss_tot = float(((t - t.mean()) ** 2).sum()) or 1.0
+    return {
+        "r2": 1 - float((resid**2).sum()) / ss_tot,
+        "rmse": float(np.sqrt((resid**2).mean())) * unit,
+        "mae": float(np.abs(resid).mean()) * unit,
         "n": len(y_true),
     }
 

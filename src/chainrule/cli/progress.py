@@ -42,3 +42,4 @@ class ProgressBar(Callback):
     def on_train_end(self, model) -> None:
         if self.bar is not None:
             self.bar.close()
+            self.bar = None

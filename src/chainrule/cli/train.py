@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,7 @@ import numpy as np
 from .. import datasets
 from ..datasets import Preprocessor
 from ..datasets.preprocess import sidecar
+from ..model import DivergenceError
 from ..optimizers import get_optimizer
 from . import pipeline
 from .pipeline import CLIError
@@ -62,13 +68,53 @@ def _settings(args: argparse.Namespace, data: datasets.Dataset) -> dict[str, Any
 
 
 def _out_folder(args: argparse.Namespace, name: str) -> Path:
+    """The output folder, checked before training; nothing is created until the results are written."""
     out = Path(args.out) if args.out else Path("runs") / name
+    _check_out(out, args.force)
+    return out
+
+
+def _check_out(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} is a file, not a folder.")
-    if out.is_dir() and any(out.iterdir()) and not args.force:
+    if out.is_dir() and any(out.iterdir()) and not force:
         raise CLIError(f"{out} already exists and is not empty; pass --force to write into it, or choose --out.")
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+
+
+@contextlib.contextmanager
+def _staged(out: Path, force: bool) -> Iterator[Path]:
+    """A fresh folder beside ``out`` to write the results into, moved into place only once all are written.
+
+    If anything fails, the staging folder and any parent folders made for it are removed, so a failed run
+    leaves nothing behind; a folder that existed before the run is never removed.
+    """
+    made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]  # deepest first
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        yield stage
+        _check_out(out, force)  # again: the folder may have appeared while training
+        if not out.exists():
+            stage.rename(out)
+            return
+        for f in stage.iterdir():
+            os.replace(f, out / f.name)
+        stage.rmdir()
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise
+
+
+def _diverged(exc: DivergenceError, lr: float) -> CLIError:
+    """The library's DivergenceError in the command line's terms: what happened and the flags that help."""
+    what = str(exc).split(";")[0].rstrip(".")
+    return CLIError(
+        f"training diverged: {what}; nothing was saved. Try a lower learning rate, e.g. --lr {lr / 10:g} "
+        f"(this run used --lr {lr:g}), or rescale the inputs and targets."
+    )
 
 
 def _validation(X: np.ndarray, y: np.ndarray, task: str, seed: int):
@@ -87,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     n_out, last = pipeline.output_spec(data.task, data.n_classes, s["loss"])
     model = pipeline.build(data.n_features, s["layers"], n_out, s["activation"], last, args.seed, s["dtype"])
     opt = get_optimizer(s["optimizer"], lr=s["lr"])
-    out = _out_folder(args, data.name)  # created only once every setting has been checked
+    out = _out_folder(args, data.name)  # checked now, written only once training has succeeded
     X, y = pre.transform(data.X_train), pre.transform_y(data.y_train)
     Xtr, ytr, val = _validation(X, y, data.task, args.seed)
     classification = data.task == "classification"
@@ -102,18 +148,25 @@ def run(args: argparse.Namespace) -> int:
         f"batch {s['batch_size'] or 'full'}, seed {args.seed}"
     )
     start = time.perf_counter()
-    history = model.fit(
-        Xtr,
-        ytr,
-        loss=s["loss"],
-        optimizer=opt,
-        epochs=s["epochs"],
-        batch_size=s["batch_size"],
-        validation_data=val,
-        callbacks=callbacks,
-        seed=args.seed,
-        metrics=["accuracy"] if classification else ["mae"],
-    )
+    try:
+        history = model.fit(
+            Xtr,
+            ytr,
+            loss=s["loss"],
+            optimizer=opt,
+            epochs=s["epochs"],
+            batch_size=s["batch_size"],
+            validation_data=val,
+            callbacks=callbacks,
+            seed=args.seed,
+            metrics=["accuracy"] if classification else ["mae"],
+        )
+    except BaseException as exc:
+        for cb in callbacks:  # fit ends no progress bar when it raises: end it, so the error starts a line
+            cb.on_train_end(model)
+        if isinstance(exc, DivergenceError):
+            raise _diverged(exc, s["lr"]) from exc
+        raise
     seconds = time.perf_counter() - start
     Xte = pre.transform(data.X_test, "the test split")
     pred = pipeline.predict_labels(model, Xte)
@@ -123,11 +176,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"\ntest results ({len(data.X_test)} held-out samples):")
     print(pipeline.table(result, data.classes))
     print(f"training time: {seconds:.2f} s ({len(history)} epochs, {len(Xtr) * len(history) / seconds:,.0f} samples/s)")
-    _save(out, model, pre, history, data, result, args.no_plots)
+    with _staged(out, args.force) as stage:
+        written = _save(stage, model, pre, history, data, result, args.no_plots)
+    print(f"saved to {out}/: " + ", ".join(written))
     return 0
 
 
-def _save(out: Path, model, pre: Preprocessor, history, data, result, no_plots: bool) -> None:
+def _save(out: Path, model, pre: Preprocessor, history, data, result, no_plots: bool) -> list[str]:
+    """Write the model, its preprocessing, the history and the plots into ``out``; the names written."""
     model_path = out / "model.npz"
     model.save(model_path)
     pre.save(sidecar(model_path))
@@ -152,4 +208,4 @@ def _save(out: Path, model, pre: Preprocessor, history, data, result, no_plots: 
                 )
         else:
             written.append(plots.regression_fit(predict_raw, data.X_test, data.y_test, out / "fit.png"))
-    print(f"saved to {out}/: " + ", ".join(p.name for p in written))
+    return [p.name for p in written]

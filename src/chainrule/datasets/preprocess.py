@@ -18,6 +18,39 @@ import numpy as np
 
 from ._base import DataError, Dataset
 
+LARGEST = float(np.finfo(np.float64).max) / 4  # larger values would overflow x − mean or the plots' padding
+
+
+def unit_of(A: np.ndarray, axis: int | None = 0) -> np.ndarray:
+    """A power of two near the largest magnitude along ``axis`` (1 where all are zero).
+
+    Dividing by it is exact and brings every value within ±2, so sums of squares cannot overflow; results
+    multiplied back by it are the same numbers the unscaled data would give, wherever those are finite.
+    """
+    _, exponent = np.frexp(np.abs(A).max(axis=axis))  # peak = m·2^exponent, 0.5 ≤ m < 1
+    return np.ldexp(1.0, exponent - 1)
+
+
+def mean_std(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and (population) standard deviations of finite data that do not overflow, even near 1e308."""
+    unit = unit_of(A)
+    S = A / unit
+    return S.mean(axis=0) * unit, S.std(axis=0) * unit
+
+
+def _check_magnitude(A: np.ndarray, names: list[str], what: str) -> None:
+    peak = np.abs(A).max(axis=0)
+    big = np.flatnonzero(np.atleast_1d(peak > LARGEST))
+    if len(big):
+        j = int(big[0])
+        name = names[j] if j < len(names) else f"column {j + 1}"
+        value = float(np.atleast_1d(peak)[j])
+        raise DataError(
+            f"{what if A.ndim == 1 else f'{what} {name!r}'} holds values up to {value:.3g} in magnitude, too close "
+            f"to the float64 limit ({np.finfo(np.float64).max:.3g}) to standardise; divide it by a power of ten "
+            f"(e.g. 1e300) so its values stay below {LARGEST:.3g}, and try again."
+        )
+
 
 @dataclass
 class Preprocessor:
@@ -36,8 +69,11 @@ class Preprocessor:
     def fit(cls, data: Dataset, standardize: bool = True) -> Preprocessor:
         """Statistics of ``data.X_train`` (and ``y_train`` for regression); the test split is never looked at."""
         X = data.X_train
-        mean = X.mean(axis=0) if standardize else np.zeros(X.shape[1])
-        std = X.std(axis=0) if standardize else np.ones(X.shape[1])
+        if standardize:
+            _check_magnitude(X, data.feature_names, f"{data.name}: feature")
+            mean, std = mean_std(X)
+        else:
+            mean, std = np.zeros(X.shape[1]), np.ones(X.shape[1])
         scale = np.where(std > 1e-12, std, 1.0)  # constant columns (digits' blank corners) pass through
         pre = cls(
             data.task,
@@ -48,7 +84,10 @@ class Preprocessor:
             source=dict(data.source, dataset=data.name),
         )
         if data.task == "regression":
-            pre.y_mean, pre.y_scale = float(data.y_train.mean()), float(data.y_train.std() or 1.0)
+            y = np.asarray(data.y_train, dtype=float)
+            _check_magnitude(y, [], f"{data.name}: the target")
+            y_mean, y_std = mean_std(y)
+            pre.y_mean, pre.y_scale = float(y_mean), float(y_std or 1.0)
         return pre
 
     @property
@@ -66,7 +105,8 @@ class Preprocessor:
         return y if self.task != "regression" else (np.asarray(y, float) - self.y_mean) / self.y_scale
 
     def inverse_y(self, out: np.ndarray) -> np.ndarray:
-        return np.asarray(out, float) * self.y_scale + self.y_mean
+        with np.errstate(over="ignore"):  # beyond the float range is ±inf, which the callers report
+            return np.asarray(out, float) * self.y_scale + self.y_mean
 
     def to_json(self) -> str:
         return json.dumps({"format": "chainrule-preprocess", "version": 1, **asdict(self)}, indent=1)
