@@ -308,12 +308,32 @@ CONFIG_EDITS = {
     "rng_garbage": lambda d: d.update(rng_state={"bit_generator": "MT19937"}),
     "rng_str": lambda d: d.update(rng_state="seed"),
     "rng_huge": lambda d: d["rng_state"]["state"].update(state=10**300),
+    "callbacks_not_list": lambda d: d.update(callbacks="EarlyStopping"),
+    "callbacks_too_many": lambda d: d.update(callbacks=[{"type": "EarlyStopping", "monitor": None, "state": {}}] * 65),
+    "callback_type_code": lambda d: d.update(callbacks=[{"type": "os.system('x')", "monitor": None, "state": {}}]),
+    "callback_monitor_int": lambda d: d.update(callbacks=[{"type": "EarlyStopping", "monitor": 3, "state": {}}]),
+    "callback_state_list": lambda d: d.update(callbacks=[{"type": "EarlyStopping", "monitor": None, "state": [1]}]),
+    "callback_value_str": lambda d: d.update(callbacks=[{"type": "X", "monitor": None, "state": {"b": "1"}}]),
+    "callback_value_nan": lambda d: d.update(callbacks=[{"type": "X", "monitor": None, "state": {"b": float("nan")}}]),
+    "callback_key_path": lambda d: d.update(callbacks=[{"type": "X", "monitor": None, "state": {"../b": 1}}]),
+    "callback_array_missing": lambda d: d.update(callbacks=[{"type": "X", "monitor": None, "state": {"w": "array"}}]),
 }
 
 
 @pytest.mark.parametrize("edit", list(CONFIG_EDITS.values()), ids=list(CONFIG_EDITS))
 def test_bad_config_values_are_refused(tmp_path, good_bytes, edit):
     refuse(tmp_path, with_json(good_bytes, edit))
+    _record("bad_config", 1)
+
+
+def test_callback_array_of_the_wrong_shape_is_refused(tmp_path, good_bytes):
+    parts = members(good_bytes)
+    doc = json.loads(parts["model.json"])
+    doc["callbacks"] = [{"type": "EarlyStopping", "monitor": "loss", "state": {"best_weights": "array"}}]
+    doc["arrays"]["callbacks.0.best_weights"] = {"shape": [1000], "dtype": "float64"}
+    parts["model.json"] = json.dumps(doc).encode()
+    parts["callbacks.0.best_weights.npy"] = npy(np.zeros(1000))  # the model has 21 parameters
+    refuse(tmp_path, pack(parts), match="callbacks.0.best_weights")
     _record("bad_config", 1)
 
 

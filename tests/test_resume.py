@@ -101,3 +101,38 @@ def test_resume_refuses_a_mismatch_and_changes_nothing(tmp_path):
     fresh.save(tmp_path / "untrained.npz")
     with pytest.raises(ValueError, match="before any training"):
         model.fit(X, y, loss="mse", epochs=4, resume_from=tmp_path / "untrained.npz")
+
+
+def test_resume_carries_early_stopping_state(tmp_path):
+    # min_delta is a bar no epoch after the first clears, so patience runs out at a known epoch: the first
+    # epoch sets the best, epochs 2-5 do not improve, and with patience 3 training stops after epoch 5.
+    X, y = data()
+    stopper = lambda: cr.EarlyStopping(monitor="loss", patience=3, min_delta=1e9, restore_best_weights=True)  # noqa: E731
+    straight = build()
+    straight_stop = stopper()
+    straight.fit(X, y, optimizer=cr.Adam(lr=0.01), epochs=20, callbacks=[straight_stop], **FIT)
+    assert straight.epochs_trained_ == 5 and straight_stop.best_epoch == 0
+
+    first, path = build(), tmp_path / "ckpt.npz"
+    # the checkpoint is listed first: fit still runs it after the EarlyStopping, so the file holds its epoch-3 state
+    first.fit(X, y, optimizer=cr.Adam(lr=0.01), epochs=3, callbacks=[cr.ModelCheckpoint(path), stopper()], **FIT)
+    saved = cr.load(path)
+    [(kind, monitor, state)] = [s for s in saved._callback_states if s[0] == "EarlyStopping"]
+    assert (monitor, state["wait"], state["best_epoch"]) == ("loss", 2, 0)
+
+    resumed, resumed_stop = build(), stopper()
+    resumed.fit(X, y, epochs=20, resume_from=path, callbacks=[resumed_stop], **FIT)
+    # a fresh EarlyStopping would take epoch 4 as its best and stop three epochs later, with other weights
+    assert resumed.epochs_trained_ == 5 and resumed_stop.best_epoch == 0
+    for a, b in zip(resumed.get_weights(), straight.get_weights()):
+        assert np.array_equal(a, b)
+
+
+def test_checkpoint_stores_its_own_best_and_a_plain_fit_stores_no_callbacks(tmp_path):
+    X, y = data()
+    model, path = build(), tmp_path / "best.npz"
+    checkpoint = cr.ModelCheckpoint(path, monitor="loss")
+    history = model.fit(X, y, optimizer=cr.Adam(lr=0.01), epochs=4, callbacks=[checkpoint], **FIT)
+    assert ("ModelCheckpoint", "loss", {"best": min(history["loss"])}) in cr.load(path)._callback_states
+    model.save(tmp_path / "plain.npz")  # outside fit: no callback is running, none is stored
+    assert cr.load(tmp_path / "plain.npz")._callback_states == []

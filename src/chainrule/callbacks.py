@@ -28,6 +28,18 @@ class Callback:
     def on_train_end(self, model: Sequential) -> None:
         pass
 
+    def get_state(self) -> dict[str, Any] | None:
+        """What this callback must carry over a ``fit(resume_from=…)``, or None.
+
+        Values are numbers, None, or arrays shaped like the model's flat parameters.
+        A model saved during ``fit`` (by ``ModelCheckpoint``) stores the state of
+        every callback of that fit.
+        """
+        return None
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Take back what ``get_state`` gave; ``fit(resume_from=…)`` calls it after ``on_train_begin``."""
+
 
 class History:
     """Per-epoch logs of one ``fit``: ``history["loss"]``, ``history["val_loss"]``, …"""
@@ -140,6 +152,15 @@ class EarlyStopping(Callback):
         if self.restore_best_weights and self.best_weights is not None:
             model._flat[...] = self.best_weights
 
+    def get_state(self):
+        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_weights": self.best_weights}
+
+    def set_state(self, state):
+        self.best = float(state.get("best", self.best))
+        self.best_epoch, self.wait = int(state.get("best_epoch", -1)), int(state.get("wait", 0))
+        weights = state.get("best_weights")
+        self.best_weights = weights if isinstance(weights, np.ndarray) else None
+
 
 class ModelCheckpoint(Callback):
     """Save the model to ``path`` every ``every`` epochs, or only when ``monitor`` improves.
@@ -152,7 +173,10 @@ class ModelCheckpoint(Callback):
 
     The file holds everything ``fit(..., resume_from=path)`` needs to continue
     bit-identically: weights, optimiser moments and step count, the epoch
-    count (hence the schedule position), the loss and the generator state.
+    count (hence the schedule position), the loss, the generator state, and
+    the state of the fit's callbacks (an EarlyStopping's best value, patience
+    count and best weights). ``fit`` runs checkpoints after its other
+    callbacks, so the file holds their state after the same epoch.
     """
 
     def __init__(self, path: str | os.PathLike, every: int = 1, monitor: str | None = None, mode: str = "min") -> None:
@@ -177,3 +201,9 @@ class ModelCheckpoint(Callback):
         elif (epoch + 1) % self.every:
             return
         model.save(self.path)
+
+    def get_state(self):
+        return {"best": self.best}
+
+    def set_state(self, state):
+        self.best = float(state.get("best", self.best))

@@ -4,9 +4,11 @@ Layout (format version 1)::
 
     model.json                  {"format": "chainrule", "version": 1, "config": …,
                                  "loss": …, "optimizer": …, "epochs_trained": …,
-                                 "rng_state": …, "arrays": {name: {"shape", "dtype"}}}
+                                 "rng_state": …, "callbacks": […],
+                                 "arrays": {name: {"shape", "dtype"}}}
     layers.<i>.<param>.npy      each layer's parameters
     optimizer.<slot>.npy        the optimiser's moment buffers (flat), if any
+    callbacks.<k>.<key>.npy     arrays of the k-th saved callback state (flat, like the parameters)
 
 Loading reads the JSON, checks every declared shape against the architecture
 and a size budget, reads each array's .npy header and checks it before
@@ -23,6 +25,9 @@ loading: of version 1, only ``format``, ``version``, ``config`` and
 ``arrays`` (with the layer arrays) are required, and a file without
 ``loss``, ``optimizer``, ``epochs_trained`` or ``rng_state`` loads as an
 untrained-state model (tests/test_hostile_files.py covers the refusals).
+``callbacks`` (optional, a list of {"type", "monitor", "state"}) holds the
+state of the callbacks of the ``fit`` a checkpoint was written in: numbers,
+null, or "array" for a member ``callbacks.<k>.<key>.npy``.
 
 Limits on untrusted files: ``model.json`` at most ``MAX_JSON_BYTES``; at most
 ``MAX_PARAMS`` parameters; at most ``MAX_MEMBERS`` zip members; members may
@@ -57,6 +62,7 @@ MAX_PARAMS = 1 << 28  # 256 M parameters: 2 GiB of float64, far above any MLP th
 MAX_MEMBERS = 10_000
 MAX_INFLATION = 20  # unpacked bytes per byte of file; chainrule writes stored (1x) members
 MIN_BUDGET = 64 << 20  # small files may always inflate to this many bytes
+MAX_CALLBACKS = 64
 
 LAYER_TYPES: dict[str, type[layers.Layer]] = {
     "Dense": layers.Dense,
@@ -82,6 +88,18 @@ def save(model: Sequential, path: str | os.PathLike) -> None:
         for k, slot in enumerate(opt.state):
             for name, arr in slot.items():
                 arrays[f"optimizer.{k}.{name}"] = arr
+    callback_states = []
+    for cb in model._fit_callbacks:
+        state = cb.get_state()
+        if state is None:
+            continue
+        entry: dict[str, Any] = {}
+        for key, value in state.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"callbacks.{len(callback_states)}.{key}"] = value
+                value = "array"
+            entry[key] = value
+        callback_states.append({"type": type(cb).__name__, "monitor": getattr(cb, "monitor", None), "state": entry})
     doc = {
         "format": FORMAT,
         "version": VERSION,
@@ -90,6 +108,7 @@ def save(model: Sequential, path: str | os.PathLike) -> None:
         "optimizer": None if opt is None else {**opt.get_config(), "t": opt.t},
         "epochs_trained": model.epochs_trained_,
         "rng_state": model.rng.bit_generator.state,
+        "callbacks": callback_states,
         "arrays": {k: {"shape": list(a.shape), "dtype": str(a.dtype)} for k, a in arrays.items()},
     }
     path = os.fspath(path)
@@ -232,7 +251,37 @@ def _load_zip(zf: zipfile.ZipFile, path: str) -> Sequential:
             model.rng.bit_generator.state = state
         except (TypeError, ValueError, KeyError) as exc:
             raise _fail(path, f"its random generator state is unusable ({exc}).") from exc
+    model._callback_states = _callback_states(doc.get("callbacks"), zf, model, dtype, path)
     return model
+
+
+def _callback_states(entries: Any, zf: zipfile.ZipFile, model: Sequential, dtype: np.dtype, path: str) -> list:
+    """The saved callback states as (type, monitor, state): plain numbers, None, and parameter-shaped arrays."""
+    if entries is None:
+        return []
+    if not isinstance(entries, list) or len(entries) > MAX_CALLBACKS:
+        raise _fail(path, f"its callbacks entry is {_short(entries)} (a list of at most {MAX_CALLBACKS} is expected).")
+    out = []
+    for k, entry in enumerate(entries):
+        kind = entry.get("type") if isinstance(entry, dict) else None
+        monitor, state = (entry.get("monitor"), entry.get("state")) if isinstance(entry, dict) else (None, None)
+        if not (isinstance(kind, str) and kind.isidentifier() and isinstance(state, dict)) or not (
+            monitor is None or isinstance(monitor, str)
+        ):
+            raise _fail(path, f"callback state {k} is {_short(entry)}.")
+        values: dict[str, Any] = {}
+        for key, value in state.items():
+            if not key.isidentifier():
+                raise _fail(path, f"callback state {k} has the key {_short(key)}.")
+            if value == "array":
+                name = f"callbacks.{k}.{key}"
+                _check_member(zf, name, (model.n_params,), dtype, path)
+                value = _read_member(zf, name, (model.n_params,), dtype, path).copy()
+            elif not (value is None or isinstance(value, (int, float)) and not math.isnan(value)):
+                raise _fail(path, f"callback state {k} holds {key}={_short(value)}.")
+            values[key] = value
+        out.append((kind, monitor, values))
+    return out
 
 
 def _read_json(zf: zipfile.ZipFile, path: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ._validate import (
     check_same_length,
 )
 from .activations import Activation, Sigmoid, Softmax
-from .callbacks import Callback, History
+from .callbacks import Callback, History, ModelCheckpoint
 from .layers import Layer
 from .losses import Loss, check_sample_weight, get_loss
 from .metrics import METRICS, get_metric
@@ -48,6 +48,9 @@ class Sequential:
     ``dtype`` (float64 or float32) is the dtype of every parameter and of every
     array the model computes with.
     """
+
+    _fit_callbacks: list[Callback] = []  # during fit: its callbacks, whose state a checkpoint saves
+    _callback_states: list[tuple[str, str | None, dict[str, Any]]] = []  # read from a file, for resume_from
 
     def __init__(self, *layers: Layer, seed: int | None = None, dtype: Any = "float64") -> None:
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
@@ -251,6 +254,8 @@ class Sequential:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances; received {cb!r}.")
+        # checkpoints last: the file they write then holds every other callback's state after the same epoch
+        callbacks.sort(key=lambda cb: isinstance(cb, ModelCheckpoint))
         log_keys = ["loss", *metric_fns]
         log_keys += [f"val_{k}" for k in log_keys] if val is not None else []
         for cb in callbacks:
@@ -265,25 +270,31 @@ class Sequential:
             self.rng = np.random.default_rng(seed)
         self.loss_, self.optimizer_, self._max_weight = loss_obj, opt, bound
         self._max_square_sum = min(bound * bound, float(np.finfo(self.dtype).max))  # see _check_weights
-        snapshot = np.empty_like(self._flat)  # the last good weights, should an epoch diverge
         history = History()
         self.stop_training = False
         for cb in callbacks:
             cb.on_train_begin(self)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            for _ in range(epochs):
-                epoch = self.epochs_trained_
-                logs = self._run_epoch(X, Y, w, loss_obj, opt, epoch, batch_size, shuffle, metric_fns, snapshot)
-                if val is not None:
-                    logs.update({f"val_{k}": v for k, v in self._scores(*val, loss_obj, metric_fns).items()})
-                self.epochs_trained_ += 1
-                history.record(epoch, logs)
-                if verbose and (epoch % verbose == 0 or self.epochs_trained_ == epoch + 1 == epochs):
-                    print(f"epoch {epoch + 1}: " + "  ".join(f"{k}={v:.6g}" for k, v in logs.items()))
-                for cb in callbacks:
-                    cb.on_epoch_end(self, epoch, logs)
-                if self.stop_training:
-                    break
+        if resumed is not None:
+            _restore_callbacks(callbacks, resumed._callback_states)
+        self._fit_callbacks = callbacks  # saved with the model by a checkpoint during this fit
+        snapshot = np.empty_like(self._flat)  # the last good weights, should an epoch diverge
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+                for _ in range(epochs):
+                    epoch = self.epochs_trained_
+                    logs = self._run_epoch(X, Y, w, loss_obj, opt, epoch, batch_size, shuffle, metric_fns, snapshot)
+                    if val is not None:
+                        logs.update({f"val_{k}": v for k, v in self._scores(*val, loss_obj, metric_fns).items()})
+                    self.epochs_trained_ += 1
+                    history.record(epoch, logs)
+                    if verbose and (epoch % verbose == 0 or self.epochs_trained_ == epoch + 1 == epochs):
+                        print(f"epoch {epoch + 1}: " + "  ".join(f"{k}={v:.6g}" for k, v in logs.items()))
+                    for cb in callbacks:
+                        cb.on_epoch_end(self, epoch, logs)
+                    if self.stop_training:
+                        break
+        finally:
+            self._fit_callbacks = []
         for cb in callbacks:
             cb.on_train_end(self)
         return history
@@ -478,6 +489,18 @@ class Sequential:
         """
         self.__dict__.update(state)
         self._bind_views()
+
+
+def _restore_callbacks(callbacks: list[Callback], states: list[tuple[str, str | None, dict[str, Any]]]) -> None:
+    """Give each callback the state saved for the callback of the same type and monitor (in order)."""
+    pending = list(states)
+    for cb in callbacks:
+        key = (type(cb).__name__, getattr(cb, "monitor", None))
+        for i, (kind, monitor, state) in enumerate(pending):
+            if (kind, monitor) == key:
+                cb.set_state(state)
+                del pending[i]
+                break
 
 
 __all__ = ["Sequential", "DivergenceError", "METRICS"]
