@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 import re
 
 import numpy as np
@@ -28,6 +29,7 @@ def test_divergence_raises_naming_epoch_and_batch_and_keeps_finite_weights(batch
         model.fit(X, y, loss="mse", optimizer=opt, epochs=200, batch_size=batch_size)
     epoch, batch = map(int, re.search(r"epoch (\d+), batch (\d+)", str(info.value)).groups())
     assert 1 <= epoch <= 200 and batch >= 1
+    assert (info.value.epoch, info.value.batch) == (epoch, batch)
     if batch_size is None:
         assert batch == 1
     assert np.isfinite(model._flat).all()
@@ -88,6 +90,9 @@ def test_weights_exploding_while_the_loss_stays_finite_are_rolled_back():
     with pytest.raises(cr.DivergenceError, match=expected) as info:
         model.fit(x, [[0]], loss="bce_logits", optimizer=cr.SGD(lr=1e7), epochs=3, max_weight=1e6)
     assert "epoch 1, batch 1" in str(info.value)
+    assert (info.value.epoch, info.value.batch) == (1, 1) and info.value.peak == pytest.approx(peak, rel=1e-12)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (str(again), again.epoch, again.batch, again.peak) == (str(info.value), 1, 1, info.value.peak)
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)
     assert model.optimizer_.state == [] and model.optimizer_.t == 0

@@ -36,7 +36,19 @@ from .optimizers import Optimizer, get_optimizer
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinite loss, or weights beyond ``max_weight``."""
+    """Training produced a NaN or infinite loss, or weights beyond ``max_weight``.
+
+    ``epoch`` and ``batch`` (counted from 1) say where; ``peak`` is the largest
+    weight magnitude found (NaN or inf when weights were not finite; None when
+    only the loss was).
+    """
+
+    def __init__(self, message: str, epoch: int = 0, batch: int = 0, peak: float | None = None) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.peak = epoch, batch, peak
+
+    def __reduce__(self):  # keep the fields through pickling (worker processes send exceptions back)
+        return type(self), (str(self), self.epoch, self.batch, self.peak)
 
 
 class Sequential:
@@ -93,11 +105,17 @@ class Sequential:
         self._flat = np.zeros(total, dtype=self.dtype)
         self._flat_grad = np.zeros(total, dtype=self.dtype)
         self._bind_views()
-        self._first_trainable = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        self._plan_backward()
         self.initialize()
+
+    def _plan_backward(self) -> None:
+        """The layers backward visits, last first, down to the first with parameters (which gives no dX)."""
+        first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
+        self._backward_plan = [(self.layers[i], i > first) for i in range(len(self.layers) - 1, first - 1, -1)]
 
     def _bind_views(self) -> None:
         """Make every layer's params and grads entries views into the flat buffers, in layer order."""
+        self._flat_lists = ([self._flat], [self._flat_grad])  # what the optimiser steps over, made once
         offset = 0
         for layer in self.layers:
             for name, shape in layer.param_shapes().items():
@@ -147,10 +165,13 @@ class Sequential:
         return X
 
     def backward(self, dOut: np.ndarray) -> None:
-        """Propagate ∂L/∂output back through every layer, filling each layer's ``grads``."""
-        first = self._first_trainable
-        for i in range(len(self.layers) - 1, first - 1, -1):
-            dOut = self.layers[i].backward(dOut, i > first)
+        """Propagate ∂L/∂output back through every layer, filling each layer's ``grads``.
+
+        Layers below the first one with parameters are skipped, and that one is
+        not asked for its input gradient: nothing would use it.
+        """
+        for layer, need_input_grad in self._backward_plan:
+            dOut = layer.backward(dOut, need_input_grad)
 
     def _as_input(self, X: Any, name: str = "X") -> np.ndarray:
         X = check_array(X, name, dtype=self.dtype)
@@ -325,10 +346,10 @@ class Sequential:
         n = len(X)
         bs = n if batch_size is None else min(batch_size, n)
         opt.start_epoch(epoch)
-        params, grads = [self._flat], [self._flat_grad]
+        params, grads = self._flat_lists
         if bs == n:
             return self._full_batch_step(X, Y, w, loss, opt, epoch, metric_fns, params, grads, snapshot)
-        np.copyto(snapshot, self._flat)
+        snapshot[...] = self._flat
         order = self.rng.permutation(n) if shuffle else None
         total, weight_seen = 0.0, 0.0
         correct = dict.fromkeys(metric_fns, 0.0)
@@ -368,7 +389,7 @@ class Sequential:
         if not math.isfinite(value):
             self._diverged(epoch, 0, None, opt)  # nothing has moved this epoch: no snapshot is needed
         self.backward(dout)
-        np.copyto(snapshot, self._flat)
+        snapshot[...] = self._flat
         opt.step(params, grads)
         self._check_weights(epoch, 0, snapshot, opt)
         logs = {"loss": value}
@@ -386,14 +407,16 @@ class Sequential:
         # Σw² ≤ bound² proves every |w| ≤ bound in one BLAS call; NaN and inf fail it, and so may huge
         # finite weights whose squares overflow: only then is the exact peak looked at.
         flat = self._flat
-        if not float(flat @ flat) <= self._max_square_sum:
+        if not float(np.dot(flat, flat)) <= self._max_square_sum:
             if not self._weight_peak() <= self._max_weight:
                 self._diverged(epoch, batch, snapshot, opt)
 
     def _diverged(self, epoch: int, batch: int, snapshot: np.ndarray | None, opt: Optimizer) -> None:
-        peak = self._weight_peak()
+        peak: float | None = self._weight_peak()
         what = "The loss or the weights became NaN or infinite"
-        if not peak <= self._max_weight:
+        if peak <= self._max_weight:
+            peak = None  # the weights are fine: only the loss went bad
+        else:
             if snapshot is not None:
                 self._flat[...] = snapshot
             opt.state, opt.t = [], 0  # its moments may hold NaN or huge values too: start them afresh
@@ -402,7 +425,10 @@ class Sequential:
         raise DivergenceError(
             f"{what} at epoch {epoch + 1}, batch {batch + 1}; training stopped and the weights are "
             "the last good ones. Lower the learning rate, scale the inputs and targets, or clip gradients "
-            "(e.g. SGD(clip_norm=1.0)); pass max_weight=None to allow any finite weight."
+            "(e.g. SGD(clip_norm=1.0)); pass max_weight=None to allow any finite weight.",
+            epoch + 1,
+            batch + 1,
+            peak,
         )
 
     def _scores(self, X, Y, loss: Loss, metric_fns) -> dict[str, float]:
@@ -489,6 +515,7 @@ class Sequential:
         """
         self.__dict__.update(state)
         self._bind_views()
+        self._plan_backward()
 
 
 def _restore_callbacks(callbacks: list[Callback], states: list[tuple[str, str | None, dict[str, Any]]]) -> None:
