@@ -177,3 +177,34 @@ def test_names_resolve_to_fresh_optimizers():
     assert isinstance(a, cr.Adam) and a is not b
     opt = cr.RMSProp()
     assert cr.get_optimizer(opt) is opt
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: cr.SGD(lr=0.05, momentum=0.9), lambda: cr.Adam(lr=0.01), lambda: cr.RMSProp(lr=0.01, rho=0.5)]
+)
+def test_flushing_subnormal_state_leaves_the_weights_bit_identical(monkeypatch, make):
+    # A unit whose gradient becomes exactly zero keeps decaying moments, which pass through float32's
+    # subnormal range (below ~1.2e-38) on their way to zero. Here the gradient is zero from step 2 on:
+    # μᵏ·v (β₁ᵏ·m for Adam, ρᵏ·s for RMSProp) reaches that range within the 1,200 steps, so the unflushed
+    # run holds subnormals.
+    tiny = np.finfo(np.float32).tiny
+
+    def run(flush_every):
+        """The final weights, and the most subnormal state values seen just after any flush point."""
+        monkeypatch.setattr(cr.optimizers, "FLUSH_EVERY", flush_every)
+        p = np.linspace(-1, 1, 64, dtype=np.float32)
+        g = np.linspace(0.5, -0.5, 64, dtype=np.float32)
+        opt, most = make(), 0
+        opt.step([p], [g])
+        for _ in range(1200):
+            opt.step([p], [np.zeros_like(g)])
+            if opt.t % 128 == 0:
+                arrays = [a for slot in opt.state for a in slot.values()]
+                most = max(most, sum(int(np.count_nonzero((a != 0) & (np.abs(a) < tiny))) for a in arrays))
+        return p, most
+
+    p_plain, subnormal_plain = run(10**9)
+    p_flushed, subnormal_flushed = run(128)
+    assert subnormal_plain > 0
+    assert subnormal_flushed == 0
+    np.testing.assert_array_equal(p_flushed, p_plain)

@@ -20,6 +20,7 @@ import numpy as np
 from ._validate import check_positive_float, check_positive_int, lookup
 
 Schedule = Callable[[int], float]
+FLUSH_EVERY = 128  # steps between flushes of subnormal optimiser state (see Optimizer._flush_subnormals)
 
 
 class Optimizer:
@@ -63,16 +64,32 @@ class Optimizer:
         if self.clip_norm is None and self.clip_value is None and not self.weight_decay:
             for p, g, slot in zip(params, grads, self.state):  # nothing rewrites g: skip the checks below
                 self._update(p, g, slot, self.current_lr)
-            return
-        scale = self._clip_scale(grads)
-        for p, g, slot in zip(params, grads, self.state):
-            if scale != 1.0:
-                g = g * scale
-            if self.clip_value is not None:
-                g = np.clip(g, -self.clip_value, self.clip_value)
-            if self.weight_decay:
-                g = g + self.weight_decay * p
-            self._update(p, g, slot, self.current_lr)
+        else:
+            scale = self._clip_scale(grads)
+            for p, g, slot in zip(params, grads, self.state):
+                if scale != 1.0:
+                    g = g * scale
+                if self.clip_value is not None:
+                    g = np.clip(g, -self.clip_value, self.clip_value)
+                if self.weight_decay:
+                    g = g + self.weight_decay * p
+                self._update(p, g, slot, self.current_lr)
+        if self.t % FLUSH_EVERY == 0:
+            self._flush_subnormals()
+
+    def _flush_subnormals(self) -> None:
+        """Set state values below the dtype's smallest normal number (~1e-38 in float32) to exactly zero.
+
+        The moments of a unit whose gradient has become zero (a dead ReLU) decay
+        geometrically and pass through the subnormal range, where x86 arithmetic
+        is many times slower: in an MNIST-sized float32 run, enough of them to
+        slow whole epochs by ~10%. A step they would give is far below the
+        spacing of any weight above ~1e-30, so zeroing them leaves the weights
+        as they were.
+        """
+        for slot in self.state:
+            for a in slot.values():
+                np.copyto(a, 0, where=np.abs(a) < np.finfo(a.dtype).tiny)
 
     def _clip_scale(self, grads: Sequence[np.ndarray]) -> float:
         if self.clip_norm is None:
