@@ -124,7 +124,7 @@ def measure(sizes, dtype, epochs, repeats, workload) -> list[Row]:
             if not diff <= tol * max(1.0, float(np.max(np.abs(curves["chainrule"])))):
                 raise AssertionError(f"{workload}: {name}'s loss curve differs from chainrule's by {diff:.3g}")
             notes[name] = f"final loss {curve[-1]:.4g}" + (
-                "" if name == "chainrule" else f", max |Δloss| {diff:.0e} (50 epochs)"
+                "" if name == "chainrule" else f", losses within {diff:.0e} over 50 epochs"
             )
         medians = time_alternating(contenders, repeats, warmup=0)  # the check above was the warm-up
     finally:
