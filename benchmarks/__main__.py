@@ -9,7 +9,8 @@ import time
 
 from ._harness import format_table, header
 
-# (module, dtype) in the order of the workloads; float64 versions of 1 and 2 are workload 6
+# (module, dtype) in the order of the workloads; float64 versions of 1 and 2 are workload 6, and
+# workload 7 compares the scikit-learn estimators
 WORKLOADS = [
     ("xor", "float32"),
     ("mnist", "float32"),
@@ -18,6 +19,7 @@ WORKLOADS = [
     ("memory", "float32"),
     ("xor", "float64"),
     ("mnist", "float64"),
+    ("sklearn_estimators", "float32"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Workload: chainrule.sklearn.MLPClassifier against scikit-learn's MLPClassifier, fit time and accuracy.
+"""Workload 7: chainrule.sklearn.MLPClassifier against scikit-learn's MLPClassifier, fit time and accuracy.
 
 Two data sets: digits (1,797 × 64, float64, scaled to [0, 1]) and an MNIST-shaped random set (20,000 × 784
 float32; ten classes given by the argmax of a fixed random linear map, so it is learnable). Both
@@ -6,19 +6,18 @@ estimators get the same parameters: one hidden layer of 100 ReLU units, Adam, lr
 and a fixed number of epochs (``tol=0`` with ``n_iter_no_change`` = ``max_iter``: neither stops early).
 Fits alternate between the contenders after a warm-up; the metric is accuracy on a held-out 20 %.
 
-Run alone with ``python benchmarks/sklearn_estimators.py [--quick]``; ``run(quick)`` returns the rows.
+Run alone with ``python -m benchmarks --only sklearn_estimators``.
 """
 
 from __future__ import annotations
 
-import statistics
-import sys
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from ._harness import Row, optional, rows_with_ratios, time_alternating
 
 SEED = 0
 
@@ -56,18 +55,6 @@ def _estimators(epochs: int) -> dict[str, Any]:
     return {"chainrule": MLPClassifier(**params), "scikit-learn": SkMLPClassifier(**params)}
 
 
-def _time_alternating(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
-    for fn in fns.values():  # warm-up
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
 def _fitter(fitted: dict[str, Any], label: str, est: Any, X: np.ndarray, y: np.ndarray) -> Callable[[], None]:
     """A closure that fits a fresh clone of ``est`` and keeps it in ``fitted[label]``."""
     from sklearn.base import clone
@@ -78,12 +65,14 @@ def _fitter(fitted: dict[str, Any], label: str, est: Any, X: np.ndarray, y: np.n
     return fit
 
 
-def run(quick: bool = False, dtype: Any = None) -> list[dict[str, Any]]:
-    """Rows ``{"name", "contender", "median_s", "metric"}``: median fit seconds and held-out accuracy.
+def run(quick: bool = False, dtype: Any = None) -> list[Row]:
+    """Median fit time of each estimator per data set, with its held-out accuracy in the note.
 
     ``dtype`` is accepted for the runner's calling convention and ignored: each data set keeps its own
     dtype (digits float64, the MNIST-shaped set float32), and both contenders train in it.
     """
+    if optional("sklearn") is None:
+        return []
     from sklearn.base import clone
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
@@ -95,30 +84,10 @@ def run(quick: bool = False, dtype: Any = None) -> list[dict[str, Any]]:
         fns = {label: _fitter(fitted, label, clone(est), Xtr, ytr) for label, est in _estimators(epochs).items()}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            medians = _time_alternating(fns, 1 if quick else 3)
-        for label, seconds in medians.items():
-            accuracy = float(fitted[label].score(Xte, yte))
-            rows.append(
-                {
-                    "name": f"{name}, {epochs} epochs",
-                    "contender": label,
-                    "median_s": seconds,
-                    "metric": accuracy,
-                    "metric_name": "test accuracy",
-                    "dtype": str(fitted[label].coefs_[0].dtype),
-                }
-            )
+            medians = time_alternating(fns, 1 if quick else 3, warmup=1)
+        notes = {
+            label: f"test accuracy {est.score(Xte, yte):.4f}, trained in {est.coefs_[0].dtype}"
+            for label, est in fitted.items()
+        }
+        rows += rows_with_ratios(f"7 sklearn estimators, {name}", medians, "epoch", epochs, notes)
     return rows
-
-
-def main(argv: list[str] | None = None) -> int:
-    quick = "--quick" in (sys.argv[1:] if argv is None else argv)
-    rows = run(quick)
-    print(f"{'workload':<34} {'contender':<13} {'median fit':>11} {'accuracy':>9}  dtype")
-    for r in rows:
-        print(f"{r['name']:<34} {r['contender']:<13} {r['median_s']:>10.3f}s {r['metric']:>9.4f}  {r['dtype']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

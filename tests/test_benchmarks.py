@@ -26,7 +26,15 @@ def test_quick_run_prints_header_with_machine_versions_and_threads(quick_run):
 
 @pytest.mark.parametrize(
     "workload",
-    ["1 XOR 2-2-2-1 float32", "2 MNIST-shaped float32", "4 XOR 2-64-64-1", "4 MLP 40-100-100-10", "5 memory", "6 XOR"],
+    [
+        "1 XOR 2-2-2-1 float32",
+        "2 MNIST-shaped float32",
+        "4 XOR 2-64-64-1",
+        "4 MLP 40-100-100-10",
+        "5 memory",
+        "6 XOR",
+        "7 sklearn estimators, digits",
+    ],
 )
 def test_quick_run_covers_every_workload(quick_run, workload):
     assert workload in quick_run.split("all workloads:")[-1]
@@ -36,6 +44,12 @@ def test_quick_run_reports_contenders_and_ratios(quick_run):
     table = quick_run.split("all workloads:")[-1]
     assert "| numpy loop" in table and "| chainrule" in table
     assert "chainrule/this" in table
+
+
+def test_mnist_row_splits_chainrule_batch_into_phases(quick_run):
+    row = next(line for line in quick_run.split("all workloads:")[-1].splitlines() if "2 MNIST-shaped" in line)
+    for phase in ("gather rows", "Dense forward", "activations", "loss", "Dense backward", "optimiser"):
+        assert phase in row
 
 
 def test_unknown_workload_is_refused():
