@@ -481,3 +481,69 @@ def test_regression_scores_by_hand_and_near_1e300():
         warnings.simplefilter("error")
         big = scores("regression", np.array([1.0, 2, 3]) * 1e300, np.array([1.0, 2, 4]) * 1e300, [])
     assert big == pytest.approx({"r2": 0.5, "rmse": np.sqrt(1 / 3) * 1e300, "mae": 1e300 / 3, "n": 3})
+
+
+# ------------------------------------------------------------------ datasets listing, --threads
+def listing(capsys) -> dict[str, list[str]]:
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    return {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:] if line and " " in line.strip()}
+
+
+def test_datasets_listing_gives_documented_sizes_without_loading_any_data(monkeypatch, capsys):
+    """Sizes from the packages' documentation: scikit-learn's dataset pages (iris 150 × 4, 3 classes of 50;
+    digits 1797 × 64, 10 classes; breast cancer 569 × 30, 2 classes; wine 178 × 13, 3 classes; diabetes
+    442 × 10, regression) and the MNIST-1D paper (4,000 train / 1,000 test sequences of length 40, 10 classes).
+    Every loader of a packaged set and the MNIST-1D generator raise here, so none may be called."""
+    import importlib
+
+    from chainrule import datasets
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("chainrule datasets loaded or generated data")
+
+    for module, names in [
+        ("mnist1d.data", ["make_dataset"]),
+        ("sklearn.datasets", ["load_iris", "load_digits", "load_breast_cancer", "load_wine", "load_diabetes"]),
+    ]:
+        mod = importlib.import_module(module)
+        for name in names:
+            monkeypatch.setattr(mod, name, forbidden)
+    for name in ("iris", "digits", "breast_cancer", "wine", "diabetes", "mnist1d"):
+        monkeypatch.setitem(datasets.DATASETS, name, (forbidden, datasets.DATASETS[name][1]))
+    rows = listing(capsys)
+    documented = {
+        "iris": (150, 4, "3 classes"),
+        "digits": (1797, 64, "10 classes"),
+        "breast_cancer": (569, 30, "2 classes"),
+        "wine": (178, 13, "3 classes"),
+        "diabetes": (442, 10, "regression"),
+        "mnist1d": (5000, 40, "10 classes"),
+    }
+    for name, (n, features, task) in documented.items():
+        _, train, test, feats, *kind = rows[name]
+        assert (int(train) + int(test), int(feats), " ".join(kind)) == (n, features, task), name
+    assert rows["iris"][1:3] == ["120", "30"]  # a fifth of each class of 50 held out: 3 × 10
+    assert rows["mnist1d"][1:3] == ["4000", "1000"]
+    assert rows["xor"] == ["generated", "4", "4", "2", "2", "classes"]  # the four corners, train = test
+
+
+def test_datasets_listing_agrees_with_the_loaded_datasets(capsys):
+    """The constants behind the listing against the data each loader really returns (MNIST-1D generated)."""
+    from chainrule import datasets
+
+    rows = listing(capsys)
+    for name in datasets.DATASETS:
+        d = datasets.load(name)
+        task = f"{d.n_classes} classes" if d.task == "classification" else "regression"
+        assert rows[name][1:] == [str(len(d.X_train)), str(len(d.X_test)), str(d.n_features), *task.split()], name
+
+
+def test_datasets_listing_imports_neither_scikit_learn_nor_mnist1d():
+    code = (
+        "import sys; from chainrule.cli import main; assert main(['datasets']) == 0;"
+        "heavy = {'sklearn', 'mnist1d', 'scipy', 'matplotlib'} & set(sys.modules); assert not heavy, heavy"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^iris\s+scikit-learn\s+120\s+30\s+4\s+3 classes", r.stdout, re.M)

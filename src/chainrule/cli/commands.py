@@ -41,7 +41,12 @@ def add_parsers(sub: Any) -> None:
 
     checks.add_parsers(sub)
 
-    p = sub.add_parser("datasets", help="list the datasets with their sizes")
+    p = sub.add_parser(
+        "datasets",
+        help="list the datasets with their sizes",
+        description="List the named datasets: source, train/test sizes, features and task. The scikit-learn and "
+        "MNIST-1D sets are not loaded: their sizes are known constants.",
+    )
     p.set_defaults(run=list_datasets)
 
 
@@ -123,14 +128,7 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def list_datasets(args: argparse.Namespace) -> int:
-    print(f"{'name':<14} {'source':<13} {'train':>6} {'test':>6} {'features':>8}  task")
-    for name, (_, source) in datasets.DATASETS.items():
-        try:
-            d = datasets.load(name)
-        except ImportError:
-            print(f'{name:<14} {source:<13} needs: pip install "chainrule[datasets]"')
-            continue
-        task = f"{d.n_classes} classes" if d.task == "classification" else "regression"
-        print(f"{name:<14} {source:<13} {len(d.X_train):>6} {len(d.X_test):>6} {d.n_features:>8}  {task}")
-    print(f"\ndefault: {datasets.DEFAULT}. Files: CSV, .npy/.npz and MNIST IDX (gzipped or not) also work as DATASET.")
+    from .listing import table
+
+    print(table())
     return 0
