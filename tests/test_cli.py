@@ -547,3 +547,74 @@ def test_datasets_listing_imports_neither_scikit_learn_nor_mnist1d():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert re.search(r"^iris\s+scikit-learn\s+120\s+30\s+4\s+3 classes", r.stdout, re.M)
+
+
+def blas_pools() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+
+@pytest.mark.parametrize("outside, asked", [(1, 2), (2, 1)])
+def test_threads_limits_the_blas_pool_while_train_evaluate_and_predict_run(
+    outside, asked, trained, tmp_path, monkeypatch, capsys
+):
+    """Every forward pass (training batches, evaluation, prediction) sees the asked pool size; before and after
+    the command the pool is as it was. The two cases rule out a pool that merely happened to have that size."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not blas_pools():
+        pytest.skip("NumPy's BLAS has no thread pool that threadpoolctl can see")
+    seen: set[int] = set()
+    forward = cr.Sequential.forward
+
+    def spy(self, *args, **kwargs):
+        seen.update(blas_pools())
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(cr.Sequential, "forward", spy)
+    model = str(trained / "run" / "model.npz")
+    commands = [
+        ["train", "xor", "--epochs", "3", "--quiet", "--no-plots", "--out", str(tmp_path / "x")],
+        ["evaluate", model, str(trained / "data.csv")],
+        ["predict", model, str(trained / "features.csv")],
+    ]
+    with threadpoolctl.threadpool_limits(outside):
+        for command in commands:
+            seen.clear()
+            assert main([*command, "--threads", str(asked)]) == 0, capsys.readouterr().err
+            assert seen == {asked}, command[0]
+            assert blas_pools() == {outside}
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", ""])
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+def test_threads_must_be_a_positive_whole_number(command, value, trained, tmp_path, capsys):
+    model = str(trained / "run" / "model.npz")
+    args = {
+        "train": ["train", "xor", "--out", str(tmp_path / "x")],
+        "evaluate": ["evaluate", model, "xor"],
+        "predict": ["predict", model, str(trained / "features.csv")],
+    }[command]
+    assert main([*args, f"--threads={value}"]) == 2
+    err = capsys.readouterr().err
+    assert f"chainrule {command}: error: argument --threads: takes a positive whole number of threads" in err
+    assert f"received {value!r}" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_threads_without_threadpoolctl_says_what_to_install_or_set(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails as if not installed
+    assert main(["train", "xor", "--threads", "3", "--quiet", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("chainrule train: error: --threads needs threadpoolctl")
+    assert "pip install threadpoolctl" in err and "OPENBLAS_NUM_THREADS=3" in err and "OMP_NUM_THREADS=3" in err
+    assert not (tmp_path / "x").exists()  # nothing ran
+
+
+def test_threads_is_in_the_help_of_the_commands_that_compute(capsys):
+    for command in ("train", "evaluate", "predict", "gradcheck", "explain"):
+        assert main([command, "--help"]) == 0
+        assert re.search(r"--threads N\s+limit the BLAS thread pool", capsys.readouterr().out), command
+    assert main(["--help"]) == 0
+    assert "--threads N" in capsys.readouterr().out

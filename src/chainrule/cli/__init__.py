@@ -15,7 +15,7 @@ from .._version import __version__
 from ..datasets import DataError
 from ..io import ModelFileError
 from ..model import DivergenceError
-from .pipeline import CLIError
+from .pipeline import CLIError, blas_threads
 
 USER_ERRORS = (CLIError, DataError, ModelFileError, DivergenceError, ImportError, OSError, ValueError, TypeError)
 
@@ -23,7 +23,12 @@ USER_ERRORS = (CLIError, DataError, ModelFileError, DivergenceError, ImportError
 def parser() -> argparse.ArgumentParser:
     from . import commands, train
 
-    p = argparse.ArgumentParser(prog="chainrule", description="Train, check and explain neural networks on NumPy.")
+    p = argparse.ArgumentParser(
+        prog="chainrule",
+        description="Train, check and explain neural networks on NumPy.",
+        epilog="train, evaluate, predict, gradcheck and explain take --threads N to limit the BLAS thread pool "
+        "(see COMMAND --help).",
+    )
     p.add_argument("--version", action="version", version=f"chainrule {__version__}")
     p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -44,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.print_help()
         return 0
     try:
-        return int(args.run(args) or 0)
+        with blas_threads(getattr(args, "threads", None)):
+            return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130

@@ -26,6 +26,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--samples", type=int, default=4, help="batch size of the random batch")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tol", type=float, default=1e-6)
+    pipeline.add_threads_option(p)
     p.set_defaults(run=gradcheck)
 
     p = sub.add_parser(
@@ -48,6 +49,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
     p.add_argument("--precision", type=int, default=5)
     p.add_argument("--diagrams", help="folder to write the diagrams to")
+    pipeline.add_threads_option(p)
     p.set_defaults(run=explain)
 
 

@@ -24,6 +24,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("model", help="model file written by chainrule train (model.npz)")
     p.add_argument("dataset", help="dataset name or file (CSV, .npy/.npz, IDX)")
     p.add_argument("--target", help="target column of a CSV (default: the one used in training, else the last)")
+    pipeline.add_threads_option(p)
     p.set_defaults(run=evaluate)
 
     p = sub.add_parser(
@@ -35,6 +36,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("input", help="features as .csv (a target column named as in training is ignored) or .npy")
     p.add_argument("--proba", action="store_true", help="also write the class probabilities")
     p.add_argument("--output", help="CSV file to write instead of stdout")
+    pipeline.add_threads_option(p)
     p.set_defaults(run=predict)
 
     from . import checks

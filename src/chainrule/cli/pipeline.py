@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,48 @@ def parse_sizes(text: str, what: str = "--layers") -> list[int]:
     if any(s < 1 for s in sizes):
         raise CLIError(f"{what} sizes must be positive; received {text!r}.")
     return sizes
+
+
+def thread_count(text: str) -> int:
+    """``--threads``'s value: a positive whole number, or argparse's one-line error (exit status 2)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(
+            f"takes a positive whole number of threads, e.g. --threads 1; received {text!r}"
+        )
+    return n
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N`` on a command that trains or predicts (applied by ``main`` around the command)."""
+    p.add_argument(
+        "--threads",
+        type=thread_count,
+        metavar="N",
+        help="limit the BLAS thread pool to N threads for this run (1 is often fastest for small batches, "
+        "and on a busy machine); needs threadpoolctl, installed with chainrule[datasets]",
+    )
+
+
+@contextlib.contextmanager
+def blas_threads(n: int | None) -> Iterator[None]:
+    """Limit the BLAS (and OpenMP) thread pools to ``n`` threads inside the block; ``None`` leaves them alone."""
+    if n is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise CLIError(
+            "--threads needs threadpoolctl, which is not installed: pip install threadpoolctl (it comes with "
+            f'"chainrule[datasets]"), or leave out --threads and set OPENBLAS_NUM_THREADS={n} and '
+            f"OMP_NUM_THREADS={n} in the environment before starting chainrule."
+        ) from None
+    with threadpool_limits(limits=n):
+        yield
 
 
 def output_spec(task: str, n_classes: int, loss: str) -> tuple[int, Any]:

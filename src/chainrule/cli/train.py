@@ -48,6 +48,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="write into an existing, non-empty output folder")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    pipeline.add_threads_option(p)
     p.set_defaults(run=run)
 
 
