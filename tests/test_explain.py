@@ -286,3 +286,65 @@ def test_softmax_cross_entropy_delta_is_p_minus_y(loss):
     p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(ex.backward[-1].delta, (p - np.eye(3)[labels]) / 2, rtol=1e-10, atol=1e-14)
     assert "p − y" in " ".join(ex.to_text().split())
+
+
+def output_labels(ex, precision: int = 8) -> tuple[list[str], list[float]]:
+    """The ∂L/∂ŷ texts beside the output neurons of the backward diagram (in order), and their numbers."""
+    pytest.importorskip("matplotlib")
+    from chainrule.explain.diagram import draw
+
+    fig = draw(ex, backward=True, precision=precision)
+    texts = {t.get_gid(): t.get_text() for t in fig.axes[0].texts if (t.get_gid() or "").startswith("dL_dyhat_")}
+    labels = [texts[f"dL_dyhat_{j}"] for j in range(1, len(texts) + 1)]
+    return labels, [float(t.split("=")[1]) for t in labels]
+
+
+def test_backward_diagram_labels_each_output_of_the_worked_2_2_2_example():
+    """Mazur's "A Step by Step Backpropagation Example": out_o1 = 0.75136507, out_o2 = 0.772928465, so with
+    E = Σ ½(target − out)² the gradients are ∂E/∂out_o1 = 0.74136507 and ∂E/∂out_o2 = −0.217071535."""
+    _, ex = run("two-two-two")
+    labels, values = output_labels(ex)
+    assert [t.split(" =")[0] for t in labels] == ["∂L/∂ŷ₁", "∂L/∂ŷ₂"]
+    np.testing.assert_allclose(values, [0.74136507, -0.217071535], rtol=1e-7)
+
+
+def test_backward_diagram_output_labels_match_pytorch_for_a_batch():
+    """A 3-4-2 tanh network with MSE on 3 samples: ∂L/∂ŷ of the first sample, by autograd."""
+    model = from_layers([3, 4, 2], "tanh", "mse", seed=2)
+    X = np.array([[0.5, -1.0, 2.0], [0.1, 0.2, 0.3], [-1.5, 0.4, 0.0]])
+    Y = np.array([[1.0, -0.5], [0.0, 0.3], [0.2, 0.9]])
+    params = [torch.tensor(w, dtype=torch.float64, requires_grad=True) for w in model.get_weights()]
+    a = torch.tensor(X, dtype=torch.float64)
+    for W, b in zip(params[::2], params[1::2]):
+        a = torch.tanh(a @ W + b)
+    a.retain_grad()
+    ((a - torch.tensor(Y)) ** 2).mean().backward()  # mean over the n·k = 6 entries
+    expected = a.grad[0].numpy()
+    _, values = output_labels(cr.explain(model, X, Y, "mse"), precision=8)
+    assert len(values) == 2
+    np.testing.assert_allclose(values, expected, rtol=1e-7)
+
+
+def test_backward_diagram_output_labels_stay_readable_with_many_outputs():
+    """10 outputs: the 8 drawn ones are labelled, inside the figure, without overlapping each other or the
+    neurons; the other two are counted. Targets just above ŷ make the longest numbers (−1.23e-05)."""
+    pytest.importorskip("matplotlib")
+    from chainrule.explain.diagram import FIGURE_PX, draw
+
+    model = from_layers([4, 8, 10], "sigmoid", "sse", seed=0)
+    X = np.array([[0.3, -0.2, 0.8, 1.0]])
+    ex = cr.explain(model, X, model.predict(X) + 1.234567e-5, "sse")
+    labels, values = output_labels(ex, precision=3)
+    assert [t.split(" =")[0] for t in labels] == [f"∂L/∂ŷ{s}" for s in "₁₂₃₄₅₆₇₈"]
+    assert values == [-1.23e-05] * 8
+    fig = draw(ex, backward=True, precision=3)
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    boxes = [t.get_window_extent(renderer) for t in ax.texts if (t.get_gid() or "").startswith("dL_dyhat_")]
+    circles = [p.get_window_extent(renderer) for p in ax.patches]
+    for i, box in enumerate(boxes):
+        assert 0 <= box.x0 and box.x1 <= FIGURE_PX[0] and 0 <= box.y0 and box.y1 <= FIGURE_PX[1]
+        assert not any(box.overlaps(other) for other in boxes[i + 1 :])
+        assert not any(box.overlaps(c) for c in circles)
+    assert not any(a.overlaps(b) for i, a in enumerate(circles) for b in circles[i + 1 :])
+    assert "+2 more (not drawn)" in [t.get_text() for t in ax.texts]

@@ -3,8 +3,10 @@
 Both are FIGURE_PX = 960 × 540 pixels (9.6 × 5.4 inches at 100 dpi). Neurons
 are circles, one column per layer; the edges carry the weights (forward) or
 their gradients ∂L/∂w (backward) when the network has at most
-MAX_DETAIL_PARAMS parameters. Neuron values are those of the first sample.
-Columns with more than MAX_DRAWN_UNITS neurons show only the first ones.
+MAX_DETAIL_PARAMS parameters. Neuron values are those of the first sample;
+in ``backward.png`` each drawn output neuron has its ∂L/∂ŷ beside it. Columns
+with more than MAX_DRAWN_UNITS neurons show only the first ones, and neurons
+shrink so that a full column does not overlap.
 matplotlib is needed (``pip install "chainrule[cli]"``) and is imported only here.
 """
 
@@ -21,10 +23,19 @@ if TYPE_CHECKING:
 FIGURE_PX = (960, 540)
 DPI = 100
 MAX_DRAWN_UNITS = 8
+AXES_BOX = (0.0, 0.0, 1.0, 0.92)  # left, bottom, width, height of the drawing area; the title sits above
+COLUMN_X = (0.08, 0.78)  # centres of the first and last columns; the right margin holds the ∂L/∂ŷ labels
+UNIT_Y = (0.82, 0.12)  # centres of the top and bottom drawn neurons
+LARGEST_DIAMETER_PX = 80
+SUBSCRIPTS = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 def _g(x: float, precision: int) -> str:
     return f"{float(x):.{precision}g}"
+
+
+def _sub(n: int) -> str:
+    return str(n).translate(SUBSCRIPTS)
 
 
 def _figure() -> Any:
@@ -44,20 +55,37 @@ def _positions(sizes: list[int]) -> list[list[tuple[float, float]]]:
     cols = []
     for c, size in enumerate(sizes):
         shown = min(size, MAX_DRAWN_UNITS)
-        x = 0.08 + 0.78 * c / max(len(sizes) - 1, 1)
-        ys = [0.5] if shown == 1 else list(np.linspace(0.82, 0.12, shown))
+        x = COLUMN_X[0] + (COLUMN_X[1] - COLUMN_X[0]) * c / max(len(sizes) - 1, 1)
+        ys = [0.5] if shown == 1 else list(np.linspace(*UNIT_Y, shown))
         cols.append([(x, y) for y in ys])
     return cols
 
 
-def _draw(ex: Explanation, backward: bool, path: Path, precision: int) -> Path:
+def _diameter(sizes: list[int]) -> tuple[float, float]:
+    """A neuron's width and height in axes units: a circle of at most LARGEST_DIAMETER_PX pixels, shrunk so
+    that the neurons of the fullest column do not overlap."""
+    ax_w, ax_h = FIGURE_PX[0] * AXES_BOX[2], FIGURE_PX[1] * AXES_BOX[3]
+    shown = min(max(sizes), MAX_DRAWN_UNITS)
+    gap_px = (UNIT_Y[0] - UNIT_Y[1]) / max(shown - 1, 1) * ax_h
+    d = min(LARGEST_DIAMETER_PX, 0.85 * gap_px)
+    return d / ax_w, d / ax_h
+
+
+def draw(ex: Explanation, backward: bool, precision: int = 3) -> Any:
+    """The forward (``backward=False``) or backward diagram of ``ex`` as a matplotlib Figure, not yet saved.
+
+    In the backward diagram each drawn output neuron j has ∂L/∂ŷⱼ of the first sample beside it, as a text
+    whose gid is ``"dL_dyhat_j"`` (1-based).
+    """
     fig = _figure()
-    ax = fig.add_axes((0, 0, 1, 0.92))
+    ax = fig.add_axes(AXES_BOX)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.axis("off")
     sizes = [ex.forward[0].W.shape[0]] + [f.W.shape[1] for f in ex.forward]
     pos = _positions(sizes)
+    width, height = _diameter(sizes)
+    unit_font = 7 if height * FIGURE_PX[1] * AXES_BOX[3] >= 60 else 6
     label_edges = ex.detailed
     for k, f in enumerate(ex.forward):
         values = ex.backward[k].dW if backward else f.W
@@ -73,32 +101,39 @@ def _draw(ex: Explanation, backward: bool, path: Path, precision: int) -> Path:
                             va="center", zorder=3, bbox={"fc": "white", "ec": "none", "pad": 0.3})  # fmt: skip
     for c, col in enumerate(pos):
         for u, (x, y) in enumerate(col):
-            ax.add_patch(_circle(fig, x, y))
-            ax.text(x, y, _unit_label(ex, c, u, backward, precision), fontsize=7, ha="center", va="center", zorder=5)
+            ax.add_patch(_circle(x, y, width, height))
+            label = _unit_label(ex, c, u, backward, precision)
+            ax.text(x, y, label, fontsize=unit_font, ha="center", va="center", zorder=5)
         if sizes[c] > len(col):
-            ax.text(col[-1][0], 0.04, f"+{sizes[c] - len(col)} more", fontsize=8, ha="center")
+            more = f"+{sizes[c] - len(col)} more" + (" (not drawn)" if c == len(pos) - 1 and backward else "")
+            ax.text(col[-1][0], col[-1][1] - height / 2 - 0.035, more, fontsize=8, ha="center", va="center")
         name = "input a(0)" if c == 0 else f"layer {c}: {ex.forward[c - 1].activation}"
         ax.text(col[0][0], 0.95, name, fontsize=9, ha="center")
     loss = ex.loss
-    last = pos[-1][0][0]
     if backward:
-        title = "Backward pass: ∂L/∂W on the edges (red < 0, blue > 0), δ = ∂L/∂z in the neurons"
-        note = f"∂L/∂ŷ₁ = {_g(loss.dL_dyhat[0, 0], precision)}"
+        title = "Backward pass: ∂L/∂W on the edges (red < 0, blue > 0), δ = ∂L/∂z in the neurons, ∂L/∂ŷ at the outputs"
+        dL_dyhat = np.asarray(loss.dL_dyhat).reshape(len(loss.y_hat), -1)
+        for j, (x, y) in enumerate(pos[-1]):
+            ax.text(x + width / 2 + 0.01, y, f"∂L/∂ŷ{_sub(j + 1)} = {_g(dL_dyhat[0, j], precision)}", fontsize=8,
+                    ha="left", va="center", zorder=5, gid=f"dL_dyhat_{j + 1}")  # fmt: skip
     else:
         title = "Forward pass: weights on the edges, z and a = f(z) in the neurons"
         note = f"L = {_g(loss.value, precision)}"
-    ax.text(min(last + 0.07, 0.97), 0.5, note, fontsize=9, ha="left", va="center", rotation=90)
+        ax.text(pos[-1][0][0] + width / 2 + 0.03, 0.5, note, fontsize=9, ha="left", va="center", rotation=90)
     n = len(loss.y_hat)
     fig.suptitle(title + (f"  (sample 1 of {n})" if n > 1 else ""), fontsize=10)
-    fig.savefig(path, dpi=DPI)
+    return fig
+
+
+def _draw(ex: Explanation, backward: bool, path: Path, precision: int) -> Path:
+    draw(ex, backward, precision).savefig(path, dpi=DPI)
     return path
 
 
-def _circle(fig: Any, x: float, y: float) -> Any:
+def _circle(x: float, y: float, width: float, height: float) -> Any:
     from matplotlib.patches import Ellipse
 
-    w, h = fig.get_size_inches()
-    return Ellipse((x, y), 0.085, 0.085 * w / h, fc="#f3f0e0", ec="0.2", zorder=4)
+    return Ellipse((x, y), width, height, fc="#f3f0e0", ec="0.2", zorder=4)
 
 
 def _unit_label(ex: Explanation, col: int, unit: int, backward: bool, precision: int) -> str:
