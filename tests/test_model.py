@@ -406,3 +406,49 @@ def test_xor_2_2_2_1_rate_is_recorded():
     ok = [xor_converges([2, 2], "tanh", 1.0, 1000, seed) for seed in range(100)]
     print(f"2-2-2-1 tanh: {sum(ok)}/100 converged")
     assert 50 <= sum(ok) <= 80, f"2-2-2-1 rate moved: {sum(ok)}/100 (recorded 61/100)"
+
+
+def test_sigmoid_output_with_bce_steps_by_p_minus_y():
+    # One SGD step of Dense(2, 1) + Sigmoid on BCE, by hand: ∂L/∂z = (σ(z) − y)/n, dW = Xᵀ·∂L/∂z.
+    X = np.array([[1.0, 2.0], [-1.0, 0.5], [0.3, -0.7]])
+    y = np.array([[1.0], [0.0], [1.0]])
+    W, b, lr = np.array([[0.2], [-0.4]]), np.array([0.1]), 0.5
+    z = X @ W + b
+    p = 1 / (1 + np.exp(-z))
+    dz = (p - y) / len(X)
+    expected = [W - lr * X.T @ dz, b - lr * dz.sum(axis=0)]
+    model = cr.Sequential(cr.Dense(2, 1), cr.Sigmoid())
+    model.set_weights([W, b])
+    model.fit(X, y, loss="bce", optimizer=cr.SGD(lr=lr), epochs=1)
+    for got, want in zip(model.get_weights(), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-16)
+
+
+def test_a_saturated_sigmoid_output_still_learns_under_bce():
+    # z = 40: σ(z) rounds to 1.0, so ∂L/∂p (of the clipped log) times σ'(z) = p(1 − p) = 0 is exactly zero,
+    # while the true gradient of −log(1 − σ(z)) for y = 0 is σ(z) − y ≈ 1.
+    X, y = np.array([[1.0]]), np.array([[0.0]])
+    model = cr.Sequential(cr.Dense(1, 1), cr.Sigmoid())
+    model.set_weights([np.array([[39.0]]), np.array([1.0])])
+    model.forward(X)
+    dp = cr.get_loss("bce").value_and_grad(model.forward(X), y)[1]
+    model.backward(dp)  # the step-by-step chain: nothing reaches the weights
+    assert model.layers[0].grads["W"][0, 0] == 0.0
+    model.fit(X, y, loss="bce", optimizer=cr.SGD(lr=0.5), epochs=1)
+    np.testing.assert_allclose(model.get_weights()[0], [[39.0 - 0.5 * 1.0]], rtol=1e-15)
+
+
+@pytest.mark.parametrize("labels", ["integers", "soft"])
+def test_softmax_output_with_categorical_ce_trains_as_softmax_ce_on_logits(labels):
+    # The same maths two ways: a Softmax layer with cross-entropy on probabilities, and logits with the
+    # fused loss. After a few Adam steps the weights must agree to rounding.
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(12, 3))
+    y = rng.integers(0, 4, 12) if labels == "integers" else rng.dirichlet(np.ones(4), size=12)
+    probs = cr.Sequential(cr.Dense(3, 5), cr.Tanh(), cr.Dense(5, 4), cr.Softmax(), seed=2)
+    logits = cr.Sequential(cr.Dense(3, 5), cr.Tanh(), cr.Dense(5, 4), seed=2)
+    logits.set_weights(probs.get_weights())
+    probs.fit(X, y, loss="categorical_cross_entropy", optimizer=cr.Adam(lr=0.05), epochs=5, batch_size=4, seed=1)
+    logits.fit(X, y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=0.05), epochs=5, batch_size=4, seed=1)
+    for a, b in zip(probs.get_weights(), logits.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

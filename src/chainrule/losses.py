@@ -21,6 +21,15 @@ The two fused losses take logits: sigmoid + BCE and softmax + cross-entropy
 have the gradient (p − y) per element, which is exact and cannot overflow.
 They are valid only when the model's last layer is *not* itself a sigmoid
 or softmax.
+
+The two losses on probabilities name the activation that cancels their
+denominator (``fuses``): when a model ends in that activation, ``fit`` asks
+for ∂L/∂z of the activation's input directly (``value_and_grad(...,
+through_output=True)``), which is (p − y)/n, and skips the activation's
+backward. That is the exact gradient of the loss on σ(z) or softmax(z); the
+product ∂L/∂p · ∂p/∂z computed step by step gives the same number up to
+rounding, but vanishes where p rounds to 0 or 1 (the clipped log has no
+slope there), while p − y does not.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ class Loss:
     name = ""
     per_element = False  # "mean" divides by every element, not just by samples
     output_activation: str | None = None  # what predict_proba applies to the outputs
+    fuses: str | None = None  # the output activation whose backward this loss can take over
     classification = False
 
     def __init__(self, reduction: str = "mean") -> None:
@@ -63,9 +73,15 @@ class Loss:
             raise RuntimeError(f"{type(self).__name__}.backward called before forward.")
         return self._grad
 
-    def value_and_grad(self, P: np.ndarray, Y: np.ndarray, w: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        """Loss and ∂L/∂P for targets already passed through ``prepare_targets``."""
-        E, G = self._elementwise(P, Y)  # E: (n, k) or (n,) losses, G = ∂ΣE/∂P
+    def value_and_grad(
+        self, P: np.ndarray, Y: np.ndarray, w: np.ndarray | None = None, through_output: bool = False
+    ) -> tuple[float, np.ndarray]:
+        """Loss and ∂L/∂P for targets already passed through ``prepare_targets``.
+
+        With ``through_output`` the gradient is ∂L/∂z instead, where P is the
+        ``fuses`` activation of z (see the module docstring).
+        """
+        E, G = self._elementwise_through(P, Y) if through_output else self._elementwise(P, Y)
         n = len(P)
         if w is None:
             total = float(np.add.reduce(E, axis=None))  # the ufunc itself: E.sum() adds a Python layer
@@ -80,7 +96,12 @@ class Loss:
         return value, G
 
     def _elementwise(self, P: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """E: (n, k) or (n,) losses, and G = ∂ΣE/∂P."""
         raise NotImplementedError
+
+    def _elementwise_through(self, P: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """E as ``_elementwise`` gives it, and G = ∂ΣE/∂z where P is the ``fuses`` activation of z."""
+        raise TypeError(f"{self.name} has no output activation to take the gradient through.")
 
     def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
         """Check ``y`` and bring it to the form this loss computes with."""
@@ -175,11 +196,16 @@ class BinaryCrossEntropy(_Binary):
 
     name = "bce"
     output_activation = None
+    fuses = "sigmoid"
 
     def _elementwise(self, P, Y):
         Pc = _clip_probabilities(P)
         E = -(Y * np.log(Pc) + (1 - Y) * np.log1p(-Pc))
         return E, (Pc - Y) / (Pc * (1 - Pc))
+
+    def _elementwise_through(self, P, Y):
+        Pc = _clip_probabilities(P)
+        return -(Y * np.log(Pc) + (1 - Y) * np.log1p(-Pc)), P - Y  # ∂L/∂z = σ(z) − y
 
     def decide(self, out):
         return (out >= 0.5).astype(np.int64)
@@ -266,6 +292,17 @@ class CategoricalCrossEntropy(_Categorical):
     """−Σⱼ yⱼ·log pⱼ on probabilities p (clipped to [ε, 1]);  ∂/∂pⱼ = −yⱼ/pⱼ."""
 
     name = "categorical_cross_entropy"
+    fuses = "softmax"
+
+    def _elementwise_through(self, P, Y):
+        E, _ = self._elementwise(P, Y)
+        G = P.copy()  # ∂L/∂z = p·Σⱼyⱼ − y
+        if Y.ndim == 1:
+            G[np.arange(len(P)), Y] -= 1
+        else:
+            G *= np.add.reduce(Y, axis=1, keepdims=True)
+            G -= Y
+        return E, G
 
     def _elementwise(self, P, Y):
         Pc = np.clip(P, np.finfo(P.dtype).eps, None)

@@ -290,6 +290,10 @@ class Sequential:
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         self.loss_, self.optimizer_, self._max_weight = loss_obj, opt, bound
+        # a Sigmoid/Softmax output whose loss takes its backward over: (p − y)/n straight into the layer below
+        output = {"sigmoid": Sigmoid, "softmax": Softmax}.get(loss_obj.fuses or "")
+        self._through_output = output is not None and type(self.layers[-1]) is output
+        self._train_plan = self._backward_plan[1:] if self._through_output else self._backward_plan
         self._max_square_sum = min(bound * bound, float(np.finfo(self.dtype).max))  # see _check_weights
         history = History()
         self.stop_training = False
@@ -367,10 +371,11 @@ class Sequential:
                 Yb = np.take(Y, idx, axis=0, out=Ybuf[:m], mode="clip")
                 wb = None if w is None else w[idx]
             out = self.forward(Xb)
-            value, dout = loss.value_and_grad(out, Yb, wb)
+            value, dout = loss.value_and_grad(out, Yb, wb, self._through_output)
             if not math.isfinite(value):
                 self._diverged(epoch, b, snapshot, opt)
-            self.backward(dout)
+            for layer, need_input_grad in self._train_plan:
+                dout = layer.backward(dout, need_input_grad)
             opt.step(params, grads)
             share = len(Xb) if wb is None else float(wb.sum())
             total += value * share
@@ -385,10 +390,11 @@ class Sequential:
     def _full_batch_step(self, X, Y, w, loss, opt, epoch, metric_fns, params, grads, snapshot) -> dict[str, float]:
         """One epoch of full-batch training: one step, with no shuffling or slicing to pay for."""
         out = self.forward(X)
-        value, dout = loss.value_and_grad(out, Y, w)
+        value, dout = loss.value_and_grad(out, Y, w, self._through_output)
         if not math.isfinite(value):
             self._diverged(epoch, 0, None, opt)  # nothing has moved this epoch: no snapshot is needed
-        self.backward(dout)
+        for layer, need_input_grad in self._train_plan:
+            dout = layer.backward(dout, need_input_grad)
         snapshot[...] = self._flat
         opt.step(params, grads)
         self._check_weights(epoch, 0, snapshot, opt)

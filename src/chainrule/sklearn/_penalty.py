@@ -27,6 +27,7 @@ class _PenalizedLoss(Loss):
         self.inner, self.layers, self.alpha, self.scale = inner, list(layers), alpha, scale
         self.name, self.per_element = inner.name, inner.per_element
         self.output_activation, self.classification = inner.output_activation, inner.classification
+        self.fuses = inner.fuses
         self.batch_size = 1
 
     def prepare_targets(self, y, n_outputs, dtype):
@@ -35,8 +36,8 @@ class _PenalizedLoss(Loss):
     def decide(self, out):
         return self.inner.decide(out)
 
-    def value_and_grad(self, P, Y, w=None):
-        value, G = self.inner.value_and_grad(P, Y, w)
+    def value_and_grad(self, P, Y, w=None, through_output=False):
+        value, G = self.inner.value_and_grad(P, Y, w, through_output)
         if self.scale != 1.0:
             value, G = value * self.scale, G * self.scale
         self.batch_size = len(P) if w is None else float(w.sum())
