@@ -224,6 +224,80 @@ def test_python_m_chainrule_without_arguments_prints_help():
     assert r.returncode == 0 and "train" in r.stdout and "predict" in r.stdout
 
 
+def shown_loss(out: str) -> float:
+    return float(re.search(r"^\s*L = (\S+)$", out, re.M).group(1))
+
+
+def test_explain_layers_reads_a_single_y_value_as_a_class_label(capsys):
+    """--y 3 with softmax cross-entropy over 10 outputs is the label 3, as it is for a saved --model:
+    L = logsumexp(z) − z₃ of the logits z, computed here from the network's own weights."""
+    pytest.importorskip("chainrule.explain")
+    from chainrule.explain import from_layers
+
+    W1, b1, W2, b2 = from_layers([4, 8, 10], "sigmoid", "softmax_cross_entropy", seed=0).get_weights()
+
+    def expected(x, label):
+        z = (1 / (1 + np.exp(-(np.array(x) @ W1 + b1)))) @ W2 + b2
+        return np.log(np.exp(z).sum()) - z[label]
+
+    argv = ["explain", "--layers", "4,8,10", "--loss", "softmax_cross_entropy", "--precision", "10"]
+    assert main([*argv, "--x", "1,2,3,4", "--y", "3"]) == 0
+    assert shown_loss(capsys.readouterr().out) == pytest.approx(expected([1, 2, 3, 4], 3), rel=1e-9)
+    assert main([*argv, "--x", "1,2,3,4;0,-1,0.5,2", "--y", "3;0"]) == 0  # one label per row, L the mean
+    mean = (expected([1, 2, 3, 4], 3) + expected([0, -1, 0.5, 2], 0)) / 2
+    assert shown_loss(capsys.readouterr().out) == pytest.approx(mean, rel=1e-9)
+    assert main([*argv, "--x", "1,2,3,4", "--y", "0,0,0,1,0,0,0,0,0,0"]) == 0  # a one-hot row is kept as it is
+    assert shown_loss(capsys.readouterr().out) == pytest.approx(expected([1, 2, 3, 4], 3), rel=1e-9)
+
+
+def test_explain_layers_keeps_multi_output_regression_targets(capsys):
+    """SSE on a 2-3-2 sigmoid network: L = ½·Σⱼ(ŷⱼ − yⱼ)², the two targets a row, not labels."""
+    pytest.importorskip("chainrule.explain")
+    from chainrule.explain import from_layers
+
+    W1, b1, W2, b2 = from_layers([2, 3, 2], "sigmoid", "sse", seed=0).get_weights()
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    y_hat = sig(sig(np.array([0.05, 0.1]) @ W1 + b1) @ W2 + b2)
+    argv = ["explain", "--layers", "2,3,2", "--x", "0.05,0.1", "--y", "0.01,0.99", "--precision", "10"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert shown_loss(out) == pytest.approx(0.5 * ((y_hat - [0.01, 0.99]) ** 2).sum(), rel=1e-9)
+    assert main(["explain", "--layers", "2,3,2", "--x", "0.05,0.1", "--y", "1"]) == 2  # one value, two outputs
+    assert "y has shape (1, 1)" in capsys.readouterr().err
+
+
+def test_explain_precision_reaches_the_diagrams(tmp_path, monkeypatch, capsys):
+    """The worked 2-2-2 example's ∂E/∂out_o1 = 0.74136507 is drawn with --precision significant digits (the
+    text's default, 5, when not given), not always 3."""
+    pytest.importorskip("chainrule.explain")
+    pytest.importorskip("matplotlib")
+    from chainrule.explain import diagram
+
+    labels, original = [], diagram.draw
+
+    def recording_draw(ex, backward, precision=3):
+        fig = original(ex, backward, precision)
+        if backward:
+            labels.append({t.get_gid(): t.get_text() for t in fig.axes[0].texts}["dL_dyhat_1"])
+        return fig
+
+    monkeypatch.setattr(diagram, "draw", recording_draw)
+    assert main(["explain", "two-two-two", "--precision", "7", "--diagrams", str(tmp_path / "a")]) == 0
+    assert main(["explain", "two-two-two", "--diagrams", str(tmp_path / "b")]) == 0
+    assert labels == ["∂L/∂ŷ₁ = 0.7413651", "∂L/∂ŷ₁ = 0.74137"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["backward.png", "forward.png"]
+    assert "0.7413651" in capsys.readouterr().out
+    assert main(["explain", "two-two-two", "--markdown", "--precision", "7"]) == 0  # and into the Markdown
+    assert "0.7413651" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "18", "two", "2.5"])
+def test_explain_precision_must_be_1_to_17_digits(value, capsys):
+    assert main(["explain", "two-two-two", "--precision", value]) == 2
+    err = capsys.readouterr().err
+    assert f"--precision: takes a whole number of significant digits, 1 to 17; received '{value}'" in err
+
+
 # ----------------------------------------------------------------------------- bad input
 BAD_CSV = {
     "ragged.csv": ("a,b,label\n1,2,x\n3,4\n", "row 3 has 2 fields but row 1 has 3"),

@@ -348,3 +348,25 @@ def test_backward_diagram_output_labels_stay_readable_with_many_outputs():
         assert not any(box.overlaps(c) for c in circles)
     assert not any(a.overlaps(b) for i, a in enumerate(circles) for b in circles[i + 1 :])
     assert "+2 more (not drawn)" in [t.get_text() for t in ax.texts]
+
+
+def test_save_diagrams_draws_its_numbers_with_the_requested_precision(tmp_path, monkeypatch):
+    """two-two-two's ∂E/∂out_o1 = 0.74136507 (Mazur): 3 significant digits by default, as many as asked."""
+    pytest.importorskip("matplotlib")
+    from chainrule.explain import diagram
+
+    drawn, original = [], diagram.draw
+
+    def recording_draw(ex, backward, precision=3):
+        fig = original(ex, backward, precision)
+        drawn.append((backward, fig))
+        return fig
+
+    monkeypatch.setattr(diagram, "draw", recording_draw)
+    _, ex = run("two-two-two")
+    for kwargs, shown in [({}, "0.741"), ({"precision": 6}, "0.741365"), ({"precision": 2}, "0.74")]:
+        drawn.clear()
+        assert [p.name for p in ex.save_diagrams(tmp_path, **kwargs)] == ["forward.png", "backward.png"]
+        (fig,) = [f for backward, f in drawn if backward]
+        texts = {t.get_gid(): t.get_text() for t in fig.axes[0].texts}
+        assert texts["dL_dyhat_1"] == f"∂L/∂ŷ₁ = {shown}"

@@ -41,16 +41,36 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--activation", default="sigmoid")
     p.add_argument("--loss", help="loss (default sse; a --model's own loss)")
     p.add_argument("--x", help="one input sample, e.g. 0.05,0.1 (rows separated by ';')")
-    p.add_argument("--y", help="its target, e.g. 0.01,0.99")
+    p.add_argument(
+        "--y",
+        help="its target: values, e.g. 0.01,0.99, or for a classification loss with several outputs one class "
+        "label per row, e.g. 3",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", help="a saved model file to explain")
     p.add_argument("--lr", type=float, help="learning rate for the update step")
     p.add_argument("--apply", action="store_true", help="apply the update to the model")
     p.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
-    p.add_argument("--precision", type=int, default=5)
+    p.add_argument(
+        "--precision",
+        type=_digits,
+        default=5,
+        help="significant digits of the numbers, in the text, the Markdown and the diagrams (default 5)",
+    )
     p.add_argument("--diagrams", help="folder to write the diagrams to")
     pipeline.add_threads_option(p)
     p.set_defaults(run=explain)
+
+
+def _digits(text: str) -> int:
+    """``--precision``'s value: a whole number of significant digits from 1 to 17, or argparse's one-line error."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 17:
+        raise argparse.ArgumentTypeError(f"takes a whole number of significant digits, 1 to 17; received {text!r}")
+    return n
 
 
 def _random_targets(loss, n_out: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -96,6 +116,14 @@ def _rows(text: str, what: str) -> np.ndarray:
         raise CLIError(f"{what} takes numbers such as 0.05,0.1 (rows separated by ';'); received {text!r}.") from None
 
 
+def explain_targets(y: np.ndarray, loss: Any, n_out: int) -> np.ndarray:
+    """``--y`` as ``loss`` reads it: one value per row is a class label when a classification loss has several
+    outputs (``--y 3``, or ``3;0`` for two rows); other shapes (one-hot rows, regression targets) are kept."""
+    if get_loss(loss).classification and n_out > 1 and y.shape[1] == 1:
+        return y.ravel()  # (n,) class labels
+    return y
+
+
 def explain(args: argparse.Namespace) -> int:
     try:
         from ..explain import EXAMPLES, from_layers
@@ -112,11 +140,10 @@ def explain(args: argparse.Namespace) -> int:
             X = pre.transform(X, "--x")  # the model was trained on standardised inputs
             if pre.task == "regression":
                 y = pre.transform_y(y)
-            elif y.shape[1] == 1 and model.n_out > 1:
-                y = y.ravel()  # one class label per sample
         else:
             loss = args.loss or "sse"
             model = from_layers(pipeline.parse_sizes(args.layers), args.activation, loss, args.seed)
+        y = explain_targets(y, loss, model.n_out)
         lr = args.lr
     else:
         name = args.example or "mlp-2-3-2"
@@ -125,9 +152,9 @@ def explain(args: argparse.Namespace) -> int:
         model, X, y, loss, lr = EXAMPLES[name]()
         lr = args.lr if args.lr is not None else lr
     result = explain_step(model, X, y, loss, lr=lr, apply=args.apply)
-    print(result.to_markdown() if args.markdown else result.to_text(precision=args.precision))
+    print(result.to_markdown(args.precision) if args.markdown else result.to_text(args.precision))
     if args.diagrams:
         Path(args.diagrams).mkdir(parents=True, exist_ok=True)
-        result.save_diagrams(args.diagrams)
+        result.save_diagrams(args.diagrams, precision=args.precision)
         print(f"diagrams written to {args.diagrams}/")
     return 0

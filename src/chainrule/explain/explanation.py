@@ -97,11 +97,14 @@ class Explanation:
 
         return markdown_to_html(self.to_markdown())
 
-    def save_diagrams(self, folder: str | Path) -> list[Path]:
-        """Write ``forward.png`` and ``backward.png`` into ``folder`` (needs matplotlib); return their paths."""
+    def save_diagrams(self, folder: str | Path, precision: int = 3) -> list[Path]:
+        """Write ``forward.png`` and ``backward.png`` into ``folder`` (needs matplotlib); return their paths.
+
+        The numbers on the diagrams are shown with ``precision`` significant digits.
+        """
         from .diagram import save_diagrams
 
-        return save_diagrams(self, folder)
+        return save_diagrams(self, folder, precision)
 
     def __str__(self) -> str:
         return self.to_text()
