@@ -298,6 +298,25 @@ def test_explain_precision_must_be_1_to_17_digits(value, capsys):
     assert f"--precision: takes a whole number of significant digits, 1 to 17; received '{value}'" in err
 
 
+def test_target_for_an_npz_with_x_and_y_is_refused_and_a_training_target_is_not_imposed(trained, tmp_path, capsys):
+    """The file's y is its target: --target 2 would have been ignored, so it is refused with exit 2. A model
+    trained on a CSV with --target label evaluates such a file without being told that target again."""
+    rows = [line.split(",") for line in (trained / "data.csv").read_text().splitlines()[1:]]
+    X, labels = np.array([[float(v) for v in r[:3]] for r in rows]), np.array([r[3] for r in rows])
+    np.savez(tmp_path / "xy.npz", X=X, y=labels)
+    assert main(["train", str(tmp_path / "xy.npz"), "--target", "2", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+    assert "target '2' cannot be used: this file holds arrays X and y, so y is the target" in err
+    assert "Leave out the target (--target)" in err
+    model = str(trained / "run" / "model.npz")
+    assert main(["evaluate", model, str(tmp_path / "xy.npz")]) == 0
+    assert "all 120 rows" in (out := capsys.readouterr().out) and accuracy(out) > 0.9
+    assert main(["evaluate", model, str(tmp_path / "xy.npz"), "--target", "label"]) == 2
+    assert "target 'label' cannot be used" in capsys.readouterr().err
+    assert main(["evaluate", model, str(tmp_path / "xy.npz"), "--target", "y"]) == 0
+
+
 # ----------------------------------------------------------------------------- bad input
 BAD_CSV = {
     "ragged.csv": ("a,b,label\n1,2,x\n3,4\n", "row 3 has 2 fields but row 1 has 3"),

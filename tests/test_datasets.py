@@ -409,3 +409,46 @@ def test_npy_target_that_is_not_a_column_index_is_a_data_error(tmp_path, target)
         ds.load(tmp_path / "m.npy", target=target)
     assert "0 to 3 (or -1 for the last), e.g. --target 3" in str(info.value)
     assert ds.load(tmp_path / "m.npy", target="1").feature_names == ["x1", "x2", "x3"]  # digits still work
+
+
+# ------------------------------------------------------------------ a target for a file that names its own
+def test_target_of_an_npz_with_x_and_y_is_refused_unless_it_names_y(tmp_path):
+    """X and y are separate arrays, so there is no column to choose: any target but y's own name is refused
+    (it was ignored before, silently training on y whatever column the user meant)."""
+    X = np.arange(40.0).reshape(10, 4)
+    np.savez(tmp_path / "xy.npz", X=X, y=np.arange(10) % 2)
+    np.savez(tmp_path / "split.npz", X_train=X, y_train=np.arange(10) % 2, X_test=X[:4], y_test=np.array([0, 1, 0, 1]))
+    refused = r"xy.npz: target .* cannot be used: this file holds arrays X and y, so y is the target\. Leave out"
+    for target in (2, "2", -1, "label"):
+        with pytest.raises(ds.DataError, match=refused):
+            ds.load(tmp_path / "xy.npz", target=target)
+        with pytest.raises(ds.DataError, match=r"holds arrays X_train and y_train, so y_train is the target"):
+            ds.load(tmp_path / "split.npz", target=target)
+    assert ds.load(tmp_path / "xy.npz", target="y").n_features == 4
+    assert len(ds.load(tmp_path / "split.npz", target="y_train").X_test) == 4
+    assert len(ds.load(tmp_path / "split.npz", target="y").X_test) == 4
+
+
+def test_target_still_picks_the_column_of_a_single_array(tmp_path):
+    M = np.c_[np.arange(20) % 2, np.arange(40.0).reshape(20, 2)]  # the label first
+    np.save(tmp_path / "one.npy", M)
+    np.savez(tmp_path / "one.npz", data=M)
+    for name in ("one.npy", "one.npz"):
+        d = ds.load(tmp_path / name, target=0)
+        assert d.n_features == 2 and d.task == "classification" and d.classes == ["0", "1"]
+
+
+def test_holds_targets_reads_only_the_zip_directory(tmp_path):
+    from chainrule.datasets.arrays import holds_targets
+
+    np.savez(tmp_path / "xy.npz", X=np.ones((3, 2)), y=np.arange(3))
+    np.savez(tmp_path / "split.npz", X_train=np.ones((3, 2)), y_train=np.arange(3))
+    np.savez(tmp_path / "one.npz", data=np.ones((3, 2)))
+    np.save(tmp_path / "one.npy", np.ones((3, 2)))
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "t.csv").write_text("a,y\n1,0\n")
+    found = {p.name: holds_targets(p) for p in sorted(tmp_path.iterdir())}
+    assert found == {"junk.npz": False, "one.npy": False, "one.npz": False, "split.npz": True, "t.csv": False,
+                     "xy.npz": True}  # fmt: skip
+    assert holds_targets(tmp_path / "missing.npz") is False and holds_targets("iris") is False
+

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import datasets
 from ..datasets import DataError
+from ..datasets.arrays import holds_targets
 from . import pipeline
 from .pipeline import CLIError
 
@@ -23,7 +24,11 @@ def add_parsers(sub: Any) -> None:
     )
     p.add_argument("model", help="model file written by chainrule train (model.npz)")
     p.add_argument("dataset", help="dataset name or file (CSV, .npy/.npz, IDX)")
-    p.add_argument("--target", help="target column of a CSV (default: the one used in training, else the last)")
+    p.add_argument(
+        "--target",
+        help="target column of a CSV (name or index) or of a single-array .npy/.npz (index); default: the one used "
+        "in training, else the last. An .npz holding X and y names its own target, y: any other --target is refused",
+    )
     pipeline.add_threads_option(p)
     p.set_defaults(run=evaluate)
 
@@ -54,7 +59,9 @@ def add_parsers(sub: Any) -> None:
 
 def evaluate(args: argparse.Namespace) -> int:
     model, pre = pipeline.open_model(args.model)
-    target = args.target if args.target is not None else pre.source.get("target")
+    target = args.target
+    if target is None and not holds_targets(args.dataset):  # an .npz with X and y names its own target
+        target = pre.source.get("target")
     seed = int(pre.source.get("seed", 0))
     data = datasets.load(
         args.dataset, seed=seed, target=target, task=pre.task if datasets.is_path(args.dataset) else None

@@ -41,7 +41,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for the split, the weights and the shuffling")
     p.add_argument("--dtype", choices=["float32", "float64"], help="default float64 (float32 for mnist1d)")
     p.add_argument(
-        "--target", help="target column: a CSV column's name or index, a .npy column's index (default: the last)"
+        "--target",
+        help="target column: a CSV column's name or index, or a column index of a single-array .npy/.npz "
+        "(default: the last). An .npz holding X and y (or X_train and y_train) names its own target, y: "
+        "any other --target is refused",
     )
     p.add_argument("--task", choices=["classification", "regression"], help="override the guessed task of a file")
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")

@@ -6,6 +6,7 @@ import math
 import os
 import zipfile
 import zlib
+from collections.abc import Container
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -81,14 +82,19 @@ def load_array(
 ) -> Dataset:
     """.npz with X and y (or X_train, y_train, X_test, y_test), or a 2-D .npy whose ``target`` column is y.
 
-    ``target`` is a column index (a string of digits is accepted, as the command line gives it).
+    ``target`` is a column index of a lone array (a string of digits is accepted, as the command line gives it).
+    A file with X and y names its target itself: there ``target`` must be None or that array's name ("y", or
+    "y_train"); any other value is refused rather than ignored.
     """
     path = Path(path)
     arrays = read_array_file(path)
-    if "X_train" in arrays and "y_train" in arrays:
+    own = target_array(arrays)
+    if own is not None:
+        _check_target_name(target, own, path)
+    if own == "y_train":
         X, y = arrays["X_train"], arrays["y_train"]
         held = (arrays.get("X_test"), arrays.get("y_test"))
-    elif "X" in arrays and "y" in arrays:
+    elif own == "y":
         X, y, held = arrays["X"], arrays["y"], (None, None)
     elif len(arrays) == 1:
         M = _numbers(next(iter(arrays.values())), path)
@@ -116,6 +122,38 @@ def load_array(
         feature_names=[f"x{i + 1}" for i in range(X.shape[1])],
         defaults=dict(FILE_DEFAULTS),
         source={"path": str(path)},
+    )
+
+
+def target_array(names: Container[str]) -> str | None:
+    """The name of the array that holds the targets ("y_train" or "y"), or None when a column must be chosen."""
+    if "X_train" in names and "y_train" in names:
+        return "y_train"
+    if "X" in names and "y" in names:
+        return "y"
+    return None
+
+
+def holds_targets(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an .npz whose targets are an array of their own (y, or y_train), so that no target
+    column is to be chosen. Only the zip directory is read; an unreadable file gives False (loading it says why)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = {n[:-4] if n.endswith(".npy") else n for n in zf.namelist()}
+    except (OSError, ValueError, RuntimeError, zipfile.BadZipFile):
+        return False
+    return target_array(names) is not None
+
+
+def _check_target_name(target: int | str | None, own: str, path: Path) -> None:
+    """Refuse a ``target`` that would pick a column of a file whose targets are an array of their own."""
+    if target is None or str(target) in (own, "y"):
+        return
+    features = "X_train" if own == "y_train" else "X"
+    raise DataError(
+        f"{path}: target {str(target)!r} cannot be used: this file holds arrays {features} and {own}, so {own} is "
+        f"the target. Leave out the target (--target), or save one array with the target as a column, "
+        f"e.g. np.save('data.npy', np.c_[X, y]), and give that column's index."
     )
 
 
@@ -174,4 +212,3 @@ def _as_matrix(X: np.ndarray, path: Any, name: str = "X") -> np.ndarray:
     X = X.reshape(len(X), -1).astype(float)
     check_finite(X, str(path))
     return X
-
