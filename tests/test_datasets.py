@@ -452,3 +452,18 @@ def test_holds_targets_reads_only_the_zip_directory(tmp_path):
                      "xy.npz": True}  # fmt: skip
     assert holds_targets(tmp_path / "missing.npz") is False and holds_targets("iris") is False
 
+
+def test_the_scikit_learn_test_fraction_is_one_constant_shared_with_the_listing(monkeypatch):
+    """Iris has 50 samples per class: holding out half, stratified, leaves 25 + 25 + 25 = 75 for testing, in the
+    loaded data and in the listing that computes the sizes without loading."""
+    pytest.importorskip("sklearn")
+    from chainrule.cli import listing
+    from chainrule.datasets import bundled
+
+    assert bundled.SKLEARN_TEST_SIZE == 0.2
+    monkeypatch.setattr(bundled, "SKLEARN_TEST_SIZE", 0.5)
+    d = ds.load("iris")
+    assert (len(d.X_train), len(d.X_test)) == (75, 75)
+    assert np.bincount(d.y_test).tolist() == [25, 25, 25]
+    row = next(r for r in listing.rows() if getattr(r, "name", None) == "iris")
+    assert (row.n_train, row.n_test) == (75, 75)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import datasets
+from ..datasets import bundled
 
 # Sizes as documented by each package: scikit-learn's dataset descriptions (``load_iris().DESCR`` and so on:
 # samples, features, samples per class) and mnist1d's ``get_dataset_args()`` (5,000 sequences of length 40,
 # 10 classes, split 4,000 / 1,000). ``tests/test_cli.py`` checks them against the loaded data.
-SKLEARN_TEST_SIZE = 0.2  # the fraction bundled.py holds out, stratified by class
 SKLEARN_SIZES: dict[str, tuple[int, int, list[int] | None]] = {  # samples, features, samples per class
     "iris": (150, 4, [50, 50, 50]),
     "digits": (1797, 64, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]),
@@ -52,7 +52,8 @@ def _sklearn_row(name: str) -> Row:
     else:
         y = np.repeat(np.arange(len(per_class)), per_class)
     # the real split on stand-in labels with the documented class sizes, so the rounding is the loader's own
-    _, y_train, _, y_test = datasets.split(np.zeros((n, 0)), y, SKLEARN_TEST_SIZE, 0, stratify=per_class is not None)
+    stratify = per_class is not None
+    _, y_train, _, y_test = datasets.split(np.zeros((n, 0)), y, bundled.SKLEARN_TEST_SIZE, 0, stratify=stratify)
     task = "regression" if per_class is None else f"{len(per_class)} classes"
     return Row(name, "scikit-learn", len(y_train), len(y_test), n_features, task)
 

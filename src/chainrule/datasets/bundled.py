@@ -7,6 +7,8 @@ import numpy as np
 
 from ._base import Dataset, need, split
 
+SKLEARN_TEST_SIZE = 0.2
+"""The fraction of each scikit-learn set held out for testing, stratified by class (``chainrule datasets`` too)."""
 TABULAR = {"layers": [64], "activation": "relu", "optimizer": "adam", "lr": 0.01, "epochs": 100, "batch_size": 32}
 
 
@@ -14,7 +16,7 @@ def _sklearn(name: str, loader: str, seed: int, **defaults) -> Dataset:
     ds = getattr(need("sklearn.datasets"), loader)()
     X, y = np.asarray(ds.data, dtype=float), np.asarray(ds.target)
     regression = "target_names" not in ds
-    Xtr, ytr, Xte, yte = split(X, y, 0.2, seed, stratify=not regression)
+    Xtr, ytr, Xte, yte = split(X, y, SKLEARN_TEST_SIZE, seed, stratify=not regression)
     classes = [] if regression else [str(c) for c in ds.target_names]
     return Dataset(
         name,
