@@ -179,6 +179,11 @@ def _clip_probabilities(P: np.ndarray) -> np.ndarray:
     return np.minimum(Pc, 1 - eps, out=Pc)
 
 
+def _bce(Pc: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """−[y·log p + (1 − y)·log(1 − p)] elementwise, for clipped probabilities."""
+    return -(Y * np.log(Pc) + (1 - Y) * np.log1p(-Pc))
+
+
 class _Binary(Loss):
     per_element = True
     classification = True
@@ -200,12 +205,10 @@ class BinaryCrossEntropy(_Binary):
 
     def _elementwise(self, P, Y):
         Pc = _clip_probabilities(P)
-        E = -(Y * np.log(Pc) + (1 - Y) * np.log1p(-Pc))
-        return E, (Pc - Y) / (Pc * (1 - Pc))
+        return _bce(Pc, Y), (Pc - Y) / (Pc * (1 - Pc))
 
     def _elementwise_through(self, P, Y):
-        Pc = _clip_probabilities(P)
-        return -(Y * np.log(Pc) + (1 - Y) * np.log1p(-Pc)), P - Y  # ∂L/∂z = σ(z) − y
+        return _bce(_clip_probabilities(P), Y), P - Y  # ∂L/∂z = σ(z) − y
 
     def decide(self, out):
         return (out >= 0.5).astype(np.int64)

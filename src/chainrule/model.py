@@ -218,8 +218,10 @@ class Sequential:
         ``resume_from`` names a file written by ``save`` or ``ModelCheckpoint``
         from a model of the same architecture: its weights, optimiser state
         (moments, step count, schedule), loss, epoch count and random
-        generator state replace this model's, and ``epochs`` then counts the
-        total, so ``epochs - epochs_trained`` more are run (``seed`` is
+        generator state replace this model's; each callback passed here gets
+        back the state saved for the callback of the same type and monitor
+        (an EarlyStopping's patience count, for one). ``epochs`` then counts
+        the total, so ``epochs - epochs_trained`` more are run (``seed`` is
         ignored: the generator continues where the file left it). The result
         is bit-identical to a run that never stopped.
 
