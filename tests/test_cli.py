@@ -711,3 +711,102 @@ def test_threads_is_in_the_help_of_the_commands_that_compute(capsys):
         assert re.search(r"--threads N\s+limit the BLAS thread pool", capsys.readouterr().out), command
     assert main(["--help"]) == 0
     assert "--threads N" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ the training target, recorded and reused
+@pytest.fixture(scope="module")
+def label_first(tmp_path_factory):
+    """A model trained on a single .npy array whose column 0 is the label (--target 0): yes when x1 + x2 > 0."""
+    folder = tmp_path_factory.mktemp("npy")
+    X = np.random.default_rng(1).normal(size=(120, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(float)
+    np.save(folder / "first.npy", np.c_[y, X])
+    np.save(folder / "last.npy", np.c_[X, y])
+    argv = ["train", str(folder / "first.npy"), "--target", "0", "--out", str(folder / "run"), "--quiet", "--no-plots"]
+    with threadpool_one():
+        assert main(argv) == 0
+    return folder
+
+
+def test_evaluate_uses_the_column_an_array_was_trained_with(label_first, capsys):
+    """Column 0 was the target: it is recorded in the sidecar, and evaluate scores against it, not the last column
+    (a feature, whose 120 distinct floats are no labels the model knows)."""
+    capsys.readouterr()
+    run = label_first / "run"
+    assert json.loads((run / "model.preprocess.json").read_text())["source"]["target"] == 0
+    for extra in ([], ["--target", "0"], ["--target", "-4"]):  # -4 of 4 columns is column 0 too
+        assert main(["evaluate", str(run / "model.npz"), str(label_first / "first.npy"), *extra]) == 0, extra
+        out = capsys.readouterr().out
+        assert "all 120 rows" in out and accuracy(out) > 0.9
+
+
+def test_evaluate_refuses_a_target_that_disagrees_with_the_recorded_one(label_first, trained, capsys):
+    capsys.readouterr()
+    model = str(label_first / "run" / "model.npz")
+    assert main(["evaluate", model, str(label_first / "first.npy"), "--target", "3"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "--target 3 picks column 3 of" in err and "was trained with target column 0" in err
+    assert "leave out --target to use column 0" in err
+    csv_model = str(trained / "run" / "model.npz")  # trained with --target label, column 3 of a,b,c,label
+    assert main(["evaluate", csv_model, str(trained / "data.csv"), "--target", "3"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", csv_model, str(trained / "data.csv"), "--target", "a"]) == 2
+    err = capsys.readouterr().err
+    assert "--target a picks column 'a' of" in err and "was trained with target column 'label'" in err
+    assert main(["evaluate", csv_model, str(trained / "data.csv"), "--target", "1"]) == 2  # label is then a feature
+    err = capsys.readouterr().err
+    assert "column 'label': 'no' is not a number" in err or "column 'label': 'yes' is not a number" in err
+    assert "was trained with target column 'label'; without --target, evaluate uses it." in err
+
+
+def test_a_sidecar_without_a_recorded_target_still_means_the_last_column(label_first, tmp_path, capsys):
+    """Sidecars written before the target of an array was recorded: evaluate falls back to the last column."""
+    import shutil
+
+    shutil.copy(label_first / "run" / "model.npz", tmp_path / "model.npz")
+    doc = json.loads((label_first / "run" / "model.preprocess.json").read_text())
+    doc["source"].pop("target", None)  # absent from sidecars written before it was recorded
+    (tmp_path / "model.preprocess.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "model.npz"), str(label_first / "last.npy")]) == 0
+    out = capsys.readouterr().out
+    assert "all 120 rows" in out and accuracy(out) > 0.9
+
+
+def write_idx_pair(folder, n=40):
+    """train-images-idx3 of n 1×2 images, labelled 1 where the first pixel is the brighter; and the same as CSV."""
+    import struct
+
+    images = np.random.default_rng(2).integers(0, 256, (n, 1, 2), dtype=np.uint8)
+    labels = (images[:, 0, 0] > images[:, 0, 1]).astype(np.uint8)
+    for name, a in (("train-images-idx3-ubyte", images), ("train-labels-idx1-ubyte", labels)):
+        header = bytes([0, 0, 0x08, a.ndim]) + b"".join(struct.pack(">I", d) for d in a.shape)
+        (folder / name).write_bytes(header + a.tobytes())
+    rows = [f"{p[0] / 255:.6f},{p[1] / 255:.6f},{t}" for p, t in zip(images[:, 0], labels)]
+    (folder / "pixels.csv").write_text("\n".join(rows) + "\n")
+    return folder / "train-images-idx3-ubyte"
+
+
+def test_named_datasets_and_idx_files_refuse_target_with_one_line(trained, tmp_path, capsys):
+    idx = write_idx_pair(tmp_path)
+    for argv, where in (
+        (["train", "iris", "--target", "2"], "target '2' cannot be used with the dataset 'iris'"),
+        (["train", str(idx), "--target", "0"], "train-images-idx3-ubyte: target '0' cannot be used"),
+        (["evaluate", str(trained / "run" / "model.npz"), "iris", "--target", "2"], "with the dataset 'iris'"),
+    ):
+        assert main([*argv, "--out", str(tmp_path / "run")] if argv[0] == "train" else argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and where in err, err
+        assert "comes with its own target" in err and "Leave out the target (--target)" in err
+        assert not (tmp_path / "run").exists()
+
+
+def test_a_recorded_csv_target_is_not_imposed_on_an_idx_file(tmp_path, capsys):
+    """A model trained on a headerless CSV records target column 2; evaluating MNIST-style files, which have their
+    own labels, must not hand that target to them (it would be refused)."""
+    idx = write_idx_pair(tmp_path)
+    train(capsys, tmp_path / "pixels.csv", "--out", tmp_path / "run", "--epochs", "5")
+    assert json.loads((tmp_path / "run" / "model.preprocess.json").read_text())["source"]["target"] == 2
+    assert main(["evaluate", str(tmp_path / "run" / "model.npz"), str(idx)]) == 0, capsys.readouterr().err
+    assert "all 40 rows" in capsys.readouterr().out

@@ -467,3 +467,62 @@ def test_the_scikit_learn_test_fraction_is_one_constant_shared_with_the_listing(
     assert np.bincount(d.y_test).tolist() == [25, 25, 25]
     row = next(r for r in listing.rows() if getattr(r, "name", None) == "iris")
     assert (row.n_train, row.n_test) == (75, 75)
+
+
+# ------------------------------------------------------------------ the target a file was loaded with
+def test_a_single_arrays_target_column_is_recorded_as_a_csvs_is(tmp_path):
+    """The column used is recorded as a non-negative index (−1 of 4 columns is column 3), and reaches the sidecar
+    through the preprocessing; an .npz holding X and y records none, since it has no column to choose."""
+    M = np.c_[np.arange(20) % 2, np.arange(60.0).reshape(20, 3)]  # the label first
+    np.save(tmp_path / "one.npy", M)
+    np.savez(tmp_path / "one.npz", data=M)
+    for name in ("one.npy", "one.npz"):
+        assert ds.load(tmp_path / name, target=0).source["target"] == 0
+        assert ds.load(tmp_path / name, target="-1").source["target"] == 3
+        assert ds.load(tmp_path / name).source["target"] == 3
+    pre = Preprocessor.fit(ds.load(tmp_path / "one.npy", target=0))
+    pre.save(sidecar(tmp_path / "model.npz"))
+    assert load_for(tmp_path / "model.npz", 3).source["target"] == 0
+    np.savez(tmp_path / "xy.npz", X=M[:, 1:], y=M[:, 0])
+    assert "target" not in ds.load(tmp_path / "xy.npz").source
+
+
+def test_named_datasets_and_idx_files_refuse_a_target(tmp_path):
+    """They come with their own labels, so a target would have been ignored: it is refused, naming what to do."""
+    for target in (2, "2", "label", -1):
+        refused = rf"target {str(target)!r} cannot be used with the dataset 'xor'"
+        with pytest.raises(ds.DataError, match=refused) as info:
+            ds.load("xor", target=target)
+        assert "comes with its own target" in str(info.value) and "Leave out the target (--target)" in str(info.value)
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((20, 2, 2), dtype=np.uint8), False)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", (np.arange(20) % 2).astype(np.uint8), False)
+    refused = r"train-images-idx3-ubyte: target '0' cannot be used: .* own target, the labels in train-labels-idx1"
+    with pytest.raises(ds.DataError, match=refused + r"-ubyte\. Leave out the target \(--target\)"):
+        ds.load(tmp_path / "train-images-idx3-ubyte", target=0)
+    assert ds.load("xor", target=None).n_features == 2
+    assert ds.load(tmp_path / "train-images-idx3-ubyte", target=None).n_features == 4
+
+
+def test_takes_target_says_which_datasets_have_a_column_to_choose(tmp_path):
+    from chainrule.datasets import takes_target
+
+    np.save(tmp_path / "one.npy", np.ones((3, 2)))
+    np.savez(tmp_path / "xy.npz", X=np.ones((3, 2)), y=np.arange(3))
+    found = {n: takes_target(tmp_path / n if "." in n or "idx" in n else n) for n in
+             ("iris", "xor", "train-images-idx3-ubyte", "one.npy", "xy.npz", "t.csv", "t.tsv")}  # fmt: skip
+    assert found == {"iris": False, "xor": False, "train-images-idx3-ubyte": False, "one.npy": True,
+                     "xy.npz": False, "t.csv": True, "t.tsv": True}  # fmt: skip
+
+
+def test_the_file_loaders_share_one_default_test_fraction(tmp_path):
+    """Every file loader defaults to FILE_TEST_SIZE; 0.2 of 20 unstratified regression rows holds out 4."""
+    import inspect
+
+    from chainrule.datasets import FILE_TEST_SIZE, arrays, csv, files, idx
+
+    assert FILE_TEST_SIZE == 0.2 and files.FILE_TEST_SIZE is FILE_TEST_SIZE
+    for loader in (ds.load, csv.load_csv, arrays.load_array, idx.load_idx):
+        assert inspect.signature(loader).parameters["test_size"].default is FILE_TEST_SIZE, loader.__name__
+    path = write(tmp_path, "r.csv", "\n".join(f"{i},{i * 0.25}" for i in range(20)))
+    d = ds.load(path, task="regression")
+    assert (len(d.X_train), len(d.X_test)) == (16, 4)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import datasets
 from ..datasets import DataError
-from ..datasets.arrays import holds_targets
+from ..datasets.preprocess import sidecar
 from . import pipeline
 from .pipeline import CLIError
 
@@ -27,7 +27,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--target",
         help="target column of a CSV (name or index) or of a single-array .npy/.npz (index); default: the one used "
-        "in training, else the last. An .npz holding X and y names its own target, y: any other --target is refused",
+        "in training, else the last; one that disagrees with the one used in training is refused. Named datasets, "
+        "MNIST IDX files and an .npz holding X and y come with their own target: any other --target is refused",
     )
     pipeline.add_threads_option(p)
     p.set_defaults(run=evaluate)
@@ -59,13 +60,25 @@ def add_parsers(sub: Any) -> None:
 
 def evaluate(args: argparse.Namespace) -> int:
     model, pre = pipeline.open_model(args.model)
-    target = args.target
-    if target is None and not holds_targets(args.dataset):  # an .npz with X and y names its own target
-        target = pre.source.get("target")
+    recorded = pre.source.get("target")  # the column used in training; absent for named sets, IDX, older sidecars
+    chosen = datasets.takes_target(args.dataset)  # named sets, IDX and an .npz with X and y bring their own
+    target = recorded if chosen and args.target is None else args.target
+    check = chosen and args.target is not None and recorded is not None
+    if check:  # two names differ whatever the file holds; a name can make a text label column a "feature"
+        _check_target(args, recorded, None)
     seed = int(pre.source.get("seed", 0))
-    data = datasets.load(
-        args.dataset, seed=seed, target=target, task=pre.task if datasets.is_path(args.dataset) else None
-    )
+    try:
+        data = datasets.load(
+            args.dataset, seed=seed, target=target, task=pre.task if datasets.is_path(args.dataset) else None
+        )
+    except DataError as exc:  # e.g. the training target, a text column, read as a feature because of --target
+        if not check:
+            raise
+        raise DataError(
+            f"{exc} ({args.model} was trained with target column {recorded!r}; without --target, evaluate uses it.)"
+        ) from None
+    if check:
+        _check_target(args, recorded, data.source)
     if datasets.is_path(args.dataset):
         X, y = pipeline.relabel(data, pre)
         what = f"all {len(X)} rows of {args.dataset}"
@@ -80,6 +93,32 @@ def evaluate(args: argparse.Namespace) -> int:
     print(f"{args.model} on {what}:")
     print(pipeline.table(pipeline.scores(pre.task, y, pred, pre.classes), pre.classes))
     return 0
+
+
+def _check_target(args: argparse.Namespace, recorded: str | int, source: dict[str, Any] | None) -> None:
+    """Refuse a --target that picks another column than the one the model was trained to predict.
+
+    ``recorded`` is a CSV column's name, or an index (a CSV without column names, a single array). ``source``
+    says which column --target picked in this file once loaded; before loading (None) only a name that differs
+    from a recorded name is known to disagree. A recorded name cannot be checked against a file without names.
+    """
+    if source is None:
+        used: Any = str(args.target)
+        if not isinstance(recorded, str) or used == recorded or used.lstrip("+-").isdigit():
+            return
+    else:
+        used = source.get("target")
+        column = source.get("column", used)
+        if isinstance(recorded, str):
+            if not isinstance(used, str) or used == recorded:
+                return
+        elif column == recorded or used == str(recorded):
+            return
+    raise CLIError(
+        f"--target {args.target} picks column {used!r} of {args.dataset}, but {args.model} was trained with target "
+        f"column {recorded!r} (recorded in {sidecar(args.model).name}); leave out --target to use column "
+        f"{recorded!r}, or give a file laid out as the training data was."
+    )
 
 
 def read_features(path: str, pre: datasets.Preprocessor) -> np.ndarray:

@@ -43,8 +43,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--target",
         help="target column: a CSV column's name or index, or a column index of a single-array .npy/.npz "
-        "(default: the last). An .npz holding X and y (or X_train and y_train) names its own target, y: "
-        "any other --target is refused",
+        "(default: the last); recorded for evaluate. Named datasets, MNIST IDX files and an .npz holding X and y "
+        "(or X_train and y_train) come with their own target: any other --target is refused",
     )
     p.add_argument("--task", choices=["classification", "regression"], help="override the guessed task of a file")
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")

@@ -1,7 +1,8 @@
 """Datasets for training and trying models: generated, bundled with a dependency, or read from files.
 
 ``load("digits", seed=0)`` returns a :class:`Dataset` with train and test arrays. ``load`` also accepts
-a path to a CSV, .npy/.npz or MNIST IDX file. Nothing here downloads.
+a path to a CSV, .npy/.npz or MNIST IDX file. Nothing here downloads. Problems with the data are reported
+as :class:`DataError` (a ValueError) naming what is wrong and what to do.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 
 from . import bundled, generated
 from . import files as files  # the file loaders' names, where they were imported before each format had a module
-from ._base import DataError, Dataset, check_finite, split
-from .arrays import load_array, read_array_file
+from ._base import FILE_TEST_SIZE, DataError, Dataset, check_finite, split
+from .arrays import holds_targets, load_array, read_array_file
 from .csv import load_csv, read_csv_rows
 from .idx import load_idx, read_idx
 from .preprocess import Preprocessor
@@ -43,26 +44,67 @@ def is_path(name: str | os.PathLike) -> bool:
     return os.sep in text or "/" in text or Path(text).suffix != "" or Path(text).exists()
 
 
+def _kind(name: str | os.PathLike) -> str:
+    """Which loader ``load`` hands ``name`` to: "named", "idx", "array", "csv", or "unknown"."""
+    if not is_path(name):
+        return "named"
+    path = Path(name)
+    if "idx" in path.name:
+        return "idx"
+    if path.suffix.lower() in (".npy", ".npz"):
+        return "array"
+    if path.suffix.lower() in (".csv", ".txt", ".tsv") or "".join(path.suffixes[-2:]).lower().endswith(".csv"):
+        return "csv"
+    return "unknown"
+
+
+def takes_target(name: str | os.PathLike) -> bool:
+    """Whether a target column is chosen for ``name``: a CSV file, or a .npy/.npz holding a single array.
+
+    False for a named dataset, an MNIST IDX file and an .npz holding X and y: they come with their own target.
+    """
+    kind = _kind(name)
+    return kind == "csv" or (kind == "array" and not holds_targets(name))
+
+
 def load(
     name: str | os.PathLike = DEFAULT,
     seed: int = 0,
     target: str | int | None = None,
     task: str | None = None,
-    test_size: float = 0.2,
+    test_size: float = FILE_TEST_SIZE,
 ) -> Dataset:
-    """The dataset called ``name``, or the data in the file ``name`` (CSV, .npy/.npz, IDX)."""
-    if not is_path(name):
+    """The dataset called ``name``, or the data in the file ``name`` (CSV, .npy/.npz, IDX).
+
+    ``target`` picks the target column of a CSV (a name or an index) or of a single-array .npy/.npz (an index);
+    None means the last column. A named dataset and an IDX file come with their own target, so a ``target``
+    there raises DataError, as it does for an .npz holding X and y unless it names y. ``task`` and
+    ``test_size`` apply to files; a named dataset has its own split.
+    """
+    kind = _kind(name)
+    if kind == "named":
         key = str(name).lower().replace("-", "_")
         if key not in DATASETS:
             raise DataError(f"unknown dataset {str(name)!r}; choose one of {', '.join(DATASETS)}, or give a file path.")
+        if target is not None:
+            raise DataError(
+                f"target {str(target)!r} cannot be used with the dataset {key!r}: it comes with its own target "
+                f"(its labels or values). Leave out the target (--target); to choose a column, save the data to a "
+                "CSV or .npy file and load that."
+            )
         return DATASETS[key][0](seed=seed)
     path = Path(name)
-    suffixes = "".join(path.suffixes[-2:]).lower()
-    if "idx" in path.name:
+    if kind == "idx":
+        if target is not None:
+            labels = path.name.replace("images-idx3", "labels-idx1")
+            raise DataError(
+                f"{path}: target {str(target)!r} cannot be used: an MNIST IDX file comes with its own target, "
+                f"the labels in {labels}. Leave out the target (--target)."
+            )
         return load_idx(path, test_size=test_size, seed=seed)
-    if path.suffix.lower() in (".npy", ".npz"):
+    if kind == "array":
         return load_array(path, target=target, task=task, test_size=test_size, seed=seed)
-    if path.suffix.lower() in (".csv", ".txt", ".tsv") or suffixes.endswith(".csv"):
+    if kind == "csv":
         return load_csv(path, target=target, task=task, test_size=test_size, seed=seed)
     if not path.exists():
         raise DataError(f"{path}: no such file.")
@@ -74,6 +116,7 @@ __all__ = [
     "DEFAULT",
     "DataError",
     "Dataset",
+    "FILE_TEST_SIZE",
     "Preprocessor",
     "check_finite",
     "load",
@@ -84,4 +127,5 @@ __all__ = [
     "read_csv_rows",
     "read_idx",
     "split",
+    "takes_target",
 ]

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 FILE_DEFAULTS = {"layers": [64], "activation": "relu", "optimizer": "adam", "lr": 0.01, "epochs": 50, "batch_size": 32}
+FILE_TEST_SIZE = 0.2
+"""The fraction of a data file held out for testing (stratified by class) when the file brings no test split."""
 MAX_DATA_BYTES = 2 * 2**30  # refuse files declaring more than 2 GiB of data (full MNIST's images are 47 MB)
 
 

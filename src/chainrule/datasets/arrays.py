@@ -12,7 +12,16 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ._base import FILE_DEFAULTS, MAX_DATA_BYTES, DataError, Dataset, _label_name, check_finite, split_file
+from ._base import (
+    FILE_DEFAULTS,
+    FILE_TEST_SIZE,
+    MAX_DATA_BYTES,
+    DataError,
+    Dataset,
+    _label_name,
+    check_finite,
+    split_file,
+)
 from .targets import number, parse_targets, target_index
 
 
@@ -77,17 +86,19 @@ def load_array(
     path: str | os.PathLike,
     target: int | str | None = None,
     task: str | None = None,
-    test_size: float = 0.2,
+    test_size: float = FILE_TEST_SIZE,
     seed: int = 0,
 ) -> Dataset:
     """.npz with X and y (or X_train, y_train, X_test, y_test), or a 2-D .npy whose ``target`` column is y.
 
     ``target`` is a column index of a lone array (a string of digits is accepted, as the command line gives it).
     A file with X and y names its target itself: there ``target`` must be None or that array's name ("y", or
-    "y_train"); any other value is refused rather than ignored.
+    "y_train"); any other value is refused rather than ignored. The column used is recorded in ``source["target"]``
+    (an index from 0, as a CSV without column names records it), so that ``evaluate`` can use it again.
     """
     path = Path(path)
     arrays = read_array_file(path)
+    source: dict[str, Any] = {"path": str(path)}
     own = target_array(arrays)
     if own is not None:
         _check_target_name(target, own, path)
@@ -102,6 +113,7 @@ def load_array(
             raise DataError(f"{path}: expected a 2-D array of features and a target column; got shape {M.shape}.")
         t = target_index(None, M.shape[1], target, path)
         X, y, held = np.delete(M, t, axis=1), M[:, t], (None, None)
+        source["target"] = t
     else:
         raise DataError(f"{path}: expected arrays named X and y (or X_train, y_train); found {sorted(arrays)}.")
     X = _as_matrix(X, path, "X")
@@ -121,7 +133,7 @@ def load_array(
         classes=classes,
         feature_names=[f"x{i + 1}" for i in range(X.shape[1])],
         defaults=dict(FILE_DEFAULTS),
-        source={"path": str(path)},
+        source=source,
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._base import FILE_DEFAULTS, DataError, Dataset, split_file
+from ._base import FILE_DEFAULTS, FILE_TEST_SIZE, DataError, Dataset, split_file
 from .targets import number, parse_targets, target_index
 
 
@@ -73,7 +73,7 @@ def load_csv(
     path: str | os.PathLike,
     target: str | int | None = None,
     task: str | None = None,
-    test_size: float = 0.2,
+    test_size: float = FILE_TEST_SIZE,
     seed: int = 0,
 ) -> Dataset:
     """A Dataset from a CSV file whose ``target`` column holds the labels or values."""
@@ -93,5 +93,5 @@ def load_csv(
         classes=classes,
         feature_names=[header[c] for c in cols] if header else [f"x{c + 1}" for c in cols],
         defaults=dict(FILE_DEFAULTS),
-        source={"path": str(path), "target": header[t] if header else t},
+        source={"path": str(path), "target": header[t] if header else t, "column": t},
     )

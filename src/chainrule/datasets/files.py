@@ -7,7 +7,7 @@ is reported as a DataError that names the file, and the row and column where the
 
 from __future__ import annotations
 
-from ._base import FILE_DEFAULTS, MAX_DATA_BYTES
+from ._base import FILE_DEFAULTS, FILE_TEST_SIZE, MAX_DATA_BYTES
 from .arrays import load_array, read_array_file
 from .csv import load_csv, parse_features, read_csv_rows
 from .idx import IDX_CHUNK, IDX_TYPES, load_idx, read_idx
@@ -15,6 +15,7 @@ from .targets import parse_targets, target_index
 
 __all__ = [
     "FILE_DEFAULTS",
+    "FILE_TEST_SIZE",
     "IDX_CHUNK",
     "IDX_TYPES",
     "MAX_DATA_BYTES",

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ._base import FILE_DEFAULTS, MAX_DATA_BYTES, DataError, Dataset, check_finite, split_file
+from ._base import FILE_DEFAULTS, FILE_TEST_SIZE, MAX_DATA_BYTES, DataError, Dataset, check_finite, split_file
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 IDX_CHUNK = 2**24
@@ -71,7 +71,7 @@ def _read_idx_stream(fh: BinaryIO, path: Path, max_bytes: int) -> np.ndarray:
     return data.view(dtype).reshape(dims)
 
 
-def load_idx(path: str | os.PathLike, test_size: float = 0.2, seed: int = 0) -> Dataset:
+def load_idx(path: str | os.PathLike, test_size: float = FILE_TEST_SIZE, seed: int = 0) -> Dataset:
     """MNIST-style IDX images with their labels file beside them (``images-idx3`` → ``labels-idx1``).
 
     If the matching ``t10k-*`` test files are in the same folder they are the test split.
