@@ -298,14 +298,13 @@ class CategoricalCrossEntropy(_Categorical):
     fuses = "softmax"
 
     def _elementwise_through(self, P, Y):
-        E, _ = self._elementwise(P, Y)
         G = P.copy()  # ∂L/∂z = p·Σⱼyⱼ − y
         if Y.ndim == 1:
             G[np.arange(len(P)), Y] -= 1
         else:
             G *= np.add.reduce(Y, axis=1, keepdims=True)
             G -= Y
-        return E, G
+        return self._values(np.clip(P, np.finfo(P.dtype).eps, None), Y), G
 
     def _elementwise(self, P, Y):
         Pc = np.clip(P, np.finfo(P.dtype).eps, None)
@@ -313,8 +312,16 @@ class CategoricalCrossEntropy(_Categorical):
             rows = np.arange(len(P))
             G = np.zeros_like(P)
             G[rows, Y] = -1 / Pc[rows, Y]
-            return -np.log(Pc[rows, Y]), G
-        return -np.sum(Y * np.log(Pc), axis=1), -Y / Pc
+        else:
+            G = -Y / Pc
+        return self._values(Pc, Y), G
+
+    @staticmethod
+    def _values(Pc, Y):
+        """−Σⱼ yⱼ·log pⱼ per row, for clipped probabilities (integer labels pick one pⱼ)."""
+        if Y.ndim == 1:
+            return -np.log(Pc[np.arange(len(Pc)), Y])
+        return -np.sum(Y * np.log(Pc), axis=1)
 
 
 LOSSES: dict[str, type[Loss]] = {
