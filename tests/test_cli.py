@@ -810,3 +810,57 @@ def test_a_recorded_csv_target_is_not_imposed_on_an_idx_file(tmp_path, capsys):
     assert json.loads((tmp_path / "run" / "model.preprocess.json").read_text())["source"]["target"] == 2
     assert main(["evaluate", str(tmp_path / "run" / "model.npz"), str(idx)]) == 0, capsys.readouterr().err
     assert "all 40 rows" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ --task, where the dataset fixes the task
+def test_train_refuses_a_task_that_disagrees_with_a_named_dataset_or_idx_file(tmp_path, capsys):
+    """iris is 3 classes and an IDX file holds class labels: --task regression was silently ignored (iris trained
+    a classifier anyway); now it is one line, exit 2, naming the dataset's task and what to do, with no folder."""
+    idx = write_idx_pair(tmp_path)
+    for argv, where in (
+        (["iris"], "task 'regression' cannot be used with the dataset 'iris': it is a classification dataset of 3 "),
+        ([idx], "train-images-idx3-ubyte: task 'regression' cannot be used: an MNIST IDX file holds class labels"),
+    ):
+        assert main(["train", *map(str, argv), "--task", "regression", "--out", str(tmp_path / "run")]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and where in err, err
+        assert "Leave out the task (--task)" in err and not (tmp_path / "run").exists()
+    for argv in (["xor", "--epochs", "5"], [idx, "--epochs", "2"]):  # a --task that agrees is accepted
+        out = train(capsys, *argv, "--task", "classification", "--out", tmp_path / f"ok{len(str(argv[0]))}")
+        assert "2 classes" in out and "accuracy:" in out
+    assert "regression" in train(capsys, "curve", "--task", "regression", "--epochs", "2", "--out", tmp_path / "c")
+
+
+def test_evaluate_a_regression_model_on_an_idx_file_names_both_tasks(tmp_path, capsys):
+    """evaluate hands an IDX file no task (its task is fixed), so the mismatch is reported in evaluate's terms."""
+    idx = write_idx_pair(tmp_path)
+    train(capsys, tmp_path / "pixels.csv", "--task", "regression", "--out", tmp_path / "run", "--epochs", "2")
+    assert main(["evaluate", str(tmp_path / "run" / "model.npz"), str(idx)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--task" not in err, err
+    assert "train-images-idx3-ubyte is a classification dataset but" in err and "trained for regression" in err
+
+
+def test_evaluate_says_a_target_name_that_fits_no_column_came_from_the_sidecar(trained, tmp_path, capsys):
+    """The model was trained with --target label on a CSV with columns a,b,c,label. On the same rows without a
+    header, or under other names, evaluate's own choice of 'label' fits no column: the message says where the name
+    came from and what to do. Without a header: pass the index (4 columns: 0 to 3), which then scores all 120 rows.
+    Under other names a --target naming another column is refused, so the column is to be renamed."""
+    lines = (trained / "data.csv").read_text().splitlines()
+    (tmp_path / "bare.csv").write_text("\n".join(lines[1:]) + "\n")
+    (tmp_path / "renamed.csv").write_text("\n".join(["a,b,c,y", *lines[1:]]) + "\n")
+    model = str(trained / "run" / "model.npz")
+    recorded = f"{model} was trained with target column 'label', recorded at training time in model.preprocess.json"
+    capsys.readouterr()
+    for name, what, how in (
+        ("bare.csv", "bare.csv has no column names, but ",
+         "pass --target with the target column's index, 0 to 3 (or -1 for the last), e.g. --target 3."),
+        ("renamed.csv", "renamed.csv has no column 'label' (its columns are a, b, c, y), but ",
+         "name the target column 'label' in the file's first line, as in the training data."),
+    ):  # fmt: skip
+        assert main(["evaluate", model, str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and f"{what}{recorded}; {how}" in err, err
+    assert main(["evaluate", model, str(tmp_path / "bare.csv"), "--target", "3"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "all 120 rows" in out and accuracy(out) > 0.9

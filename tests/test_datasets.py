@@ -526,3 +526,51 @@ def test_the_file_loaders_share_one_default_test_fraction(tmp_path):
     path = write(tmp_path, "r.csv", "\n".join(f"{i},{i * 0.25}" for i in range(20)))
     d = ds.load(path, task="regression")
     assert (len(d.X_train), len(d.X_test)) == (16, 4)
+
+
+def test_named_datasets_and_idx_files_refuse_a_task_that_disagrees(tmp_path):
+    """xor is 2 classes and curve is regression, whatever task is asked for; an IDX file holds class labels. A task
+    that disagrees was ignored: it is refused, naming the dataset's task; one that agrees is accepted."""
+    for name, task, fixed in (("xor", "regression", "classification dataset of 2 classes"),
+                              ("curve", "classification", "regression dataset")):  # fmt: skip
+        with pytest.raises(ds.DataError, match=rf"task '{task}' cannot be used with the dataset '{name}': it is a "
+                           rf"{fixed}, and a named dataset's task is fixed\. Leave out the task \(--task\), or "
+                           rf"choose a {task} dataset"):  # fmt: skip
+            ds.load(name, task=task)
+    assert ds.load("xor", task="classification").task == "classification"
+    assert ds.load("curve", task="regression").task == "regression"
+    images = tmp_path / "train-images-idx3-ubyte"
+    write_idx(images, np.zeros((20, 2, 2), dtype=np.uint8), False)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", (np.arange(20) % 2).astype(np.uint8), False)
+    refused = (
+        r"train-images-idx3-ubyte: task 'regression' cannot be used: an MNIST IDX file holds class labels "
+        r"\(in train-labels-idx1-ubyte\), so its task is classification\. Leave out the task \(--task\)"
+    )
+    for load in (ds.load, ds.load_idx):
+        with pytest.raises(ds.DataError, match=refused):
+            load(images, task="regression")
+        assert load(images, task="classification").classes == ["0", "1"]
+        assert load(images).task == "classification"
+
+
+def test_an_unknown_task_is_refused_not_taken_for_classification(tmp_path):
+    """A misspelt task named nothing: a CSV took it for classification and kept the misspelling as its task."""
+    path = write(tmp_path, "r.csv", "\n".join(f"{i},{i * 0.25}" for i in range(20)))
+    write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((20, 2, 2), dtype=np.uint8), False)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", (np.arange(20) % 2).astype(np.uint8), False)
+    message = r"task 'regresion' is not known; use 'classification' or 'regression', or None to guess it\."
+    for call in (lambda: ds.load("xor", task="regresion"), lambda: ds.load(path, task="regresion"),
+                 lambda: ds.load_csv(path, task="regresion"),
+                 lambda: ds.load_idx(tmp_path / "train-images-idx3-ubyte", task="regresion")):  # fmt: skip
+        with pytest.raises(ds.DataError, match=message):
+            call()
+
+
+def test_takes_task_says_which_datasets_have_a_task_to_choose(tmp_path):
+    from chainrule.datasets import takes_task
+
+    np.savez(tmp_path / "xy.npz", X=np.ones((3, 2)), y=np.arange(3))
+    found = {n: takes_task(tmp_path / n if "." in n or "idx" in n else n)
+             for n in ("iris", "curve", "train-images-idx3-ubyte", "one.npy", "xy.npz", "t.csv")}  # fmt: skip
+    assert found == {"iris": False, "curve": False, "train-images-idx3-ubyte": False, "one.npy": True,
+                     "xy.npz": True, "t.csv": True}  # fmt: skip

@@ -12,6 +12,7 @@ import numpy as np
 from .. import datasets
 from ..datasets import DataError
 from ..datasets.preprocess import sidecar
+from ..datasets.targets import TargetError
 from . import pipeline
 from .pipeline import CLIError
 
@@ -62,15 +63,20 @@ def evaluate(args: argparse.Namespace) -> int:
     model, pre = pipeline.open_model(args.model)
     recorded = pre.source.get("target")  # the column used in training; absent for named sets, IDX, older sidecars
     chosen = datasets.takes_target(args.dataset)  # named sets, IDX and an .npz with X and y bring their own
-    target = recorded if chosen and args.target is None else args.target
+    from_sidecar = chosen and args.target is None and recorded is not None
+    target = recorded if from_sidecar else args.target
     check = chosen and args.target is not None and recorded is not None
     if check:  # two names differ whatever the file holds; a name can make a text label column a "feature"
         _check_target(args, recorded, None)
     seed = int(pre.source.get("seed", 0))
-    try:
+    try:  # named sets and IDX files have a fixed task: a regression model is refused below, naming both tasks
         data = datasets.load(
-            args.dataset, seed=seed, target=target, task=pre.task if datasets.is_path(args.dataset) else None
+            args.dataset, seed=seed, target=target, task=pre.task if datasets.takes_task(args.dataset) else None
         )
+    except TargetError as exc:  # the recorded target names no column of this file
+        if not from_sidecar:
+            raise
+        raise DataError(_recorded_target_missing(args, recorded, exc)) from None
     except DataError as exc:  # e.g. the training target, a text column, read as a feature because of --target
         if not check:
             raise
@@ -93,6 +99,25 @@ def evaluate(args: argparse.Namespace) -> int:
     print(f"{args.model} on {what}:")
     print(pipeline.table(pipeline.scores(pre.task, y, pred, pre.classes), pre.classes))
     return 0
+
+
+def _recorded_target_missing(args: argparse.Namespace, recorded: str | int, exc: TargetError) -> str:
+    """Why the target recorded in the sidecar picks no column of ``args.dataset``, and the --target that helps."""
+    where = (
+        f"{args.model} was trained with target column {recorded!r}, recorded at training time in "
+        f"{sidecar(args.model).name}"
+    )
+    last = exc.width - 1
+    index = f"index, 0 to {last} (or -1 for the last), e.g. --target {last}"
+    if exc.header is None and isinstance(recorded, str):
+        return f"{args.dataset} has no column names, but {where}; pass --target with the target column's {index}."
+    if exc.header is None:
+        return f"{args.dataset} has {exc.width} columns, but {where}; pass --target with the target column's {index}."
+    # a --target naming another column is refused (_check_target): the file's target column must be renamed
+    return (
+        f"{args.dataset} has no column {recorded!r} (its columns are {', '.join(exc.header)}), but {where}; name "
+        f"the target column {recorded!r} in the file's first line, as in the training data."
+    )
 
 
 def _check_target(args: argparse.Namespace, recorded: str | int, source: dict[str, Any] | None) -> None:

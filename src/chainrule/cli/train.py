@@ -46,7 +46,12 @@ def add_parser(sub: Any) -> None:
         "(default: the last); recorded for evaluate. Named datasets, MNIST IDX files and an .npz holding X and y "
         "(or X_train and y_train) come with their own target: any other --target is refused",
     )
-    p.add_argument("--task", choices=["classification", "regression"], help="override the guessed task of a file")
+    p.add_argument(
+        "--task",
+        choices=["classification", "regression"],
+        help="the task of a CSV or .npy/.npz file (default: guessed from its target). Named datasets and MNIST IDX "
+        "files have a fixed task: a --task that disagrees with it is refused",
+    )
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
     p.add_argument("--force", action="store_true", help="write into an existing, non-empty output folder")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import bundled, generated
 from . import files as files  # the file loaders' names, where they were imported before each format had a module
-from ._base import FILE_TEST_SIZE, DataError, Dataset, check_finite, split
+from ._base import FILE_TEST_SIZE, DataError, Dataset, check_finite, check_task, split
 from .arrays import holds_targets, load_array, read_array_file
 from .csv import load_csv, read_csv_rows
 from .idx import load_idx, read_idx
@@ -67,6 +67,14 @@ def takes_target(name: str | os.PathLike) -> bool:
     return kind == "csv" or (kind == "array" and not holds_targets(name))
 
 
+def takes_task(name: str | os.PathLike) -> bool:
+    """Whether a task is chosen (or guessed) for ``name``: a CSV or .npy/.npz file.
+
+    False for a named dataset and an MNIST IDX file: their task is fixed, and ``load`` refuses another.
+    """
+    return _kind(name) in ("csv", "array")
+
+
 def load(
     name: str | os.PathLike = DEFAULT,
     seed: int = 0,
@@ -78,9 +86,13 @@ def load(
 
     ``target`` picks the target column of a CSV (a name or an index) or of a single-array .npy/.npz (an index);
     None means the last column. A named dataset and an IDX file come with their own target, so a ``target``
-    there raises DataError, as it does for an .npz holding X and y unless it names y. ``task`` and
-    ``test_size`` apply to files; a named dataset has its own split.
+    there raises DataError, as it does for an .npz holding X and y unless it names y.
+
+    ``task`` ("classification", "regression", or None to guess from the target) applies to CSV and .npy/.npz
+    files. A named dataset and an IDX file have a fixed task: there a ``task`` that agrees with it is accepted
+    and one that disagrees raises DataError. ``test_size`` applies to files; a named dataset has its own split.
     """
+    check_task(task)
     kind = _kind(name)
     if kind == "named":
         key = str(name).lower().replace("-", "_")
@@ -92,7 +104,15 @@ def load(
                 f"(its labels or values). Leave out the target (--target); to choose a column, save the data to a "
                 "CSV or .npy file and load that."
             )
-        return DATASETS[key][0](seed=seed)
+        data = DATASETS[key][0](seed=seed)
+        if task is not None and task != data.task:
+            of = f" of {data.n_classes} classes" if data.task == "classification" else ""
+            raise DataError(
+                f"task {task!r} cannot be used with the dataset {key!r}: it is a {data.task} dataset{of}, "
+                f"and a named dataset's task is fixed. Leave out the task (--task), or choose a {task} dataset "
+                "(chainrule datasets lists each one's task)."
+            )
+        return data
     path = Path(name)
     if kind == "idx":
         if target is not None:
@@ -101,7 +121,7 @@ def load(
                 f"{path}: target {str(target)!r} cannot be used: an MNIST IDX file comes with its own target, "
                 f"the labels in {labels}. Leave out the target (--target)."
             )
-        return load_idx(path, test_size=test_size, seed=seed)
+        return load_idx(path, test_size=test_size, seed=seed, task=task)
     if kind == "array":
         return load_array(path, target=target, task=task, test_size=test_size, seed=seed)
     if kind == "csv":
@@ -128,4 +148,5 @@ __all__ = [
     "read_idx",
     "split",
     "takes_target",
+    "takes_task",
 ]

@@ -13,8 +13,17 @@ FILE_TEST_SIZE = 0.2
 MAX_DATA_BYTES = 2 * 2**30  # refuse files declaring more than 2 GiB of data (full MNIST's images are 47 MB)
 
 
+TASKS = ("classification", "regression")
+
+
 class DataError(ValueError):
     """Data that cannot be used as given: the message names the file, row or column and what to do."""
+
+
+def check_task(task: str | None) -> None:
+    """Refuse a ``task`` other than None (guess it), "classification" or "regression"."""
+    if task is not None and task not in TASKS:
+        raise DataError(f"task {task!r} is not known; use 'classification' or 'regression', or None to guess it.")
 
 
 @dataclass

@@ -11,7 +11,16 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ._base import FILE_DEFAULTS, FILE_TEST_SIZE, MAX_DATA_BYTES, DataError, Dataset, check_finite, split_file
+from ._base import (
+    FILE_DEFAULTS,
+    FILE_TEST_SIZE,
+    MAX_DATA_BYTES,
+    DataError,
+    Dataset,
+    check_finite,
+    check_task,
+    split_file,
+)
 
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 IDX_CHUNK = 2**24
@@ -71,13 +80,24 @@ def _read_idx_stream(fh: BinaryIO, path: Path, max_bytes: int) -> np.ndarray:
     return data.view(dtype).reshape(dims)
 
 
-def load_idx(path: str | os.PathLike, test_size: float = FILE_TEST_SIZE, seed: int = 0) -> Dataset:
+def load_idx(
+    path: str | os.PathLike, test_size: float = FILE_TEST_SIZE, seed: int = 0, task: str | None = None
+) -> Dataset:
     """MNIST-style IDX images with their labels file beside them (``images-idx3`` → ``labels-idx1``).
 
-    If the matching ``t10k-*`` test files are in the same folder they are the test split.
+    If the matching ``t10k-*`` test files are in the same folder they are the test split. The labels are classes,
+    so the task is classification: ``task`` may be None or "classification"; "regression" raises DataError
+    rather than being ignored.
     """
     path = Path(path)
     labels_path = path.with_name(path.name.replace("images-idx3", "labels-idx1"))
+    check_task(task)
+    if task not in (None, "classification"):
+        raise DataError(
+            f"{path}: task {task!r} cannot be used: an MNIST IDX file holds class labels (in {labels_path.name}), "
+            f"so its task is classification. Leave out the task (--task), or save the data to a CSV or .npy file "
+            f"and load that with task {task!r}."
+        )
     if labels_path == path or not labels_path.is_file():
         raise DataError(f"{path}: cannot find its labels file {labels_path.name} beside it.")
     X, labels = _idx_pair(path, labels_path)

@@ -7,7 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from ._base import DataError, encode_labels
+from ._base import DataError, check_task, encode_labels
+
+
+class TargetError(DataError):
+    """A target that names no column of the file: ``header`` (its column names, or None) and ``width`` (its number
+    of columns) let a caller that chose the target on the user's behalf say where it came from."""
+
+    def __init__(self, message: str, header: list[str] | None, width: int) -> None:
+        super().__init__(message)
+        self.header, self.width = header, width
 
 
 def number(cell: str) -> float | None:
@@ -28,13 +37,17 @@ def target_index(header: list[str] | None, width: int, target: str | int | None,
         index = int(target)
     except (TypeError, ValueError):
         if header is None:
-            raise DataError(
+            raise TargetError(
                 f"{path}: target {target!r} is not a column index; this file has no column names, so give the "
-                f"target column's index, 0 to {width - 1} (or -1 for the last), e.g. --target {width - 1}."
+                f"target column's index, 0 to {width - 1} (or -1 for the last), e.g. --target {width - 1}.",
+                header,
+                width,
             ) from None
-        raise DataError(f"{path}: no target column named {target!r}; the columns are {', '.join(header)}.") from None
+        raise TargetError(
+            f"{path}: no target column named {target!r}; the columns are {', '.join(header)}.", header, width
+        ) from None
     if not -width <= index < width:
-        raise DataError(f"{path}: target column index {index} is out of range for {width} columns.")
+        raise TargetError(f"{path}: target column index {index} is out of range for {width} columns.", header, width)
     return index % width
 
 
@@ -52,6 +65,7 @@ def parse_targets(
 
 
 def _parse_targets(values: list[str], task: str | None, rows: list[int] | None) -> tuple[np.ndarray, str, list[str]]:
+    check_task(task)
     numbers = [number(v) for v in values]
     for i, (v, n) in enumerate(zip(values, numbers)):
         if v == "" or (n is not None and not math.isfinite(n)):
