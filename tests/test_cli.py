@@ -754,10 +754,10 @@ def test_evaluate_refuses_a_target_that_disagrees_with_the_recorded_one(label_fi
     assert main(["evaluate", csv_model, str(trained / "data.csv"), "--target", "a"]) == 2
     err = capsys.readouterr().err
     assert "--target a picks column 'a' of" in err and "was trained with target column 'label'" in err
-    assert main(["evaluate", csv_model, str(trained / "data.csv"), "--target", "1"]) == 2  # label is then a feature
+    assert main(["evaluate", csv_model, str(trained / "data.csv"), "--target", "1"]) == 2  # 'label' is column 3
     err = capsys.readouterr().err
-    assert "column 'label': 'no' is not a number" in err or "column 'label': 'yes' is not a number" in err
-    assert "was trained with target column 'label'; without --target, evaluate uses it." in err
+    assert len(err.strip().splitlines()) == 1 and "is not a number" not in err, err
+    assert "--target 1 picks column 'b' of" in err and "leave out --target to use column 'label'" in err
 
 
 def test_a_sidecar_without_a_recorded_target_still_means_the_last_column(label_first, tmp_path, capsys):
@@ -844,8 +844,7 @@ def test_evaluate_a_regression_model_on_an_idx_file_names_both_tasks(tmp_path, c
 def test_evaluate_says_a_target_name_that_fits_no_column_came_from_the_sidecar(trained, tmp_path, capsys):
     """The model was trained with --target label on a CSV with columns a,b,c,label. On the same rows without a
     header, or under other names, evaluate's own choice of 'label' fits no column: the message says where the name
-    came from and what to do. Without a header: pass the index (4 columns: 0 to 3), which then scores all 120 rows.
-    Under other names a --target naming another column is refused, so the column is to be renamed."""
+    came from and what to do: pass --target (the index, 0 to 3, or another name), which then scores all 120 rows."""
     lines = (trained / "data.csv").read_text().splitlines()
     (tmp_path / "bare.csv").write_text("\n".join(lines[1:]) + "\n")
     (tmp_path / "renamed.csv").write_text("\n".join(["a,b,c,y", *lines[1:]]) + "\n")
@@ -856,7 +855,7 @@ def test_evaluate_says_a_target_name_that_fits_no_column_came_from_the_sidecar(t
         ("bare.csv", "bare.csv has no column names, but ",
          "pass --target with the target column's index, 0 to 3 (or -1 for the last), e.g. --target 3."),
         ("renamed.csv", "renamed.csv has no column 'label' (its columns are a, b, c, y), but ",
-         "name the target column 'label' in the file's first line, as in the training data."),
+         "pass --target with the name or index of this file's target column, e.g. --target y."),
     ):  # fmt: skip
         assert main(["evaluate", model, str(tmp_path / name)]) == 2
         err = capsys.readouterr().err
@@ -864,3 +863,43 @@ def test_evaluate_says_a_target_name_that_fits_no_column_came_from_the_sidecar(t
     assert main(["evaluate", model, str(tmp_path / "bare.csv"), "--target", "3"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "all 120 rows" in out and accuracy(out) > 0.9
+
+
+def scored(text: str) -> tuple[int, int]:
+    """(right, of) from evaluate's "accuracy: 0.9750 (117/120)" line."""
+    right, of = re.search(r"^accuracy: [0-9.]+ \((\d+)/(\d+)\)", text, re.M).groups()
+    return int(right), int(of)
+
+
+def test_evaluate_uses_a_target_where_the_recorded_name_is_not_in_the_file(trained, tmp_path, capsys):
+    """Trained with --target label; a file whose columns are a,b,c,y (or y,a,b,c) does not have 'label', so nothing
+    says --target y picks another column than the trained one: it is used (it was refused, with advice to use
+    'label', a column the file lacks). The count of right answers is checked against predict's labels for the same
+    rows compared here with the file's own. Where 'label' is in the file, a --target picking another column is
+    still refused, and one picking 'label' by index is accepted."""
+    lines = (trained / "data.csv").read_text().splitlines()
+    rows = [r.split(",") for r in lines[1:]]  # a,b,c,label
+    (tmp_path / "renamed.csv").write_text("\n".join(["a,b,c,y", *lines[1:]]) + "\n")
+    (tmp_path / "first.csv").write_text("\n".join(["y,a,b,c", *(",".join([r[3], *r[:3]]) for r in rows)]) + "\n")
+    (tmp_path / "moved.csv").write_text("\n".join(["label,a,b,c", *(",".join([r[3], *r[:3]]) for r in rows)]) + "\n")
+    model = str(trained / "run" / "model.npz")
+    capsys.readouterr()
+    assert main(["predict", model, str(trained / "data.csv")]) == 0  # the label column is dropped, by name
+    predicted = capsys.readouterr().out.splitlines()[1:]
+    right = sum(p == r[3] for p, r in zip(predicted, rows, strict=True))
+    assert len(predicted) == 120 and 100 < right < 120  # a real score, neither all wrong nor trivially all right
+    for name, target in (("renamed.csv", "y"), ("renamed.csv", "3"), ("first.csv", "y"), ("first.csv", "0"),
+                         ("moved.csv", "0"), ("moved.csv", "label")):  # fmt: skip
+        assert main(["evaluate", model, str(tmp_path / name), "--target", target]) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert "all 120 rows" in out and scored(out) == (right, 120), (name, target, out)
+    assert main(["evaluate", model, str(tmp_path / "renamed.csv")]) == 2  # no 'label' here: say so, and what to pass
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "renamed.csv has no column 'label' (its columns are a, b, c, y)" in err
+    assert "was trained with target column 'label'" in err and "pass --target with the name or index" in err
+    for target, picked in (("c", "'c'"), ("3", "'c'"), ("-1", "'c'"), ("a", "'a'")):  # 'label' is column 0 here
+        assert main(["evaluate", model, str(tmp_path / "moved.csv"), "--target", target]) == 2, target
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and f"--target {target} picks column {picked} of" in err, err
+        assert "was trained with target column 'label'" in err and "leave out --target to use column 'label'" in err

@@ -514,6 +514,29 @@ def test_takes_target_says_which_datasets_have_a_column_to_choose(tmp_path):
                      "xy.npz": False, "t.csv": True, "t.tsv": True}  # fmt: skip
 
 
+def test_columns_reads_a_files_column_names_and_width_as_loading_does(tmp_path):
+    """evaluate compares a --target with the recorded target through columns: the names and the number of columns
+    of a CSV (a header told apart from data as read_csv_rows does) or of a lone array, without reading the rest."""
+    texts = {"named.csv": "a,b,y\n1,2,no\n3,4,yes\n", "bare.csv": "\n1,2,0\n3,4,1\n", "text.csv": "1,2,no\n3,4,yes\n",
+             "units.csv": "x,2,y\n1,2,0\n"}  # fmt: skip
+    for name, text in texts.items():
+        path = write(tmp_path, name, text)
+        header, rows, _ = ds.read_csv_rows(path)
+        assert ds.columns(path) == (header, len(rows[0])), name
+    assert ds.columns(tmp_path / "named.csv") == (["a", "b", "y"], 3)
+    assert ds.columns(tmp_path / "bare.csv") == (None, 3) and ds.columns(tmp_path / "text.csv") == (None, 3)
+    np.save(tmp_path / "one.npy", np.ones((3, 5)))
+    np.savez(tmp_path / "one.npz", data=np.ones((3, 4)))
+    np.savez_compressed(tmp_path / "packed.npz", data=np.ones((3, 6)))
+    np.save(tmp_path / "flat.npy", np.ones(3))
+    np.savez(tmp_path / "xy.npz", X=np.ones((3, 2)), y=np.arange(3))
+    write(tmp_path, "empty.csv", "")
+    (tmp_path / "junk.npy").write_bytes(b"not numpy")
+    expected = {"one.npy": (None, 5), "one.npz": (None, 4), "packed.npz": (None, 6), "flat.npy": None,
+                "xy.npz": None, "empty.csv": None, "junk.npy": None, "missing.csv": None, "iris": None}  # fmt: skip
+    assert {n: ds.columns(tmp_path / n if "." in n else n) for n in expected} == expected
+
+
 def test_the_file_loaders_share_one_default_test_fraction(tmp_path):
     """Every file loader defaults to FILE_TEST_SIZE; 0.2 of 20 unstratified regression rows holds out 4."""
     import inspect

@@ -12,7 +12,7 @@ import numpy as np
 from .. import datasets
 from ..datasets import DataError
 from ..datasets.preprocess import sidecar
-from ..datasets.targets import TargetError
+from ..datasets.targets import TargetError, target_index
 from . import pipeline
 from .pipeline import CLIError
 
@@ -28,8 +28,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument(
         "--target",
         help="target column of a CSV (name or index) or of a single-array .npy/.npz (index); default: the one used "
-        "in training, else the last; one that disagrees with the one used in training is refused. Named datasets, "
-        "MNIST IDX files and an .npz holding X and y come with their own target: any other --target is refused",
+        "in training, else the last; where this file has the column used in training, a --target that picks "
+        "another is refused. Named datasets, MNIST IDX files and an .npz holding X and y come with their own "
+        "target: any other --target is refused",
     )
     pipeline.add_threads_option(p)
     p.set_defaults(run=evaluate)
@@ -65,9 +66,8 @@ def evaluate(args: argparse.Namespace) -> int:
     chosen = datasets.takes_target(args.dataset)  # named sets, IDX and an .npz with X and y bring their own
     from_sidecar = chosen and args.target is None and recorded is not None
     target = recorded if from_sidecar else args.target
-    check = chosen and args.target is not None and recorded is not None
-    if check:  # two names differ whatever the file holds; a name can make a text label column a "feature"
-        _check_target(args, recorded, None)
+    if chosen and args.target is not None and recorded is not None:
+        _check_target(args, recorded)
     seed = int(pre.source.get("seed", 0))
     try:  # named sets and IDX files have a fixed task: a regression model is refused below, naming both tasks
         data = datasets.load(
@@ -77,14 +77,6 @@ def evaluate(args: argparse.Namespace) -> int:
         if not from_sidecar:
             raise
         raise DataError(_recorded_target_missing(args, recorded, exc)) from None
-    except DataError as exc:  # e.g. the training target, a text column, read as a feature because of --target
-        if not check:
-            raise
-        raise DataError(
-            f"{exc} ({args.model} was trained with target column {recorded!r}; without --target, evaluate uses it.)"
-        ) from None
-    if check:
-        _check_target(args, recorded, data.source)
     if datasets.is_path(args.dataset):
         X, y = pipeline.relabel(data, pre)
         what = f"all {len(X)} rows of {args.dataset}"
@@ -113,36 +105,46 @@ def _recorded_target_missing(args: argparse.Namespace, recorded: str | int, exc:
         return f"{args.dataset} has no column names, but {where}; pass --target with the target column's {index}."
     if exc.header is None:
         return f"{args.dataset} has {exc.width} columns, but {where}; pass --target with the target column's {index}."
-    # a --target naming another column is refused (_check_target): the file's target column must be renamed
     return (
-        f"{args.dataset} has no column {recorded!r} (its columns are {', '.join(exc.header)}), but {where}; name "
-        f"the target column {recorded!r} in the file's first line, as in the training data."
+        f"{args.dataset} has no column {recorded!r} (its columns are {', '.join(exc.header)}), but {where}; pass "
+        f"--target with the name or index of this file's target column, e.g. --target {exc.header[-1]}."
     )
 
 
-def _check_target(args: argparse.Namespace, recorded: str | int, source: dict[str, Any] | None) -> None:
-    """Refuse a --target that picks another column than the one the model was trained to predict.
+def _check_target(args: argparse.Namespace, recorded: str | int) -> None:
+    """Refuse a --target that provably picks another column than the one the model was trained to predict.
 
-    ``recorded`` is a CSV column's name, or an index (a CSV without column names, a single array). ``source``
-    says which column --target picked in this file once loaded; before loading (None) only a name that differs
-    from a recorded name is known to disagree. A recorded name cannot be checked against a file without names.
+    ``recorded`` is a CSV column's name, or an index (a CSV without column names, a single array). It is looked
+    for in this file, a name among its column names and an index among its columns; where it is found and
+    --target picks another column, --target is refused. Where it is not found (a file without column names, or
+    with other ones), nothing says --target is wrong, and it is used. Only the file's first rows, or an array's
+    header, are read; a file that cannot be read, or a --target that names no column, is left to the loader.
     """
-    if source is None:
-        used: Any = str(args.target)
-        if not isinstance(recorded, str) or used == recorded or used.lstrip("+-").isdigit():
-            return
+    layout = datasets.columns(args.dataset)
+    if layout is None:
+        return
+    header, width = layout
+    try:
+        used = target_index(header, width, args.target, args.dataset)
+    except TargetError:
+        return
+    if isinstance(recorded, str) and header is not None and recorded in header:
+        trained = header.index(recorded)
+    elif isinstance(recorded, int) and not isinstance(recorded, bool) and -width <= recorded < width:
+        trained = recorded % width
     else:
-        used = source.get("target")
-        column = source.get("column", used)
-        if isinstance(recorded, str):
-            if not isinstance(used, str) or used == recorded:
-                return
-        elif column == recorded or used == str(recorded):
-            return
+        return
+    if used == trained:
+        return
+
+    def name(c: int) -> Any:
+        return header[c] if header is not None else c
+
+    here = "" if name(trained) == recorded else f", column {name(trained)!r} of this file"
     raise CLIError(
-        f"--target {args.target} picks column {used!r} of {args.dataset}, but {args.model} was trained with target "
-        f"column {recorded!r} (recorded in {sidecar(args.model).name}); leave out --target to use column "
-        f"{recorded!r}, or give a file laid out as the training data was."
+        f"--target {args.target} picks column {name(used)!r} of {args.dataset}, but {args.model} was trained with "
+        f"target column {recorded!r}{here} (recorded in {sidecar(args.model).name}); leave out --target to use "
+        f"column {recorded!r}, or give a file laid out as the training data was."
     )
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from . import bundled, generated
 from . import files as files  # the file loaders' names, where they were imported before each format had a module
 from ._base import FILE_TEST_SIZE, DataError, Dataset, check_finite, check_task, split
-from .arrays import holds_targets, load_array, read_array_file
-from .csv import load_csv, read_csv_rows
+from .arrays import array_columns, holds_targets, load_array, read_array_file
+from .csv import load_csv, read_csv_columns, read_csv_rows
 from .idx import load_idx, read_idx
 from .preprocess import Preprocessor
 
@@ -65,6 +65,23 @@ def takes_target(name: str | os.PathLike) -> bool:
     """
     kind = _kind(name)
     return kind == "csv" or (kind == "array" and not holds_targets(name))
+
+
+def columns(name: str | os.PathLike) -> tuple[list[str] | None, int] | None:
+    """The column names (None where the file has none) and the number of columns of ``name``, a file whose target
+    is one of its columns (see ``takes_target``); only a CSV's first rows or an array's header are read.
+
+    None for any other dataset, and for a file that cannot be read that way (loading it says why).
+    """
+    if not takes_target(name):
+        return None
+    if _kind(name) == "array":
+        width = array_columns(name)
+        return None if width is None else (None, width)
+    try:
+        return read_csv_columns(name)
+    except DataError:
+        return None
 
 
 def takes_task(name: str | os.PathLike) -> bool:
@@ -139,6 +156,7 @@ __all__ = [
     "FILE_TEST_SIZE",
     "Preprocessor",
     "check_finite",
+    "columns",
     "load",
     "load_array",
     "load_csv",

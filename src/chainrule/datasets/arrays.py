@@ -74,12 +74,39 @@ def _declared_bytes(path: Path) -> int:
 
 
 def _npy_bytes(fh: BinaryIO) -> int:
+    shape, dtype = _npy_header(fh)
+    return math.prod(shape) * dtype.itemsize
+
+
+def _npy_header(fh: BinaryIO) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a .npy header declares; the data after it is not read."""
     version = np.lib.format.read_magic(fh)  # ValueError if this is no .npy
     read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
     if read is None:
         raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported; save with np.save")
     shape, _, dtype = read(fh)
-    return math.prod(shape) * dtype.itemsize
+    return shape, dtype
+
+
+def array_columns(path: str | os.PathLike) -> int | None:
+    """The number of columns of the lone 2-D array of a .npy or .npz file, read from its header alone; None for a
+    file holding several arrays or another shape, or one that cannot be read (loading it says why)."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                fh.seek(0)
+                shape, _ = _npy_header(fh)
+            else:
+                fh.seek(0)
+                with zipfile.ZipFile(fh) as zf:
+                    members = zf.infolist()
+                    if len(members) != 1:
+                        return None
+                    with zf.open(members[0]) as member:
+                        shape, _ = _npy_header(member)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError):
+        return None
+    return shape[1] if len(shape) == 2 else None
 
 
 def load_array(

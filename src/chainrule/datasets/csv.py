@@ -15,33 +15,55 @@ from .targets import number, parse_targets, target_index
 
 def read_csv_rows(path: str | os.PathLike) -> tuple[list[str] | None, list[list[str]], list[int]]:
     """(header or None, rows of cells, their line numbers in the file); checks shape and emptiness."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file.")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [(n, [c.strip() for c in r]) for n, r in enumerate(csv.reader(fh), 1) if any(c.strip() for c in r)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: not a UTF-8 CSV text file ({exc}).") from None
-    if not rows:
-        raise DataError(f"{path} is empty: expected rows of comma-separated values.")
+    rows = _read_rows(path)
     width = len(rows[0][1])
     for n, r in rows:
         if len(r) != width:
             raise DataError(
                 f"{path}: row {n} has {len(r)} fields but row {rows[0][0]} has {width}; every row needs {width}."
             )
-    first = rows[0][1]
-    second = rows[1][1] if len(rows) > 1 else None
-    numeric_first = [number(c) is not None for c in first]
-    is_header = not any(numeric_first) or (
-        second is not None and any(not f and number(s) is not None for f, s in zip(numeric_first, second))
-    )
-    header = first if is_header else None
-    data = rows[1:] if is_header else rows
+    header = rows[0][1] if _is_header(rows) else None
+    data = rows[1:] if header is not None else rows
     if not data:
         raise DataError(f"{path} has a header but no data rows.")
     return header, [r for _, r in data], [n for n, _ in data]
+
+
+def read_csv_columns(path: str | os.PathLike) -> tuple[list[str] | None, int]:
+    """(header or None, number of columns), as ``read_csv_rows`` sees them, from the first two rows alone."""
+    rows = _read_rows(path, limit=2)
+    return (rows[0][1] if _is_header(rows) else None), len(rows[0][1])
+
+
+def _read_rows(path: str | os.PathLike, limit: int | None = None) -> list[tuple[int, list[str]]]:
+    """(line number, stripped cells) of the rows that are not blank, the first ``limit`` of them if given."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file.")
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            for n, r in enumerate(csv.reader(fh), 1):
+                cells = [c.strip() for c in r]
+                if any(cells):
+                    rows.append((n, cells))
+                    if len(rows) == limit:
+                        break
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: not a UTF-8 CSV text file ({exc}).") from None
+    if not rows:
+        raise DataError(f"{path} is empty: expected rows of comma-separated values.")
+    return rows
+
+
+def _is_header(rows: list[tuple[int, list[str]]]) -> bool:
+    """Whether the first row names the columns: no cell is a number, or one is text above a number."""
+    first = rows[0][1]
+    second = rows[1][1] if len(rows) > 1 else None
+    numeric_first = [number(c) is not None for c in first]
+    return not any(numeric_first) or (
+        second is not None and any(not f and number(s) is not None for f, s in zip(numeric_first, second))
+    )
 
 
 def parse_features(rows: list[list[str]], cols: list[int], names: list[str], path: Any, lines: list[int]) -> np.ndarray:
