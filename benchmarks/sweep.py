@@ -15,6 +15,7 @@ import numpy as np
 import chainrule as cr
 
 from . import xor
+from ._hand import relu_mlp_grads
 from ._harness import Row, optional, rows_with_ratios, time_alternating
 
 MLP_SIZES, N, BATCH, LR = (40, 100, 100, 10), 4000, 100, 1e-3
@@ -50,20 +51,7 @@ def numpy_mlp(X, y, weights, dtype):
         order = rng.permutation(n) if shuffle else np.arange(n)
         for start in range(0, n, BATCH):
             idx = order[start : start + BATCH]
-            Xb, yb, k = X[idx], y[idx], len(idx)
-            W1, c1, W2, c2, W3, c3 = params
-            Z1 = Xb @ W1 + c1
-            A1 = np.maximum(Z1, 0)
-            Z2 = A1 @ W2 + c2
-            A2 = np.maximum(Z2, 0)
-            Z3 = A2 @ W3 + c3
-            P = np.exp(Z3 - Z3.max(axis=1, keepdims=True))
-            P /= P.sum(axis=1, keepdims=True)
-            P[np.arange(k), yb] -= 1
-            dZ3 = P / k
-            dZ2 = (dZ3 @ W3.T) * (Z2 > 0)
-            dZ1 = (dZ2 @ W2.T) * (Z1 > 0)
-            grads = [Xb.T @ dZ1, dZ1.sum(0), A1.T @ dZ2, dZ2.sum(0), A2.T @ dZ3, dZ3.sum(0)]
+            grads = relu_mlp_grads(params, X[idx], y[idx])
             step[0] += 1
             t = step[0]
             for p, g, mi, vi in zip(params, grads, m, v):
