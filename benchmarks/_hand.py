@@ -1,26 +1,45 @@
-"""The hand-written floor shared by the MLP workloads: one batch's gradients, as a NumPy user would write them."""
+"""The hand-written floor shared by the MLP workloads, as a NumPy user would write it: fresh arrays, no buffers."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def relu_mlp_grads(params: list[np.ndarray], Xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
-    """Gradients of the mean softmax cross-entropy of a two-hidden-layer ReLU MLP, in ``params`` order.
+def relu_mlp_logits(params: list[np.ndarray], X: np.ndarray) -> np.ndarray:
+    """The outputs of a ReLU MLP whose ``params`` are [W1, b1, …, WL, bL] (no activation after the last)."""
+    A = X
+    for i in range(0, len(params), 2):
+        Z = A @ params[i] + params[i + 1]
+        A = np.maximum(Z, 0) if i + 2 < len(params) else Z
+    return A
 
-    ``params`` is [W1, b1, W2, b2, W3, b3]; fresh arrays throughout, no buffers, no fused tricks.
-    """
-    W1, b1, W2, b2, W3, b3 = params
-    m = len(Xb)
-    Z1 = Xb @ W1 + b1
-    A1 = np.maximum(Z1, 0)
-    Z2 = A1 @ W2 + b2
-    A2 = np.maximum(Z2, 0)
-    Z3 = A2 @ W3 + b3
-    P = np.exp(Z3 - Z3.max(axis=1, keepdims=True))
+
+def relu_mlp_grads(params: list[np.ndarray], Xb: np.ndarray, yb: np.ndarray) -> list[np.ndarray]:
+    """Gradients of the mean softmax cross-entropy of a ReLU MLP, in ``params`` order."""
+    Ws, bs = params[0::2], params[1::2]
+    inputs, pre = [Xb], []
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        Z = inputs[-1] @ W + b
+        pre.append(Z)
+        if i + 1 < len(Ws):
+            inputs.append(np.maximum(Z, 0))
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
     P /= P.sum(axis=1, keepdims=True)
-    P[np.arange(m), yb] -= 1
-    dZ3 = P / m
-    dZ2 = (dZ3 @ W3.T) * (Z2 > 0)
-    dZ1 = (dZ2 @ W2.T) * (Z1 > 0)
-    return [Xb.T @ dZ1, dZ1.sum(0), A1.T @ dZ2, dZ2.sum(0), A2.T @ dZ3, dZ3.sum(0)]
+    P[np.arange(len(Xb)), yb] -= 1
+    dZ = P / len(Xb)
+    grads: list[np.ndarray] = [np.empty(0)] * len(params)
+    for i in range(len(Ws) - 1, -1, -1):
+        grads[2 * i], grads[2 * i + 1] = inputs[i].T @ dZ, dZ.sum(0)
+        if i:
+            dZ = (dZ @ Ws[i].T) * (pre[i - 1] > 0)
+    return grads
+
+
+def adam_step(params, grads, m, v, t: int, lr: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
+    """One Adam update in PyTorch's form, in place; ``t`` counts steps from 1."""
+    for p, g, mi, vi in zip(params, grads, m, v):
+        mi *= b1
+        mi += (1 - b1) * g
+        vi *= b2
+        vi += (1 - b2) * g * g
+        p -= (lr / (1 - b1**t)) * mi / (np.sqrt(vi) / np.sqrt(1 - b2**t) + eps)

@@ -15,7 +15,7 @@ import numpy as np
 import chainrule as cr
 
 from . import xor
-from ._hand import relu_mlp_grads
+from ._hand import adam_step, relu_mlp_grads
 from ._harness import Row, optional, rows_with_ratios, time_alternating
 
 MLP_SIZES, N, BATCH, LR = (40, 100, 100, 10), 4000, 100, 1e-3
@@ -44,22 +44,15 @@ def numpy_mlp(X, y, weights, dtype):
     """The same maths written out by hand: fancy-indexed batches, fresh arrays, Adam in PyTorch's form."""
     params = [np.array(w, dtype=dtype) for w in weights]
     m, v = [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params]
-    rng, b1, b2, eps, step = np.random.default_rng(1), 0.9, 0.999, 1e-8, [0]
+    rng, step = np.random.default_rng(1), [0]
 
     def epoch(shuffle=True):
         n = len(X)
         order = rng.permutation(n) if shuffle else np.arange(n)
         for start in range(0, n, BATCH):
             idx = order[start : start + BATCH]
-            grads = relu_mlp_grads(params, X[idx], y[idx])
             step[0] += 1
-            t = step[0]
-            for p, g, mi, vi in zip(params, grads, m, v):
-                mi *= b1
-                mi += (1 - b1) * g
-                vi *= b2
-                vi += (1 - b2) * g * g
-                p -= (LR / (1 - b1**t)) * mi / (np.sqrt(vi) / np.sqrt(1 - b2**t) + eps)
+            adam_step(params, relu_mlp_grads(params, X[idx], y[idx]), m, v, step[0], LR)
         return params
 
     return epoch
