@@ -65,6 +65,20 @@ def optional(module: str):
         return None
 
 
+def torch_linears(torch, sizes, dtype) -> list:
+    """PyTorch Linear layers for the layer ``sizes``, in the torch dtype matching ``dtype``."""
+    tdtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+    return [torch.nn.Linear(a, b, dtype=tdtype) for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+def set_torch_weights(torch, linears, weights) -> None:
+    """Copy chainrule's [W1, b1, …] into PyTorch Linear layers (chainrule's W is PyTorch's weightᵀ)."""
+    with torch.no_grad():
+        for lin, W, b in zip(linears, weights[0::2], weights[1::2]):
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
+            lin.bias.copy_(torch.from_numpy(np.asarray(b)))
+
+
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:

@@ -18,7 +18,7 @@ import numpy as np
 import chainrule as cr
 
 from ._hand import relu_mlp_grads
-from ._harness import Row, optional, rows_with_ratios, time_alternating
+from ._harness import Row, optional, rows_with_ratios, set_torch_weights, time_alternating, torch_linears
 
 SIZES = (784, 256, 128, 10)
 LR, MOMENTUM, BATCH = 0.01, 0.9, 128
@@ -126,9 +126,8 @@ class MatmulOnly:
 class Torch:
     def __init__(self, X, y, weights, dtype):
         torch = self.torch = optional("torch")
-        tdtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
         self.X, self.y = torch.from_numpy(X), torch.from_numpy(y)
-        self.linears = [torch.nn.Linear(a, b, dtype=tdtype) for a, b in zip(SIZES[:-1], SIZES[1:])]
+        self.linears = torch_linears(torch, SIZES, dtype)
         self.net = torch.nn.Sequential(
             self.linears[0], torch.nn.ReLU(), self.linears[1], torch.nn.ReLU(), self.linears[2]
         )
@@ -138,10 +137,7 @@ class Torch:
 
     def reset(self, weights):
         torch = self.torch
-        with torch.no_grad():
-            for lin, W, b in zip(self.linears, weights[0::2], weights[1::2]):
-                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
-                lin.bias.copy_(torch.from_numpy(b))
+        set_torch_weights(torch, self.linears, weights)
         self.opt = torch.optim.SGD(self.net.parameters(), lr=LR, momentum=MOMENTUM)
 
     def epoch(self, shuffle=True):

@@ -16,7 +16,7 @@ import chainrule as cr
 
 from . import xor
 from ._hand import adam_step, relu_mlp_grads
-from ._harness import Row, optional, rows_with_ratios, time_alternating
+from ._harness import Row, optional, rows_with_ratios, set_torch_weights, time_alternating, torch_linears
 
 MLP_SIZES, N, BATCH, LR = (40, 100, 100, 10), 4000, 100, 1e-3
 
@@ -62,13 +62,9 @@ def torch_mlp(X, y, weights, dtype):
     torch = optional("torch")
     if torch is None:
         return None
-    tdtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
-    lins = [torch.nn.Linear(a, b, dtype=tdtype) for a, b in zip(MLP_SIZES[:-1], MLP_SIZES[1:])]
+    lins = torch_linears(torch, MLP_SIZES, dtype)
     net = torch.nn.Sequential(lins[0], torch.nn.ReLU(), lins[1], torch.nn.ReLU(), lins[2])
-    with torch.no_grad():
-        for lin, W, b in zip(lins, weights[0::2], weights[1::2]):
-            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(W.T)))
-            lin.bias.copy_(torch.from_numpy(b))
+    set_torch_weights(torch, lins, weights)
     opt = torch.optim.Adam(net.parameters(), lr=LR)
     Xt, yt, gen, loss_fn = (
         torch.from_numpy(X),

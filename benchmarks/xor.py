@@ -11,7 +11,7 @@ import numpy as np
 
 import chainrule as cr
 
-from ._harness import Row, optional, rows_with_ratios, time_alternating
+from ._harness import Row, optional, rows_with_ratios, set_torch_weights, time_alternating, torch_linears
 
 X_XOR = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
 Y_XOR = np.array([0, 1, 1, 0])
@@ -73,21 +73,18 @@ def torch_runner(sizes, dtype, epochs, weights):
     torch = optional("torch")
     if torch is None:
         return None
-    tdtype = torch.float64 if np.dtype(dtype) == np.float64 else torch.float32
+    linears = torch_linears(torch, sizes, dtype)
+    tdtype = linears[0].weight.dtype
     mods = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        mods += [torch.nn.Linear(a, b, dtype=tdtype), torch.nn.Sigmoid() if i == len(sizes) - 2 else torch.nn.Tanh()]
+    for i, lin in enumerate(linears):
+        mods += [lin, torch.nn.Sigmoid() if i == len(linears) - 1 else torch.nn.Tanh()]
     net = torch.nn.Sequential(*mods)
-    linears = [m for m in mods if isinstance(m, torch.nn.Linear)]
     X = torch.tensor(X_XOR, dtype=tdtype)
     Y = torch.tensor(Y_XOR.reshape(-1, 1), dtype=tdtype)
     loss_fn = torch.nn.BCELoss()
 
     def run():
-        with torch.no_grad():
-            for lin, W, b in zip(linears, weights[0::2], weights[1::2]):
-                lin.weight.copy_(torch.tensor(W.T))
-                lin.bias.copy_(torch.tensor(b))
+        set_torch_weights(torch, linears, weights)
         opt = torch.optim.SGD(net.parameters(), lr=LR)
         losses = []
         for _ in range(epochs):
