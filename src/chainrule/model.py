@@ -170,7 +170,12 @@ class Sequential:
         Layers below the first one with parameters are skipped, and that one is
         not asked for its input gradient: nothing would use it.
         """
-        for layer, need_input_grad in self._backward_plan:
+        self._backward_along(dOut, self._backward_plan)
+
+    @staticmethod
+    def _backward_along(dOut: np.ndarray, plan: list[tuple[Layer, bool]]) -> None:
+        """Run backward through ``plan``'s layers in order, each told whether its input gradient is needed."""
+        for layer, need_input_grad in plan:
             dOut = layer.backward(dOut, need_input_grad)
 
     def _as_input(self, X: Any, name: str = "X") -> np.ndarray:
@@ -376,8 +381,7 @@ class Sequential:
             value, dout = loss.value_and_grad(out, Yb, wb, self._through_output)
             if not math.isfinite(value):
                 self._diverged(epoch, b, snapshot, opt)
-            for layer, need_input_grad in self._train_plan:
-                dout = layer.backward(dout, need_input_grad)
+            self._backward_along(dout, self._train_plan)
             opt.step(params, grads)
             share = len(Xb) if wb is None else float(wb.sum())
             total += value * share
@@ -395,8 +399,7 @@ class Sequential:
         value, dout = loss.value_and_grad(out, Y, w, self._through_output)
         if not math.isfinite(value):
             self._diverged(epoch, 0, None, opt)  # nothing has moved this epoch: no snapshot is needed
-        for layer, need_input_grad in self._train_plan:
-            dout = layer.backward(dout, need_input_grad)
+        self._backward_along(dout, self._train_plan)
         snapshot[...] = self._flat
         opt.step(params, grads)
         self._check_weights(epoch, 0, snapshot, opt)
