@@ -108,8 +108,8 @@ def test_gradcheck_can_fail():
         def f(self, Z):
             return np.tanh(Z)
 
-        def derivative(self, Z, A):
-            return 1 - A  # should be 1 − A²
+        def chain(self, dA, Z, A):
+            return dA * (1 - A)  # should be dA ∘ (1 − A²)
 
     model = cr.Sequential(cr.Dense(2, 3), BadTanh(), cr.Dense(3, 1), seed=0)
     rng = np.random.default_rng(0)

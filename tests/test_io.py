@@ -114,7 +114,7 @@ TAMPERS = {
     "layer size not an int": (lambda c: edit_json(c, set_layer(0, n_out="6")), "Dense"),
     "absurd declared size": (lambda c: edit_json(c, set_layer(0, n_in=10**9, n_out=10**9)), "size"),
     "absurd declared shape": (lambda c: edit_json(c, set_layer(0, n_in=30000, n_out=30000)), "parameters"),
-    "layers do not chain": (lambda c: edit_json(c, set_layer(2, n_in=7)), r"Dense\(7, 3\)"),
+    "layers do not chain": (lambda c: edit_json(c, set_layer(2, n_in=7)), r"needs \(7, 3\)"),
     "unknown loss": (lambda c: edit_json(c, lambda d: d["loss"].update(type="Hinge")), "Hinge"),
     "bad optimizer setting": (lambda c: edit_json(c, lambda d: d["optimizer"].update(lr=-1)), "lr"),
     "unknown dtype": (lambda c: edit_json(c, lambda d: d["config"].update(dtype="float16")), "float16"),

@@ -298,8 +298,9 @@ def test_bce_target_outside_unit_interval():
     before = model.get_weights()
     with pytest.raises(ValueError, match=r"\[0, 1\].*2"):
         model.fit(XOR_X, [0, 1, 2, 0], loss="bce")
+    logits = cr.Sequential(cr.Dense(2, 1), seed=0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        model.fit(XOR_X, [0, 1, -1, 0], loss="bce_logits")
+        logits.fit(XOR_X, [0, 1, -1, 0], loss="bce_logits")
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
 

@@ -116,8 +116,7 @@ def test_resume_carries_early_stopping_state(tmp_path):
     first, path = build(), tmp_path / "ckpt.npz"
     # the checkpoint is listed first: fit still runs it after the EarlyStopping, so the file holds its epoch-3 state
     first.fit(X, y, optimizer=cr.Adam(lr=0.01), epochs=3, callbacks=[cr.ModelCheckpoint(path), stopper()], **FIT)
-    saved = cr.load(path)
-    [(kind, monitor, state)] = [s for s in saved._callback_states if s[0] == "EarlyStopping"]
+    [(kind, monitor, state)] = [s for s in cr.io.read(path).callback_states if s[0] == "EarlyStopping"]
     assert (monitor, state["wait"], state["best_epoch"]) == ("loss", 2, 0)
 
     resumed, resumed_stop = build(), stopper()
@@ -133,6 +132,6 @@ def test_checkpoint_stores_its_own_best_and_a_plain_fit_stores_no_callbacks(tmp_
     model, path = build(), tmp_path / "best.npz"
     checkpoint = cr.ModelCheckpoint(path, monitor="loss")
     history = model.fit(X, y, optimizer=cr.Adam(lr=0.01), epochs=4, callbacks=[checkpoint], **FIT)
-    assert ("ModelCheckpoint", "loss", {"best": min(history["loss"])}) in cr.load(path)._callback_states
+    assert ("ModelCheckpoint", "loss", {"best": min(history["loss"])}) in cr.io.read(path).callback_states
     model.save(tmp_path / "plain.npz")  # outside fit: no callback is running, none is stored
-    assert cr.load(tmp_path / "plain.npz")._callback_states == []
+    assert cr.io.read(tmp_path / "plain.npz").callback_states == []

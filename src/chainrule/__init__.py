@@ -1,13 +1,16 @@
 """chainrule: neural networks on NumPy with explicit, checkable, explainable backpropagation."""
 
 from . import explain  # a callable module: cr.explain(model, X, y, loss)
+from ._guard import DivergenceError
 from ._version import __version__
 from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
-from .callbacks import Callback, EarlyStopping, History, ModelCheckpoint
+from .builders import mlp
+from .callbacks import Callback, EarlyStopping, History
+from .checkpoint import ModelCheckpoint
 from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
-from .io import ModelFileError, clone, load
+from .io import ModelFileError, load
 from .layers import Dense, Layer
 from .losses import (
     MSE,
@@ -19,7 +22,8 @@ from .losses import (
     SoftmaxCrossEntropy,
     get_loss,
 )
-from .model import DivergenceError, Sequential
+from .model import Sequential, clone
+from .objective import Objective
 from .optimizers import (
     SGD,
     Adam,
@@ -53,6 +57,7 @@ __all__ = [
     "MSE",
     "ModelCheckpoint",
     "ModelFileError",
+    "Objective",
     "Optimizer",
     "RMSProp",
     "ReLU",
@@ -72,4 +77,5 @@ __all__ = [
     "get_optimizer",
     "gradcheck",
     "load",
+    "mlp",
 ]

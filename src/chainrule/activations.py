@@ -1,8 +1,13 @@
 """Activations as layers of their own, so z and a stay apart.
 
-Each elementwise activation gives its forward f(z) and its local derivative
-f'(z); its backward is one Hadamard product, dZ = dA ∘ f'(Z). Softmax couples
-the outputs of a row, so its backward multiplies by the Jacobian instead.
+Each activation is one class holding everything the rest of chainrule needs:
+its forward ``f(Z)``, its backward ``chain(dA, Z, A)`` (the chain-rule step
+dZ = dA ∘ f'(Z) for an elementwise activation; Softmax couples a row's
+outputs and multiplies by its Jacobian instead), its formula and derivative
+as plain text and LaTeX (for explain and for its own docstring), the
+initialiser that suits the Dense layer before it, and whether its outputs are
+probabilities. The registries of names (``get_activation``, the command line,
+model files, explain, the scikit-learn estimators) are read from the classes.
 """
 
 from __future__ import annotations
@@ -17,9 +22,27 @@ from .layers import Layer, bad_input
 
 
 class Activation(Layer):
-    """An elementwise activation A = f(Z), with backward dZ = dA ∘ f'(Z)."""
+    """An activation A = f(Z), applied row by row; backward dZ = ``chain(dA, Z, A)``."""
 
-    name = ""
+    abstract = True
+    name = ""  # the name in get_activation, the command line and explain
+    aliases: tuple[str, ...] = ()
+    formula = ""  # f(z) in plain text
+    derivative = ""  # f'(z) in plain text
+    symbol_latex = ""  # how f is written in LaTeX, e.g. \sigma
+    derivative_latex = ""
+    init = "glorot_uniform"  # what the Dense layer before it is drawn from, when nobody chose
+    probabilities = False  # outputs are probabilities: a loss that squashes again would squash twice
+    elementwise = True
+
+    registry: dict[str, type[Activation]] = {}  # type: ignore[assignment]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            for key in (cls.name, *cls.aliases):
+                Activation.registry[key] = cls
+            cls.__doc__ = f"{cls.__doc__ or ''}\n\n    f(z) = {cls.formula}\n    f'(z) = {cls.derivative}\n"
 
     def forward(self, Z: np.ndarray, train: bool = True) -> np.ndarray:
         if not isinstance(Z, np.ndarray) or Z.ndim != 2 or Z.dtype.kind != "f":
@@ -31,79 +54,77 @@ class Activation(Layer):
 
     def backward(self, dA: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         Z, A = self._cached(dA)
-        return dA * self.derivative(Z, A) if need_input_grad else None
+        return self.chain(dA, Z, A) if need_input_grad else None
 
     def f(self, Z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def derivative(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
-        """f'(Z) elementwise, given Z and A = f(Z)."""
+    def chain(self, dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """∂L/∂Z from ∂L/∂A, given Z and A = f(Z): the activation's one chain-rule step."""
         raise NotImplementedError
+
+    @classmethod
+    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
+        return {}
 
 
 class Sigmoid(Activation):
-    """σ(z) = 1 / (1 + e⁻ᶻ);  σ'(z) = σ(z)·(1 − σ(z)).  Never overflows."""
+    """The logistic function: probabilities in (0, 1). Never overflows."""
 
-    name = "sigmoid"
+    name, aliases = "sigmoid", ("logistic",)
+    formula, derivative = "σ(z) = 1 / (1 + e⁻ᶻ)", "σ(z)·(1 − σ(z))"
+    symbol_latex, derivative_latex = r"\sigma", r"\sigma(z)\left(1 - \sigma(z)\right)"
+    probabilities = True
 
     def f(self, Z):
         return sigmoid(Z)
 
-    def derivative(self, Z, A):
-        return A * (1 - A)
-
-    def backward(self, dA, need_input_grad=True):
-        _, A = self._cached(dA)
-        if not need_input_grad:
-            return None
-        dZ = np.subtract(1, A)  # dA ∘ A(1 − A) built in one buffer: small nets pay per temporary
+    def chain(self, dA, Z, A):
+        dZ = np.subtract(1, A)  # dA ∘ A(1 − A), built in one buffer
         dZ *= A
         dZ *= dA
         return dZ
 
 
 class Tanh(Activation):
-    """tanh(z);  tanh'(z) = 1 − tanh²(z)."""
+    """The hyperbolic tangent: outputs in (−1, 1), centred on 0."""
 
     name = "tanh"
+    formula, derivative = "tanh(z)", "1 − tanh²(z)"
+    symbol_latex, derivative_latex = r"\tanh", r"1 - \tanh^2(z)"
 
     def f(self, Z):
         return np.tanh(Z)
 
-    def derivative(self, Z, A):
-        return 1 - A * A
-
-    def backward(self, dA, need_input_grad=True):
-        _, A = self._cached(dA)
-        if not need_input_grad:
-            return None
-        dZ = np.multiply(A, A)  # dA ∘ (1 − A²) built in one buffer: small nets pay per temporary
+    def chain(self, dA, Z, A):
+        dZ = np.multiply(A, A)  # dA ∘ (1 − A²), built in one buffer
         np.subtract(1, dZ, out=dZ)
         dZ *= dA
         return dZ
 
 
 class ReLU(Activation):
-    """max(z, 0);  derivative 1 where z > 0, else 0 (0 at z = 0, as PyTorch)."""
+    """The rectified linear unit; its derivative at 0 is 0, as in PyTorch."""
 
     name = "relu"
+    formula, derivative = "max(z, 0)", "1 where z > 0, else 0"
+    symbol_latex, derivative_latex = r"\operatorname{ReLU}", r"[z > 0]"
+    init = "he_uniform"
 
     def f(self, Z):
         return np.maximum(Z, 0)
 
-    def derivative(self, Z, A):
-        return (Z > 0).astype(Z.dtype)
-
-    def backward(self, dA, need_input_grad=True):
-        Z, _ = self._cached(dA)
-        # a product with the boolean mask: np.where branches on each element and runs ~10x slower on mixed signs
-        return np.multiply(dA, Z > 0) if need_input_grad else None
+    def chain(self, dA, Z, A):
+        return np.multiply(dA, Z > 0)  # a product with the mask: np.where would branch on every element
 
 
 class LeakyReLU(Activation):
-    """z where z > 0, else α·z;  derivative 1 where z > 0, else α (α at 0, as PyTorch)."""
+    """ReLU with slope α below zero; its derivative at 0 is α, as in PyTorch."""
 
     name = "leaky_relu"
+    formula, derivative = "z where z > 0, else α·z", "1 where z > 0, else α"
+    symbol_latex, derivative_latex = r"\operatorname{LeakyReLU}", r"[z > 0] + \alpha [z \le 0]"
+    init = "he_uniform"
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__()
@@ -112,72 +133,61 @@ class LeakyReLU(Activation):
     def f(self, Z):
         return np.where(Z > 0, Z, self.alpha * Z)
 
-    def derivative(self, Z, A):
-        return np.where(Z > 0, 1.0, self.alpha).astype(Z.dtype)
+    def chain(self, dA, Z, A):
+        return dA * np.where(Z > 0, 1.0, self.alpha).astype(Z.dtype)
 
     def get_config(self) -> dict[str, Any]:
         return {"type": "LeakyReLU", "alpha": self.alpha}
+
+    @classmethod
+    def _config_args(cls, config):
+        alpha = config.get("alpha", 0.01)
+        check_positive_float(alpha, "LeakyReLU alpha", allow_zero=True)
+        return {"alpha": alpha}
 
     def __repr__(self) -> str:
         return f"LeakyReLU(alpha={self.alpha})"
 
 
 class Identity(Activation):
-    """f(z) = z;  f'(z) = 1. The output of a regression network."""
+    """No activation: the output of a regression network, or logits for a loss that takes them."""
 
-    name = "identity"
+    name, aliases = "identity", ("linear",)
+    formula, derivative = "z", "1"
+    symbol_latex, derivative_latex = r"\operatorname{id}", "1"
 
     def f(self, Z):
         return Z
 
-    def derivative(self, Z, A):
-        return np.ones_like(Z)
-
-    def backward(self, dA, need_input_grad=True):
-        self._cached(dA)
-        return dA if need_input_grad else None
+    def chain(self, dA, Z, A):
+        return dA
 
 
 class Softmax(Activation):
-    """softmax(z)ⱼ = e^{zⱼ} / Σₖ e^{zₖ}, per row.
-
-    Backward, with A = softmax(Z): the Jacobian of a row is diag(a) − a·aᵀ, so
+    """Probabilities over a row's outputs. Its Jacobian per row is diag(a) − a·aᵀ, so
 
         dZ = A ∘ (dA − Σⱼ (dA ∘ A)ⱼ)        (row sums, broadcast back)
 
-    For training, prefer the fused loss ``softmax_cross_entropy`` on logits:
-    its gradient is simply (p − y)/n.
+    Trained with ``categorical_cross_entropy``, the pair's gradient is taken
+    as one fused step, (p − y)/n; on logits, ``softmax_cross_entropy`` is the
+    same without this layer.
     """
 
     name = "softmax"
+    formula, derivative = "softmax(z)ⱼ = e^{zⱼ} / Σₖ e^{zₖ}", "Jacobian diag(a) − a·aᵀ per row"
+    symbol_latex, derivative_latex = r"\operatorname{softmax}", r"\operatorname{diag}(a) - a a^\top"
+    probabilities = True
+    elementwise = False
 
     def f(self, Z):
         return softmax(Z, axis=1)
 
-    def backward(self, dA, need_input_grad=True):
-        _, A = self._cached(dA)
-        if not need_input_grad:
-            return None
+    def chain(self, dA, Z, A):
         return A * (dA - np.sum(dA * A, axis=1, keepdims=True))
-
-    def derivative(self, Z, A):
-        raise TypeError("Softmax has no elementwise derivative; use its Jacobian diag(a) − a·aᵀ.")
-
-
-ACTIVATIONS: dict[str, type[Activation]] = {
-    "sigmoid": Sigmoid,
-    "logistic": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "identity": Identity,
-    "linear": Identity,
-    "softmax": Softmax,
-}
 
 
 def get_activation(name: str | Activation) -> Activation:
     """A new activation layer called ``name`` (an Activation instance passes through)."""
     if isinstance(name, Activation):
         return name
-    return lookup("activation", name, ACTIVATIONS)()
+    return lookup("activation", name, Activation.registry)()

@@ -1,10 +1,12 @@
-"""Callbacks: hooks into the fit loop, and the History it returns."""
+"""Callbacks: hooks into the fit loop, the History it returns, and EarlyStopping.
+
+ModelCheckpoint, with what resuming needs, is in ``chainrule.checkpoint``.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,6 +21,9 @@ class Callback:
     def check_logs(self, keys: list[str]) -> None:
         """Called by ``fit`` before training with the names each epoch's logs will hold; raise if unusable."""
 
+    def set_peers(self, callbacks: list[Callback]) -> None:
+        """Called by ``fit`` before training with all of its callbacks (this one included)."""
+
     def on_train_begin(self, model: Sequential) -> None:
         pass
 
@@ -32,8 +37,7 @@ class Callback:
         """What this callback must carry over a ``fit(resume_from=…)``, or None.
 
         Values are numbers, None, or arrays shaped like the model's flat parameters.
-        A model saved during ``fit`` (by ``ModelCheckpoint``) stores the state of
-        every callback of that fit.
+        A ``ModelCheckpoint`` stores the state of every callback of its fit.
         """
         return None
 
@@ -83,12 +87,12 @@ class History:
         return f"History(epochs={len(self)}, last={last})"
 
 
-def _check_monitor(keys: list[str], monitor: str | None) -> None:
+def check_monitor(keys: list[str], monitor: str | None) -> None:
     if monitor is not None and monitor not in keys:
-        _monitored(dict.fromkeys(keys, 0.0), monitor)
+        monitored(dict.fromkeys(keys, 0.0), monitor)
 
 
-def _monitored(logs: dict[str, float], monitor: str) -> float:
+def monitored(logs: dict[str, float], monitor: str) -> float:
     if monitor not in logs:
         raise ValueError(
             f"cannot monitor {monitor!r}: the epoch logs hold {sorted(logs)}. "
@@ -122,7 +126,7 @@ class EarlyStopping(Callback):
         self.restore_best_weights = restore_best_weights
 
     def check_logs(self, keys):
-        _check_monitor(keys, self.monitor)
+        check_monitor(keys, self.monitor)
 
     def on_train_begin(self, model):
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -137,11 +141,11 @@ class EarlyStopping(Callback):
         return value > self.best + self.min_delta
 
     def on_epoch_end(self, model, epoch, logs):
-        value = _monitored(logs, self.monitor)
+        value = monitored(logs, self.monitor)
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = model._flat.copy()
+                self.best_weights = model.flat_params.copy()
             return
         self.wait += 1
         if self.wait > self.patience:
@@ -150,7 +154,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, model):
         if self.restore_best_weights and self.best_weights is not None:
-            model._flat[...] = self.best_weights
+            model.flat_params[...] = self.best_weights
 
     def get_state(self):
         return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_weights": self.best_weights}
@@ -160,50 +164,3 @@ class EarlyStopping(Callback):
         self.best_epoch, self.wait = int(state.get("best_epoch", -1)), int(state.get("wait", 0))
         weights = state.get("best_weights")
         self.best_weights = weights if isinstance(weights, np.ndarray) else None
-
-
-class ModelCheckpoint(Callback):
-    """Save the model to ``path`` every ``every`` epochs, or only when ``monitor`` improves.
-
-    Each write is atomic (see ``chainrule.io.save``): the file on disk is always
-    a complete model, the previous one or the new one, even if the process is
-    killed mid-write (tests/test_checkpoint_kill.py). A kill during a write can
-    leave a ``.chainrule-*.tmp`` file beside ``path``; it is never read, and is
-    safe to delete once no process is saving into that folder.
-
-    The file holds everything ``fit(..., resume_from=path)`` needs to continue
-    bit-identically: weights, optimiser moments and step count, the epoch
-    count (hence the schedule position), the loss, the generator state, and
-    the state of the fit's callbacks (an EarlyStopping's best value, patience
-    count and best weights). ``fit`` runs checkpoints after its other
-    callbacks, so the file holds their state after the same epoch.
-    """
-
-    def __init__(self, path: str | os.PathLike, every: int = 1, monitor: str | None = None, mode: str = "min") -> None:
-        if mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max'; received {mode!r}.")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive integer; received every={every!r}.")
-        os.fspath(path)  # a TypeError now for a path that is not one, not at the end of the first epoch
-        self.path, self.every, self.monitor, self.mode = path, every, monitor, mode
-        self.best = math.inf if mode == "min" else -math.inf
-
-    def check_logs(self, keys):
-        _check_monitor(keys, self.monitor)
-
-    def on_epoch_end(self, model, epoch, logs):
-        if self.monitor is not None:
-            value = _monitored(logs, self.monitor)
-            better = value < self.best if self.mode == "min" else value > self.best
-            if not better:
-                return
-            self.best = value
-        elif (epoch + 1) % self.every:
-            return
-        model.save(self.path)
-
-    def get_state(self):
-        return {"best": self.best}
-
-    def set_state(self, state):
-        self.best = float(state.get("best", self.best))

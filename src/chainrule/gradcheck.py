@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .losses import Loss, get_loss
+from .losses import Loss
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -78,23 +78,17 @@ def gradcheck(
     many randomly chosen entries per array (all by default). The model itself
     is left exactly as it was.
     """
-    from .io import clone
-
-    loss = get_loss(loss)
-    work = model if model.dtype == np.float64 else clone(model, dtype="float64")
-    Xa = work._as_input(X)
-    Y = loss.prepare_targets(y, work.n_out, work.dtype)
+    work = model if model.dtype == np.float64 else model.copy(dtype="float64")
+    objective = work.objective(loss)
+    Xa = work.check_input(X)
+    Y = objective.loss.prepare_targets(y, work.n_out, work.dtype)
     if len(Y) != len(Xa):
         raise ValueError(f"X has {len(Xa)} samples but y has {len(Y)}.")
 
-    def objective() -> float:
-        return loss.value_and_grad(work.forward(Xa, train=False), Y)[0]
+    def value() -> float:
+        return objective.value_and_grad(work.forward(Xa, train=False), Y)[0]
 
-    out = work.forward(Xa)
-    _, dout = loss.value_and_grad(out, Y)
-    for layer in reversed(work.layers):
-        dout = layer.backward(dout, True)
-    dX = dout
+    _, _, dX = work.gradient(Xa, Y, objective, input_grad=True)  # the path fit trains with
 
     rng = np.random.default_rng(seed)
     arrays = [
@@ -114,9 +108,9 @@ def gradcheck(
         for k, j in enumerate(idx):
             original = flat[j]
             flat[j] = original + eps
-            up = objective()
+            up = value()
             flat[j] = original - eps
-            down = objective()
+            down = value()
             flat[j] = original  # restored bit for bit
             numeric[k] = (up - down) / (2 * eps)
         errors[name] = relative_error(analytic[idx], numeric)

@@ -94,9 +94,8 @@ INITIALIZERS: dict[str, Initializer] = {
     "uniform": uniform,
 }
 
-# The initialiser a Dense layer gets when none is named, from the activation after it
-# (what Keras and PyTorch users expect: He for the ReLU family, Glorot otherwise).
-DEFAULT_FOR_ACTIVATION = {"relu": "he_uniform", "leaky_relu": "he_uniform"}
+# The initialiser of a Dense layer that no activation follows; one that is followed gets the
+# activation's own ``init`` (He for the ReLU family, Glorot otherwise).
 DEFAULT_INIT = "glorot_uniform"
 
 

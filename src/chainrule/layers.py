@@ -9,6 +9,7 @@ Aᵀ·δ. Nothing else changes.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -31,17 +32,35 @@ class Layer:
     * ``params`` and ``grads`` are dicts name -> ndarray with the same keys
       and shapes. Optimisers reach parameters only through them, updating in
       place, so they may be views into one flat buffer.
+    * ``get_config()`` and ``from_config(config)`` describe and rebuild the
+      layer (without its weights); every subclass is registered by its class
+      name in ``Layer.registry``, which model files read from.
+
+    Ownership: a layer owns its values, and a model draws only what nobody
+    set. Values written into ``params`` before the layer joins a model (or
+    given to the constructor) are kept; the model's seed draws the rest. A
+    layer belongs to at most one living model: its parameters become views
+    into that model's buffer, so putting it into a second model is refused
+    rather than silently shared or copied.
     """
 
+    registry: dict[str, type[Layer]] = {}
     params: dict[str, np.ndarray]
     grads: dict[str, np.ndarray]
     _out_shape: tuple[int, ...] | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_") and not cls.__dict__.get("abstract", False):
+            Layer.registry[cls.__name__] = cls
 
     def __init__(self) -> None:
         self.params = {}
         self.grads = {}
         self._cache: Any = None  # what backward needs, from the last training forward
         self._out_shape = None  # that forward's output shape: the gradient backward must receive
+        self._drawn: dict[str, np.ndarray] = {}  # the values this layer drew itself, until a model adopts it
+        self._owner: weakref.ref | None = None
 
     def forward(self, X: np.ndarray, train: bool = True) -> np.ndarray:
         raise NotImplementedError
@@ -56,11 +75,73 @@ class Layer:
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {}
 
-    def initialize(self, rng: np.random.Generator, default_init: str | None = None) -> None:
-        """Draw fresh parameters from ``rng``, in place (``default_init`` when none was named)."""
+    def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
+        """Draw fresh parameters from ``rng`` in place (only ``names``, when given)."""
 
+    # ------------------------------------------------------------- ownership
+    def user_set(self) -> set[str]:
+        """The parameters whose values somebody set: given to the constructor or written since."""
+        if self._owner is not None:
+            return set(self.params)
+        return {name for name, p in self.params.items() if name not in self._drawn or not _same(p, self._drawn[name])}
+
+    def adopt(self, owner: Any, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Make ``params``/``grads`` (views into ``owner``'s buffers) this layer's; return the values it keeps.
+
+        The returned values (those somebody set) are checked against the
+        expected shapes; the caller writes them into the new views and draws
+        the rest. Refused while another living model owns this layer.
+        """
+        current = self._owner() if self._owner is not None else None
+        if current is not None and current is not owner:
+            raise ValueError(
+                f"{self!r} already belongs to another model; a layer is not shared between models. "
+                "Build new layers (e.g. with cr.mlp), or copy the model with model.copy()."
+            )
+        kept = {}
+        for name in self.user_set() if current is None else ():
+            value = np.asarray(self.params[name])
+            if value.shape != params[name].shape:
+                raise ValueError(
+                    f"{self!r} has {name} of shape {value.shape}; expected {params[name].shape}. "
+                    f"Set {name} to an array of that shape."
+                )
+            kept[name] = value
+        self.params, self.grads = params, grads
+        self._owner, self._drawn = weakref.ref(owner), {}
+        return kept
+
+    def release(self) -> None:
+        """Forget the owning model (a copy of this layer made by pickling is adopted afresh)."""
+        self._owner = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_owner"] = None  # weak references do not pickle; the unpickled model adopts its layers again
+        return state
+
+    # ---------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:
         return {"type": type(self).__name__}
+
+    @classmethod
+    def config_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The parameter shapes a layer built from ``config`` would have, found without building it.
+
+        Raises ValueError for a config this class cannot be built from.
+        """
+        cls._config_args(config)
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """A new layer (freshly drawn weights) from what ``get_config`` gave."""
+        return cls(**cls._config_args(config))
+
+    @classmethod
+    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """The constructor arguments in ``config``, checked; ValueError for anything unusable."""
+        return {}
 
     def _cached(self, dOut: Any) -> Any:
         """What forward kept, once ``dOut`` (∂L/∂output) is checked to match the output it was given for."""
@@ -79,8 +160,17 @@ class Layer:
             f"the shape of the last training forward's output; received {got}."
         )
 
+    def forget(self) -> None:
+        """Drop what the last training forward kept (before pickling, or to free memory)."""
+        self._cache, self._out_shape = None, None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def _same(a: Any, b: np.ndarray) -> bool:
+    a = np.asarray(a)
+    return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 def bad_input(layer: Layer, X: Any, width: int | None = None) -> Exception:
@@ -96,6 +186,18 @@ def bad_input(layer: Layer, X: Any, width: int | None = None) -> Exception:
     return ValueError(f"{layer!r} got input of shape {X.shape}; it expects {shape}.")
 
 
+def _given(layer: str, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A parameter value given to a constructor, checked: real numbers, the right shape, finite."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{layer} got {name} of dtype {arr.dtype}; it needs real numbers, shape {shape}.")
+    if arr.shape != shape:
+        raise ValueError(f"{layer} got {name} of shape {arr.shape}; expected {shape}.")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{layer} got {name} containing NaN or infinity.")
+    return arr.astype(np.float64)
+
+
 class Dense(Layer):
     """Fully connected layer: Z = X·W + b.
 
@@ -109,22 +211,32 @@ class Dense(Layer):
 
     The batch average is the loss's business: dZ already carries its 1/n.
 
-    ``init`` names the weight initialiser (see ``chainrule.initializers``) or is
-    a callable ``init(shape, rng, dtype)``. Left as None, a Sequential picks
-    He for a ReLU-family activation after this layer and Glorot otherwise.
-    Biases start at zero.
+    ``W`` and ``b`` give the starting values (kept by any model the layer
+    joins). Otherwise ``init`` names the weight initialiser (see
+    ``chainrule.initializers``) or is a callable ``init(shape, rng, dtype)``;
+    left as None, a Sequential picks the one the next activation suits (He
+    for the ReLU family, Glorot otherwise). Biases start at zero.
     """
 
-    def __init__(self, n_in: int, n_out: int, init: str | Any = None) -> None:
+    def __init__(self, n_in: int, n_out: int, init: str | Any = None, *, W: Any = None, b: Any = None) -> None:
         super().__init__()
         self.n_in = check_positive_int(n_in, "Dense n_in")
         self.n_out = check_positive_int(n_out, "Dense n_out")
         if init is not None and not callable(init):
             initializers.get_initializer(init)  # fail now on a typo, not at build time
         self.init = init
+        given = {
+            name: _given(repr(self), name, value, shape)
+            for name, value, shape in (("W", W, (self.n_in, self.n_out)), ("b", b, (self.n_out,)))
+            if value is not None
+        }
         self.params = {"W": np.zeros((self.n_in, self.n_out)), "b": np.zeros(self.n_out)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.initialize(np.random.default_rng())
+        self.initialize(np.random.default_rng())  # usable on its own; a model redraws these from its seed
+        self._drawn = {name: p.copy() for name, p in self.params.items()}
+        for name, value in given.items():
+            self.params[name][...] = value
+            del self._drawn[name]
 
     def forward(self, X: np.ndarray, train: bool = True) -> np.ndarray:
         if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] != self.n_in or X.dtype.kind != "f":
@@ -138,7 +250,7 @@ class Dense(Layer):
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         X = self._cached(dZ)
         np.matmul(X.T, dZ, out=self.grads["W"])
-        np.add.reduce(dZ, axis=0, out=self.grads["b"])  # the ufunc itself: np.sum's wrapper costs ~1 µs a call
+        np.add.reduce(dZ, axis=0, out=self.grads["b"])
         return dZ @ self.params["W"].T if need_input_grad else None
 
     def output_dim(self, n_in: int) -> int:
@@ -147,16 +259,32 @@ class Dense(Layer):
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"W": (self.n_in, self.n_out), "b": (self.n_out,)}
 
-    def initialize(self, rng: np.random.Generator, default_init: str | None = None) -> None:
-        W = self.params["W"]
-        chosen = self.init if self.init is not None else default_init or initializers.DEFAULT_INIT
-        draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
-        W[...] = draw(W.shape, rng, W.dtype)
-        self.params["b"][...] = 0
+    def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
+        if names is None or "W" in names:
+            W = self.params["W"]
+            chosen = self.init if self.init is not None else default_init or initializers.DEFAULT_INIT
+            draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
+            W[...] = draw(W.shape, rng, W.dtype)
+        if names is None or "b" in names:
+            self.params["b"][...] = 0
 
     def get_config(self) -> dict[str, Any]:
         init = self.init if isinstance(self.init, str) or self.init is None else "custom"
         return {"type": "Dense", "n_in": self.n_in, "n_out": self.n_out, "init": init}
+
+    @classmethod
+    def config_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        args = cls._config_args(config)
+        return {"W": (args["n_in"], args["n_out"]), "b": (args["n_out"],)}
+
+    @classmethod
+    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
+        n_in, n_out = config.get("n_in"), config.get("n_out")
+        for v in (n_in, n_out):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"a Dense layer has size {v!r}; sizes are positive integers.")
+        init = config.get("init")
+        return {"n_in": n_in, "n_out": n_out, "init": init if init in initializers.INITIALIZERS else None}
 
     def __repr__(self) -> str:
         return f"Dense({self.n_in}, {self.n_out})"

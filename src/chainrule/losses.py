@@ -17,19 +17,19 @@ CategoricalCrossEntropy     probabilities    samples
 "mean" becomes the weighted mean Σᵢ wᵢ·lᵢ / Σᵢ wᵢ (per element where the
 table says so).
 
-The two fused losses take logits: sigmoid + BCE and softmax + cross-entropy
-have the gradient (p − y) per element, which is exact and cannot overflow.
-They are valid only when the model's last layer is *not* itself a sigmoid
-or softmax.
+The two losses on logits apply their activation themselves (``output_activation``):
+sigmoid + BCE and softmax + cross-entropy have the gradient (p − y) per
+element, which is exact and cannot overflow. A model whose last layer is
+already a Sigmoid or Softmax would squash twice, and ``chainrule.objective``
+refuses that pair.
 
 The two losses on probabilities name the activation that cancels their
-denominator (``fuses``): when a model ends in that activation, ``fit`` asks
-for ∂L/∂z of the activation's input directly (``value_and_grad(...,
-through_output=True)``), which is (p − y)/n, and skips the activation's
-backward. That is the exact gradient of the loss on σ(z) or softmax(z); the
-product ∂L/∂p · ∂p/∂z computed step by step gives the same number up to
-rounding, but vanishes where p rounds to 0 or 1 (the clipped log has no
-slope there), while p − y does not.
+denominator (``fuses``). When a model ends in it, the pair is one fused step
+of the backward path (``value_and_grad(..., through_output=True)`` gives
+∂L/∂z of the activation's input, (p − y)/n). That is the exact gradient of
+the loss on σ(z) or softmax(z); the product ∂L/∂p · ∂p/∂z taken step by step
+equals it up to rounding but vanishes where p rounds to 0 or 1 (the clipped
+log has no slope there), while p − y does not.
 """
 
 from __future__ import annotations
@@ -43,13 +43,35 @@ from ._validate import check_array, lookup
 
 
 class Loss:
-    """Base class. Subclasses give ``_elementwise`` and may override ``_check_targets``."""
+    """Base class. Subclasses give ``_elementwise`` and may override ``_check_targets``.
+
+    Each loss class carries its facts: its name and aliases (for
+    ``get_loss``, the command line and model files), its task, the formula
+    of its value and of its gradient in plain text and LaTeX (``{s}`` stands
+    for the batch factor, e.g. "1/n·"), the activation it applies itself
+    (``output_activation``: the losses on logits) and the output activation
+    it fuses with (``fuses``: the losses on probabilities).
+    """
 
     name = ""
+    aliases: tuple[str, ...] = ()
     per_element = False  # "mean" divides by every element, not just by samples
-    output_activation: str | None = None  # what predict_proba applies to the outputs
-    fuses: str | None = None  # the output activation whose backward this loss can take over
+    output_activation: str | None = None  # applied inside the loss (and by predict_proba): the input is logits
+    fuses: str | None = None  # the output activation whose backward this loss takes over, as one fused step
     classification = False
+    formula = formula_latex = grad_formula = grad_latex = ""
+
+    registry: dict[str, type[Loss]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            for key in (cls.name, *cls.aliases):
+                Loss.registry[key] = cls
+
+    @property
+    def task(self) -> str:
+        return "classification" if self.classification else "regression"
 
     def __init__(self, reduction: str = "mean") -> None:
         if reduction not in ("mean", "sum"):
@@ -84,7 +106,7 @@ class Loss:
         E, G = self._elementwise_through(P, Y) if through_output else self._elementwise(P, Y)
         n = len(P)
         if w is None:
-            total = float(np.add.reduce(E, axis=None))  # the ufunc itself: E.sum() adds a Python layer
+            total = float(np.add.reduce(E, axis=None))
             if self.reduction == "sum":
                 return total, G
             count = E.size if self.per_element else n
@@ -127,6 +149,11 @@ class Loss:
     def get_config(self) -> dict[str, Any]:
         return {"type": type(self).__name__, "reduction": self.reduction}
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Loss:
+        """The loss ``get_config`` described; ValueError for a config it cannot come from."""
+        return cls(reduction=config.get("reduction", "mean"))
+
     def __repr__(self) -> str:
         extra = "" if self.reduction == "mean" else "reduction='sum'"
         return f"{type(self).__name__}({extra})"
@@ -145,6 +172,8 @@ class SSE(Loss):
     """Sum of squared errors ½·Σⱼ(ŷⱼ − yⱼ)² per sample;  ∂/∂ŷ = ŷ − y."""
 
     name = "sse"
+    formula, formula_latex = "L = {s}Σ ½(ŷ − y)²", r"L = {s}\sum \tfrac{{1}}{{2}}(\hat y - y)^2"
+    grad_formula, grad_latex = "{s}(ŷ − y)", r"{s}(\hat y - y)"
 
     def _elementwise(self, P, Y):
         D = P - Y
@@ -155,6 +184,8 @@ class MSE(Loss):
     """Mean squared error (ŷ − y)² over all elements;  ∂/∂ŷ = 2(ŷ − y)/(n·k)."""
 
     name = "mse"
+    formula, formula_latex = "L = {s}Σ (ŷ − y)²", r"L = {s}\sum (\hat y - y)^2"
+    grad_formula, grad_latex = "{s}2(ŷ − y)", r"{s}2(\hat y - y)"
     per_element = True
 
     def _elementwise(self, P, Y):
@@ -174,8 +205,8 @@ _EPS = {np.dtype(t): float(np.finfo(t).eps) for t in (np.float16, np.float32, np
 
 
 def _clip_probabilities(P: np.ndarray) -> np.ndarray:
-    eps = _EPS.get(P.dtype) or float(np.finfo(P.dtype).eps)  # np.finfo costs ~1 µs a call
-    Pc = np.maximum(P, eps)  # the two ufuncs, not np.clip, whose wrapper costs more than both on small arrays
+    eps = _EPS.get(P.dtype) or float(np.finfo(P.dtype).eps)
+    Pc = np.maximum(P, eps)
     return np.minimum(Pc, 1 - eps, out=Pc)
 
 
@@ -199,9 +230,11 @@ class BinaryCrossEntropy(_Binary):
     p(1 − p), leaving ∂L/∂z = p − y: use ``bce_logits`` to get that directly.
     """
 
-    name = "bce"
-    output_activation = None
+    name, aliases = "bce", ("binary_cross_entropy",)
     fuses = "sigmoid"
+    formula = "L = −{s}Σ [y·log ŷ + (1 − y)·log(1 − ŷ)]"
+    formula_latex = r"L = -{s}\sum \left[y \log \hat y + (1 - y)\log(1 - \hat y)\right]"
+    grad_formula, grad_latex = "{s}(ŷ − y) / (ŷ(1 − ŷ))", r"{s}\frac{{\hat y - y}}{{\hat y(1 - \hat y)}}"
 
     def _elementwise(self, P, Y):
         Pc = _clip_probabilities(P)
@@ -221,8 +254,11 @@ class BCEWithLogits(_Binary):
     ∂L/∂z = σ(z) − y
     """
 
-    name = "bce_logits"
+    name, aliases = "bce_logits", ("bce_with_logits",)
     output_activation = "sigmoid"
+    formula = "L = {s}Σ [log(1 + eᶻ) − y·z]  (z: logits)"
+    formula_latex = r"L = {s}\sum \left[\log(1 + e^{{z}}) - y z\right]"
+    grad_formula, grad_latex = "{s}(σ(z) − y)", r"{s}(\sigma(z) - y)"
 
     def _elementwise(self, Z, Y):
         G = sigmoid(Z)
@@ -270,8 +306,11 @@ class SoftmaxCrossEntropy(_Categorical):
     ∂L/∂z = p·Σⱼyⱼ − y = p − y   (p = softmax(z); Σⱼyⱼ = 1 for one-hot y)
     """
 
-    name = "softmax_cross_entropy"
+    name, aliases = "softmax_cross_entropy", ("cross_entropy",)
     output_activation = "softmax"
+    formula = "L = −{s}Σ y·log softmax(z)  (z: logits)"
+    formula_latex = r"L = -{s}\sum y \log \operatorname{{softmax}}(z)"
+    grad_formula, grad_latex = "{s}(p − y),  p = softmax(z)", r"{s}(p - y)"
 
     def _elementwise(self, Z, Y):
         # log_softmax and softmax from one exp (see _math.log_softmax for why the max is subtracted first)
@@ -296,6 +335,8 @@ class CategoricalCrossEntropy(_Categorical):
 
     name = "categorical_cross_entropy"
     fuses = "softmax"
+    formula, formula_latex = "L = −{s}Σ y·log ŷ", r"L = -{s}\sum y \log \hat y"
+    grad_formula, grad_latex = "−{s}y / ŷ", r"-{s}\frac{{y}}{{\hat y}}"
 
     def _elementwise_through(self, P, Y):
         G = P.copy()  # ∂L/∂z = p·Σⱼyⱼ − y
@@ -324,21 +365,8 @@ class CategoricalCrossEntropy(_Categorical):
         return -np.sum(Y * np.log(Pc), axis=1)
 
 
-LOSSES: dict[str, type[Loss]] = {
-    "sse": SSE,
-    "mse": MSE,
-    "bce": BinaryCrossEntropy,
-    "binary_cross_entropy": BinaryCrossEntropy,
-    "bce_logits": BCEWithLogits,
-    "bce_with_logits": BCEWithLogits,
-    "softmax_cross_entropy": SoftmaxCrossEntropy,
-    "cross_entropy": SoftmaxCrossEntropy,
-    "categorical_cross_entropy": CategoricalCrossEntropy,
-}
-
-
 def get_loss(name: str | Loss) -> Loss:
     """A new loss called ``name`` (a Loss instance passes through)."""
     if isinstance(name, Loss):
         return name
-    return lookup("loss", name, LOSSES)()
+    return lookup("loss", name, Loss.registry)()

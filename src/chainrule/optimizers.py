@@ -50,6 +50,10 @@ class Optimizer:
         self.state: list[dict[str, np.ndarray]] = []
         self._scratch: dict[tuple[int, ...], np.ndarray] = {}
 
+    def reset(self) -> None:
+        """Forget the moments and the step count, as a fresh optimiser of the same settings."""
+        self.state, self.t = [], 0
+
     def start_epoch(self, epoch: int) -> float:
         """Set the rate for ``epoch`` (counted from 0) from the schedule, if any."""
         if callable(self.lr):

@@ -11,10 +11,10 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from .._guard import DivergenceError
 from .._version import __version__
 from ..datasets import DataError
 from ..io import ModelFileError
-from ..model import DivergenceError
 from .pipeline import CLIError, blas_threads
 
 USER_ERRORS = (CLIError, DataError, ModelFileError, DivergenceError, ImportError, OSError, ValueError, TypeError)

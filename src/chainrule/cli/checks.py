@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..builders import mlp
 from ..losses import get_loss
 from . import pipeline
 from .pipeline import CLIError
@@ -94,12 +95,7 @@ def gradcheck(args: argparse.Namespace) -> int:
         if len(sizes) < 2:
             raise CLIError(f"--layers needs the input and output sizes at least, e.g. 2,1; received {args.layers!r}.")
         loss = get_loss(args.loss or "mse")
-        last = {"bce": "sigmoid", "categorical_cross_entropy": "softmax"}.get(args.loss or "")
-        from ..activations import get_activation
-
-        model = pipeline.build(
-            sizes[0], sizes[1:-1], sizes[-1], args.activation, get_activation(last) if last else None, args.seed
-        )
+        model = mlp(sizes, args.activation, loss.fuses, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     X = rng.standard_normal((args.samples, model.n_in))
     y = _random_targets(loss, model.n_out, args.samples, rng)

@@ -10,15 +10,16 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import Sigmoid, Softmax, get_activation
 from ..datasets import DataError, Dataset, Preprocessor
 from ..datasets.preprocess import load_for, unit_of
 from ..io import load as load_model
-from ..layers import Dense
+from ..losses import Loss, get_loss
 from ..model import Sequential
 
-CLASSIFICATION_LOSSES = ("softmax_cross_entropy", "cross_entropy", "categorical_cross_entropy", "bce", "bce_logits")
-REGRESSION_LOSSES = ("mse", "sse")
+
+def losses_for(task: str) -> list[str]:
+    """The loss names (aliases included) that fit ``task``, from the loss classes."""
+    return [name for name, cls in Loss.registry.items() if cls.classification == (task == "classification")]
 
 
 class CLIError(Exception):
@@ -80,34 +81,21 @@ def blas_threads(n: int | None) -> Iterator[None]:
         yield
 
 
-def output_spec(task: str, n_classes: int, loss: str) -> tuple[int, Any]:
-    """The number of outputs and the final activation (or None) that ``loss`` needs."""
+def output_spec(task: str, n_classes: int, loss: str) -> tuple[int, str | None]:
+    """The number of outputs, and the final activation (or None) that ``loss`` fuses with."""
+    chosen = get_loss(loss)
     if task == "regression":
-        if loss not in REGRESSION_LOSSES:
+        if chosen.classification:
             raise CLIError(f"--loss {loss} is for classification; this dataset is regression: use mse or sse.")
         return 1, None
-    if loss not in CLASSIFICATION_LOSSES:
-        raise CLIError(f"--loss {loss} does not fit classification; use one of {', '.join(CLASSIFICATION_LOSSES)}.")
-    if loss in ("bce", "bce_logits"):
+    if not chosen.classification:
+        raise CLIError(f"--loss {loss} does not fit classification; use one of {', '.join(losses_for(task))}.")
+    if "sigmoid" in (chosen.fuses, chosen.output_activation):
         if n_classes != 2:
             raise CLIError(f"--loss {loss} is for 2 classes; this dataset has {n_classes}: use softmax_cross_entropy.")
-        return 1, Sigmoid() if loss == "bce" else None
-    return n_classes, Softmax() if loss == "categorical_cross_entropy" else None
+        return 1, chosen.fuses
+    return n_classes, chosen.fuses
 
-
-def build(
-    n_in: int, hidden: list[int], n_out: int, activation: str, last: Any, seed: int | None, dtype: str = "float64"
-) -> Sequential:
-    """Dense layers of the given sizes with ``activation`` between them, then ``last`` if any."""
-    layers: list[Any] = []
-    width = n_in
-    for size in hidden:
-        layers += [Dense(width, size), get_activation(activation)]
-        width = size
-    layers.append(Dense(width, n_out))
-    if last is not None:
-        layers.append(last)
-    return Sequential(*layers, seed=seed, dtype=dtype)
 
 
 def open_model(path: str | Path) -> tuple[Sequential, Preprocessor]:

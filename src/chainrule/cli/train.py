@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from .. import datasets
+from .._guard import DivergenceError
+from ..builders import mlp
 from ..datasets import Preprocessor
 from ..datasets.preprocess import sidecar
-from ..model import DivergenceError
 from ..optimizers import get_optimizer
 from . import pipeline
 from .pipeline import CLIError
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     pre = Preprocessor.fit(data, standardize=s.get("standardize", True))
     pre.source["seed"] = args.seed
     n_out, last = pipeline.output_spec(data.task, data.n_classes, s["loss"])
-    model = pipeline.build(data.n_features, s["layers"], n_out, s["activation"], last, args.seed, s["dtype"])
+    model = mlp([data.n_features, *s["layers"], n_out], s["activation"], last, seed=args.seed, dtype=s["dtype"])
     opt = get_optimizer(s["optimizer"], lr=s["lr"])
     out = _out_folder(args, data.name)  # checked now, written only once training has succeeded
     X, y = pre.transform(data.X_train), pre.transform_y(data.y_train)

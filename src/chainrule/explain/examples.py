@@ -24,18 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import Sigmoid, Softmax, get_activation
-from ..layers import Dense, Layer
+from ..builders import mlp
+from ..losses import get_loss
 from ..model import Sequential
 
 Example = tuple[Sequential, np.ndarray, np.ndarray, str, float]
 
 
 def _sigmoid_net(sizes: list[int], weights: list[Any]) -> Sequential:
-    layers: list[Layer] = []
-    for n_in, n_out in zip(sizes, sizes[1:]):
-        layers += [Dense(n_in, n_out), Sigmoid()]
-    model = Sequential(*layers)
+    model = mlp(sizes, "sigmoid", "sigmoid")
     model.set_weights(weights)
     return model
 
@@ -80,37 +77,15 @@ EXAMPLES: dict[str, Callable[[], Example]] = {
     "two-two-two": two_two_two,
 }
 
-# the output layer each loss expects: a probability layer, or none for losses on logits
-_OUTPUT_FOR_LOSS: dict[str, type[Layer] | None] = {
-    "bce": Sigmoid,
-    "binary_cross_entropy": Sigmoid,
-    "bce_logits": None,
-    "bce_with_logits": None,
-    "softmax_cross_entropy": None,
-    "cross_entropy": None,
-    "categorical_cross_entropy": Softmax,
-}
-
-
 def from_layers(sizes: list[int], activation: str, loss: str, seed: int) -> Sequential:
     """A fresh network with layer sizes ``sizes`` (e.g. [2, 3, 2]), weights drawn from ``seed``.
 
-    Hidden layers use ``activation``. The output layer uses it too for
-    regression losses (as the worked examples do), a sigmoid for ``"bce"``,
-    a softmax for ``"categorical_cross_entropy"``, and nothing for the losses
-    on logits (``"bce_logits"``, ``"softmax_cross_entropy"``).
+    Hidden layers use ``activation``. The output layer is the one the loss
+    expects: the activation it fuses with (a sigmoid for ``"bce"``, a softmax
+    for ``"categorical_cross_entropy"``), none for the losses on logits
+    (``"bce_logits"``, ``"softmax_cross_entropy"``), and ``activation`` again
+    for regression losses, as the worked examples do.
     """
-    if len(sizes) < 2:
-        raise ValueError(f"sizes needs an input and an output size, e.g. [2, 3, 2]; received {sizes!r}.")
-    get_activation(activation)  # a typo fails here, listing the valid names
-    layers: list[Layer] = []
-    for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(Dense(n_in, n_out))
-        last = k == len(sizes) - 2
-        if not last:
-            layers.append(get_activation(activation))
-        elif loss not in _OUTPUT_FOR_LOSS:
-            layers.append(get_activation(activation))
-        elif (out := _OUTPUT_FOR_LOSS[loss]) is not None:
-            layers.append(out())
-    return Sequential(*layers, seed=seed)
+    chosen = get_loss(loss)
+    output = chosen.fuses or (None if chosen.output_activation else activation)
+    return mlp(sizes, activation, output, seed=seed)

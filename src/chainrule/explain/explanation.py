@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..gradcheck import gradcheck
-from ..losses import Loss, get_loss
+from ..losses import Loss
 from ..optimizers import SGD
 from .trace import BackwardStep, ChainTerm, ForwardStep, LossStep, Trace, UpdateStep, run_step, sgd_updates
 
@@ -141,29 +141,26 @@ def explain(
     from .trace import blocks
 
     blocks(model)  # TypeError on unsupported layers, before anything runs
-    loss_obj = get_loss(loss)
+    objective = model.objective(loss)  # refuses a pair that would squash twice
     if apply and lr is None:
         raise ValueError("apply=True needs a learning rate, e.g. explain(model, X, y, 'sse', lr=0.1, apply=True).")
     if lr is not None and (isinstance(lr, bool) or not np.isfinite(lr) or lr <= 0):
         raise ValueError(f"lr must be a positive number; received lr={lr!r}.")
-    Xa = model._as_input(X)
+    Xa = model.check_input(X)
     if len(Xa) > MAX_BATCH:
         raise ValueError(
             f"explain shows every sample's numbers, so it takes at most MAX_BATCH = {MAX_BATCH} samples; "
             f"received {len(Xa)}. Pass a slice such as X[:{MAX_BATCH}]."
         )
-    Y = loss_obj.prepare_targets(y, model.n_out, model.dtype)
+    Y = objective.loss.prepare_targets(y, model.n_out, model.dtype)
     if len(Y) != len(Xa):
         raise ValueError(f"X has {len(Xa)} samples but y has {len(Y)}.")
 
     detail = model.n_params <= MAX_DETAIL_PARAMS
-    saved = _snapshot(model)
-    try:
-        with np.errstate(over="ignore", under="ignore"):
-            trace = run_step(model, Xa, Y, loss_obj, detail)
-            check = gradcheck(model, Xa, Y, loss_obj, max_entries=None if detail else GRADCHECK_ENTRIES)
-    finally:
-        _restore(model, saved)
+    work = model.copy()  # the same layers and weights: the user's model keeps its gradients and caches
+    with np.errstate(over="ignore", under="ignore"):
+        trace = run_step(work, Xa, Y, work.objective(objective.loss), detail)
+        check = gradcheck(work, Xa, Y, objective.loss, max_entries=None if detail else GRADCHECK_ENTRIES)
     notes = []
     if lr is not None:
         trace.updates = sgd_updates(trace.backward, trace.forward, float(lr))
@@ -193,18 +190,3 @@ def _plain_sgd(opt: Any) -> bool:
     return (
         type(opt) is SGD and not opt.momentum and not opt.weight_decay and opt.clip_norm is None and not opt.clip_value
     )
-
-
-def _snapshot(model: Sequential) -> list[tuple[Any, tuple[Any, Any], list[tuple[np.ndarray, np.ndarray]]]]:
-    out = []
-    for layer in model.layers:
-        arrays = [(a, a.copy()) for d in (layer.params, layer.grads) for a in d.values()]
-        out.append((layer, (layer._cache, layer._out_shape), arrays))
-    return out
-
-
-def _restore(model: Sequential, saved: list) -> None:
-    for layer, cache, arrays in saved:
-        for a, copy in arrays:
-            a[...] = copy
-        layer._cache, layer._out_shape = cache

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..activations import Activation
 from .text import MAX_SHOWN_ENTRIES, num
 
 if TYPE_CHECKING:
@@ -17,21 +18,6 @@ if TYPE_CHECKING:
 MAX_MATRIX_COLUMNS = 8
 """Wider arrays are summarised by shape and norm rather than typeset."""
 
-ACTIVATIONS = {
-    "sigmoid": r"\sigma",
-    "tanh": r"\tanh",
-    "relu": r"\operatorname{ReLU}",
-    "leaky_relu": r"\operatorname{LeakyReLU}",
-    "identity": r"\operatorname{id}",
-    "softmax": r"\operatorname{softmax}",
-}
-DERIVATIVES = {
-    "sigmoid": r"\sigma(z)\left(1 - \sigma(z)\right)",
-    "tanh": r"1 - \tanh^2(z)",
-    "relu": r"[z > 0]",
-    "leaky_relu": r"[z > 0] + \alpha [z \le 0]",
-    "identity": "1",
-}
 
 
 def tex_num(x: float, precision: int) -> str:
@@ -102,7 +88,7 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
         display(r"z^{(l)} = a^{(l-1)} W^{(l)} + b^{(l)}, \qquad a^{(l)} = f\left(z^{(l)}\right), \qquad a^{(0)} = X"),
     ]
     for f in ex.forward:
-        k, act = f.layer, ACTIVATIONS.get(f.activation, f.activation)
+        k, act = f.layer, Activation.registry[f.activation].symbol_latex
         out += ["", f"**Layer {k}**: Dense {f.W.shape[0]} → {f.W.shape[1]}, activation {f.activation}", ""]
         out.append(display(sym("a", k - 1), matrix(f.a_prev, p)))
         out.append(display(sym("W", k), matrix(f.W, p)))
@@ -127,7 +113,7 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
             out.append(display(jac, matrix(bk.delta, p)))
         else:
             fz = rf"f'\left({sym('z', k)}\right)"
-            out.append(display(fz, DERIVATIVES.get(bk.activation, "f'(z)"), matrix(bk.fprime, p)))
+            out.append(display(fz, Activation.registry[bk.activation].derivative_latex, matrix(bk.fprime, p)))
             out.append(display(rf"\delta^{{({k})}} = {d_a} \circ {fz}", matrix(bk.delta, p)))
         if bk.batch_factor is not None:
             out += ["", f"$\\delta^{{({k})}}$ already holds the batch mean's $1/n$ ($n = {bk.batch_size}$):", ""]

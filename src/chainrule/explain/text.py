@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..activations import Activation
+
 if TYPE_CHECKING:
     from .explanation import Explanation
     from .trace import ChainTerm
@@ -15,14 +17,11 @@ WIDTH = 80
 MAX_SHOWN_ENTRIES = 48
 """Arrays with more numbers than this are summarised by shape, norm, min and max."""
 
-DERIVATIVES = {
-    "sigmoid": "σ(z)·(1 − σ(z))",
-    "tanh": "1 − tanh²(z)",
-    "relu": "1 where z > 0, else 0",
-    "leaky_relu": "1 where z > 0, else α",
-    "identity": "1 (no activation)",
-    "softmax": "Jacobian diag(a) − a·aᵀ per row",
-}
+
+
+def derivative(activation: str) -> str:
+    """f'(z) in plain text, from the activation's class."""
+    return Activation.registry[activation].derivative
 
 
 def num(x: float, precision: int = 5) -> str:
@@ -118,11 +117,15 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
         k = bk.layer
         src = "from the loss" if k == L else f"from layer {k + 1}"
         out.append(f"Layer {k} ({bk.activation})")
-        out += field(f"∂L/∂a({k}) ({src})", bk.upstream, p)
-        rule = f"f'(z({k})) = {DERIVATIVES.get(bk.activation, 'f′(z)')}"
-        out += [f"  {rule}"] if bk.fprime is None else field(rule, bk.fprime, p)
-        rule = f"∂L/∂a({k}) ∘ f'(z({k}))" if bk.fprime is not None else "a ∘ (g − Σⱼ(g ∘ a)ⱼ), g = ∂L/∂a"
-        out += field(f"δ({k}) = {rule}", bk.delta, p)
+        if bk.fused:
+            out.append("  fused with the loss: δ comes from it in one step, no ∂L/∂a ∘ f'(z) product")
+            out += field(f"δ({k}) = ∂L/∂z({k}) = {loss.grad_formula.split('(')[0]}(ŷ − y)", bk.delta, p)
+        else:
+            out += field(f"∂L/∂a({k}) ({src})", bk.upstream, p)
+            rule = f"f'(z({k})) = {derivative(bk.activation)}"
+            out += [f"  {rule}"] if bk.fprime is None else field(rule, bk.fprime, p)
+            rule = f"∂L/∂a({k}) ∘ f'(z({k}))" if bk.fprime is not None else "a ∘ (g − Σⱼ(g ∘ a)ⱼ), g = ∂L/∂a"
+            out += field(f"δ({k}) = {rule}", bk.delta, p)
         if bk.batch_factor is None:
             out.append("  (reduction 'sum': no 1/n, the sums over samples stay sums)")
         else:

@@ -14,49 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..activations import Activation, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from ..activations import Activation
 from ..layers import Dense, Layer
-from ..losses import (
-    MSE,
-    SSE,
-    BCEWithLogits,
-    BinaryCrossEntropy,
-    CategoricalCrossEntropy,
-    Loss,
-    SoftmaxCrossEntropy,
-)
-
-SUPPORTED_ACTIVATIONS = (Sigmoid, Tanh, ReLU, LeakyReLU, Identity, Softmax)
-
-# (value, ∂L/∂output) in plain text and LaTeX; {s} is the batch factor ("1/n·", "1/(n·k)·" or "" for a sum)
-LOSS_FORMULAS: dict[type[Loss], tuple[str, str, str, str]] = {
-    SSE: ("L = {s}Σ ½(ŷ − y)²", r"L = {s}\sum \tfrac{{1}}{{2}}(\hat y - y)^2", "{s}(ŷ − y)", r"{s}(\hat y - y)"),
-    MSE: ("L = {s}Σ (ŷ − y)²", r"L = {s}\sum (\hat y - y)^2", "{s}2(ŷ − y)", r"{s}2(\hat y - y)"),
-    BinaryCrossEntropy: (
-        "L = −{s}Σ [y·log ŷ + (1 − y)·log(1 − ŷ)]",
-        r"L = -{s}\sum \left[y \log \hat y + (1 - y)\log(1 - \hat y)\right]",
-        "{s}(ŷ − y) / (ŷ(1 − ŷ))",
-        r"{s}\frac{{\hat y - y}}{{\hat y(1 - \hat y)}}",
-    ),
-    BCEWithLogits: (
-        "L = {s}Σ [log(1 + eᶻ) − y·z]  (z: logits)",
-        r"L = {s}\sum \left[\log(1 + e^{{z}}) - y z\right]",
-        "{s}(σ(z) − y)",
-        r"{s}(\sigma(z) - y)",
-    ),
-    SoftmaxCrossEntropy: (
-        "L = −{s}Σ y·log softmax(z)  (z: logits)",
-        r"L = -{s}\sum y \log \operatorname{{softmax}}(z)",
-        "{s}(p − y),  p = softmax(z)",
-        r"{s}(p - y)",
-    ),
-    CategoricalCrossEntropy: (
-        "L = −{s}Σ y·log ŷ",
-        r"L = -{s}\sum y \log \hat y",
-        "−{s}y / ŷ",
-        r"-{s}\frac{{y}}{{\hat y}}",
-    ),
-}
+from ..objective import Objective
 
 
 @dataclass
@@ -87,6 +47,8 @@ class LossStep:
     dL_dyhat: np.ndarray
     batch_factor: float | None  # 1/n for a mean over samples, None for reduction="sum"
     simplification: str | None = None
+    fused: str | None = None  # the fused output step, when the loss takes the last activation's backward over
+    delta_out: np.ndarray | None = None  # where fused: ∂L/∂z of the output layer, where backward starts
 
 
 @dataclass
@@ -96,13 +58,14 @@ class BackwardStep:
     layer: int
     activation: str
     upstream: np.ndarray  # ∂L/∂a^(l)
-    fprime: np.ndarray | None  # f'(z^(l)); None for softmax (a Jacobian, not elementwise)
+    fprime: np.ndarray | None  # f'(z^(l)), from the activation's own backward; None for softmax (a Jacobian)
     delta: np.ndarray  # δ^(l) = ∂L/∂z^(l)
     dW: np.ndarray
     db: np.ndarray
     da_prev: np.ndarray  # ∂L/∂a^(l−1) = δ·Wᵀ, passed down
     batch_size: int
     batch_factor: float | None  # 1/n for a mean over samples, None for reduction="sum"
+    fused: bool = False  # δ came straight from the loss, fused with this block's activation
 
 
 @dataclass
@@ -143,7 +106,7 @@ def blocks(model) -> list[tuple[Dense, Activation | None]]:
     for i, layer in enumerate(model.layers):
         if type(layer) is Dense:
             out.append((layer, None))
-        elif type(layer) in SUPPORTED_ACTIVATIONS and out and out[-1][1] is None:
+        elif isinstance(layer, Activation) and out and out[-1][1] is None:
             out[-1] = (out[-1][0], layer)
         else:
             raise TypeError(_unsupported(i, layer, bool(out)))
@@ -151,23 +114,23 @@ def blocks(model) -> list[tuple[Dense, Activation | None]]:
 
 
 def _unsupported(i: int, layer: Layer, after_dense: bool) -> str:
-    names = ", ".join(c.__name__ for c in SUPPORTED_ACTIVATIONS)
-    if type(layer) in SUPPORTED_ACTIVATIONS:
+    if isinstance(layer, Activation):
         where = "a second activation in a row" if after_dense else "an activation before the first Dense"
         return f"explain needs each activation right after a Dense layer; layer {i} ({layer!r}) is {where}."
-    return (
-        f"explain supports Dense layers and the built-in activations ({names}); "
-        f"layer {i} is {layer!r} ({type(layer).__name__})."
-    )
+    return f"explain supports Dense layers and activations; layer {i} is {layer!r} ({type(layer).__name__})."
 
 
 def activation_name(act: Activation | None) -> str:
     return "identity" if act is None else act.name
 
 
-def loss_step(loss: Loss, out: np.ndarray, Y: np.ndarray, last: Activation | None) -> tuple[LossStep, np.ndarray]:
-    """The loss's value and ∂L/∂ŷ from the loss's own code, with its formula."""
-    value, dout = loss.value_and_grad(out, Y.copy())
+def loss_step(objective: Objective, out: np.ndarray, Y: np.ndarray, d: np.ndarray, value: float) -> LossStep:
+    """The loss's value and formulas; ``d`` is where the backward path started (∂L/∂ŷ, or ∂L/∂z if fused).
+
+    Where the output is fused, ∂L/∂ŷ is still shown, from the loss's own code,
+    as the factor the fused step replaces.
+    """
+    loss = objective.loss
     n, k = out.shape
     if loss.reduction == "sum":
         s_text, s_tex, count, factor = "", "", "", None
@@ -175,63 +138,75 @@ def loss_step(loss: Loss, out: np.ndarray, Y: np.ndarray, last: Activation | Non
         s_text, s_tex, count, factor = "1/(n·k)·", r"\frac{1}{nk}", f"n·k = {n * k}", 1.0 / n
     else:
         s_text, s_tex, count, factor = "1/n·", r"\frac{1}{n}", f"n = {n}", 1.0 / n
-    default = (loss.name, loss.name, "∂L/∂ŷ", r"\partial L / \partial \hat y")
-    text, tex, gtext, gtex = LOSS_FORMULAS.get(type(loss), default)
-    step = LossStep(
+    fused = objective.fused is not None
+    dL_dyhat = loss.value_and_grad(out, Y)[1] if fused else d
+    return LossStep(
         name=loss.name,
-        formula=text.format(s=s_text) + (f",  {count}" if count else ""),
-        latex=tex.format(s=s_tex),
-        grad_formula=gtext.format(s=s_text),
-        grad_latex=gtex.format(s=s_tex),
+        formula=loss.formula.format(s=s_text) + (f",  {count}" if count else ""),
+        latex=loss.formula_latex.format(s=s_tex),
+        grad_formula=loss.grad_formula.format(s=s_text),
+        grad_latex=loss.grad_latex.format(s=s_tex),
         value=value,
         y_hat=out.copy(),
         y=np.array(Y, copy=True),
-        dL_dyhat=dout.copy(),
+        dL_dyhat=dL_dyhat.copy(),
         batch_factor=factor,
-        simplification=simplification(loss, last),
+        simplification=simplification(objective),
+        fused=f"{objective.fused.name} + {loss.name}: δ = ∂L/∂z = {s_text}(ŷ − y)" if fused else None,
+        delta_out=d.copy() if fused else None,
     )
-    return step, dout
 
 
-def simplification(loss: Loss, last: Activation | None) -> str | None:
+def simplification(objective: Objective) -> str | None:
     """The cancellation the pair (output activation, loss) allows, if any."""
-    if isinstance(loss, BinaryCrossEntropy) and isinstance(last, Sigmoid):
-        return "sigmoid + BCE: σ'(z) = ŷ(1 − ŷ) cancels the denominator, so δ = ŷ − y and ∂L/∂w = (ŷ − y)·x"
-    if isinstance(loss, BCEWithLogits) and last is None:
-        return "BCE on logits: δ = ∂L/∂z = p − y with p = σ(z), so ∂L/∂w = (p − y)·x"
-    if isinstance(loss, SoftmaxCrossEntropy) and last is None:
-        return "softmax + cross-entropy on logits: δ = ∂L/∂z = p − y with p = softmax(z)"
-    if isinstance(loss, CategoricalCrossEntropy) and isinstance(last, Softmax):
-        return "softmax + cross-entropy: its Jacobian times −y/p leaves δ = p − y"
+    loss, fused = objective.loss, objective.fused
+    if fused is not None:
+        return (
+            f"{fused.name} + {loss.name} is one fused step: {fused.name}'s derivative cancels the loss's "
+            "denominator, so δ = ∂L/∂z = ŷ − y = p − y (with the batch factor) and ∂L/∂w = (ŷ − y)·x, "
+            "exact even where ŷ rounds to 0 or 1"
+        )
+    if loss.output_activation is not None:
+        return (
+            f"{loss.name} on logits: δ = ∂L/∂z = p − y with p = {loss.output_activation}(z), "
+            "so ∂L/∂w = (p − y)·x"
+        )
     return None
 
 
-def run_step(model, X: np.ndarray, Y: np.ndarray, loss: Loss, detail: bool) -> Trace:
-    """Forward, loss and backward through ``model`` itself, recording every block."""
+def run_step(model, X: np.ndarray, Y: np.ndarray, objective: Objective, detail: bool) -> Trace:
+    """One step of ``model.gradient``, the path fit trains with, with every block's numbers recorded."""
     pairs = blocks(model)
+    record: list = []
+    value, out, _ = model.gradient(X, Y, objective, input_grad=True, record=record)
+    seen = {(entry[0], id(entry[1])): entry[2:] for entry in record if entry[0] != "loss"}
+    d_start = next(entry[2] for entry in record if entry[0] == "loss")
     forward: list[ForwardStep] = []
-    a = X
     for k, (dense, act) in enumerate(pairs, start=1):
-        z = dense.forward(a, train=True)
-        out = act.forward(z, train=True) if act is not None else z
+        a_prev, z = seen["forward", id(dense)]
+        a = seen["forward", id(act)][1] if act is not None else z
         W, b = (p.copy() for p in dense.params.values())
-        forward.append(ForwardStep(k, activation_name(act), a.copy(), W, b, z.copy(), out.copy()))
-        a = out
-    lstep, d = loss_step(loss, a, Y, pairs[-1][1])
+        forward.append(ForwardStep(k, activation_name(act), a_prev.copy(), W, b, z.copy(), a.copy()))
+    lstep = loss_step(objective, out, Y, d_start, value)
     backward: list[BackwardStep] = []
     n = len(X)
-    for k in range(len(pairs), 0, -1):
-        dense, act = pairs[k - 1]
-        f = forward[k - 1]
-        upstream = d.copy()
-        delta = act.backward(d, True) if act is not None else d
-        fprime = None if isinstance(act, Softmax) else act.derivative(f.z, f.a) if act else np.ones_like(f.z)
-        d = dense.backward(delta, True)
+    for k, ((dense, act), f) in enumerate(zip(pairs, forward), start=1):
+        fused = act is not None and act is objective.fused
+        delta, da_prev = seen["backward", id(dense)]  # δ reaches the Dense layer; ∂L/∂a(l−1) leaves it
+        if fused:
+            upstream = lstep.dL_dyhat  # shown, though the fused step never multiplies by it
+        else:
+            upstream = seen["backward", id(act)][0] if act is not None else delta
+        # f'(z) from the activation's own chain-rule step, applied to ones: no second derivative to drift
+        fprime = act.chain(np.ones_like(f.z), f.z, f.a) if act is not None and act.elementwise else None
+        fprime = np.ones_like(f.z) if act is None else fprime
         dW, db = (g.copy() for g in dense.grads.values())
         backward.append(
-            BackwardStep(k, f.activation, upstream, fprime, delta.copy(), dW, db, d.copy(), n, lstep.batch_factor)
+            BackwardStep(
+                k, f.activation, upstream.copy(), fprime, delta.copy(), dW, db, da_prev.copy(), n,
+                lstep.batch_factor, fused,
+            )  # fmt: skip
         )
-    backward.reverse()
     trace = Trace(forward, lstep, backward)
     if detail:
         trace.chain = chain_terms(forward, backward)
@@ -239,14 +214,14 @@ def run_step(model, X: np.ndarray, Y: np.ndarray, loss: Loss, detail: bool) -> T
 
 
 def chain_terms(forward: list[ForwardStep], backward: list[BackwardStep]) -> list[ChainTerm]:
-    """Every weight's and bias's gradient as ∂L/∂a_j · f'(z_j) · a_i, sample by sample."""
+    """Every weight's and bias's gradient as ∂L/∂a_j · f'(z_j) · a_i (or δ_j · a_i), sample by sample."""
     terms = []
     for f, bk in zip(reversed(forward), reversed(backward)):  # from the output down, as backprop runs
         n_in, n_out = f.W.shape
         for j in range(n_out):
             per_sample = []
             for s in range(bk.batch_size):
-                if bk.fprime is None:  # softmax: δ_j itself is the first factor
+                if bk.fprime is None or bk.fused:  # softmax or a fused output: δ_j itself is the first factor
                     per_sample.append([(f"δ{j + 1}", float(bk.delta[s, j]))])
                 else:
                     per_sample.append([("∂L/∂a", float(bk.upstream[s, j])), ("f'(z)", float(bk.fprime[s, j]))])

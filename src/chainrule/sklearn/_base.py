@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..activations import get_activation
+from ..builders import mlp
 from ..callbacks import Callback
 from ..layers import Dense
 from ..losses import Loss
@@ -130,12 +131,7 @@ class _BaseMLP(BaseEstimator):
 
     def _build(self, sizes: tuple[int, ...], n_in: int, n_out: int, dtype: np.dtype, seed: int) -> Sequential:
         activation = _ACTIVATION_ALIASES.get(self.activation, self.activation)
-        units = [n_in, *sizes]
-        layers: list[Any] = []
-        for a, b in zip(units[:-1], units[1:]):
-            layers += [Dense(a, b), get_activation(activation)]
-        layers.append(Dense(units[-1], n_out))
-        return Sequential(*layers, seed=seed, dtype=dtype)
+        return mlp([n_in, *sizes, n_out], activation, None, seed=seed, dtype=dtype)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
         sizes = _check_params(self)
@@ -206,7 +202,7 @@ class _BaseMLP(BaseEstimator):
         )  # fmt: skip
         self.history_ = history.to_dict() if not incremental else getattr(self, "history_", {})
         for layer in model.layers:
-            layer._cache = None  # the last batch is not worth keeping (nor pickling)
+            layer.forget()  # the last batch is not worth keeping (nor pickling)
         self.out_activation_ = {"sigmoid": "logistic", "softmax": "softmax"}.get(
             inner_loss.output_activation, "identity"
         )

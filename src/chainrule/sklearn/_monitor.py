@@ -33,7 +33,7 @@ class _Monitor(Callback):
             worse = score < est.best_validation_score_ + est.tol
             if score > est.best_validation_score_:
                 est.best_validation_score_ = score
-                self.best_flat = model._flat.copy()
+                self.best_flat = model.flat_params.copy()
         else:
             worse = est.loss_ > est.best_loss_ - est.tol
             est.best_loss_ = min(est.best_loss_, est.loss_)
@@ -49,4 +49,4 @@ class _Monitor(Callback):
 
     def on_train_end(self, model):
         if self.best_flat is not None:
-            model._flat[...] = self.best_flat
+            model.flat_params[...] = self.best_flat

@@ -1,0 +1,78 @@
+"""Divergence guarding for fit: a NaN or infinite loss, or weights that run away, stop training cleanly.
+
+A bad loss is caught at its batch; weights that became NaN or infinite, or
+grew past ``max_weight``, at the end of the epoch. Either way the weights go
+back to those at the start of the epoch (the last good ones) and the
+optimiser's moments start afresh, then ``DivergenceError`` says where.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a NaN or infinite loss, or weights beyond ``max_weight``.
+
+    ``epoch`` and ``batch`` (counted from 1) say where; ``peak`` is the largest
+    weight magnitude found (NaN or inf when weights were not finite; None when
+    only the loss was).
+    """
+
+    def __init__(self, message: str, epoch: int = 0, batch: int = 0, peak: float | None = None) -> None:
+        super().__init__(message)
+        self.epoch, self.batch, self.peak = epoch, batch, peak
+
+    def __reduce__(self):  # keep the fields through pickling (worker processes send exceptions back)
+        return type(self), (str(self), self.epoch, self.batch, self.peak)
+
+
+class Guard:
+    """Watches one fit: ``start_epoch`` keeps the weights, ``check_loss``/``check_weights`` raise on divergence."""
+
+    def __init__(self, flat: np.ndarray, optimizer: Any, max_weight: float | None) -> None:
+        self.flat, self.optimizer = flat, optimizer
+        self.max_weight = float(np.finfo(flat.dtype).max) if max_weight is None else max_weight
+        # Σw² ≤ bound² proves every |w| ≤ bound in one BLAS call (see check_weights)
+        self.max_square_sum = min(self.max_weight * self.max_weight, float(np.finfo(flat.dtype).max))
+        self.snapshot = np.empty_like(flat)
+
+    def start_epoch(self) -> None:
+        self.snapshot[...] = self.flat
+
+    def check_loss(self, value: float, epoch: int, batch: int) -> None:
+        if not math.isfinite(value):
+            self.diverged(epoch, batch)
+
+    def check_weights(self, epoch: int, batch: int) -> None:
+        # NaN and inf fail the sum test, and so may huge finite weights whose squares overflow:
+        # only then is the exact peak looked at
+        if not float(np.dot(self.flat, self.flat)) <= self.max_square_sum:
+            if not self.peak() <= self.max_weight:
+                self.diverged(epoch, batch)
+
+    def peak(self) -> float:
+        """The largest weight magnitude (NaN if any weight is NaN), without a |w| temporary."""
+        return float(max(np.maximum.reduce(self.flat), -np.minimum.reduce(self.flat)))
+
+    def diverged(self, epoch: int, batch: int) -> None:
+        peak: float | None = self.peak()
+        what = "The loss or the weights became NaN or infinite"
+        if peak <= self.max_weight:
+            peak = None  # the weights are fine: only the loss went bad
+        else:
+            self.flat[...] = self.snapshot
+            self.optimizer.reset()  # its moments may hold NaN or huge values too
+            if math.isfinite(peak):
+                what = f"A weight reached {peak:.3g}, beyond max_weight={self.max_weight:g},"
+        raise DivergenceError(
+            f"{what} at epoch {epoch + 1}, batch {batch + 1}; training stopped and the weights are "
+            "the last good ones. Lower the learning rate, scale the inputs and targets, or clip gradients "
+            "(e.g. SGD(clip_norm=1.0)); pass max_weight=None to allow any finite weight.",
+            epoch + 1,
+            batch + 1,
+            peak,
+        )
