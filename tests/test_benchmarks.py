@@ -34,6 +34,10 @@ def test_quick_run_prints_header_with_machine_versions_and_threads(quick_run):
         "5 memory",
         "6 XOR",
         "7 sklearn estimators, digits",
+        "8 ensemble XOR 2-2-2-1",
+        "8 ensemble XOR throughput",
+        "8 ensemble MLP 40-100-100-10",
+        "8 ensemble memory",
     ],
 )
 def test_quick_run_covers_every_workload(quick_run, workload):

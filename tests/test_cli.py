@@ -903,3 +903,74 @@ def test_evaluate_uses_a_target_where_the_recorded_name_is_not_in_the_file(train
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and f"--target {target} picks column {picked} of" in err, err
         assert "was trained with target column 'label'" in err and "leave out --target to use column 'label'" in err
+
+
+# ---------------------------------------------------------------------------- export (ONNX)
+def test_export_writes_onnx_that_takes_raw_features_and_gives_the_class_probabilities(trained, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from chainrule.cli.pipeline import open_model
+
+    model_path = str(trained / "run" / "model.npz")
+    out = tmp_path / "model.onnx"
+    assert main(["export", model_path, str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"wrote {out}") and "classes no, yes" in printed and "model.preprocess.json" in printed
+    X = np.loadtxt(trained / "features.csv", delimiter=",", skiprows=1)
+    model, pre = open_model(model_path)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    Y = session.run(None, {"X": X.astype(model.dtype)})[0]
+    np.testing.assert_allclose(Y, model.predict_proba(pre.transform(X)), rtol=0, atol=1e-12)
+    assert main(["predict", model_path, str(trained / "features.csv"), "--proba"]) == 0
+    shown = [[float(v) for v in line.split(",")[1:]] for line in capsys.readouterr().out.splitlines()[1:]]
+    np.testing.assert_allclose(Y, shown, atol=1e-6)  # p_no, p_yes as printed, to their 6 decimals
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    assert json.loads(meta["classes"]) == ["no", "yes"]
+    r = cli("export", model_path, tmp_path / "again.onnx")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "again.onnx").read_bytes() == out.read_bytes()
+
+
+def test_export_of_a_regression_gives_values_in_the_targets_units(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    train(capsys, "curve", "--out", tmp_path / "c")
+    assert main(["export", str(tmp_path / "c" / "model.npz"), str(tmp_path / "c.onnx")]) == 0
+    x = np.array([[-2.0], [0.0], [2.0]])
+    np.save(tmp_path / "x.npy", x)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "c" / "model.npz"), str(tmp_path / "x.npy")]) == 0
+    shown = [float(v) for v in capsys.readouterr().out.splitlines()[1:]]
+    session = ort.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"X": x})[0].ravel(), shown, rtol=1e-5)  # predict prints 6 digits
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["export", "{tmp}/nomodel.npz", "{tmp}/m.onnx"], "nomodel.npz: no such model file"),
+        (["export", "{model}", "{tmp}/missing/m.onnx"], "missing does not exist"),
+        (["export", "{model}", "{tmp}"], "is a folder"),
+        (["export", "{model}", "{tmp}/m.onnx", "--opset", "5"], "opset must be a whole number from 13"),
+        (["export", "{tmp}/junk.npz", "{tmp}/m.onnx"], "is not a chainrule model file"),
+    ],
+)
+def test_export_mistakes_exit_2_with_one_line(trained, tmp_path, capsys, argv, message):
+    pytest.importorskip("onnx")
+    (tmp_path / "junk.npz").write_bytes(b"not a model at all")
+    argv = [a.format(tmp=tmp_path, model=trained / "run" / "model.npz") for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_export_without_onnx_names_the_pip_command(trained, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert main(["export", str(trained / "run" / "model.npz"), str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert 'pip install "chainrule[onnx]"' in err and len(err.strip().splitlines()) == 1
+    assert main(["export", "--help"]) == 0
+    assert "usage: chainrule export" in capsys.readouterr().out

@@ -17,6 +17,11 @@ LAYERS = {
     "LeakyReLU": lambda n: cr.LeakyReLU(0.2),
     "Identity": lambda n: cr.Identity(),
     "Softmax": lambda n: cr.Softmax(),
+    "ELU": lambda n: cr.ELU(0.5),
+    "GELU": lambda n: cr.GELU(),
+    "GELUTanh": lambda n: cr.GELUTanh(),
+    "SiLU": lambda n: cr.SiLU(),
+    "Softplus": lambda n: cr.Softplus(),
 }
 
 # name -> (factory, what the model's last layer must be, target kind, fewest outputs)

@@ -224,7 +224,7 @@ def test_sequential_pickle_rebuilds_views():
     for m in (model, copy):
         m.fit(X, y, loss="mse", optimizer=cr.SGD(lr=0.01), epochs=3)
     np.testing.assert_array_equal(copy.predict(X), model.predict(X))
-    assert all(np.shares_memory(p, copy._flat) for layer in copy.layers for p in layer.params.values())
+    assert all(np.shares_memory(p, copy.flat_params) for layer in copy.layers for p in layer.params.values())
 
 
 def test_pipeline_cross_val_and_grid_search():
@@ -245,7 +245,7 @@ def test_invalid_parameters_name_the_argument():
     for params, match in [
         ({"solver": "lbfgs"}, "solver"),
         ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
-        ({"activation": "swish"}, "activation"),
+        ({"activation": "mish"}, "activation"),
         ({"batch_size": 0}, "batch_size"),
         ({"max_iter": 0}, "max_iter"),
     ]:

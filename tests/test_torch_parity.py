@@ -8,9 +8,19 @@ import chainrule as cr
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-torch.set_default_dtype(torch.float64)
 
-ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"]
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """PyTorch twins are built in float64, and only inside this file's tests: the default goes back after each."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax", "elu", "gelu", "gelu_tanh", "silu",
+               "softplus"]  # fmt: skip
 SEEDS = range(25)
 
 
@@ -26,6 +36,11 @@ def torch_activation(name, alpha):
         "leaky_relu": nn.LeakyReLU(alpha),
         "identity": nn.Identity(),
         "softmax": nn.Softmax(dim=1),
+        "elu": nn.ELU(),
+        "gelu": nn.GELU(),
+        "gelu_tanh": nn.GELU(approximate="tanh"),
+        "silu": nn.SiLU(),
+        "softplus": nn.Softplus(),
     }[name]
 
 

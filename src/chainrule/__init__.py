@@ -3,10 +3,24 @@
 from . import explain  # a callable module: cr.explain(model, X, y, loss)
 from ._guard import DivergenceError
 from ._version import __version__
-from .activations import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh, get_activation
-from .builders import mlp
+from .activations import (
+    ELU,
+    GELU,
+    GELUTanh,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+    get_activation,
+)
+from .builders import clone, mlp
 from .callbacks import Callback, EarlyStopping, History
 from .checkpoint import ModelCheckpoint
+from .ensemble import Ensemble, EnsembleHistory
 from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
@@ -22,8 +36,9 @@ from .losses import (
     SoftmaxCrossEntropy,
     get_loss,
 )
-from .model import Sequential, clone
+from .model import Sequential
 from .objective import Objective
+from .onnx import load as from_onnx
 from .optimizers import (
     SGD,
     Adam,
@@ -34,6 +49,7 @@ from .optimizers import (
     StepDecay,
     get_optimizer,
 )
+from .replay import Replay
 
 __all__ = [
     "__version__",
@@ -45,9 +61,14 @@ __all__ = [
     "CosineDecay",
     "Dense",
     "DivergenceError",
+    "ELU",
     "EarlyStopping",
+    "Ensemble",
+    "EnsembleHistory",
     "Explanation",
     "ExponentialDecay",
+    "GELU",
+    "GELUTanh",
     "GradcheckResult",
     "History",
     "Identity",
@@ -61,16 +82,20 @@ __all__ = [
     "Optimizer",
     "RMSProp",
     "ReLU",
+    "Replay",
     "SGD",
     "SSE",
     "Sequential",
+    "SiLU",
     "Sigmoid",
     "Softmax",
     "SoftmaxCrossEntropy",
+    "Softplus",
     "StepDecay",
     "Tanh",
     "clone",
     "explain",
+    "from_onnx",
     "get_activation",
     "get_initializer",
     "get_loss",

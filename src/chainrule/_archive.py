@@ -18,7 +18,8 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -51,19 +52,33 @@ DAMAGE = (
 
 
 def write(path: str | os.PathLike, doc: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """Write ``doc`` as model.json and each array as <name>.npy: temporary file, fsync, rename."""
+    """Write ``doc`` as model.json and each array as <name>.npy, atomically (see ``atomic_write``)."""
+
+    def fill(fh: BinaryIO) -> None:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr("model.json", json.dumps(doc, indent=1))
+            for name, arr in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=arr.nbytes > (1 << 30)) as member:
+                    np.lib.format.write_array(member, np.ascontiguousarray(arr), allow_pickle=False)
+
+    atomic_write(path, fill)
+
+
+def atomic_write(path: str | os.PathLike, fill: Callable[[BinaryIO], None], suffix: str = ".tmp") -> None:
+    """Call ``fill`` on a temporary file beside ``path``, flush it to disk, then rename it over ``path``.
+
+    After a crash the file at ``path`` is the previous one or the new one, never a mix; a
+    ``.chainrule-*`` temporary may be left beside it.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".chainrule-", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".chainrule-", suffix=suffix, dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED) as zf:
-                zf.writestr("model.json", json.dumps(doc, indent=1))
-                for name, arr in arrays.items():
-                    with zf.open(f"{name}.npy", "w", force_zip64=arr.nbytes > (1 << 30)) as member:
-                        np.lib.format.write_array(member, np.ascontiguousarray(arr), allow_pickle=False)
+            fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # as an ordinary new file, not the temporary's owner-only 0600
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

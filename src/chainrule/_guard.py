@@ -76,3 +76,57 @@ class Guard:
             batch + 1,
             peak,
         )
+
+
+class MemberGuard:
+    """Divergence guarding for an Ensemble: a member whose loss or weights go bad is frozen, the rest go on.
+
+    A frozen member's weights go back to those at the start of the epoch, its
+    optimiser moments to zero, and from then on its gradient and learning rate
+    are zero, so it takes no more steps. ``diverged`` lists (member, epoch),
+    both counted from 0, in the order they happened; members in the
+    ``diverged`` it starts from (an earlier fit's) are frozen from the start.
+    """
+
+    def __init__(
+        self, flat: np.ndarray, flat_grad: np.ndarray, optimizer: Any, max_weight: float | None, diverged: list = ()
+    ) -> None:
+        self.flat, self.flat_grad, self.optimizer = flat, flat_grad, optimizer
+        self.max_weight = float(np.finfo(flat.dtype).max) if max_weight is None else max_weight
+        self.snapshot = np.empty_like(flat)
+        self.max_square_sum = min(self.max_weight * self.max_weight, float(np.finfo(flat.dtype).max))
+        self.diverged: list[tuple[int, int]] = list(diverged)  # members frozen before, by an earlier fit, stay so
+        self.active = np.ones((len(flat), 1), dtype=flat.dtype)  # 1 for a member still training, 0 once frozen
+        self.active[[member for member, _ in self.diverged]] = 0
+
+    def start_epoch(self) -> None:
+        self.snapshot[...] = self.flat
+        if self.diverged:  # a schedule may have set a fresh rate: frozen members keep a rate of zero
+            self.optimizer.current_lr = self.optimizer.current_lr * self.active
+
+    def check_losses(self, values: np.ndarray, epoch: int) -> None:
+        """Freeze every active member whose loss is NaN or infinite; zero the gradients of every frozen one."""
+        if not np.isfinite(values).all():
+            self._freeze(~np.isfinite(values), epoch)
+        if self.diverged:
+            self.flat_grad *= self.active
+
+    def check_weights(self, epoch: int) -> None:
+        """Freeze every active member with a weight that is not finite or beyond ``max_weight``."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            squares = np.einsum("ij,ij->i", self.flat, self.flat)  # Σw² ≤ bound² proves every |w| ≤ bound
+            if not (squares <= self.max_square_sum).all():
+                peak = np.maximum(np.maximum.reduce(self.flat, axis=1), -np.minimum.reduce(self.flat, axis=1))
+                self._freeze(~(peak <= self.max_weight), epoch)
+
+    def _freeze(self, bad: np.ndarray, epoch: int) -> None:
+        bad = bad & (self.active[:, 0] > 0)
+        if not bad.any():
+            return
+        self.flat[bad] = self.snapshot[bad]
+        for slot in self.optimizer.state:
+            for moments in slot.values():
+                moments[bad] = 0
+        self.active[bad] = 0
+        self.optimizer.current_lr = self.optimizer.current_lr * self.active
+        self.diverged += [(int(i), epoch) for i in np.flatnonzero(bad)]

@@ -20,7 +20,7 @@ def _exp_limit(dtype: np.dtype) -> float:
 def as_float(z) -> np.ndarray:
     """``z`` as a floating array (integers and bools become float64; floats keep their dtype)."""
     z = np.asarray(z)
-    return z if z.dtype.kind == "f" else z.astype(np.float64)  # kind, not np.issubdtype: ~1 µs less per call
+    return z if z.dtype.kind == "f" else z.astype(np.float64)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:

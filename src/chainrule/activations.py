@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._math import sigmoid, softmax
+from ._special import logistic, normal_cdf, normal_pdf
 from ._validate import check_positive_float, lookup
 from .layers import Layer, bad_input
 
@@ -45,7 +46,7 @@ class Activation(Layer):
             cls.__doc__ = f"{cls.__doc__ or ''}\n\n    f(z) = {cls.formula}\n    f'(z) = {cls.derivative}\n"
 
     def forward(self, Z: np.ndarray, train: bool = True) -> np.ndarray:
-        if not isinstance(Z, np.ndarray) or Z.ndim != 2 or Z.dtype.kind != "f":
+        if not isinstance(Z, np.ndarray) or Z.ndim not in (2, 3) or Z.dtype.kind != "f":
             raise bad_input(self, Z)
         A = self.f(Z)
         if train:
@@ -180,10 +181,150 @@ class Softmax(Activation):
     elementwise = False
 
     def f(self, Z):
-        return softmax(Z, axis=1)
+        return softmax(Z, axis=-1)
 
     def chain(self, dA, Z, A):
-        return A * (dA - np.sum(dA * A, axis=1, keepdims=True))
+        return A * (dA - np.sum(dA * A, axis=-1, keepdims=True))
+
+
+# ------------------------------------------------------------- smooth units of the ReLU family
+class ELU(Activation):
+    """The exponential linear unit, smooth below zero down to −α; its derivative at 0 is α, as in PyTorch."""
+
+    name = "elu"
+    formula, derivative = "z where z > 0, else α·(eᶻ − 1)", "1 where z > 0, else α·eᶻ"
+    symbol_latex, derivative_latex = r"\operatorname{ELU}", r"[z > 0] + \alpha e^{z} [z \le 0]"
+    init = "he_uniform"
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = check_positive_float(alpha, "ELU alpha", allow_zero=True)
+
+    def f(self, Z):
+        below = np.expm1(np.minimum(Z, 0))  # expm1, not exp − 1: exact for z near 0; min(z, 0): no overflow
+        below *= self.alpha
+        return np.where(Z > 0, Z, below)
+
+    def chain(self, dA, Z, A):
+        dZ = np.exp(np.minimum(Z, 0))  # α·eᶻ, not A + α, which would cancel far below zero
+        dZ *= self.alpha
+        dZ = np.where(Z > 0, 1.0, dZ)
+        dZ *= dA
+        return dZ
+
+    def get_config(self) -> dict[str, Any]:
+        return {"type": "ELU", "alpha": self.alpha}
+
+    @classmethod
+    def _config_args(cls, config):
+        alpha = config.get("alpha", 1.0)
+        check_positive_float(alpha, "ELU alpha", allow_zero=True)
+        return {"alpha": alpha}
+
+    def __repr__(self) -> str:
+        return f"ELU(alpha={self.alpha})"
+
+
+class GELU(Activation):
+    """The Gaussian error linear unit z·Φ(z), Φ the standard normal CDF: exact, as torch.nn.GELU().
+
+    Φ is taken from erfc, so GELU keeps its relative accuracy far below zero, where
+    (1 + erf(z/√2))/2 would round to 0 or to a few correct digits.
+    """
+
+    name = "gelu"
+    formula = "z·Φ(z),  Φ(z) = (1 + erf(z/√2))/2"
+    derivative = "Φ(z) + z·φ(z),  φ(z) = e^(−z²/2)/√(2π)"
+    symbol_latex, derivative_latex = r"\operatorname{GELU}", r"\Phi(z) + \frac{z}{\sqrt{2\pi}}\, e^{-z^2/2}"
+    init = "he_uniform"
+
+    def f(self, Z):
+        return Z * normal_cdf(Z)
+
+    def chain(self, dA, Z, A):
+        dZ = Z * normal_pdf(Z)
+        dZ += normal_cdf(Z)
+        dZ *= dA
+        return dZ
+
+
+_SQRT_2_OVER_PI = 0.7978845608028654
+
+
+class GELUTanh(Activation):
+    """GELU with Φ(z) approximated by (1 + tanh u)/2, as torch.nn.GELU(approximate="tanh").
+
+    (1 + tanh u)/2 is σ(2u), taken as a sigmoid so that it does not cancel below zero; |z| is capped
+    at 1000 inside u, where σ(2u) is already exactly 0 or 1, so z³ cannot overflow.
+    """
+
+    name = "gelu_tanh"
+    formula = "z·(1 + tanh u)/2,  u = √(2/π)·(z + 0.044715·z³)"
+    derivative = "(1 + tanh u)/2 + z·(1 − tanh² u)·u′/2,  u′ = √(2/π)·(1 + 0.134145·z²)"
+    symbol_latex = r"\operatorname{GELU}_{\tanh}"
+    derivative_latex = r"\tfrac{1}{2}(1 + \tanh u) + \tfrac{z}{2}(1 - \tanh^2 u)\, u'"
+    init = "he_uniform"
+
+    def f(self, Z):
+        return Z * logistic(2 * self._u(Z))[0]
+
+    def chain(self, dA, Z, A):
+        s, ss = logistic(2 * self._u(Z))  # (1 + tanh u)/2 and (1 − tanh² u)/4
+        z = np.clip(Z, -1000.0, 1000.0)
+        dZ = z * z
+        dZ *= 0.134145 * _SQRT_2_OVER_PI
+        dZ += _SQRT_2_OVER_PI  # u′
+        dZ *= ss
+        dZ *= 2 * Z
+        dZ += s
+        dZ *= dA
+        return dZ
+
+    @staticmethod
+    def _u(Z: np.ndarray) -> np.ndarray:
+        z = np.clip(Z, -1000.0, 1000.0)
+        u = z * z
+        u *= 0.044715
+        u += 1
+        u *= z
+        u *= _SQRT_2_OVER_PI
+        return u
+
+
+class SiLU(Activation):
+    """The sigmoid linear unit z·σ(z) (also called swish), as torch.nn.SiLU()."""
+
+    name, aliases = "silu", ("swish",)
+    formula, derivative = "z·σ(z)", "σ(z)·(1 + z·(1 − σ(z)))"
+    symbol_latex = r"\operatorname{SiLU}"
+    derivative_latex = r"\sigma(z)\left(1 + z\left(1 - \sigma(z)\right)\right)"
+    init = "he_uniform"
+
+    def f(self, Z):
+        return Z * logistic(Z)[0]
+
+    def chain(self, dA, Z, A):
+        s, ss = logistic(Z)
+        dZ = Z * ss  # σ + z·σ(1 − σ)
+        dZ += s
+        dZ *= dA
+        return dZ
+
+
+class Softplus(Activation):
+    """A smooth ReLU, log(1 + eᶻ), as torch.nn.Softplus(): z itself above 20, PyTorch's threshold,
+    where the two differ by less than e⁻²⁰ ≈ 2e-9."""
+
+    name = "softplus"
+    formula, derivative = "log(1 + eᶻ), or z where z > 20", "σ(z) = 1 / (1 + e⁻ᶻ), or 1 where z > 20"
+    symbol_latex, derivative_latex = r"\operatorname{softplus}", r"\sigma(z) = \frac{1}{1 + e^{-z}}"
+    init = "he_uniform"
+
+    def f(self, Z):
+        return np.where(Z > 20, Z, np.log1p(np.exp(np.minimum(Z, 20))))
+
+    def chain(self, dA, Z, A):
+        return np.where(Z > 20, dA, dA * logistic(Z)[0])
 
 
 def get_activation(name: str | Activation) -> Activation:

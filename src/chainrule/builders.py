@@ -1,4 +1,4 @@
-"""``mlp``: the one builder of the standard multi-layer perceptron.
+"""``mlp``: the one builder of the standard multi-layer perceptron (and ``clone``, a model's copy).
 
 The command line, the scikit-learn estimators, explain's examples and the
 tests all build their networks here.
@@ -52,3 +52,8 @@ def mlp(
         elif output is not None:
             layers.append(get_activation(output))
     return Sequential(*layers, seed=seed, dtype=dtype)
+
+
+def clone(model: Sequential, dtype: Any = None) -> Sequential:
+    """``model.copy(dtype)``: a new model with the same layers, weights and loss; nothing shared."""
+    return model.copy(dtype)

@@ -78,6 +78,8 @@ def gradcheck(
     many randomly chosen entries per array (all by default). The model itself
     is left exactly as it was.
     """
+    if model.stacked:
+        raise TypeError("gradcheck checks one network; pass ens.member(i), a Sequential, to check member i.")
     work = model if model.dtype == np.float64 else model.copy(dtype="float64")
     objective = work.objective(loss)
     Xa = work.check_input(X)
@@ -86,7 +88,8 @@ def gradcheck(
         raise ValueError(f"X has {len(Xa)} samples but y has {len(Y)}.")
 
     def value() -> float:
-        return objective.value_and_grad(work.forward(Xa, train=False), Y)[0]
+        out, z = work.head(Xa, objective)
+        return objective.value_and_grad(out, Y, None, z)[0]
 
     _, _, dX = work.gradient(Xa, Y, objective, input_grad=True)  # the path fit trains with
 

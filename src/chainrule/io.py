@@ -1,8 +1,8 @@
 """Model files: a zip of one JSON document and plain .npy arrays. Never pickle.
 
-Layout (format version 1)::
+Layout (format version 1; version 2 adds stacked models)::
 
-    model.json                  {"format": "chainrule", "version": 1, "config": …,
+    model.json                  {"format": "chainrule", "version": 1, "model": "Sequential", "config": …,
                                  "loss": …, "optimizer": …, "epochs_trained": …,
                                  "rng_state": …, "callbacks": […],
                                  "arrays": {name: {"shape", "dtype"}}}
@@ -24,7 +24,11 @@ This module sees a model only through its public config and state
 ``params``); the model classes it can build register themselves with
 ``register_model``.
 
-Versions: ``version`` is 1, the first format; every chainrule reads every
+Versions: 1 is the first format; 2 adds stacked models (``"model":
+"Ensemble"``, whose config has ``n_models`` and ``seeds`` and whose arrays
+all carry a leading model axis). A Sequential is still written as version 1,
+so older readers keep reading it; an Ensemble is written as version 2, which
+readers of version 1 refuse, naming the version. Every chainrule reads every
 version up to its own and refuses a newer or unknown one with a message
 naming it. Fields added later must be optional, so that older files keep
 loading: of version 1, only ``format``, ``version``, ``config`` and
@@ -62,7 +66,7 @@ __all__ = ["ModelFileError", "ModelFile", "load", "read", "save", "register_mode
 __all__ += ["MAX_INFLATION", "MAX_JSON_BYTES", "MAX_MEMBERS", "MIN_BUDGET", "MAX_PARAMS"]
 
 FORMAT = "chainrule"
-VERSION = 1
+VERSION = 2  # the newest this chainrule reads and writes; a Sequential is still written as version 1
 MAX_PARAMS = 1 << 28  # 256 M parameters: 2 GiB of float64, far above any MLP this library targets
 MAX_CALLBACKS = 64
 
@@ -108,7 +112,8 @@ def save(model: Any, path: str | os.PathLike, callback_states: list = ()) -> Non
         saved_states.append({"type": kind, "monitor": monitor, "state": entry})
     doc = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": 2 if model.stacked else 1,  # readers of version 1 know no stacked models: they refuse them
+        "model": type(model).__name__,
         "config": model.get_config(),
         "loss": None if loss is None else loss.get_config(),
         "optimizer": None if opt is None else {**opt.get_config(), "t": opt.t},
@@ -153,12 +158,14 @@ def _read(archive: Archive) -> ModelFile:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise archive.fail("model.json does not describe a chainrule model.")
     version = doc.get("version")
-    if not isinstance(version, int) or not 1 <= version <= VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VERSION:
         raise archive.fail(f"format version {short(version)} is not supported (this chainrule reads 1 to {VERSION}).")
     config = doc.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list) or not config["layers"]:
         raise archive.fail("its config has no layer list.")
     dtype = np.dtype(_choice(config.get("dtype"), ("float32", "float64"), "dtype", archive))
+    model_type = MODELS[_choice(doc.get("model", "Sequential"), tuple(MODELS), "the model type", archive)]
+    lead = _lead(model_type, config, version, archive)
     kinds = [_layer_class(c, archive) for c in config["layers"]]
     try:
         shapes = [kind.config_shapes(c) for kind, c in zip(kinds, config["layers"])]
@@ -169,16 +176,15 @@ def _read(archive: Archive) -> ModelFile:
         size = sum(math.prod(shape) for shape in s.values())
         if size > MAX_PARAMS:
             raise archive.fail(f"layer {i}, a {kind.__name__} of size {size:,}, is over {MAX_PARAMS:,} parameters.")
-    expected = {f"layers.{i}.{name}": shape for i, s in enumerate(shapes) for name, shape in s.items()}
+    expected = {f"layers.{i}.{name}": (*lead, *shape) for i, s in enumerate(shapes) for name, shape in s.items()}
     if sum(math.prod(s) for s in expected.values()) > MAX_PARAMS:
         raise archive.fail(f"its architecture needs more than {MAX_PARAMS:,} parameters.")
     if not isinstance(doc.get("arrays"), dict):
         raise archive.fail("it lists no arrays.")
     for name, shape in expected.items():
         archive.check(name, shape, dtype)
-    model_type = MODELS[_choice(doc.get("model", "Sequential"), tuple(MODELS), "the model type", archive)]
     try:
-        model = model_type.from_config({"layers": config["layers"], "dtype": str(dtype)})
+        model = model_type.from_config({**config, "dtype": str(dtype)})
     except (ValueError, TypeError) as exc:
         raise archive.fail(f"its layers do not fit together ({exc}).") from exc
     for i, layer in enumerate(model.layers):
@@ -189,7 +195,7 @@ def _read(archive: Archive) -> ModelFile:
         raise archive.fail(f"epochs_trained is {short(epochs)}.")
     state = {
         "loss": _loss_from_config(doc.get("loss"), archive),
-        "optimizer": _optimizer_from_config(doc.get("optimizer"), archive, model.n_params, dtype),
+        "optimizer": _optimizer_from_config(doc.get("optimizer"), archive, model.flat_params.shape, dtype),
         "epochs_trained": epochs,
         "seed": config.get("seed") if isinstance(config.get("seed"), int) else None,
     }
@@ -199,7 +205,19 @@ def _read(archive: Archive) -> ModelFile:
             model.set_state({**state, "rng_state": doc["rng_state"]})
         except (TypeError, ValueError, KeyError) as exc:
             raise archive.fail(f"its random generator state is unusable ({exc}).") from exc
-    return ModelFile(model, _callback_states(doc.get("callbacks"), archive, model.n_params, dtype))
+    return ModelFile(model, _callback_states(doc.get("callbacks"), archive, model.flat_params.shape, dtype))
+
+
+def _lead(model_type: type, config: dict[str, Any], version: int, archive: Archive) -> tuple[int, ...]:
+    """The leading model axis of every array: (n_models,) for a stacked model (format version 2), else ()."""
+    if not getattr(model_type, "stacked", False):
+        return ()
+    n, seeds = config.get("n_models"), config.get("seeds")
+    if version < 2 or not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_PARAMS:
+        raise archive.fail(f"its n_models is {short(n)} (format version {version}).")
+    if not isinstance(seeds, list) or len(seeds) != n or not all(type(x) is int for x in seeds):
+        raise archive.fail(f"its seeds are {short(seeds)}; {n} integers are expected.")
+    return (n,)
 
 
 def _layer_class(cfg: Any, archive: Archive) -> type[Layer]:
@@ -214,7 +232,7 @@ def _choice(value: Any, allowed: tuple[str, ...], what: str, archive: Archive) -
     return value
 
 
-def _callback_states(entries: Any, archive: Archive, n_params: int, dtype: np.dtype) -> list:
+def _callback_states(entries: Any, archive: Archive, shape: tuple[int, ...], dtype: np.dtype) -> list:
     """The saved callback states as (type, monitor, state): plain numbers, None, and parameter-shaped arrays."""
     if entries is None:
         return []
@@ -233,7 +251,7 @@ def _callback_states(entries: Any, archive: Archive, n_params: int, dtype: np.dt
             if not key.isidentifier():
                 raise archive.fail(f"callback state {k} has the key {short(key)}.")
             if value == "array":
-                value = archive.read(f"callbacks.{k}.{key}", (n_params,), dtype).copy()
+                value = archive.read(f"callbacks.{k}.{key}", shape, dtype).copy()
             elif not (value is None or isinstance(value, (int, float)) and not math.isnan(value)):
                 raise archive.fail(f"callback state {k} holds {key}={short(value)}.")
             values[key] = value
@@ -252,7 +270,9 @@ def _loss_from_config(cfg: Any, archive: Archive) -> Loss | None:
     return kinds[kind].from_config(cfg)
 
 
-def _optimizer_from_config(cfg: Any, archive: Archive, n_params: int, dtype: np.dtype) -> optimizers.Optimizer | None:
+def _optimizer_from_config(
+    cfg: Any, archive: Archive, shape: tuple[int, ...], dtype: np.dtype
+) -> optimizers.Optimizer | None:
     if cfg is None:
         return None
     if not isinstance(cfg, dict):
@@ -278,6 +298,6 @@ def _optimizer_from_config(cfg: Any, archive: Archive, n_params: int, dtype: np.
     opt.t = t
     if opt.slots and t > 0:
         for name in opt.slots:
-            archive.check(f"optimizer.0.{name}", (n_params,), dtype)
-        opt.state = [{name: archive.read(f"optimizer.0.{name}", (n_params,), dtype).copy() for name in opt.slots}]
+            archive.check(f"optimizer.0.{name}", shape, dtype)
+        opt.state = [{name: archive.read(f"optimizer.0.{name}", shape, dtype).copy() for name in opt.slots}]
     return opt

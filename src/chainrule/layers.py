@@ -9,6 +9,7 @@ Aᵀ·δ. Nothing else changes.
 
 from __future__ import annotations
 
+import math
 import weakref
 from typing import Any
 
@@ -92,28 +93,29 @@ class Layer:
         expected shapes; the caller writes them into the new views and draws
         the rest. Refused while another living model owns this layer.
         """
+        current = self.check_adoptable(owner)
+        kept = {}
+        for name in self.user_set() if current is None else ():
+            kept[name] = np.asarray(self.params[name])
+        self.params, self.grads = params, grads
+        self._owner, self._drawn = weakref.ref(owner), {}
+        return kept
+
+    def check_adoptable(self, owner: Any) -> Any:
+        """The living model that owns this layer (or None); ValueError if it is not ``owner``.
+
+        Also checks, before any layer changes, that every value somebody set has the right shape.
+        """
         current = self._owner() if self._owner is not None else None
         if current is not None and current is not owner:
             raise ValueError(
                 f"{self!r} already belongs to another model; a layer is not shared between models. "
                 "Build new layers (e.g. with cr.mlp), or copy the model with model.copy()."
             )
-        kept = {}
+        shapes = self.param_shapes()
         for name in self.user_set() if current is None else ():
-            value = np.asarray(self.params[name])
-            if value.shape != params[name].shape:
-                raise ValueError(
-                    f"{self!r} has {name} of shape {value.shape}; expected {params[name].shape}. "
-                    f"Set {name} to an array of that shape."
-                )
-            kept[name] = value
-        self.params, self.grads = params, grads
-        self._owner, self._drawn = weakref.ref(owner), {}
-        return kept
-
-    def release(self) -> None:
-        """Forget the owning model (a copy of this layer made by pickling is adopted afresh)."""
-        self._owner = None
+            _given(repr(self), name, self.params[name], shapes[name])
+        return current
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -168,6 +170,60 @@ class Layer:
         return f"{type(self).__name__}()"
 
 
+def chain_sizes(layers: list[Layer]) -> tuple[int, int]:
+    """The input and output widths of ``layers`` applied in order; ValueError where they do not fit."""
+    first = next((layer for layer in layers if hasattr(layer, "n_in")), None)
+    if first is None:
+        raise ValueError("a model needs a layer that fixes the input size, such as Dense.")
+    n = n_in = first.n_in
+    for layer in layers:
+        expected = getattr(layer, "n_in", n)
+        if expected != n:
+            raise ValueError(
+                f"{layer!r} expects {expected} inputs but the layer before it gives {n}; "
+                f"make it {type(layer).__name__}({n}, …)."
+            )
+        n = layer.output_dim(n)
+    return n_in, n
+
+
+def bind(
+    layers: list[Layer], owner: Any, dtype: np.dtype, lead: tuple[int, ...] = ()
+) -> tuple[np.ndarray, np.ndarray, list[set[str]]]:
+    """Give every layer views into one flat parameter buffer and one gradient buffer, in layer order.
+
+    ``lead`` = (n_models,) stacks models: the buffers are (n_models, P) and
+    every parameter view gains that leading axis. Values somebody set (see
+    ``Layer.user_set``) are copied in (to every model of a stack); every layer
+    is checked before any is changed. Returns the two buffers and, per layer,
+    the names of the parameters still to be drawn.
+    """
+    shapes = [layer.param_shapes() for layer in layers]
+    total = sum(math.prod(s) for layer_shapes in shapes for s in layer_shapes.values())
+    flat, flat_grad = np.zeros((*lead, total), dtype=dtype), np.zeros((*lead, total), dtype=dtype)
+    offset, views = 0, []
+    for layer_shapes in shapes:
+        params, grads = {}, {}
+        for name, shape in layer_shapes.items():
+            size = math.prod(shape)
+            params[name] = flat[..., offset : offset + size].reshape(*lead, *shape)
+            grads[name] = flat_grad[..., offset : offset + size].reshape(*lead, *shape)
+            offset += size
+        views.append((params, grads))
+    for layer in layers:
+        layer.check_adoptable(owner)
+    unset = []
+    for layer, (params, grads) in zip(layers, views):
+        kept = layer.adopt(owner, params, grads)
+        for name, value in kept.items():
+            params[name][...] = value
+        unset.append(set(params) - set(kept))
+    return flat, flat_grad, unset
+
+
+_OWN_DRAWS = np.random.default_rng()  # what a layer not yet in a model draws from (a model draws afresh)
+
+
 def _same(a: Any, b: np.ndarray) -> bool:
     a = np.asarray(a)
     return a.shape == b.shape and bool(np.array_equal(a, b))
@@ -187,14 +243,14 @@ def bad_input(layer: Layer, X: Any, width: int | None = None) -> Exception:
 
 
 def _given(layer: str, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """A parameter value given to a constructor, checked: real numbers, the right shape, finite."""
+    """A parameter value a user gave, checked: real numbers, the expected shape, finite."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{layer} got {name} of dtype {arr.dtype}; it needs real numbers, shape {shape}.")
+        raise TypeError(f"{layer} got {name} of dtype {arr.dtype}; it needs real numbers of shape {shape}.")
     if arr.shape != shape:
         raise ValueError(f"{layer} got {name} of shape {arr.shape}; expected {shape}.")
     if not np.isfinite(arr).all():
-        raise ValueError(f"{layer} got {name} containing NaN or infinity.")
+        raise ValueError(f"{layer} got {name} containing NaN or infinity; it needs finite numbers of shape {shape}.")
     return arr.astype(np.float64)
 
 
@@ -202,6 +258,7 @@ class Dense(Layer):
     """Fully connected layer: Z = X·W + b.
 
     Shapes:  X (n, n_in) · W (n_in, n_out) + b (n_out,) -> Z (n, n_out)
+    (in an Ensemble every array gains a leading model axis: W (M, n_in, n_out), Z (M, n, n_out))
 
     Backward, given dZ = ∂L/∂Z (n, n_out):
 
@@ -232,26 +289,29 @@ class Dense(Layer):
         }
         self.params = {"W": np.zeros((self.n_in, self.n_out)), "b": np.zeros(self.n_out)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.initialize(np.random.default_rng())  # usable on its own; a model redraws these from its seed
+        self.initialize(_OWN_DRAWS)  # usable on its own; a model redraws these from its seed
         self._drawn = {name: p.copy() for name, p in self.params.items()}
         for name, value in given.items():
             self.params[name][...] = value
             del self._drawn[name]
 
     def forward(self, X: np.ndarray, train: bool = True) -> np.ndarray:
-        if not isinstance(X, np.ndarray) or X.ndim != 2 or X.shape[1] != self.n_in or X.dtype.kind != "f":
+        W = self.params["W"]
+        ok = isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.ndim in (2, W.ndim)
+        if not ok or X.shape[-1] != self.n_in:
             raise bad_input(self, X, self.n_in)
-        Z = X @ self.params["W"]  # (n, n_out)
-        Z += self.params["b"]
+        Z = X @ W  # (n, n_out); (n_models, n, n_out) for a stack of models
+        b = self.params["b"]
+        Z += b if b.ndim == 1 else b[:, None, :]
         if train:
             self._cache, self._out_shape = X, Z.shape  # what backward needs, and the gradient shape it must get
         return Z
 
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         X = self._cached(dZ)
-        np.matmul(X.T, dZ, out=self.grads["W"])
-        np.add.reduce(dZ, axis=0, out=self.grads["b"])
-        return dZ @ self.params["W"].T if need_input_grad else None
+        np.matmul(X.mT, dZ, out=self.grads["W"])
+        np.add.reduce(dZ, axis=-2, out=self.grads["b"])
+        return dZ @ self.params["W"].mT if need_input_grad else None
 
     def output_dim(self, n_in: int) -> int:
         return self.n_out

@@ -25,11 +25,13 @@ refuses that pair.
 
 The two losses on probabilities name the activation that cancels their
 denominator (``fuses``). When a model ends in it, the pair is one fused step
-of the backward path (``value_and_grad(..., through_output=True)`` gives
-∂L/∂z of the activation's input, (p − y)/n). That is the exact gradient of
-the loss on σ(z) or softmax(z); the product ∂L/∂p · ∂p/∂z taken step by step
-equals it up to rounding but vanishes where p rounds to 0 or 1 (the clipped
-log has no slope there), while p − y does not.
+of the backward path: ``value_and_grad(P, Y, logits=Z)`` gives ∂L/∂z of the
+activation's input, (p − y)/n, and the value computed from the logits z. That
+is the exact gradient of the loss on σ(z) or softmax(z); the product ∂L/∂p ·
+∂p/∂z taken step by step equals it up to rounding but vanishes where p rounds
+to 0 or 1 (the clipped log has no slope there), while p − y does not, and the
+value from z keeps growing there as the loss does, where one from the clipped p
+would stop at −log ε.
 """
 
 from __future__ import annotations
@@ -96,33 +98,38 @@ class Loss:
         return self._grad
 
     def value_and_grad(
-        self, P: np.ndarray, Y: np.ndarray, w: np.ndarray | None = None, through_output: bool = False
-    ) -> tuple[float, np.ndarray]:
+        self, P: np.ndarray, Y: np.ndarray, w: np.ndarray | None = None, logits: np.ndarray | None = None
+    ) -> tuple[Any, np.ndarray]:
         """Loss and ∂L/∂P for targets already passed through ``prepare_targets``.
 
-        With ``through_output`` the gradient is ∂L/∂z instead, where P is the
-        ``fuses`` activation of z (see the module docstring).
+        With ``logits`` z, where P is the ``fuses`` activation of z, the pair is
+        one fused step: the gradient is ∂L/∂z and the value comes from z (see
+        the module docstring). P may carry a
+        leading model axis, (n_models, n, k) against targets for (n, k): then the
+        value is one loss per model, an array, each reduced as for one model.
         """
-        E, G = self._elementwise_through(P, Y) if through_output else self._elementwise(P, Y)
-        n = len(P)
+        E, G = self._elementwise(P, Y) if logits is None else self._elementwise_through(logits, P, Y)
+        n = P.shape[-2]
+        stacked = P.ndim == 3  # (n_models, n, k): one loss per model, each reduced as a single model's
         if w is None:
-            total = float(np.add.reduce(E, axis=None))
+            total = np.add.reduce(E.reshape(len(E), -1), axis=1) if stacked else float(np.add.reduce(E, axis=None))
             if self.reduction == "sum":
                 return total, G
-            count = E.size if self.per_element else n
+            count = E.size // (len(E) if stacked else 1) if self.per_element else n
             G /= count
             return total / count, G
-        row_w = w if self.reduction == "sum" else w / (w.sum() * (E.size // n if self.per_element else 1))
-        value = float(row_w @ (E.sum(axis=1) if E.ndim == 2 else E))
+        per_row = E.shape[-1] if self.per_element else 1
+        row_w = w if self.reduction == "sum" else w / (w.sum() * per_row)
+        value = (E.sum(axis=-1) if E.ndim == P.ndim else E) @ row_w
         G *= row_w[:, None]
-        return value, G
+        return (value if stacked else float(value)), G
 
     def _elementwise(self, P: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """E: (n, k) or (n,) losses, and G = ∂ΣE/∂P."""
         raise NotImplementedError
 
-    def _elementwise_through(self, P: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """E as ``_elementwise`` gives it, and G = ∂ΣE/∂z where P is the ``fuses`` activation of z."""
+    def _elementwise_through(self, Z: np.ndarray, P: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """E computed from the logits Z, and G = ∂ΣE/∂Z, where P is the ``fuses`` activation of Z."""
         raise TypeError(f"{self.name} has no output activation to take the gradient through.")
 
     def prepare_targets(self, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
@@ -210,6 +217,37 @@ def _clip_probabilities(P: np.ndarray) -> np.ndarray:
     return np.minimum(Pc, 1 - eps, out=Pc)
 
 
+def _bce_from_logits(Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """−[y·log σ(z) + (1 − y)·log(1 − σ(z))] = softplus(z) − y·z elementwise, stable for any z."""
+    return softplus(Z) - Y * Z
+
+
+def _cross_entropy_from_logits(Z: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """−Σⱼ yⱼ·log softmax(z)ⱼ per row (labels or probability rows Y), and softmax(z), from one exp.
+
+    The row maximum is subtracted first, so nothing overflows (see ``_math.log_softmax``).
+    """
+    shifted = Z - np.maximum.reduce(Z, axis=-1, keepdims=True)
+    P = np.exp(shifted)
+    total = np.add.reduce(P, axis=-1, keepdims=True)
+    P /= total
+    log_total = np.log(total)
+    if Y.ndim == 1:
+        rows = np.arange(len(Y))
+        return log_total[..., 0] - shifted[..., rows, Y], P
+    return -np.add.reduce(Y * (shifted - log_total), axis=-1), P
+
+
+def _p_minus_y(G: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """∂L/∂z = p·Σⱼyⱼ − y of softmax and cross-entropy, in place in G = p (Σⱼyⱼ = 1 for labels)."""
+    if Y.ndim == 1:
+        G[..., np.arange(len(Y)), Y] -= 1
+    else:
+        G *= np.add.reduce(Y, axis=-1, keepdims=True)
+        G -= Y
+    return G
+
+
 def _bce(Pc: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """−[y·log p + (1 − y)·log(1 − p)] elementwise, for clipped probabilities."""
     return -(Y * np.log(Pc) + (1 - Y) * np.log1p(-Pc))
@@ -240,8 +278,8 @@ class BinaryCrossEntropy(_Binary):
         Pc = _clip_probabilities(P)
         return _bce(Pc, Y), (Pc - Y) / (Pc * (1 - Pc))
 
-    def _elementwise_through(self, P, Y):
-        return _bce(_clip_probabilities(P), Y), P - Y  # ∂L/∂z = σ(z) − y
+    def _elementwise_through(self, Z, P, Y):
+        return _bce_from_logits(Z, Y), P - Y  # ∂L/∂z = σ(z) − y
 
     def decide(self, out):
         return (out >= 0.5).astype(np.int64)
@@ -263,7 +301,7 @@ class BCEWithLogits(_Binary):
     def _elementwise(self, Z, Y):
         G = sigmoid(Z)
         G -= Y
-        return softplus(Z) - Y * Z, G
+        return _bce_from_logits(Z, Y), G
 
     def decide(self, out):
         return (out >= 0).astype(np.int64)
@@ -296,7 +334,7 @@ class _Categorical(Loss):
         return Y.astype(dtype, copy=False)
 
     def decide(self, out):
-        return np.argmax(out, axis=1)
+        return np.argmax(out, axis=-1)
 
 
 class SoftmaxCrossEntropy(_Categorical):
@@ -313,21 +351,8 @@ class SoftmaxCrossEntropy(_Categorical):
     grad_formula, grad_latex = "{s}(p − y),  p = softmax(z)", r"{s}(p - y)"
 
     def _elementwise(self, Z, Y):
-        # log_softmax and softmax from one exp (see _math.log_softmax for why the max is subtracted first)
-        shifted = Z - np.maximum.reduce(Z, axis=1, keepdims=True)
-        G = np.exp(shifted)
-        total = np.add.reduce(G, axis=1, keepdims=True)
-        G /= total
-        log_total = np.log(total)
-        if Y.ndim == 1:
-            rows = np.arange(len(Z))
-            E = log_total[:, 0] - shifted[rows, Y]
-            G[rows, Y] -= 1
-        else:
-            E = -np.add.reduce(Y * (shifted - log_total), axis=1)
-            G *= np.add.reduce(Y, axis=1, keepdims=True)
-            G -= Y
-        return E, G
+        E, P = _cross_entropy_from_logits(Z, Y)
+        return E, _p_minus_y(P, Y)
 
 
 class CategoricalCrossEntropy(_Categorical):
@@ -338,21 +363,15 @@ class CategoricalCrossEntropy(_Categorical):
     formula, formula_latex = "L = −{s}Σ y·log ŷ", r"L = -{s}\sum y \log \hat y"
     grad_formula, grad_latex = "−{s}y / ŷ", r"-{s}\frac{{y}}{{\hat y}}"
 
-    def _elementwise_through(self, P, Y):
-        G = P.copy()  # ∂L/∂z = p·Σⱼyⱼ − y
-        if Y.ndim == 1:
-            G[np.arange(len(P)), Y] -= 1
-        else:
-            G *= np.add.reduce(Y, axis=1, keepdims=True)
-            G -= Y
-        return self._values(np.clip(P, np.finfo(P.dtype).eps, None), Y), G
+    def _elementwise_through(self, Z, P, Y):
+        return _cross_entropy_from_logits(Z, Y)[0], _p_minus_y(P.copy(), Y)
 
     def _elementwise(self, P, Y):
         Pc = np.clip(P, np.finfo(P.dtype).eps, None)
         if Y.ndim == 1:
-            rows = np.arange(len(P))
+            rows = np.arange(len(Y))
             G = np.zeros_like(P)
-            G[rows, Y] = -1 / Pc[rows, Y]
+            G[..., rows, Y] = -1 / Pc[..., rows, Y]
         else:
             G = -Y / Pc
         return self._values(Pc, Y), G
@@ -361,8 +380,8 @@ class CategoricalCrossEntropy(_Categorical):
     def _values(Pc, Y):
         """−Σⱼ yⱼ·log pⱼ per row, for clipped probabilities (integer labels pick one pⱼ)."""
         if Y.ndim == 1:
-            return -np.log(Pc[np.arange(len(Pc)), Y])
-        return -np.sum(Y * np.log(Pc), axis=1)
+            return -np.log(Pc[..., np.arange(len(Y)), Y])
+        return -np.sum(Y * np.log(Pc), axis=-1)
 
 
 def get_loss(name: str | Loss) -> Loss:

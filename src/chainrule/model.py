@@ -12,20 +12,17 @@ entries are views into them.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from . import initializers, training
-from ._math import sigmoid, softmax
-from ._validate import check_array, check_dtype, check_same_length
+from . import initializers, onnx, training
+from ._validate import check_array, check_dtype
 from .activations import Activation
 from .io import register_model, save
-from .layers import Layer
-from .losses import Loss, get_loss
-from .metrics import get_metric
+from .layers import Layer, bind, chain_sizes
+from .losses import Loss
 from .objective import Objective
 from .optimizers import Optimizer
 
@@ -56,70 +53,45 @@ class Sequential:
         self.dtype = check_dtype(dtype)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
-        self.n_in, self.n_out = self._check_dims()
+        self.n_in, self.n_out = chain_sizes(self.layers)
         self.loss_: Loss | None = None
         self.objective_: Objective | None = None
         self.optimizer_: Optimizer | None = None
         self.epochs_trained_ = 0
         self.stop_training = False
-        unset = self._adopt_layers()
-        for i, names in enumerate(unset):
-            if names:
-                self.layers[i].initialize(self.rng, self._default_init(i), names)
+        self._unset = self._adopt_layers()
+        self.initialize(unset_only=True)
 
     # ---------------------------------------------------------------- building
-    def _check_dims(self) -> tuple[int, int]:
-        first = next((layer for layer in self.layers if hasattr(layer, "n_in")), None)
-        if first is None:
-            raise ValueError("Sequential needs a layer that fixes the input size, such as Dense.")
-        n = n_in = first.n_in
-        for layer in self.layers:
-            expected = getattr(layer, "n_in", n)
-            if expected != n:
-                raise ValueError(
-                    f"{layer!r} expects {expected} inputs but the layer before it gives {n}; "
-                    f"make it {type(layer).__name__}({n}, …)."
-                )
-            n = layer.output_dim(n)
-        return n_in, n
+    stacked = False  # True for an Ensemble: every array carries a leading model axis
 
-    def _adopt_layers(self) -> list[set[str]]:
-        """Give every layer views into one flat parameter buffer (and one gradient buffer), keeping the
-        values somebody set; return, per layer, the names still to be drawn."""
-        shapes = [layer.param_shapes() for layer in self.layers]
-        total = sum(math.prod(s) for layer_shapes in shapes for s in layer_shapes.values())
-        self._flat = np.zeros(total, dtype=self.dtype)
-        self._flat_grad = np.zeros(total, dtype=self.dtype)
-        offset, views, unset = 0, [], []
-        for layer_shapes in shapes:
-            params, grads = {}, {}
-            for name, shape in layer_shapes.items():
-                size = math.prod(shape)
-                params[name] = self._flat[offset : offset + size].reshape(shape)
-                grads[name] = self._flat_grad[offset : offset + size].reshape(shape)
-                offset += size
-            views.append((params, grads))
-        kept = [layer.adopt(self, *v) for layer, v in zip(self.layers, views)]  # all checked before any write
-        for (params, _), values in zip(views, kept):
-            for name, value in values.items():
-                params[name][...] = value
-            unset.append(set(params) - set(values))
+    def _adopt_layers(self, lead: tuple[int, ...] = ()) -> list[set[str]]:
+        """Bind every layer to one flat parameter buffer (see ``layers.bind``); return the names to draw."""
+        self._flat, self._flat_grad, unset = bind(self.layers, self, self.dtype, lead)
+        # The layers backward visits, last first, keyed by (fused output, input gradient wanted). Training stops
+        # at the first layer with parameters and does not ask it for dX: nothing would use it.
         first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
-        full = [(self.layers[i], i > first) for i in range(len(self.layers) - 1, first - 1, -1)]
-        self._plans = (full, full[1:])  # the layers backward visits, last first: all, or below a fused output
+        trained = [(self.layers[i], i > first) for i in range(len(self.layers) - 1, first - 1, -1)]
+        every = [(layer, True) for layer in reversed(self.layers)]
+        self._plans = {(False, False): trained, (True, False): trained[1:]}
+        self._plans.update({(False, True): every, (True, True): every[1:]})
         return unset
 
     def _default_init(self, i: int) -> str:
         nxt = self.layers[i + 1] if i + 1 < len(self.layers) else None
         return nxt.init if isinstance(nxt, Activation) else initializers.DEFAULT_INIT
 
-    def initialize(self, seed: int | None = None) -> None:
-        """Draw every parameter afresh from the model's generator (reseeded first when ``seed`` is given)."""
+    def initialize(self, seed: int | None = None, unset_only: bool = False) -> None:
+        """Draw every parameter afresh from the model's generator (reseeded first when ``seed`` is given).
+
+        ``unset_only`` draws only what nobody set, in the order construction does.
+        """
         if seed is not None:
             self.rng = np.random.default_rng(seed)
         for i, layer in enumerate(self.layers):
-            if layer.params:
-                layer.initialize(self.rng, self._default_init(i))
+            names = self._unset[i] if unset_only else None
+            if layer.params and (names is None or names):
+                layer.initialize(self.rng, self._default_init(i), names)
 
     @property
     def n_params(self) -> int:
@@ -154,12 +126,13 @@ class Sequential:
             p[...] = a
 
     # ------------------------------------------------------------ the data path
-    def forward(self, X: np.ndarray, train: bool = True, record: list | None = None) -> np.ndarray:
-        """Run every layer in order; with ``train=True`` each keeps what backward needs.
-
-        ``record``, a list, receives ("forward", layer, input, output) for each layer.
+    def forward(
+        self, X: np.ndarray, train: bool = True, record: list | None = None, start: int = 0, stop: int | None = None
+    ) -> np.ndarray:
+        """Run the layers in order (``self.layers[start:stop]``); with ``train=True`` each keeps what
+        backward needs. ``record``, a list, receives ("forward", layer, input, output) for each layer.
         """
-        for layer in self.layers:
+        for layer in self.layers[start:stop]:
             out = layer.forward(X, train)
             if record is not None:
                 record.append(("forward", layer, X, out))
@@ -167,26 +140,15 @@ class Sequential:
         return X
 
     def backward(self, dOut: np.ndarray) -> None:
-        """Propagate ∂L/∂output back through every layer, filling each layer's ``grads``.
-
-        Layers below the first one with parameters are skipped, and that one is
-        not asked for its input gradient: nothing would use it.
-        """
-        self._backward_along(dOut, self._plans[0], None)
+        """Propagate ∂L/∂output back through the layers, filling their ``grads`` (the layer half of ``gradient``)."""
+        self._backward_along(dOut, self._plans[False, False], None)
 
     def objective(self, loss: str | Loss) -> Objective:
         """``loss`` bound to this model's output: fused with it, or refused if it would squash twice."""
         return Objective(loss, self.layers[-1])
 
-    def gradient(
-        self,
-        X: np.ndarray,
-        Y: np.ndarray,
-        objective: Objective,
-        sample_weight: np.ndarray | None = None,
-        input_grad: bool = False,
-        record: list | None = None,
-    ) -> tuple[float, np.ndarray, np.ndarray | None]:
+    def gradient(self, X: np.ndarray, Y: np.ndarray, objective: Objective, sample_weight: np.ndarray | None = None,
+                 input_grad: bool = False, record: list | None = None) -> tuple[Any, np.ndarray, Any]:  # fmt: skip
         """The one backward path: forward, the loss, then every layer's backward, last first.
 
         X and Y are checked arrays (``check_input``, ``objective.loss.prepare_targets``).
@@ -196,19 +158,21 @@ class Sequential:
         the forward entries (see ``forward``), then ("loss", objective, d) and
         ("backward", layer, dOut, dIn) for each layer visited.
         """
-        out = self.forward(X, True, record)
-        value, d = objective.value_and_grad(out, Y, sample_weight)
+        out, z = self.head(X, objective, True, record)
+        value, d = objective.value_and_grad(out, Y, sample_weight, z)
         if record is not None:
             record.append(("loss", objective, d))
-        plan = self._plans[objective.fused is not None]
-        if input_grad:
-            plan = [(layer, True) for layer, _ in plan] + [(la, True) for la in self._below_plan(plan)]
-        return value, out, self._backward_along(d, plan, record)
+        return value, out, self._backward_along(d, self._plans[objective.fused is not None, input_grad], record)
 
-    def _below_plan(self, plan: list[tuple[Layer, bool]]) -> list[Layer]:
-        """The layers under the last one ``plan`` visits (reached only for an input gradient)."""
-        last = self.layers.index(plan[-1][0]) if plan else len(self.layers)
-        return self.layers[:last][::-1]
+    def head(self, X: np.ndarray, objective: Objective, train: bool = False, record: list | None = None) -> Any:
+        """The output for ``objective``, and the logits z under a fused output layer (else None).
+
+        The loss of a fused pair is computed from z (see ``Objective.value_and_grad``).
+        """
+        if objective.fused is None:
+            return self.forward(X, train, record), None
+        z = self.forward(X, train, record, stop=-1)
+        return self.forward(z, train, record, start=-1), z
 
     @staticmethod
     def _backward_along(d: np.ndarray, plan: list[tuple[Layer, bool]], record: list | None) -> np.ndarray | None:
@@ -232,50 +196,37 @@ class Sequential:
 
     # ---------------------------------------------------------------- training
     fit = training.fit
+    evaluate = training.evaluate
 
     # --------------------------------------------------------------- inference
     def predict(self, X: Any) -> np.ndarray:
         """The last layer's output for every row of X, shape (n_samples, n_outputs)."""
         return self.forward(self.check_input(X), train=False)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities: the output of a final Sigmoid/Softmax, or of the fitted logits loss."""
-        out = self.predict(X)
+    def _squash(self) -> str | None:
+        """The activation that makes outputs probabilities: a final Sigmoid/Softmax, or the fitted loss's."""
         last = self.layers[-1]
         if isinstance(last, Activation) and last.probabilities:
-            return out
-        act = self.loss_.output_activation if self.loss_ is not None else None
-        if act == "sigmoid":
-            return sigmoid(out)
-        if act == "softmax":
-            return softmax(out, axis=1)
-        raise TypeError(
-            "predict_proba needs a model that ends in Sigmoid or Softmax, or one fitted with "
-            "loss='bce_logits' or 'softmax_cross_entropy'."
-        )
+            return last.name
+        return None if self.loss_ is None else self.loss_.output_activation
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities: the output of a final Sigmoid/Softmax, or the fitted logits loss's activation of it."""
+        out, squash = self.predict(X), self._squash()
+        if squash is None:
+            raise TypeError(
+                "predict_proba needs a model that ends in Sigmoid or Softmax, or one fitted with "
+                "loss='bce_logits' or 'softmax_cross_entropy'."
+            )
+        return out if squash == getattr(self.layers[-1], "name", None) else Activation.registry[squash]().f(out)
 
     def predict_classes(self, X: Any) -> np.ndarray:
         """Class labels: argmax over several outputs; probability ≥ 0.5 for a binary or multilabel model."""
         P = self.predict_proba(X)
-        last = self.layers[-1]
-        multiclass = (isinstance(last, Activation) and last.name == "softmax") or (
-            self.loss_ is not None and self.loss_.output_activation == "softmax"
-        )
-        if multiclass:
+        if self._squash() == "softmax":
             return np.argmax(P, axis=1)
         labels = (P >= 0.5).astype(np.int64)
         return labels.ravel() if labels.shape[1] == 1 else labels
-
-    def evaluate(self, X: Any, y: Any, loss: str | Loss | None = None, metrics: Sequence[str] = ()) -> dict[str, float]:
-        """The loss (and ``metrics``) on (X, y), without changing anything."""
-        if loss is None and self.loss_ is None:
-            raise ValueError("evaluate needs a loss, e.g. loss='mse'; this model has not been fitted with one.")
-        objective = self.objective(get_loss(loss) if loss is not None else self.loss_)
-        metric_fns = {name: get_metric(name, objective.loss) for name in metrics}
-        X = self.check_input(X)
-        Y = objective.loss.prepare_targets(y, self.n_out, self.dtype)
-        check_same_length(X, Y)
-        return training.scores(self, X, Y, objective.loss, metric_fns)
 
     # ----------------------------------------------------------------- display
     def summary(self) -> str:
@@ -299,6 +250,10 @@ class Sequential:
         """Write the model to ``path`` atomically (see ``chainrule.io``)."""
         save(self, path)
 
+    def to_onnx(self, path: Any, **options: Any) -> None:
+        """Write the model as an ONNX graph (see ``chainrule.onnx.export``; needs ``chainrule[onnx]``)."""
+        onnx.export(self, path, **options)
+
     def copy(self, dtype: Any = None) -> Sequential:
         """A new model with the same layers, weights and loss (cast to ``dtype`` if given); nothing shared."""
         built = [type(layer).from_config(layer.get_config()) for layer in self.layers]
@@ -318,13 +273,8 @@ class Sequential:
 
     def get_state(self) -> dict[str, Any]:
         """What training changes besides the weights: loss, optimiser (with its moments), epochs, generator."""
-        return {
-            "loss": self.loss_,
-            "optimizer": self.optimizer_,
-            "epochs_trained": self.epochs_trained_,
-            "rng_state": self.rng.bit_generator.state,
-            "seed": self.seed,
-        }
+        return {"loss": self.loss_, "optimizer": self.optimizer_, "epochs_trained": self.epochs_trained_,
+                "rng_state": self.rng.bit_generator.state, "seed": self.seed}  # fmt: skip
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Take back what ``get_state`` gave (a file's state, or another model's of the same architecture)."""
@@ -347,7 +297,3 @@ class Sequential:
         self.__dict__.update(state)
         self._adopt_layers()  # every layer's values are kept: nothing is drawn
 
-
-def clone(model: Sequential, dtype: Any = None) -> Sequential:
-    """``model.copy(dtype)``: a new model with the same layers, weights and loss; nothing shared."""
-    return model.copy(dtype)

@@ -40,10 +40,14 @@ class Objective:
         self.fused: Activation | None = last if fused else None  # type: ignore[assignment]
 
     def value_and_grad(
-        self, out: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+        self, out: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None, logits: np.ndarray | None = None
     ) -> tuple[float, np.ndarray]:
-        """The loss, and the gradient the backward path starts from: ∂L/∂ŷ, or ∂L/∂z of a fused output."""
-        return self.loss.value_and_grad(out, Y, sample_weight, self.fused is not None)
+        """The loss, and the gradient the backward path starts from: ∂L/∂ŷ, or ∂L/∂z of a fused output.
+
+        ``logits`` is the fused output layer's input z (``Sequential.head`` gives both); the fused
+        value is computed from it, exact where ŷ rounds to 0 or 1.
+        """
+        return self.loss.value_and_grad(out, Y, sample_weight, logits if self.fused is not None else None)
 
     def describe(self) -> str:
         """One line for ``summary()`` and explain."""

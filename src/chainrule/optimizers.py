@@ -23,32 +23,66 @@ Schedule = Callable[[int], float]
 FLUSH_EVERY = 128  # steps between flushes of subnormal optimiser state (see Optimizer._flush_subnormals)
 
 
+def per_model(value: Any, name: str, check: Callable[[Any], float]) -> float | np.ndarray:
+    """A hyperparameter: one number, or one per member of an Ensemble (a 1-D sequence), each ``check``ed."""
+    if not isinstance(value, (list, tuple, np.ndarray)):
+        return check(value)
+    arr = np.asarray(value, dtype=np.float64) if np.asarray(value).dtype.kind in "biuf" else None
+    if arr is None or arr.ndim != 1 or arr.size == 0:
+        raise ValueError(
+            f"{name} takes one number, or one number per ensemble member (a 1-D sequence); received {value!r}."
+        )
+    for v in arr:
+        check(float(v))
+    return arr
+
+
+def _column(value: float | np.ndarray) -> Any:
+    """A per-member array as a column (n_models, 1), to broadcast over an Ensemble's (n_models, P) buffers."""
+    return value[:, None] if isinstance(value, np.ndarray) else value
+
+
 class Optimizer:
     """Base class: learning rate (a number or a schedule of the epoch), weight decay, clipping.
 
     ``clip_norm`` rescales the whole gradient when its global L2 norm exceeds
     it; ``clip_value`` clamps each component to [−clip_value, clip_value].
+    For an Ensemble, ``lr``, ``weight_decay`` (and SGD's ``momentum``) may be
+    one value per member, and ``clip_norm`` applies to each member's gradient.
     """
 
     slots: tuple[str, ...] = ()
 
     def __init__(
         self,
-        lr: float | Schedule = 0.01,
-        weight_decay: float = 0.0,
+        lr: float | Schedule | Sequence[float] = 0.01,
+        weight_decay: float | Sequence[float] = 0.0,
         clip_norm: float | None = None,
         clip_value: float | None = None,
     ) -> None:
         if not callable(lr):
-            check_positive_float(lr, "lr")
+            lr = per_model(lr, "lr", lambda v: check_positive_float(v, "lr"))
         self.lr = lr
-        self.weight_decay = check_positive_float(weight_decay, "weight_decay", allow_zero=True)
+        self.weight_decay = per_model(
+            weight_decay, "weight_decay", lambda v: check_positive_float(v, "weight_decay", allow_zero=True)
+        )
         self.clip_norm = None if clip_norm is None else check_positive_float(clip_norm, "clip_norm")
         self.clip_value = None if clip_value is None else check_positive_float(clip_value, "clip_value")
-        self.current_lr = float(lr(0)) if callable(lr) else float(lr)
+        self.current_lr = float(lr(0)) if callable(lr) else _column(lr)
         self.t = 0  # steps taken
         self.state: list[dict[str, np.ndarray]] = []
         self._scratch: dict[tuple[int, ...], np.ndarray] = {}
+
+    @property
+    def n_values(self) -> int | None:
+        """How many per-member values the hyperparameters hold (None: one value for every member)."""
+        sizes = {len(v) for v in self._per_member().values() if isinstance(v, np.ndarray)}
+        if len(sizes) > 1:
+            raise ValueError(f"per-member hyperparameters have different lengths: {self._per_member()}.")
+        return sizes.pop() if sizes else None
+
+    def _per_member(self) -> dict[str, Any]:
+        return {"lr": self.lr, "weight_decay": self.weight_decay}
 
     def reset(self) -> None:
         """Forget the moments and the step count, as a fresh optimiser of the same settings."""
@@ -65,18 +99,19 @@ class Optimizer:
         if not self.state:
             self.state = [{s: np.zeros_like(p) for s in self.slots} for p in params]
         self.t += 1
-        if self.clip_norm is None and self.clip_value is None and not self.weight_decay:
+        if self.clip_norm is None and self.clip_value is None and not np.any(self.weight_decay):
             for p, g, slot in zip(params, grads, self.state):  # nothing rewrites g: skip the checks below
                 self._update(p, g, slot, self.current_lr)
         else:
             scale = self._clip_scale(grads)
+            decay = _column(self.weight_decay)
             for p, g, slot in zip(params, grads, self.state):
-                if scale != 1.0:
+                if scale is not None:
                     g = g * scale
                 if self.clip_value is not None:
                     g = np.clip(g, -self.clip_value, self.clip_value)
-                if self.weight_decay:
-                    g = g + self.weight_decay * p
+                if np.any(decay):
+                    g = g + decay * p
                 self._update(p, g, slot, self.current_lr)
         if self.t % FLUSH_EVERY == 0:
             self._flush_subnormals()
@@ -86,27 +121,31 @@ class Optimizer:
 
         The moments of a unit whose gradient has become zero (a dead ReLU) decay
         geometrically and pass through the subnormal range, where x86 arithmetic
-        is many times slower: in an MNIST-sized float32 run, enough of them to
-        slow whole epochs by ~10%. A step they would give is far below the
-        spacing of any weight above ~1e-30, so zeroing them leaves the weights
-        as they were.
+        is many times slower (benchmarks/NOTES.md has the measurement). A step
+        they would give is far below the spacing of any weight above ~1e-30, so
+        zeroing them leaves the weights as they were.
         """
         for slot in self.state:
             for a in slot.values():
                 np.copyto(a, 0, where=np.abs(a) < np.finfo(a.dtype).tiny)
 
-    def _clip_scale(self, grads: Sequence[np.ndarray]) -> float:
+    def _clip_scale(self, grads: Sequence[np.ndarray]) -> Any:
+        """The factor that brings the gradient's L2 norm down to ``clip_norm`` (per member: a column), or None."""
         if self.clip_norm is None:
-            return 1.0
-        norm = math.sqrt(sum(float(np.dot(g.ravel(), g.ravel())) for g in grads))
-        return self.clip_norm / norm if norm > self.clip_norm else 1.0
+            return None
+        # Σg² along the last axis: one number, or one per member of an Ensemble's (n_models, P) buffer
+        norm = np.sqrt(sum(np.einsum("...i,...i->...", g, g) for g in grads))
+        if norm.ndim:
+            norm = norm[:, None]
+            return np.minimum(1.0, self.clip_norm / np.maximum(norm, np.finfo(norm.dtype).tiny))
+        return self.clip_norm / float(norm) if norm > self.clip_norm else None
 
     def _update(self, p: np.ndarray, g: np.ndarray, slot: dict[str, np.ndarray], lr: float) -> None:
         raise NotImplementedError
 
     def _buffer(self, p: np.ndarray) -> np.ndarray:
         """A scratch array like ``p``, kept between steps: a fresh temporary each step costs an allocation."""
-        buf = self._scratch.get(p.shape)  # keyed by shape alone: hashing a dtype costs more than comparing it
+        buf = self._scratch.get(p.shape)  # keyed by shape; the dtype is compared below
         if buf is None or buf.dtype != p.dtype:
             buf = self._scratch[p.shape] = np.empty_like(p)
         return buf
@@ -115,7 +154,7 @@ class Optimizer:
         lr = self.lr.get_config() if isinstance(self.lr, LRSchedule) else self.lr
         if callable(lr):
             lr = self.current_lr  # a plain function cannot be stored; keep its last value
-        return {
+        config = {
             "type": type(self).__name__,
             "lr": lr,
             "weight_decay": self.weight_decay,
@@ -123,6 +162,7 @@ class Optimizer:
             "clip_value": self.clip_value,
             **self._hyper(),
         }
+        return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in config.items()}
 
     def _hyper(self) -> dict[str, Any]:
         return {}
@@ -150,20 +190,28 @@ class SGD(Optimizer):
         **kwargs: Any,
     ) -> None:
         super().__init__(lr, **kwargs)
-        if not 0.0 <= momentum < 1.0 or isinstance(momentum, bool):
-            raise ValueError(f"momentum must be in [0, 1); received momentum={momentum!r}.")
-        if nesterov and momentum == 0:
-            raise ValueError("nesterov=True needs a momentum above 0.")
-        self.momentum = float(momentum)
+
+        def check(mu: Any) -> float:
+            if isinstance(mu, bool) or not isinstance(mu, (int, float)) or not 0.0 <= mu < 1.0:
+                raise ValueError(f"momentum must be in [0, 1); received momentum={mu!r}.")
+            if nesterov and mu == 0:
+                raise ValueError("nesterov=True needs a momentum above 0.")
+            return float(mu)
+
+        self.momentum = per_model(momentum, "momentum", check)
         self.nesterov = bool(nesterov)
-        self.slots = ("velocity",) if momentum else ()
+        self.slots = ("velocity",) if np.any(self.momentum) else ()
+
+    def _per_member(self):
+        return {**super()._per_member(), "momentum": self.momentum}
 
     def _update(self, p, g, slot, lr):
-        if self.momentum:
+        if self.slots:
+            mu = _column(self.momentum)
             v = slot["velocity"]
-            v *= self.momentum
+            v *= mu
             v += g
-            g = g + self.momentum * v if self.nesterov else v
+            g = g + mu * v if self.nesterov else v
         step = np.multiply(g, lr, out=self._buffer(p))
         p -= step
 

@@ -92,7 +92,7 @@ def fit(
             epoch = model.epochs_trained_
             logs = run_epoch(model, plan, guard, epoch)
             if plan.validation is not None:
-                val_scores = scores(model, *plan.validation, plan.objective.loss, plan.metrics)
+                val_scores = scores(model, *plan.validation, plan.objective, plan.metrics)
                 logs.update({f"val_{k}": v for k, v in val_scores.items()})
             model.epochs_trained_ += 1
             history.record(epoch, logs)
@@ -129,10 +129,24 @@ def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[s
     return {"loss": total / seen, **{name: h / n for name, h in hits.items()}}
 
 
-def scores(model: Sequential, X: np.ndarray, Y: np.ndarray, loss: Loss, metrics: dict) -> dict[str, float]:
+def evaluate(
+    model: Sequential, X: Any, y: Any, loss: str | Loss | None = None, metrics: Sequence[str] = ()
+) -> dict[str, float]:
+    """The loss (and ``metrics``) of ``model`` on (X, y), without changing anything."""
+    if loss is None and model.loss_ is None:
+        raise ValueError("evaluate needs a loss, e.g. loss='mse'; this model has not been fitted with one.")
+    objective = model.objective(model.loss_ if loss is None else loss)  # refuses a pair that squashes twice
+    metric_fns = {name: get_metric(name, objective.loss) for name in metrics}
+    X = model.check_input(X)
+    Y = objective.loss.prepare_targets(y, model.n_out, model.dtype)
+    check_same_length(X, Y)
+    return scores(model, X, Y, objective, metric_fns)
+
+
+def scores(model: Sequential, X: np.ndarray, Y: np.ndarray, objective: Objective, metrics: dict) -> dict[str, float]:
     """The loss and metrics of the model's inference output on checked (X, Y)."""
-    out = model.forward(X, train=False)
-    value, _ = loss.value_and_grad(out, Y)
+    out, z = model.head(X, objective)
+    value, _ = objective.value_and_grad(out, Y, None, z)
     return {"loss": value, **{name: fn(out, Y) for name, fn in metrics.items()}}
 
 
@@ -166,7 +180,7 @@ class Batches:
         for start in range(0, len(order), self.size):
             idx = order[start : start + self.size]
             m = len(idx)
-            # mode="clip" (idx is always in range): with the default "raise", out= is buffered and slower
+            # mode="clip": idx is always in range, and "raise" would buffer out= (benchmarks/NOTES.md)
             Xb = np.take(self.X, idx, axis=0, out=self.Xbuf[:m], mode="clip")
             Yb = np.take(self.Y, idx, axis=0, out=self.Ybuf[:m], mode="clip")
             yield Xb, Yb, None if self.w is None else self.w[idx]
@@ -202,6 +216,8 @@ def prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validatio
         raise ValueError("fit needs a loss, e.g. loss='mse', 'bce_logits' or 'softmax_cross_entropy'.")
     objective = model.objective(model.loss_ if loss is None else loss)
     opt = get_optimizer(optimizer if optimizer is not None else model.optimizer_ or "adam")
+    if opt.n_values is not None and not model.stacked:
+        raise ValueError(f"{opt!r} holds per-member values, which only an Ensemble takes; give one value each.")
     epochs = check_positive_int(epochs, "epochs")
     if saved is not None:
         done = saved.model.epochs_trained_

@@ -1,4 +1,4 @@
-"""The ``chainrule`` command: train, evaluate, predict, gradcheck, explain and list datasets.
+"""The ``chainrule`` command: train, evaluate, predict, gradcheck, explain, export and list datasets.
 
 ``main(argv)`` parses, calls the library and prints; it returns 0 on success and 2 on a user mistake,
 printed as one line (``--debug`` shows the traceback).
@@ -21,12 +21,12 @@ USER_ERRORS = (CLIError, DataError, ModelFileError, DivergenceError, ImportError
 
 
 def parser() -> argparse.ArgumentParser:
-    from . import commands, train
+    from . import commands, export, sweep, train
 
     p = argparse.ArgumentParser(
         prog="chainrule",
         description="Train, check and explain neural networks on NumPy.",
-        epilog="train, evaluate, predict, gradcheck and explain take --threads N to limit the BLAS thread pool "
+        epilog="train, evaluate, predict, gradcheck, explain and sweep take --threads N to limit the BLAS thread pool "
         "(see COMMAND --help).",
     )
     p.add_argument("--version", action="version", version=f"chainrule {__version__}")
@@ -34,6 +34,8 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     train.add_parser(sub)
     commands.add_parsers(sub)
+    export.add_parser(sub)
+    sweep.add_parser(sub)
     return p
 
 

@@ -59,6 +59,7 @@ def add_parsers(sub: Any) -> None:
         help="significant digits of the numbers, in the text, the Markdown and the diagrams (default 5)",
     )
     p.add_argument("--diagrams", help="folder to write the diagrams to")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page of the step to FILE")
     pipeline.add_threads_option(p)
     p.set_defaults(run=explain)
 
@@ -126,6 +127,7 @@ def explain(args: argparse.Namespace) -> int:
         from ..explain import explain as explain_step
     except ImportError as exc:
         raise CLIError(f"chainrule.explain is not available in this installation ({exc}).") from None
+    pre = None  # a saved model's preprocessing, whose feature and class names label the page
     if args.model or args.layers:
         if args.x is None or args.y is None:
             raise CLIError("--x and --y give the sample to explain, e.g. --x 0.05,0.1 --y 0.01,0.99.")
@@ -147,10 +149,18 @@ def explain(args: argparse.Namespace) -> int:
             raise CLIError(f"unknown example {name!r}; choose one of {', '.join(EXAMPLES)}, or use --layers.")
         model, X, y, loss, lr = EXAMPLES[name]()
         lr = args.lr if args.lr is not None else lr
+    if args.html:
+        from ..explain.html_page import check_target
+
+        check_target(args.html)  # a missing folder fails before anything runs
     result = explain_step(model, X, y, loss, lr=lr, apply=args.apply)
     print(result.to_markdown(args.precision) if args.markdown else result.to_text(args.precision))
     if args.diagrams:
         Path(args.diagrams).mkdir(parents=True, exist_ok=True)
         result.save_diagrams(args.diagrams, precision=args.precision)
         print(f"diagrams written to {args.diagrams}/")
+    if args.html:
+        names = {} if pre is None else {"feature_names": pre.feature_names or None, "class_names": pre.classes or None}
+        result.to_html(args.html, precision=args.precision, **names)
+        print(f"page written to {args.html}")
     return 0

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,3 +183,38 @@ def table(result: dict[str, Any], classes: list[str]) -> str:
     lines.append("-" * (width + 27))
     lines.append(f"accuracy: {result['accuracy']:.4f} ({int(np.trace(result['confusion']))}/{result['n']})")
     return "\n".join(lines)
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse an output folder that is a file, or that holds something already (unless ``force``)."""
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file, not a folder.")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise CLIError(f"{out} already exists and is not empty; pass --force to write into it, or choose --out.")
+
+
+@contextlib.contextmanager
+def staged(out: Path, force: bool) -> Iterator[Path]:
+    """A fresh folder beside ``out`` to write the results into, moved into place only once all are written.
+
+    If anything fails, the staging folder and any parent folders made for it are removed, so a failed run
+    leaves nothing behind; a folder that existed before the run is never removed.
+    """
+    made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]  # deepest first
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        yield stage
+        check_out(out, force)  # again: the folder may have appeared while training
+        if not out.exists():
+            stage.rename(out)
+            return
+        for f in stage.iterdir():
+            os.replace(f, out / f.name)
+        stage.rmdir()
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        for folder in made:
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if still empty
+        raise

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +51,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
     p.add_argument("--force", action="store_true", help="write into an existing, non-empty output folder")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--html", action="store_true", help="also write replay.html, a replay of the training, into --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     pipeline.add_threads_option(p)
     p.set_defaults(run=run)
@@ -80,42 +76,8 @@ def _settings(args: argparse.Namespace, data: datasets.Dataset) -> dict[str, Any
 def _out_folder(args: argparse.Namespace, name: str) -> Path:
     """The output folder, checked before training; nothing is created until the results are written."""
     out = Path(args.out) if args.out else Path("runs") / name
-    _check_out(out, args.force)
+    pipeline.check_out(out, args.force)
     return out
-
-
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} is a file, not a folder.")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise CLIError(f"{out} already exists and is not empty; pass --force to write into it, or choose --out.")
-
-
-@contextlib.contextmanager
-def _staged(out: Path, force: bool) -> Iterator[Path]:
-    """A fresh folder beside ``out`` to write the results into, moved into place only once all are written.
-
-    If anything fails, the staging folder and any parent folders made for it are removed, so a failed run
-    leaves nothing behind; a folder that existed before the run is never removed.
-    """
-    made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]  # deepest first
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        yield stage
-        _check_out(out, force)  # again: the folder may have appeared while training
-        if not out.exists():
-            stage.rename(out)
-            return
-        for f in stage.iterdir():
-            os.replace(f, out / f.name)
-        stage.rmdir()
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        for folder in made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if still empty
-        raise
 
 
 def _diverged(exc: DivergenceError, lr: float) -> CLIError:
@@ -152,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         from .progress import ProgressBar
 
         callbacks.append(ProgressBar(s["epochs"], len(Xtr), desc=data.name))
+    replay = _replay(args, data, Xtr, ytr, s["epochs"], model.n_params) if args.html else None
+    callbacks += [replay] if replay is not None else []
     print(f"{data!r}\n{model.summary()}")
     print(
         f"loss {s['loss']}, optimizer {s['optimizer']} (lr {s['lr']}), {s['epochs']} epochs, "
@@ -186,10 +150,22 @@ def run(args: argparse.Namespace) -> int:
     print(f"\ntest results ({len(data.X_test)} held-out samples):")
     print(pipeline.table(result, data.classes))
     print(f"training time: {seconds:.2f} s ({len(history)} epochs, {len(Xtr) * len(history) / seconds:,.0f} samples/s)")
-    with _staged(out, args.force) as stage:
+    with pipeline.staged(out, args.force) as stage:
         written = _save(stage, model, pre, history, data, result, args.no_plots)
+        if replay is not None:
+            written.append(replay.to_html(stage / "replay.html").name)
     print(f"saved to {out}/: " + ", ".join(written))
     return 0
+
+
+def _replay(args: argparse.Namespace, data: datasets.Dataset, X: np.ndarray, y: np.ndarray, epochs: int, n_params: int):
+    """The Replay behind --html: 1 MB for small networks, room for about 32 snapshots of larger ones, 5 MB at most."""
+    from ..replay import Replay
+
+    budget = min(5_000_000, max(1_000_000, 32 * 6 * n_params))  # a snapshot's weights: about 5.3 bytes each
+    names = data.classes if data.task == "classification" else None
+    return Replay(X, y, epochs=epochs, budget_bytes=budget, seed=args.seed, feature_names=data.feature_names,
+                  class_names=names, title=data.name)  # fmt: skip
 
 
 def _save(out: Path, model, pre: Preprocessor, history, data, result, no_plots: bool) -> list[str]:

@@ -32,12 +32,13 @@ def _sklearn(name: str, loader: str, seed: int, **defaults) -> Dataset:
 
 
 def iris(seed: int = 0) -> Dataset:
-    return _sklearn("iris", "load_iris", seed, layers=[16], activation="tanh", epochs=150)
+    # 120 training rows: a small tanh layer at a gentle rate settles and stays put
+    return _sklearn("iris", "load_iris", seed, layers=[16], activation="tanh", lr=0.003, epochs=150)
 
 
 def digits(seed: int = 0) -> Dataset:
     """8x8 handwritten digits, 1,797 samples, 64 features, 10 classes: the default dataset."""
-    return _sklearn("digits", "load_digits", seed, layers=[128], lr=0.003, epochs=30)
+    return _sklearn("digits", "load_digits", seed, layers=[256], lr=0.003, epochs=30)
 
 
 def breast_cancer(seed: int = 0) -> Dataset:
@@ -45,11 +46,12 @@ def breast_cancer(seed: int = 0) -> Dataset:
 
 
 def wine(seed: int = 0) -> Dataset:
-    return _sklearn("wine", "load_wine", seed, layers=[32], epochs=100)
+    return _sklearn("wine", "load_wine", seed, layers=[32], activation="tanh", epochs=50)
 
 
 def diabetes(seed: int = 0) -> Dataset:
-    return _sklearn("diabetes", "load_diabetes", seed, layers=[32], lr=0.003, epochs=100)
+    # a noisy target (R² about 0.5 for any model): a tanh layer at a low rate, stopped before it fits the noise
+    return _sklearn("diabetes", "load_diabetes", seed, layers=[64], activation="tanh", lr=0.001, epochs=40)
 
 
 def mnist1d(seed: int = 0) -> Dataset:
@@ -57,6 +59,12 @@ def mnist1d(seed: int = 0) -> Dataset:
 
     The package's fixed split and generator seed (42) are kept so scores compare with its published
     table; ``seed`` only seeds training. NumPy's global random state is restored afterwards.
+
+    The defaults are the size of the paper's MLP (two hidden layers of 256 ReLU units, Adam), trained on the
+    raw signals as the paper does: they are already centred with a spread near 1 at every position, and
+    rescaling each position on its own would distort a pattern differently wherever it has been shifted to.
+    Adam's rate is half the paper's 0.01, at batch 64 rather than 100, which stays stable to the end; 50 epochs
+    are about 2,800 steps, where the paper takes 8,000.
     """
     data = need("mnist1d.data")
     state = np.random.get_state()
@@ -64,7 +72,7 @@ def mnist1d(seed: int = 0) -> Dataset:
         d = data.make_dataset(data.get_dataset_args())
     finally:
         np.random.set_state(state)
-    defaults = dict(TABULAR, layers=[256, 256], lr=0.003, epochs=20, batch_size=128, dtype="float32")
+    defaults = dict(TABULAR, layers=[256, 256], lr=0.005, epochs=50, batch_size=64, dtype="float32", standardize=False)
     return Dataset(
         "mnist1d",
         np.asarray(d["x"], float),

@@ -4,7 +4,10 @@ Both are FIGURE_PX = 960 × 540 pixels (9.6 × 5.4 inches at 100 dpi). Neurons
 are circles, one column per layer; the edges carry the weights (forward) or
 their gradients ∂L/∂w (backward) when the network has at most
 MAX_DETAIL_PARAMS parameters. Neuron values are those of the first sample;
-in ``backward.png`` each drawn output neuron has its ∂L/∂ŷ beside it. Columns
+in ``backward.png`` each drawn output neuron has its ∂L/∂ŷ beside it, or,
+where the output activation is fused with the loss (one step, no
+∂L/∂a ∘ f'(z) product), its δ = (ŷ − y)·batch factor written out, with a
+note under the title. Columns
 with more than MAX_DRAWN_UNITS neurons show only the first ones, and neurons
 shrink so that a full column does not overlap.
 matplotlib is needed (``pip install "chainrule[cli]"``) and is imported only here.
@@ -16,6 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .text import fused_note
+from .trace import dense_targets
 
 if TYPE_CHECKING:
     from .explanation import Explanation
@@ -75,7 +81,8 @@ def draw(ex: Explanation, backward: bool, precision: int = 3) -> Any:
     """The forward (``backward=False``) or backward diagram of ``ex`` as a matplotlib Figure, not yet saved.
 
     In the backward diagram each drawn output neuron j has ∂L/∂ŷⱼ of the first sample beside it, as a text
-    whose gid is ``"dL_dyhat_j"`` (1-based).
+    whose gid is ``"dL_dyhat_j"`` (1-based). A fused output has δⱼ = (ŷⱼ − yⱼ)·batch factor there instead,
+    gid ``"delta_out_j"``, and the note on the fused step under the title (gid ``"fused_note"``).
     """
     fig = _figure()
     ax = fig.add_axes(AXES_BOX)
@@ -110,7 +117,14 @@ def draw(ex: Explanation, backward: bool, precision: int = 3) -> Any:
         name = "input a(0)" if c == 0 else f"layer {c}: {ex.forward[c - 1].activation}"
         ax.text(col[0][0], 0.95, name, fontsize=9, ha="center")
     loss = ex.loss
-    if backward:
+    if backward and ex.backward[-1].fused:
+        title = "Backward pass: ∂L/∂W on the edges (red < 0, blue > 0), δ = ∂L/∂z in the neurons and at the outputs"
+        for j, (x, y) in enumerate(pos[-1]):
+            ax.text(x + width / 2 + 0.01, y, _fused_label(ex, j, precision), fontsize=7, ha="left", va="center",
+                    zorder=5, gid=f"delta_out_{j + 1}")  # fmt: skip
+        note = f"Output layer {len(ex.forward)}: {fused_note(ex.forward[-1].activation, loss.name)}."
+        fig.text(0.5, 0.935, note, fontsize=8, ha="center", va="center", gid="fused_note")
+    elif backward:
         title = "Backward pass: ∂L/∂W on the edges (red < 0, blue > 0), δ = ∂L/∂z in the neurons, ∂L/∂ŷ at the outputs"
         dL_dyhat = np.asarray(loss.dL_dyhat).reshape(len(loss.y_hat), -1)
         for j, (x, y) in enumerate(pos[-1]):
@@ -123,6 +137,17 @@ def draw(ex: Explanation, backward: bool, precision: int = 3) -> Any:
     n = len(loss.y_hat)
     fig.suptitle(title + (f"  (sample 1 of {n})" if n > 1 else ""), fontsize=10)
     return fig
+
+
+def _fused_label(ex: Explanation, j: int, precision: int) -> str:
+    """δⱼ = 1/n·(ŷⱼ − yⱼ) of the first sample, with its numbers: the fused output step, as the text shows it."""
+    loss, s = ex.loss, _sub(j + 1)
+    y = dense_targets(loss.y, loss.y_hat.shape[1], loss.y_hat.dtype)[0, j]
+    delta = ex.backward[-1].delta[0, j]
+    difference = f"{_g(loss.y_hat[0, j], precision)} − {_g(y, precision)}"
+    if loss.batch_count is None:  # reduction "sum"
+        return f"δ{s} = ŷ{s} − y{s}\n= {difference}\n= {_g(delta, precision)}"
+    return f"δ{s} = {loss.batch_text}(ŷ{s} − y{s})\n= {loss.factor_text}({difference})\n= {_g(delta, precision)}"
 
 
 def _draw(ex: Explanation, backward: bool, path: Path, precision: int) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,10 +93,30 @@ class Explanation:
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
-    def _repr_html_(self) -> str:
-        from .markdown import markdown_to_html
+    def to_html(
+        self,
+        path: str | Path,
+        precision: int = 5,
+        *,
+        feature_names: Sequence[str] | None = None,
+        class_names: Sequence[str] | None = None,
+    ) -> Path:
+        """Write one self-contained HTML page (no network requests) that draws this step; return its path.
 
-        return markdown_to_html(self.to_markdown())
+        The network is drawn as SVG with a forward view (z, a, W, b) and a backward view (δ, ∂L/∂W,
+        ∂L/∂b); hovering over or focusing a weight or bias shows its chain-rule product and update.
+        Numbers are those of ``to_text(precision)``. ``feature_names`` and ``class_names`` label the
+        input and output units (shown as text). The folder of ``path`` must exist.
+        """
+        from .html import write_explanation
+
+        return write_explanation(self, path, precision, feature_names, class_names)
+
+    def _repr_html_(self) -> str:
+        """The page of ``to_html`` for a notebook, in a sandboxed iframe."""
+        from .html import NOTEBOOK_HEIGHT, explanation_html, iframe
+
+        return iframe(explanation_html(self), NOTEBOOK_HEIGHT["explain"])
 
     def save_diagrams(self, folder: str | Path, precision: int = 3) -> list[Path]:
         """Write ``forward.png`` and ``backward.png`` into ``folder`` (needs matplotlib); return their paths.
@@ -140,6 +161,8 @@ def explain(
     """
     from .trace import blocks
 
+    if getattr(model, "stacked", False):
+        raise TypeError("explain writes out one network; pass ens.member(i), a Sequential, to explain member i.")
     blocks(model)  # TypeError on unsupported layers, before anything runs
     objective = model.objective(loss)  # refuses a pair that would squash twice
     if apply and lr is None:

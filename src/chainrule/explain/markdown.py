@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..activations import Activation
-from .text import MAX_SHOWN_ENTRIES, num
+from .text import MAX_SHOWN_ENTRIES, fused_note, num
 
 if TYPE_CHECKING:
     from .explanation import Explanation
-    from .trace import ChainTerm
+    from .trace import BackwardStep, ChainTerm, LossStep
 
 MAX_MATRIX_COLUMNS = 8
 """Wider arrays are summarised by shape and norm rather than typeset."""
@@ -46,12 +46,13 @@ def display(*parts: str) -> str:
     return "$$" + " = ".join(parts) + "$$"
 
 
-def chain_tex(term: ChainTerm, act: str, precision: int) -> list[str]:
+def chain_tex(term: ChainTerm, delta_only: bool, precision: int) -> list[str]:
+    """One weight's chain rule; ``delta_only`` for a fused or softmax block, whose first factor is δ itself."""
     i = ",".join(str(k + 1) for k in term.index)
     j = term.index[-1] + 1
     l = term.layer  # noqa: E741
     target = rf"\frac{{\partial L}}{{\partial {term.param}^{{({l})}}_{{{i}}}}}"
-    if act == "softmax":
+    if delta_only:
         symbols = [rf"\delta^{{({l})}}_{{{j}}}"]
     else:
         symbols = [rf"\frac{{\partial L}}{{\partial a^{{({l})}}_{{{j}}}}}", rf"f'\left(z^{{({l})}}_{{{j}}}\right)"]
@@ -69,6 +70,26 @@ def chain_tex(term: ChainTerm, act: str, precision: int) -> list[str]:
     if len(term.factors) <= 4:
         lines.append(display(r" + ".join(rf"\left({prod(f)}\right)" for f in term.factors), total))
     return lines
+
+
+def fused_block(bk: BackwardStep, loss: LossStep, precision: int) -> list[str]:
+    """A fused output block: the note, ŷ − y, and δ with its batch factor written out."""
+    k = bk.layer
+    one_hot = r" \quad (y \text{ one-hot})" if loss.labels else ""
+    delta = [rf"\delta^{{({k})}} = \frac{{\partial L}}{{\partial z^{{({k})}}}}"]
+    if loss.batch_count is None:  # reduction "sum"
+        delta.append(r"\hat y - y")
+    else:
+        delta += [rf"{loss.batch_latex}(\hat y - y)", rf"{loss.factor_latex}(\hat y - y)"]
+    return [
+        "",
+        f"**Layer {k}** ({bk.activation}), fused with the loss:",
+        "",
+        f"> {fused_note(bk.activation, loss.name)}.",
+        "",
+        display(r"\hat y - y" + one_hot, matrix(loss.residual, precision)),
+        display(*delta, matrix(bk.delta, precision)),
+    ]
 
 
 def render_markdown(ex: Explanation, precision: int = 5) -> str:
@@ -106,17 +127,21 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
         k = bk.layer
         d_a = rf"\frac{{\partial L}}{{\partial a^{{({k})}}}}"
         src = "from the loss" if k == L else f"from layer {k + 1}"
-        out += ["", f"**Layer {k}** ({bk.activation}), $\\partial L / \\partial a^{{({k})}}$ {src}:", ""]
-        out.append(display(d_a, matrix(bk.upstream, p)))
-        if bk.fprime is None:
-            jac = rf"\delta^{{({k})}} = a \circ \left(g - \sum_j (g \circ a)_j\right),\ g = {d_a}"
-            out.append(display(jac, matrix(bk.delta, p)))
+        if bk.fused:
+            out += fused_block(bk, loss, p)  # no ∂L/∂a ∘ f'(z) product: δ comes from the loss
         else:
-            fz = rf"f'\left({sym('z', k)}\right)"
-            out.append(display(fz, Activation.registry[bk.activation].derivative_latex, matrix(bk.fprime, p)))
-            out.append(display(rf"\delta^{{({k})}} = {d_a} \circ {fz}", matrix(bk.delta, p)))
+            out += ["", f"**Layer {k}** ({bk.activation}), $\\partial L / \\partial a^{{({k})}}$ {src}:", ""]
+            out.append(display(d_a, matrix(bk.upstream, p)))
+            if bk.fprime is None:
+                jac = rf"\delta^{{({k})}} = a \circ \left(g - \sum_j (g \circ a)_j\right),\ g = {d_a}"
+                out.append(display(jac, matrix(bk.delta, p)))
+            else:
+                fz = rf"f'\left({sym('z', k)}\right)"
+                out.append(display(fz, Activation.registry[bk.activation].derivative_latex, matrix(bk.fprime, p)))
+                out.append(display(rf"\delta^{{({k})}} = {d_a} \circ {fz}", matrix(bk.delta, p)))
         if bk.batch_factor is not None:
-            out += ["", f"$\\delta^{{({k})}}$ already holds the batch mean's $1/n$ ($n = {bk.batch_size}$):", ""]
+            factor, count = (t.replace("n·k", "nk") for t in (loss.batch_text.rstrip("·"), loss.count_text))
+            out += ["", f"$\\delta^{{({k})}}$ already holds the batch mean's ${factor}$ (${count}$):", ""]
         out.append(
             display(
                 rf"\frac{{\partial L}}{{\partial W^{{({k})}}}} = a^{{({k - 1})\top}} \delta^{{({k})}}", matrix(bk.dW, p)
@@ -129,10 +154,10 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
             da = rf"\frac{{\partial L}}{{\partial a^{{({k - 1})}}}} = \delta^{{({k})}} W^{{({k})\top}}"
             out.append(display(da, matrix(bk.da_prev, p)))
     if ex.chain:
-        acts = {f.layer: f.activation for f in ex.forward}
+        delta_only = {bk.layer: bk.fused or bk.fprime is None for bk in ex.backward}
         out += ["", "#### Chain rule, weight by weight", ""]
         for term in ex.chain:
-            out += chain_tex(term, acts[term.layer], p)
+            out += chain_tex(term, delta_only[term.layer], p)
     if ex.updates:
         out += ["", rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)", ""]
         out += [f"> {note}" for note in ex.notes]

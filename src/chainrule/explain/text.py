@@ -11,7 +11,7 @@ from ..activations import Activation
 
 if TYPE_CHECKING:
     from .explanation import Explanation
-    from .trace import ChainTerm
+    from .trace import ChainTerm, LossStep
 
 WIDTH = 80
 MAX_SHOWN_ENTRIES = 48
@@ -22,6 +22,25 @@ MAX_SHOWN_ENTRIES = 48
 def derivative(activation: str) -> str:
     """f'(z) in plain text, from the activation's class."""
     return Activation.registry[activation].derivative
+
+
+def fused_note(activation: str, loss: str) -> str:
+    """The short note on a fused output block, shared by the text, the Markdown and the diagram."""
+    return (
+        f"{activation} and {loss} are taken as one step, so δ = ∂L/∂z comes straight from ŷ − y, "
+        "with no ∂L/∂a ∘ f'(z) product"
+    )
+
+
+def fused_delta(k: int, loss: LossStep) -> str:
+    """ "δ(2) = ∂L/∂z(2) = 1/n·(ŷ − y) = 1/2·(ŷ − y)": the fused δ with its batch factor written out."""
+    if loss.batch_count is None:  # reduction "sum"
+        return f"δ({k}) = ∂L/∂z({k}) = ŷ − y"
+    return f"δ({k}) = ∂L/∂z({k}) = {loss.batch_text}(ŷ − y) = {loss.factor_text}(ŷ − y)"
+
+
+def residual_label(loss: LossStep) -> str:
+    return "ŷ − y (y one-hot)" if loss.labels else "ŷ − y"
 
 
 def num(x: float, precision: int = 5) -> str:
@@ -118,8 +137,9 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
         src = "from the loss" if k == L else f"from layer {k + 1}"
         out.append(f"Layer {k} ({bk.activation})")
         if bk.fused:
-            out.append("  fused with the loss: δ comes from it in one step, no ∂L/∂a ∘ f'(z) product")
-            out += field(f"δ({k}) = ∂L/∂z({k}) = {loss.grad_formula.split('(')[0]}(ŷ − y)", bk.delta, p)
+            out += wrap(f"Fused block: {fused_note(bk.activation, loss.name)}.")
+            out += field(residual_label(loss), loss.residual, p)
+            out += field(fused_delta(k, loss), bk.delta, p)
         else:
             out += field(f"∂L/∂a({k}) ({src})", bk.upstream, p)
             rule = f"f'(z({k})) = {derivative(bk.activation)}"
@@ -129,14 +149,21 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
         if bk.batch_factor is None:
             out.append("  (reduction 'sum': no 1/n, the sums over samples stay sums)")
         else:
-            out.append(f"  δ({k}) holds the batch mean's 1/n (n = {bk.batch_size}): Σ over samples = mean")
+            factor = loss.batch_text.rstrip("·")
+            out.append(f"  δ({k}) holds the batch mean's {factor} ({loss.count_text}): Σ over samples = mean")
         out += field(f"∂L/∂W({k}) = a({k - 1})ᵀ·δ({k})", bk.dW, p)
         out += field(f"∂L/∂b({k}) = Σₛ δ({k})", bk.db, p)
         if k > 1:
             out += field(f"∂L/∂a({k - 1}) = δ({k})·W({k})ᵀ (passed down)", bk.da_prev, p)
     if ex.chain:
         out += ["", "CHAIN RULE, weight by weight   (a_in: the input the weight multiplies)"]
-        out.append("  each product runs ∂L/∂a · f'(z) · a_in; ∂L/∂a includes the 1/n")
+        if loss.batch_text:
+            factor = loss.batch_text.rstrip("·")
+            out += wrap(f"each product runs ∂L/∂a · f'(z) · a_in; ∂L/∂a includes the {factor}")
+            out += wrap(f"fused and softmax blocks use δ · a_in: δ = ∂L/∂z, which includes the {factor}")
+        else:
+            out += wrap("each product runs ∂L/∂a · f'(z) · a_in; no 1/n (reduction 'sum')")
+            out += wrap("fused and softmax blocks use δ · a_in, with δ = ∂L/∂z")
         for term in ex.chain:
             out += chain_lines(term, p)
     elif ex.n_params:

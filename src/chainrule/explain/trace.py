@@ -45,10 +45,29 @@ class LossStep:
     y_hat: np.ndarray
     y: np.ndarray
     dL_dyhat: np.ndarray
-    batch_factor: float | None  # 1/n for a mean over samples, None for reduction="sum"
+    batch_factor: float | None  # 1/N of the mean (N = n, or n·k for a per-element mean), None for reduction="sum"
+    batch_count: int | None = None  # that N
+    batch_text: str = ""  # the factor as the formulas write it: "1/n·", "1/(n·k)·" or ""
+    batch_latex: str = ""
+    count_text: str = ""  # what the factor divides by: "n = 2", "n·k = 6", or "" for reduction="sum"
     simplification: str | None = None
     fused: str | None = None  # the fused output step, when the loss takes the last activation's backward over
     delta_out: np.ndarray | None = None  # where fused: ∂L/∂z of the output layer, where backward starts
+    residual: np.ndarray | None = None  # where fused: ŷ − y (y one-hot where given as labels), before the factor
+
+    @property
+    def labels(self) -> bool:
+        """y was given as class labels (n,): the fused step shows it one-hot."""
+        return self.y.ndim == 1
+
+    @property
+    def factor_text(self) -> str:
+        """The batch factor with its number, "1/2·" ("" for reduction="sum")."""
+        return "" if self.batch_count is None else f"1/{self.batch_count}·"
+
+    @property
+    def factor_latex(self) -> str:
+        return "" if self.batch_count is None else rf"\frac{{1}}{{{self.batch_count}}}"
 
 
 @dataclass
@@ -64,7 +83,7 @@ class BackwardStep:
     db: np.ndarray
     da_prev: np.ndarray  # ∂L/∂a^(l−1) = δ·Wᵀ, passed down
     batch_size: int
-    batch_factor: float | None  # 1/n for a mean over samples, None for reduction="sum"
+    batch_factor: float | None  # 1/N of the mean (N = n, or n·k per element), None for reduction="sum"
     fused: bool = False  # δ came straight from the loss, fused with this block's activation
 
 
@@ -133,11 +152,11 @@ def loss_step(objective: Objective, out: np.ndarray, Y: np.ndarray, d: np.ndarra
     loss = objective.loss
     n, k = out.shape
     if loss.reduction == "sum":
-        s_text, s_tex, count, factor = "", "", "", None
+        s_text, s_tex, count, N = "", "", "", None
     elif loss.per_element and k > 1:
-        s_text, s_tex, count, factor = "1/(n·k)·", r"\frac{1}{nk}", f"n·k = {n * k}", 1.0 / n
+        s_text, s_tex, count, N = "1/(n·k)·", r"\frac{1}{nk}", f"n·k = {n * k}", n * k
     else:
-        s_text, s_tex, count, factor = "1/n·", r"\frac{1}{n}", f"n = {n}", 1.0 / n
+        s_text, s_tex, count, N = "1/n·", r"\frac{1}{n}", f"n = {n}", n
     fused = objective.fused is not None
     dL_dyhat = loss.value_and_grad(out, Y)[1] if fused else d
     return LossStep(
@@ -150,11 +169,21 @@ def loss_step(objective: Objective, out: np.ndarray, Y: np.ndarray, d: np.ndarra
         y_hat=out.copy(),
         y=np.array(Y, copy=True),
         dL_dyhat=dL_dyhat.copy(),
-        batch_factor=factor,
+        batch_factor=None if N is None else 1.0 / N,
+        batch_count=N,
+        batch_text=s_text,
+        batch_latex=s_tex,
+        count_text=count,
         simplification=simplification(objective),
         fused=f"{objective.fused.name} + {loss.name}: δ = ∂L/∂z = {s_text}(ŷ − y)" if fused else None,
         delta_out=d.copy() if fused else None,
+        residual=out - dense_targets(Y, k, out.dtype) if fused else None,
     )
+
+
+def dense_targets(Y: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:
+    """Targets as rows of k numbers: integer labels (n,) become one-hot rows."""
+    return np.eye(k, dtype=dtype)[Y] if Y.ndim == 1 else Y
 
 
 def simplification(objective: Objective) -> str | None:

@@ -23,7 +23,6 @@ from ..optimizers import SGD, Adam, Optimizer, RMSProp
 from ._monitor import _Monitor
 from ._penalty import _PenalizedLoss, _PenalizedOptimizer
 
-_ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 _SOLVERS = ("sgd", "adam", "rmsprop")
 
 
@@ -35,7 +34,7 @@ def _check_params(est: _BaseMLP) -> tuple[int, ...]:
         raise ValueError(f"hidden_layer_sizes must hold positive integers; received {est.hidden_layer_sizes!r}.")
     if est.solver not in _SOLVERS:
         raise ValueError(f"solver must be one of {_SOLVERS}; received solver={est.solver!r}.")
-    get_activation(_ACTIVATION_ALIASES.get(est.activation, est.activation))
+    get_activation(est.activation)
     for name in ("max_iter", "n_iter_no_change"):
         value = getattr(est, name)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -130,8 +129,7 @@ class _BaseMLP(BaseEstimator):
         return RMSProp(lr, eps=self.epsilon)
 
     def _build(self, sizes: tuple[int, ...], n_in: int, n_out: int, dtype: np.dtype, seed: int) -> Sequential:
-        activation = _ACTIVATION_ALIASES.get(self.activation, self.activation)
-        return mlp([n_in, *sizes, n_out], activation, None, seed=seed, dtype=dtype)
+        return mlp([n_in, *sizes, n_out], self.activation, None, seed=seed, dtype=dtype)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
         sizes = _check_params(self)
@@ -214,6 +212,24 @@ class _BaseMLP(BaseEstimator):
                 stacklevel=3,
             )
         return self
+
+    # ------------------------------------------------------------------ export
+    def to_onnx(self, path: Any, *, opset: int | None = None) -> None:
+        """Write the fitted network as an ONNX file: input "X" (N, n_features), output "Y".
+
+        A classifier's Y is ``predict_proba``'s output, (N, n_classes), with ``classes_`` in the file's
+        metadata (key "classes", JSON); a regressor's Y is ``predict``'s, as (N, n_outputs). The layout and
+        the metadata are described in ``chainrule.onnx``; it needs ``pip install "chainrule[onnx]"``.
+        """
+        from ..onnx import export
+
+        check_is_fitted(self, "model_")
+        model, classes = self._onnx_network()
+        export(model, path, opset=opset, classes=classes)
+
+    def _onnx_network(self) -> tuple[Sequential, list[Any] | None]:
+        """The network ``to_onnx`` writes, and the class labels for its metadata (None for a regressor)."""
+        return self.model_, None
 
     def _forward(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")

@@ -36,8 +36,8 @@ class _PenalizedLoss(Loss):
     def decide(self, out):
         return self.inner.decide(out)
 
-    def value_and_grad(self, P, Y, w=None, through_output=False):
-        value, G = self.inner.value_and_grad(P, Y, w, through_output)
+    def value_and_grad(self, P, Y, w=None, logits=None):
+        value, G = self.inner.value_and_grad(P, Y, w, logits)
         if self.scale != 1.0:
             value, G = value * self.scale, G * self.scale
         self.batch_size = len(P) if w is None else float(w.sum())
@@ -62,6 +62,10 @@ class _PenalizedOptimizer(Optimizer):
     state = property(lambda self: self.inner.state, lambda self, v: setattr(self.inner, "state", v))
     t = property(lambda self: self.inner.t, lambda self, v: setattr(self.inner, "t", v))
     current_lr = property(lambda self: self.inner.current_lr)
+    n_values = property(lambda self: self.inner.n_values)
+
+    def reset(self) -> None:
+        self.inner.reset()
 
     def start_epoch(self, epoch: int) -> float:
         return self.inner.start_epoch(epoch)

@@ -12,7 +12,10 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, unique_label
 from sklearn.utils.validation import column_or_1d
 
 from .._math import log_sigmoid, log_softmax, sigmoid, softmax
+from ..activations import Sigmoid, Softmax
+from ..layers import Dense, Layer
 from ..losses import get_loss
+from ..model import Sequential
 from ._base import _BaseMLP
 
 
@@ -163,6 +166,26 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if kind == "multiclass":
             return log_softmax(Z, axis=1)
         return np.hstack([log_sigmoid(-Z), log_sigmoid(Z)]) if kind == "binary" else log_sigmoid(Z)
+
+    def _onnx_network(self) -> tuple[Sequential, list[Any]]:
+        """The network followed by what ``predict_proba`` applies: Softmax, or Sigmoid per label.
+
+        A binary target's one logit z becomes the pair (−z/2, z/2), whose softmax is (1 − σ(z), σ(z)):
+        the last Dense layer's weights times [−½, ½], so the graph stays a chain of Dense layers and activations.
+        """
+        model = self.model_
+        layers: list[Layer] = [
+            Dense(la.n_in, la.n_out, W=la.params["W"], b=la.params["b"])
+            if isinstance(la, Dense)
+            else type(la).from_config(la.get_config())
+            for la in model.layers
+        ]
+        kind = self._label_binarizer.y_type_
+        if kind == "binary":
+            pair, last = np.array([[-0.5, 0.5]]), layers[-1]
+            layers[-1] = Dense(last.n_in, 2, W=last.params["W"] @ pair, b=last.params["b"] @ pair)
+        layers.append(Softmax() if kind in ("binary", "multiclass") else Sigmoid())
+        return Sequential(*layers, dtype=model.dtype), self.classes_.tolist()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

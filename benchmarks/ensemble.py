@@ -1,0 +1,307 @@
+"""Workload 8: ensembles, many networks of one architecture trained at once by ``chainrule.Ensemble``.
+
+Four rows, each from a fixed seed (member i starts as ``Sequential(<the same layers>, seed=i)`` would):
+
+1. 100 XOR 2-2-2-1 networks (tanh, tanh, sigmoid; BCE; SGD lr 0.5; float64) × 5,000 full-batch epochs,
+   the loss recorded every epoch. The Ensemble against ONE network's ``Sequential.fit`` for the same epochs
+   (target: at most 4× its time), PyTorch's ``torch.func`` ensemble (``stack_module_state`` over 100 twins,
+   ``vmap(grad_and_value(loss))`` with ``functional_call``, an SGD update of the stacked parameters and the
+   loss every epoch, on one thread; target: the Ensemble at least 10× faster) and a loop of
+   ``Sequential.fit`` over the members (timed on 10 of them and scaled to 100).
+2. 1,000 such networks × 1,000 epochs: throughput, networks × epochs per second, of the Ensemble against a
+   loop of ``Sequential.fit`` (timed on 10 members and scaled); target at least 40×.
+3. 16 MLPs 40-100-100-10 (ReLU, softmax cross-entropy, Adam lr 1e-3, batch 100, float32) on MNIST-1D's
+   4,000 training samples (random data of that shape without the mnist1d package, and with ``--quick``;
+   the note says which), one shuffled epoch per timed run: the 16-member Ensemble against 16 separate
+   ``Sequential.fit``; target at least 2× their throughput.
+4. A 10,000-member XOR Ensemble's peak resident set size (the kernel's high-water mark, VmHWM, in a fresh
+   process) over its construction and a 100-epoch fit, less the interpreter and the data; target at most
+   200 MB.
+
+Every contender's losses (or weights) are checked against the Ensemble's before timing; that run is the
+warm-up. ``--quick`` keeps the rows and shrinks every size. Run alone with
+``python -m benchmarks --only ensemble``; the torch.func contender and the loop take most of its time.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import chainrule as cr
+
+from . import sweep
+from ._harness import Row, optional, rows_with_ratios, set_torch_weights, time_alternating, torch_linears
+from .memory import peak_mb, rss_mb
+from .xor import LR, X_XOR, Y_XOR
+
+SIZES = (2, 2, 2, 1)
+# xor, throughput: (members, epochs, members the Sequential.fit loop times); mlp: (members, samples);
+# memory: (members, epochs)
+FULL = {"xor": (100, 5_000, 10), "throughput": (1_000, 1_000, 10), "mlp": (16, sweep.N), "memory": (10_000, 100)}
+QUICK = {"xor": (5, 50, 2), "throughput": (20, 50, 2), "mlp": (2, 5 * sweep.BATCH), "memory": (1_000, 5)}
+
+
+def xor_layers(sizes=SIZES) -> list:
+    """Fresh layers of the XOR network: tanh after each hidden Dense, a sigmoid after the last."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers += [cr.Dense(a, b), cr.Sigmoid() if i == len(sizes) - 2 else cr.Tanh()]
+    return layers
+
+
+def mlp_layers() -> list:
+    d = sweep.MLP_SIZES
+    return [cr.Dense(d[0], d[1]), cr.ReLU(), cr.Dense(d[1], d[2]), cr.ReLU(), cr.Dense(d[2], d[3])]
+
+
+# ------------------------------------------------------------------ XOR contenders, each returns (epochs, members)
+def ensemble_xor(n_models, epochs, dtype):
+    ens = cr.Ensemble(*xor_layers(), n_models=n_models, seed=0, dtype=dtype)
+    start = ens.flat_params.copy()  # (n_models, P)
+    X = X_XOR.astype(dtype)
+
+    def run():
+        ens.flat_params[...] = start
+        return ens.fit(X, Y_XOR, loss="bce", optimizer=cr.SGD(lr=LR), epochs=epochs)["loss"]
+
+    return run
+
+
+def sequential_loop(seeds, epochs, dtype):
+    """``Sequential.fit`` on each member in turn, from the weights ``Sequential(..., seed=s)`` draws."""
+    models = [cr.Sequential(*xor_layers(), seed=s, dtype=dtype) for s in seeds]
+    starts = [m.get_weights() for m in models]
+    X = X_XOR.astype(dtype)
+
+    def run():
+        curves = []
+        for model, weights in zip(models, starts):
+            model.set_weights(weights)
+            curves.append(model.fit(X, Y_XOR, loss="bce", optimizer=cr.SGD(lr=LR), epochs=epochs)["loss"])
+        return np.array(curves).T  # (epochs, members)
+
+    return run
+
+
+def torch_func_xor(torch, n_models, epochs, dtype):
+    """PyTorch's model ensembling: the members' stacked parameters, one vmapped gradient call per epoch."""
+    from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+    nets = []
+    for s in range(n_models):
+        lins = torch_linears(torch, SIZES, dtype)
+        set_torch_weights(torch, lins, cr.Sequential(*xor_layers(), seed=s, dtype=dtype).get_weights())
+        mods = []
+        for i, lin in enumerate(lins):
+            mods += [lin, torch.nn.Sigmoid() if i == len(lins) - 1 else torch.nn.Tanh()]
+        nets.append(torch.nn.Sequential(*mods))
+    params, buffers = stack_module_state(nets)
+    start = {k: v.detach().clone() for k, v in params.items()}  # (n_models, …) each
+    base = copy.deepcopy(nets[0]).to("meta")
+    tdtype = start["0.weight"].dtype
+    X = torch.tensor(X_XOR, dtype=tdtype)
+    Y = torch.tensor(Y_XOR.reshape(-1, 1), dtype=tdtype)
+
+    def loss_fn(p, b, X, Y):
+        return torch.nn.functional.binary_cross_entropy(functional_call(base, (p, b), (X,)), Y)
+
+    step = vmap(grad_and_value(loss_fn), in_dims=(0, 0, None, None))
+
+    def run():
+        p = {k: v.clone() for k, v in start.items()}
+        losses = torch.empty(epochs, n_models, dtype=tdtype)
+        for e in range(epochs):
+            grads, loss = step(p, buffers, X, Y)
+            for k, v in p.items():
+                v.sub_(grads[k], alpha=LR)
+            losses[e] = loss
+        return losses.numpy()
+
+    return run
+
+
+def check_curves(workload: str, name: str, theirs: np.ndarray, ours: np.ndarray) -> str:
+    """Every member's first epochs agree; the final loss of at least 90 % of them, too.
+
+    At lr 0.5 a member that lingers near a saddle magnifies rounding differences, so over thousands of
+    epochs a few members' trajectories may part; the note gives how many agree at the end.
+    """
+    head = min(10, len(ours))
+    early = float(np.max(np.abs(theirs[:head] - ours[:head])))
+    final = np.abs(theirs[-1] - ours[-1])  # (members,)
+    close = int(np.sum(final <= 1e-6))
+    if not (early <= 1e-10 and close >= 0.9 * final.size):
+        raise AssertionError(
+            f"{workload}: {name}'s losses differ from the Ensemble's members' by {early:.3g} over the first "
+            f"{head} epochs; final losses agree for {close} of {final.size} members"
+        )
+    if close == final.size:
+        return f"losses within {float(final.max()):.0e} (final) and {early:.0e} (first {head} epochs)"
+    return (
+        f"losses within {early:.0e} over the first {head} epochs; final losses within 1e-6 for {close} of "
+        f"{final.size} members (max {float(final.max()):.1e}: rounding amplified near saddles)"
+    )
+
+
+def xor_rows(quick: bool, dtype: str) -> list[Row]:
+    n_models, epochs, subset = (QUICK if quick else FULL)["xor"]
+    repeats = 1 if quick else 3
+    workload = f"8 ensemble XOR 2-2-2-1, {n_models:,} nets × {epochs:,} epochs {dtype}"
+    contenders = {
+        "chainrule": ensemble_xor(n_models, epochs, dtype),
+        "one Sequential.fit": sequential_loop([0], epochs, dtype),
+        "Sequential.fit loop": sequential_loop(range(subset), epochs, dtype),
+    }
+    torch = optional("torch")
+    if torch is not None:
+        contenders["torch.func vmap"] = torch_func_xor(torch, n_models, epochs, dtype)
+    threads = torch.get_num_threads() if torch else None
+    if torch:
+        torch.set_num_threads(1)  # as in workload 1: networks this small only lose from threads
+    try:
+        curves = {name: fn() for name, fn in contenders.items()}  # the check, and the warm-up
+        ours = curves["chainrule"]
+        notes = {
+            "chainrule": f"Ensemble(n_models={n_models}); mean final loss {float(np.mean(ours[-1])):.4g}",
+            "one Sequential.fit": check_curves(workload, "member 0's fit", curves["one Sequential.fit"], ours[:, :1]),
+            "Sequential.fit loop": check_curves(workload, "the loop", curves["Sequential.fit loop"], ours[:, :subset]),
+        }
+        if "torch.func vmap" in curves:
+            notes["torch.func vmap"] = check_curves(workload, "torch.func", curves["torch.func vmap"], ours)
+        medians = time_alternating(contenders, repeats, warmup=0)
+    finally:
+        if torch:
+            torch.set_num_threads(threads)
+    medians["Sequential.fit loop"] *= n_models / subset
+    ratio = {name: medians["chainrule"] / t for name, t in medians.items()}
+    notes["one Sequential.fit"] += f"; target ≤ 4: measured {ratio['one Sequential.fit']:.2f}"
+    notes["Sequential.fit loop"] += f"; timed on {subset} of the {n_models} members, scaled ×{n_models / subset:g}"
+    if "torch.func vmap" in medians:
+        notes["torch.func vmap"] += (
+            f"; one thread; target: Ensemble ≥ 10× faster, measured {1 / ratio['torch.func vmap']:.1f}×"
+        )
+    return rows_with_ratios(workload, medians, "epoch", epochs, notes)
+
+
+def throughput_rows(quick: bool, dtype: str) -> list[Row]:
+    n_models, epochs, subset = (QUICK if quick else FULL)["throughput"]
+    repeats = 1 if quick else 3
+    workload = f"8 ensemble XOR throughput, {n_models:,} nets × {epochs:,} epochs {dtype}"
+    contenders = {
+        "chainrule": ensemble_xor(n_models, epochs, dtype),
+        "Sequential.fit loop": sequential_loop(range(subset), epochs, dtype),
+    }
+    ours, loop = (fn() for fn in contenders.values())  # the check, and the warm-up
+    loop_note = check_curves(workload, "the loop", loop, ours[:, :subset])
+    medians = time_alternating(contenders, repeats, warmup=0)
+    medians["Sequential.fit loop"] *= n_models / subset
+    rate = {name: n_models * epochs / t for name, t in medians.items()}  # networks × epochs per second
+    speedup = rate["chainrule"] / rate["Sequential.fit loop"]
+    notes = {
+        "chainrule": f"Ensemble(n_models={n_models:,}): {rate['chainrule']:,.0f} net-epochs/s",
+        "Sequential.fit loop": f"{rate['Sequential.fit loop']:,.0f} net-epochs/s; timed on {subset} of the "
+        f"{n_models:,} members, scaled ×{n_models / subset:g}; {loop_note}; "
+        f"target: Ensemble ≥ 40× the throughput, measured {speedup:.1f}×",
+    }
+    return rows_with_ratios(workload, medians, "net-epoch", n_models * epochs, notes)
+
+
+# ------------------------------------------------------------------------------------------------ MLPs
+def mlp_rows(quick: bool, dtype: str) -> list[Row]:
+    n_models, n = (QUICK if quick else FULL)["mlp"]
+    repeats = 1 if quick else 5
+    X, y, source = sweep.mlp_data(n, dtype, real=not quick)
+    workload = f"8 ensemble MLP 40-100-100-10, {n_models} nets, {dtype}"
+    fit_args = dict(loss="softmax_cross_entropy", epochs=1, batch_size=sweep.BATCH)
+
+    def fresh():
+        ens = cr.Ensemble(*mlp_layers(), n_models=n_models, seed=0, dtype=dtype)
+        singles = [cr.Sequential(*mlp_layers(), seed=s, dtype=dtype) for s in range(n_models)]
+        return ens, singles
+
+    # check: (up to) ten unshuffled batches from the same starting weights give every member the same weights
+    ens, singles = fresh()
+    n_check = min(n, 10 * sweep.BATCH)
+    Xc, yc = X[:n_check], y[:n_check]
+    ens.fit(Xc, yc, optimizer=cr.Adam(lr=sweep.LR), shuffle=False, **fit_args)
+    diff = 0.0
+    for i, model in enumerate(singles):
+        model.fit(Xc, yc, optimizer=cr.Adam(lr=sweep.LR), shuffle=False, **fit_args)
+        diff = max(diff, float(np.max(np.abs(ens.member(i).flat_params - model.flat_params))))
+    if not diff <= (1e-9 if dtype == "float64" else 1e-5):
+        raise AssertionError(f"{workload}: separate fits' weights differ from the Ensemble's members' by {diff:.3g}")
+
+    ens, singles = fresh()
+    ens_opt, single_opts = cr.Adam(lr=sweep.LR), [cr.Adam(lr=sweep.LR) for _ in singles]
+
+    def ensemble_epoch():
+        ens.fit(X, y, optimizer=ens_opt, **fit_args)
+
+    def separate_epochs():
+        for model, opt in zip(singles, single_opts):
+            model.fit(X, y, optimizer=opt, **fit_args)
+
+    medians = time_alternating({"chainrule": ensemble_epoch, "separate Sequential.fit": separate_epochs}, repeats)
+    speedup = medians["separate Sequential.fit"] / medians["chainrule"]
+    notes = {
+        "chainrule": f"Ensemble(n_models={n_models}), one shuffled epoch of {n:,} samples ({source}); "
+        "the members share one shuffle order",
+        "separate Sequential.fit": f"{n_models} models, each its own shuffle; weights agree to {diff:.0e} over "
+        f"{n_check // sweep.BATCH} unshuffled batches; target: Ensemble ≥ 2× the throughput, measured {speedup:.2f}×",
+    }
+    return rows_with_ratios(workload, medians, "batch", -(-n // sweep.BATCH), notes)
+
+
+# ---------------------------------------------------------------------------------------------- memory
+def memory_child(n_models: int, epochs: int, dtype: str) -> None:
+    """Runs in a fresh process: build and fit the ensemble, print RSS figures (MB) and times as JSON."""
+    base = rss_mb()
+    X = X_XOR.astype(dtype)
+    data_mb = (X.nbytes + Y_XOR.nbytes) / 1e6
+    t0 = time.perf_counter()
+    ens = cr.Ensemble(*xor_layers(), n_models=n_models, seed=0, dtype=dtype)
+    build_s, built = time.perf_counter() - t0, rss_mb()
+    t0 = time.perf_counter()
+    hist = ens.fit(X, Y_XOR, loss="bce", optimizer=cr.SGD(lr=LR), epochs=epochs)
+    fit_s = time.perf_counter() - t0
+    out = {
+        "base": base,
+        "data": data_mb,
+        "built": built,
+        "fitted": rss_mb(),
+        "peak": peak_mb(),
+        "params": ens.flat_params.nbytes / 1e6,
+        "history": sum(losses.nbytes for losses in hist.history["loss"]) / 1e6,
+        "build_s": build_s,
+        "fit_s": fit_s,
+    }
+    print(json.dumps(out))
+
+
+def memory_rows(quick: bool, dtype: str) -> list[Row]:
+    n_models, epochs = (QUICK if quick else FULL)["memory"]
+    code = f"from benchmarks.ensemble import memory_child; memory_child({n_models}, {epochs}, {dtype!r})"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    r = json.loads(res.stdout.strip().splitlines()[-1])
+    over = r["peak"] - r["base"] - r["data"]
+    note = (
+        f"peak RSS (VmHWM, fresh process) {r['peak']:.0f} MB = interpreter and imports {r['base']:.0f} + data "
+        f"({r['data'] * 1e6:,.0f} bytes) + {over:.1f} MB (target ≤ 200); parameters {r['params']:.1f} MB, loss history "
+        f"{r['history']:.1f} MB; RSS after building {r['built']:.0f} MB ({r['build_s']:.2f} s), after the "
+        f"fit {r['fitted']:.0f} MB"
+    )
+    extra = {"peak_mb": r["peak"], "over_data_mb": over, "build_s": r["build_s"]}
+    workload = f"8 ensemble memory, {n_models:,} XOR nets × {epochs} epochs {dtype}"
+    return [Row(workload, "chainrule", r["fit_s"], "epoch", epochs, note, extra=extra)]
+
+
+def run(quick: bool = False, dtype: str = "float64") -> list[Row]:
+    """Rows 1, 2 and 4 in ``dtype``; the MLP row in float32, as workload 4's MLP."""
+    rows = xor_rows(quick, dtype) + throughput_rows(quick, dtype)
+    return rows + mlp_rows(quick, "float32") + memory_rows(quick, dtype)

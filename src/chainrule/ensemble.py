@@ -1,0 +1,251 @@
+"""Ensemble: many networks of one architecture, trained at once along a leading model axis.
+
+    ens = cr.Ensemble(cr.Dense(2, 2), cr.Tanh(), cr.Dense(2, 1), cr.Sigmoid(), n_models=100, seed=0)
+    hist = ens.fit(X, y, loss="bce", optimizer=cr.SGD(lr=0.5), epochs=5000)   # hist["loss"]: (epochs, n_models)
+    ens.predict(X)          # (n_models, n_samples, n_out)
+    ens.member(7)           # a plain Sequential with member 7's weights
+
+Every array gains a leading model axis M: Dense weights are (M, n_in, n_out),
+activations (M, n, k), and all parameters sit in one flat buffer of shape
+(M, P), as do the gradients and the optimiser's moments. The layers, losses
+and optimisers are the same code a Sequential runs (``Sequential.gradient``
+is the one backward path), so NumPy's per-call cost is paid once for all M
+networks.
+
+* Member i starts from exactly the weights of ``Sequential(<the same
+  layers>, seed=seeds[i])``; ``seeds`` defaults to seed, seed + 1, …
+* Trained full-batch, member i ends as that Sequential would alone (to
+  rounding). With mini-batches every member sees the ensemble's one shuffle
+  order (drawn from ``seed``), unlike separate fits, which each shuffle with
+  their own seed.
+* ``lr``, ``momentum`` and ``weight_decay`` may be one value per member
+  (``cr.SGD(lr=[0.1, 0.5, 1.0])``), and ``init`` one initialiser per member.
+* A member that diverges is frozen (its weights put back to the last good
+  ones) and reported in ``hist["diverged"]``; the others carry on.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import training
+from ._guard import MemberGuard
+from ._validate import check_positive_int
+from .callbacks import History
+from .io import register_model
+from .layers import Layer
+from .losses import Loss
+from .model import Sequential
+from .optimizers import Optimizer
+
+
+class EnsembleHistory(History):
+    """Per-epoch logs of an Ensemble's fit: ``hist["loss"]`` is (epochs, n_models); ``hist["diverged"]``
+    lists (member, epoch) pairs, counted from 0, of the members frozen by divergence."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.diverged: list[tuple[int, int]] = []
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "diverged":
+            return list(self.diverged)
+        return np.array(self.history[key])
+
+    def __contains__(self, key: str) -> bool:
+        return key == "diverged" or key in self.history
+
+    def record(self, epoch: int, logs: dict[str, Any]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(np.array(value, dtype=np.float64))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"epoch": list(self.epoch), **{k: np.array(v).tolist() for k, v in self.history.items()}}
+        return {**out, "diverged": [list(d) for d in self.diverged]}
+
+
+@register_model
+class Ensemble(Sequential):
+    """``n_models`` networks of the architecture ``layers`` describes, trained together (see the module doc)."""
+
+    stacked = True
+
+    def __init__(
+        self,
+        *layers: Layer,
+        n_models: int,
+        seed: int = 0,
+        seeds: Sequence[int] | None = None,
+        init: str | Sequence[str] | None = None,
+        dtype: Any = "float64",
+    ) -> None:
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        self.n_models = check_positive_int(n_models, "n_models")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed must be an integer; received seed={seed!r}.")
+        self.seeds = [int(seed) + i for i in range(self.n_models)] if seeds is None else list(seeds)
+        inits = init if isinstance(init, (list, tuple)) else [init] * self.n_models
+        for name, values in (("seeds", self.seeds), ("init", inits)):
+            if len(values) != self.n_models:
+                raise ValueError(f"{name} has {len(values)} entries; n_models={self.n_models} needs one per member.")
+        if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) for s in self.seeds):
+            raise ValueError(f"seeds must be integers; received {self.seeds[:5]!r}….")
+        self.inits = list(inits)
+        self.diverged_: list[tuple[int, int]] = []  # every (member, epoch) frozen so far, over all fits
+        self._starts = self._member_starts(layers, dtype)
+        super().__init__(*layers, seed=int(seed), dtype=dtype)
+
+    @classmethod
+    def stack(cls, models: Sequence[Sequential]) -> Ensemble:
+        """An Ensemble holding the weights of ``models``, Sequentials of one architecture (and dtype)."""
+        models = list(models)
+        if not models or not all(isinstance(m, Sequential) and not m.stacked for m in models):
+            raise TypeError("Ensemble.stack takes a non-empty list of Sequential models.")
+        first = models[0]
+        for i, m in enumerate(models[1:], start=1):
+            if m.get_config()["layers"] != first.get_config()["layers"] or m.dtype != first.dtype:
+                raise ValueError(
+                    f"member {i} is {m!r} ({m.dtype}) but member 0 is {first!r} ({first.dtype}); "
+                    "an Ensemble's members share one architecture."
+                )
+        layers = [Layer.registry[c["type"]].from_config(c) for c in first.get_config()["layers"]]
+        seeds = [m.seed if isinstance(m.seed, int) else 0 for m in models]
+        ens = cls(*layers, n_models=len(models), seeds=seeds, dtype=first.dtype)
+        ens.flat_params[...] = np.stack([m.flat_params for m in models])
+        return ens
+
+    def _member_starts(self, layers: Sequence[Layer], dtype: Any) -> np.ndarray:
+        """Member i's starting weights: those of Sequential(<copies of layers>, seed=seeds[i]), drawn alike."""
+        template = Sequential(*copy.deepcopy(list(layers)), dtype=dtype)  # raises on any bad layer, before the rest
+        starts = np.empty((self.n_models, template.n_params), dtype=template.dtype)
+        own = {i: layer.init for i, layer in enumerate(template.layers) if layer.params and hasattr(layer, "init")}
+        for i, (s, init) in enumerate(zip(self.seeds, self.inits)):
+            for k, layer_init in own.items():
+                template.layers[k].init = layer_init if init is None else init
+            template.initialize(s, unset_only=True)
+            starts[i] = template.flat_params
+        return starts
+
+    def _adopt_layers(self, lead: tuple[int, ...] = ()) -> list[set[str]]:
+        unset = super()._adopt_layers((self.n_models,))
+        if self._starts is not None:  # None when unpickling: the layers then carry their own values
+            self._flat[...] = self._starts
+            self._starts = None
+        return [set() for _ in unset]
+
+    # ---------------------------------------------------------------- training
+    def fit(  # type: ignore[override]
+        self,
+        X: Any,
+        y: Any,
+        loss: str | Loss | None = None,
+        optimizer: str | Optimizer | None = None,
+        epochs: int = 1,
+        batch_size: int | None = None,
+        shuffle: bool = True,
+        seed: int | None = None,
+        sample_weight: Any = None,
+        max_weight: float | None = 1e8,
+        verbose: int = 0,
+    ) -> EnsembleHistory:
+        """Train every member for ``epochs`` passes over (X, y); ``hist["loss"]`` is (epochs, n_models).
+
+        The arguments are those of ``Sequential.fit``; ``optimizer``'s lr,
+        momentum and weight decay may hold one value per member.
+        """
+        plan = training.prepare(self, X, y, loss, optimizer, epochs, batch_size, shuffle, None, 0.0,
+                                (), seed, (), sample_weight, None, max_weight)  # fmt: skip
+        n = plan.optimizer.n_values
+        if n is not None and n != self.n_models:
+            raise ValueError(f"the optimiser holds {n} per-member values; this ensemble has {self.n_models} members.")
+        self.loss_, self.objective_, self.optimizer_ = plan.objective.loss, plan.objective, plan.optimizer
+        opt, history = plan.optimizer, EnsembleHistory()
+        guard = MemberGuard(self._flat, self._flat_grad, opt, max_weight, self.diverged_)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            for _ in range(plan.epochs):
+                epoch = self.epochs_trained_
+                opt.start_epoch(epoch)
+                guard.start_epoch()
+                total, seen = np.zeros(self.n_models), 0.0
+                for Xb, Yb, wb in plan.batches(self.rng):
+                    value, _, _ = self.gradient(Xb, Yb, plan.objective, wb)
+                    guard.check_losses(value, epoch)
+                    opt.step([self._flat], [self._flat_grad])
+                    share = len(Xb) if wb is None else float(wb.sum())
+                    total += value * share
+                    seen += share
+                guard.check_weights(epoch)
+                losses = np.where(guard.active[:, 0] > 0, total / seen, np.nan)
+                history.record(epoch, {"loss": losses})
+                self.epochs_trained_ += 1
+                if verbose and (epoch % verbose == 0 or epoch + 1 == plan.epochs):
+                    print(f"epoch {epoch + 1}: mean loss {np.nanmean(losses):.6g}, diverged {len(guard.diverged)}")
+        history.diverged = guard.diverged[len(self.diverged_) :]
+        self.diverged_ = list(guard.diverged)
+        return history
+
+    # --------------------------------------------------------------- inference
+    def predict(self, X: Any, reduce: str | None = None) -> np.ndarray:
+        """Every member's output, (n_models, n_samples, n_out); ``reduce`` "mean", "median" or "std" over members."""
+        return _reduce(super().predict(X), reduce)
+
+    def predict_proba(self, X: Any, reduce: str | None = None) -> np.ndarray:
+        """Every member's probabilities (see ``Sequential.predict_proba``), reduced over members if asked."""
+        return _reduce(super().predict_proba(X), reduce)
+
+    def converged(self, X: Any, y: Any, tol: float = 0.05) -> np.ndarray:
+        """One boolean per member: every output within ``tol`` of its target (probabilities for classifiers)."""
+        if self.loss_ is None:
+            raise ValueError("converged needs a fitted ensemble (its loss says what the targets mean).")
+        Y = self.loss_.prepare_targets(y, self.n_out, self.dtype)
+        if Y.ndim == 1:  # class labels
+            Y = np.eye(self.n_out, dtype=self.dtype)[Y]
+        out = self.predict_proba(X) if self._squash() is not None else self.predict(X)
+        if len(Y) != out.shape[1]:
+            raise ValueError(f"X has {out.shape[1]} samples but y has {len(Y)}.")
+        return np.abs(out - Y).reshape(self.n_models, -1).max(axis=1) <= tol
+
+    def member(self, i: int) -> Sequential:
+        """Member ``i`` as a plain Sequential (its own copy of the weights, the loss and the epoch count)."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -self.n_models <= i < self.n_models:
+            raise IndexError(f"member index {i!r} is out of range for {self.n_models} members.")
+        built = [type(layer).from_config(layer.get_config()) for layer in self.layers]
+        single = Sequential(*built, seed=self.seeds[i], dtype=self.dtype)
+        single.flat_params[...] = self._flat[i]
+        single.loss_, single.epochs_trained_ = self.loss_, self.epochs_trained_
+        return single
+
+    def copy(self, dtype: Any = None) -> Ensemble:
+        twin = Ensemble.from_config({**self.get_config(), "dtype": str(dtype or self.dtype)})
+        twin.flat_params[...] = self._flat
+        twin.loss_ = self.loss_
+        return twin
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "n_models": self.n_models, "seeds": list(self.seeds)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Ensemble:
+        layers = [Layer.registry[c["type"]].from_config(c) for c in config["layers"]]
+        n = config.get("n_models")
+        return cls(*layers, n_models=n, seeds=config.get("seeds"), seed=config.get("seed") or 0,
+                   dtype=config.get("dtype", "float64"))  # fmt: skip
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Ensemble({inner}, n_models={self.n_models})"
+
+
+def _reduce(out: np.ndarray, how: str | None) -> np.ndarray:
+    if how is None:
+        return out
+    reducers = {"mean": np.mean, "median": np.median, "std": np.std}
+    if how not in reducers:
+        raise ValueError(f"reduce must be None, 'mean', 'median' or 'std'; received reduce={how!r}.")
+    return reducers[how](out, axis=0)

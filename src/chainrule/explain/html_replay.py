@@ -1,0 +1,241 @@
+"""The replay page's plots: the loss curve with its epoch cursor, the decision boundary of a 2-D
+classifier, the weight heatmaps of layers too large to draw, and the JSON downloads.
+
+Weights travel as base64 float32 and the decision surface as base64 bytes (probability × 255). It runs
+after the explain view's script (``html_js``, ``html_svg``, ``html_view``), whose helpers it uses.
+"""
+
+PLOTS_JS = r"""
+const COLORS = [
+  "#2563eb",
+  "#dc2626",
+  "#059669",
+  "#d97706",
+  "#7c3aed",
+  "#db2777",
+  "#0891b2",
+  "#65a30d",
+  "#4b5563",
+  "#9333ea",
+];
+const rgb = (c) => [1, 3, 5].map((q) => parseInt(c.slice(q, q + 2), 16));
+function bytes(b64) {
+  const bin = atob(b64),
+    u = new Uint8Array(bin.length);
+  for (let q = 0; q < bin.length; q++) u[q] = bin.charCodeAt(q);
+  return u;
+}
+function floats(b64) {
+  const u = bytes(b64),
+    d = new DataView(u.buffer),
+    out = new Float32Array(u.length / 4);
+  for (let q = 0; q < out.length; q++) out[q] = d.getFloat32(4 * q, true);
+  return out;
+}
+function f32(v) {
+  for (let p = 6; p < 10; p++) {
+    const t = Number(v.toPrecision(p));
+    if (Math.fround(t) === v) return t;
+  }
+  return v;
+}
+function layers(data, snap) {
+  const w = floats(snap.weights),
+    out = [];
+  let o = 0;
+  for (const [nIn, nOut] of data.layout) {
+    const W = [];
+    for (let i = 0; i < nIn; i++) {
+      W.push(Array.from(w.slice(o, o + nOut), f32));
+      o += nOut;
+    }
+    out.push({ W, b: Array.from(w.slice(o, o + nOut), f32) });
+    o += nOut;
+  }
+  return out;
+}
+function download(name, obj) {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(obj, null, 1)], { type: "application/json" }));
+  const a = h("a", { href: url, download: name, hidden: "hidden" });
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 2000);
+}
+
+function curve(data) {
+  const W = 520,
+    H = 240,
+    ml = 52,
+    mr = 12,
+    mt = 12,
+    mb = 30,
+    keys = ["loss", "val_loss"].filter((q) => data.logs[q]);
+  const E = data.logs.loss.length,
+    e0 = data.firstEpoch,
+    all = keys.flatMap((q) => data.logs[q]);
+  let lo = Math.min(...all),
+    hi = Math.max(...all);
+  const logY = lo > 0 && hi / lo > 30;
+  const fy = (v) => (logY ? Math.log10(v) : v);
+  if (logY) {
+    lo = Math.log10(lo);
+    hi = Math.log10(hi);
+  }
+  if (hi === lo) {
+    hi += 1;
+    lo -= 1;
+  }
+  const X = (e) => ml + ((e - e0 - 1) / Math.max(1, E - 1)) * (W - ml - mr),
+    Y = (v) => mt + (1 - (fy(v) - lo) / (hi - lo)) * (H - mt - mb);
+  const svg = s("svg", {
+    class: "curve",
+    viewBox: "0 0 " + W + " " + H,
+    role: "img",
+    "aria-label": "loss per epoch",
+    id: "curve",
+  });
+  svg.appendChild(
+    s("rect", { x: ml, y: mt, width: W - ml - mr, height: H - mt - mb, fill: "#fff", stroke: "#e5e7eb" }),
+  );
+  const stride = Math.max(1, Math.floor(E / 1000));
+  keys.forEach((q, c) => {
+    let d = "";
+    data.logs[q].forEach((v, k) => {
+      if (k % stride === 0 || k === E - 1) d += (d ? "L" : "M") + X(e0 + k + 1).toFixed(1) + "," + Y(v).toFixed(1);
+    });
+    svg.appendChild(
+      s("path", { d, fill: "none", stroke: COLORS[c], "stroke-width": 2, "stroke-dasharray": c ? "5 4" : null }),
+    );
+    svg.appendChild(s("text", { x: W - mr - 4, y: mt + 14 + 14 * c, "text-anchor": "end", fill: COLORS[c] }, q));
+  });
+  const tick = (v) => {
+    const x = logY ? Math.pow(10, v) : v;
+    return Math.abs(x) >= 0.01 && Math.abs(x) < 1e4 ? x.toPrecision(3) : x.toExponential(1);
+  };
+  svg.append(
+    s("text", { x: ml - 4, y: mt + 10, "text-anchor": "end" }, tick(hi)),
+    s("text", { x: ml - 4, y: H - mb, "text-anchor": "end" }, tick(lo)),
+    s("text", { x: ml, y: H - 8 }, "epoch " + (e0 + 1)),
+    s("text", { x: W - mr, y: H - 8, "text-anchor": "end" }, "epoch " + (e0 + E)),
+    s("text", { x: ml + 6, y: mt + 14 }, logY ? "log scale" : ""),
+  );
+  const cur = s("line", { x1: 0, x2: 0, y1: mt, y2: H - mb, stroke: "#f59e0b", "stroke-width": 2 }),
+    dot = s("circle", { r: 4.5, fill: "#f59e0b" });
+  svg.append(cur, dot);
+  return {
+    svg,
+    move(epoch) {
+      const k = epoch - e0 - 1,
+        x = X(Math.max(epoch, e0 + 1)).toFixed(1);
+      cur.setAttribute("x1", x);
+      cur.setAttribute("x2", x);
+      if (k >= 0) {
+        dot.setAttribute("cx", x);
+        dot.setAttribute("cy", Y(data.logs.loss[k]).toFixed(1));
+        dot.removeAttribute("visibility");
+      } else dot.setAttribute("visibility", "hidden");
+    },
+  };
+}
+
+function surface(data) {
+  const S = data.surface,
+    G = S.grid,
+    size = 360,
+    canvas = h("canvas", {
+      class: "surface",
+      width: size,
+      height: size,
+      id: "surface",
+      role: "img",
+      "aria-label": "decision boundary",
+    });
+  const off = h("canvas", { width: G, height: G }),
+    octx = off.getContext("2d"),
+    ctx = canvas.getContext("2d"),
+    img = octx.createImageData(G, G);
+  const cols = (data.classNames && data.classNames.length ? data.classNames : ["0", "1"]).map((_, c) =>
+    rgb(COLORS[c % COLORS.length]),
+  );
+  const px = (v, lo, hi) => ((v - lo) / (hi - lo)) * size;
+  return {
+    canvas,
+    draw(snap) {
+      const p = bytes(snap.surface),
+        C = S.channels;
+      for (let q = 0; q < G * G; q++) {
+        let c, conf;
+        if (C === 1) {
+          const v = p[q] / 255;
+          c = cols[0].map((x, t) => x + (cols[1][t] - x) * v);
+          conf = Math.abs(2 * v - 1);
+        } else {
+          let m = 0;
+          for (let t = 1; t < C; t++) if (p[q * C + t] > p[q * C + m]) m = t;
+          c = cols[m % cols.length];
+          conf = (p[q * C + m] / 255 - 1 / C) / (1 - 1 / C);
+        }
+        const mix = 0.35 + 0.35 * conf;
+        for (let t = 0; t < 3; t++) img.data[4 * q + t] = Math.round(255 + (c[t] - 255) * mix);
+        img.data[4 * q + 3] = 255;
+      }
+      octx.putImageData(img, 0, 0);
+      ctx.imageSmoothingEnabled = true;
+      ctx.drawImage(off, 0, 0, size, size);
+      if (!data.points) return;
+      data.points.X.forEach((pt, q) => {
+        ctx.beginPath();
+        ctx.arc(px(pt[0], S.x0, S.x1), size - px(pt[1], S.y0, S.y1), 4, 0, 2 * Math.PI);
+        ctx.fillStyle = COLORS[data.points.y[q] % COLORS.length];
+        ctx.fill();
+        ctx.lineWidth = 1.2;
+        ctx.strokeStyle = "#fff";
+        ctx.stroke();
+      });
+    },
+  };
+}
+
+function heatmaps(data) {
+  const box = h("div", { class: "legend", id: "heatmaps" });
+  return {
+    box,
+    draw(snap) {
+      box.textContent = "";
+      layers(data, snap).forEach((L, l) => {
+        const nIn = L.W.length,
+          nOut = L.b.length,
+          c = h("canvas", {
+            class: "heat",
+            width: nOut,
+            height: nIn,
+            style:
+              "width: " + Math.max(60, Math.min(300, nOut * 4)) + "px; height: " + Math.min(200, nIn * 4) + "px",
+          });
+        const ctx = c.getContext("2d"),
+          img = ctx.createImageData(nOut, nIn);
+        const m = Math.max(1e-12, ...L.W.flat().map(Math.abs));
+        L.W.forEach((r, i) =>
+          r.forEach((v, j) => {
+            const col = v >= 0 ? PAL.pos : PAL.neg,
+              a = Math.min(1, Math.abs(v) / m),
+              q = 4 * (i * nOut + j);
+            for (let t = 0; t < 3; t++) img.data[q + t] = Math.round(255 + (col[t] - 255) * a);
+            img.data[q + 3] = 255;
+          }),
+        );
+        ctx.putImageData(img, 0, 0);
+        box.appendChild(
+          h(
+            "figure",
+            { style: "margin: 0" },
+            c,
+            h("figcaption", null, "W(" + (l + 1) + ") " + nIn + "×" + nOut + ": rows inputs, columns units"),
+          ),
+        );
+      });
+    },
+  };
+}
+"""

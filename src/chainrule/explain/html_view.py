@@ -1,0 +1,270 @@
+"""The explain view: the diagram with its forward/backward toggle and tooltips, and the sections for the
+loss, the fused step, the formulas, the updates and the gradient check; and the explain page's entry point.
+"""
+
+VIEW_JS = r"""
+function summaryTable(net, step) {
+  const t = h(
+    "table",
+    { id: "layer-table" },
+    h(
+      "tr",
+      null,
+      ["layer", "array", "shape", "‖·‖", "min", "max"].map((c) => h("th", null, c)),
+    ),
+  );
+  step.blocks.forEach((b, l) =>
+    b.table.forEach((r, q) =>
+      t.appendChild(
+        h(
+          "tr",
+          null,
+          h(
+            "td",
+            null,
+            q === 0 ? l + 1 + ": Dense " + net.sizes[l] + "→" + net.sizes[l + 1] + ", " + net.activations[l] : "",
+          ),
+          r.map((c, ci) => h("td", { class: ci > 1 ? "num" : null }, c)),
+        ),
+      ),
+    ),
+  );
+  return h("div", { class: "scroll" }, t);
+}
+
+function details(net, step, drawn) {
+  const L = step.loss,
+    out = [];
+  const lossPre = [
+    "L = " + L.value,
+    L.formula,
+    field("ŷ", step.yhat),
+    field("y", step.y),
+    field("∂L/∂ŷ = " + L.gradFormula, step.dLdyhat),
+  ];
+  out.push(
+    h(
+      "section",
+      { class: "card", id: "loss-section" },
+      h("h2", null, "Loss"),
+      lossPre.map((t) => h("pre", null, t)),
+      L.simplification ? h("p", null, "Note: " + L.simplification + ".") : null,
+    ),
+  );
+  if (L.fused) {
+    out.push(
+      h(
+        "section",
+        { class: "card", id: "fused-section" },
+        h("h2", null, "Fused output step"),
+        h("p", { class: "mono" }, L.fused),
+        h("p", null, L.fusedNote + "."),
+        step.residual ? h("pre", null, field(L.residualLabel, step.residual)) : null,
+      ),
+    );
+  }
+  const ftab = h(
+    "table",
+    null,
+    h("tr", null, h("th", null, "activation"), h("th", null, "f(z)"), h("th", null, "f'(z)")),
+    net.formulas.map((f) =>
+      h("tr", null, h("td", null, f.name), h("td", { class: "mono" }, f.f), h("td", { class: "mono" }, f.df)),
+    ),
+  );
+  out.push(
+    h(
+      "section",
+      { class: "card", id: "formulas" },
+      h("h2", null, "Formulas"),
+      net.equations.map((e) => h("pre", null, e)),
+      h("div", { class: "scroll" }, ftab),
+      h("pre", null, "loss " + L.name + ":  " + L.formula + "\n∂L/∂ŷ = " + L.gradFormula),
+    ),
+  );
+  if (step.lr !== null) {
+    const sec = h(
+      "section",
+      { class: "card", id: "updates" },
+      h("h2", null, "Update (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = " + step.lr),
+      step.applied ? h("p", null, "applied to the model") : null,
+    );
+    step.notes.forEach((n) => sec.appendChild(h("p", null, "Note: " + n)));
+    if (drawn && net.nParams <= 64) {
+      const t = h(
+        "table",
+        null,
+        h(
+          "tr",
+          null,
+          ["parameter", "θ", "∂L/∂θ", "θ − α·∂L/∂θ"].map((c) => h("th", null, c)),
+        ),
+      );
+      step.blocks.forEach((b, q) => {
+        const l = q + 1,
+          add = (name, o, g, n) =>
+            t.appendChild(
+              h(
+                "tr",
+                { "data-param": name },
+                h("td", null, name),
+                [o, g, n].map((c) => h("td", { class: "num" }, c)),
+              ),
+            );
+        b.W.forEach((r, i) => r.forEach((_, j) => add(pname("W", l, [i, j]), b.W[i][j], b.dW[i][j], b.newW[i][j])));
+        b.b.forEach((_, j) => add(pname("b", l, [j]), b.b[j], b.db[j], b.newb[j]));
+      });
+      const sum = h("summary", null, "every parameter: θ, ∂L/∂θ and θ − α·∂L/∂θ");
+      sec.appendChild(
+        h("details", { open: net.nParams <= 16 ? "open" : null }, sum, h("div", { class: "scroll" }, t)),
+      );
+    } else if (drawn)
+      sec.appendChild(
+        h("p", { class: "hint" }, "Hover over or focus a weight or bias in the diagram for its update."),
+      );
+    out.push(sec);
+  }
+  const gc = step.gradcheck;
+  out.push(
+    h(
+      "section",
+      { class: "card", id: "gradcheck" },
+      h("h2", null, "Gradient check"),
+      h("p", { class: gc.passed ? "ok" : "bad" }, gc.text),
+    ),
+  );
+  return out;
+}
+
+function explainView(net, first) {
+  const state = { view: "forward", k: 0, step: first };
+  const tip = tipper();
+  const box = h("div", { class: "figure" });
+  const bF = h("button", { type: "button", "aria-pressed": "true", id: "view-forward" }, "Forward");
+  const bB = h("button", { type: "button", "aria-pressed": "false", id: "view-backward" }, "Backward");
+  const tools = h("div", { class: "toolbar" });
+  if (net.drawn) {
+    tools.append(h("span", { role: "group", "aria-label": "view" }, bF, " ", bB));
+    if (net.n > 1) {
+      const sel = h(
+        "select",
+        { id: "sample", "aria-label": "sample" },
+        Array.from({ length: net.n }, (_, q) => h("option", { value: q }, "sample " + (q + 1))),
+      );
+      sel.addEventListener("change", () => {
+        state.k = +sel.value;
+        redraw();
+      });
+      tools.appendChild(sel);
+    }
+    tools.appendChild(
+      h("span", { class: "hint" }, "Hover over or Tab to a weight, bias or neuron: its chain rule and update."),
+    );
+  }
+  const legend = h(
+    "div",
+    { class: "legend" },
+    h("span", null, h("span", { class: "swatch", style: "background: var(--pos)" }), "positive"),
+    h("span", null, h("span", { class: "swatch", style: "background: var(--neg)" }), "negative"),
+    h("span", { id: "legend-view" }, ""),
+  );
+  const diagram = h(
+    "section",
+    { class: "card", id: "diagram-card" },
+    h("h2", { id: "diagram-title" }, "Network"),
+    tools,
+    box,
+    net.drawn ? legend : null,
+  );
+  const more = h("div", { class: "details" });
+  function redraw() {
+    box.textContent = "";
+    tip.hide();
+    if (!net.drawn) {
+      box.appendChild(summaryTable(net, state.step));
+      return;
+    }
+    box.appendChild(drawNetwork(net, state.step, state.view, state.k));
+    legend.lastChild.textContent =
+      state.view === "forward"
+        ? "edges: W, width ∝ |W|; neurons: z and a"
+        : "edges: ∂L/∂W, width ∝ |∂L/∂W|; neurons: δ = ∂L/∂z";
+  }
+  function setView(v) {
+    state.view = v;
+    bF.setAttribute("aria-pressed", String(v === "forward"));
+    bB.setAttribute("aria-pressed", String(v === "backward"));
+    redraw();
+  }
+  bF.addEventListener("click", () => setView("forward"));
+  bB.addEventListener("click", () => setView("backward"));
+  function target(ev) {
+    return ev.target.closest ? ev.target.closest(".edge, .bias, .node, .label") : null;
+  }
+  function show(ev) {
+    const t = target(ev);
+    if (!t) return;
+    const d = t.dataset,
+      edge = box.querySelector('.edge[data-layer="' + d.layer + '"][data-i="' + d.i + '"][data-j="' + d.j + '"]');
+    for (const e of box.querySelectorAll(".active")) e.classList.remove("active");
+    if (t.classList.contains("label") && edge) edge.classList.add("active");
+    const l = +t.dataset.layer,
+      j = +t.dataset.j;
+    const lines = t.classList.contains("node")
+      ? nodeTip(net, state.step, l, j, state.k)
+      : paramTip(net, state.step, l, t.dataset.param, +(t.dataset.i || 0), j);
+    tip.show(t, lines);
+  }
+  box.addEventListener("mouseover", show);
+  box.addEventListener("focusin", show);
+  box.addEventListener("mouseout", (ev) => {
+    if (!target(ev)) return;
+    tip.hide();
+    for (const e of box.querySelectorAll(".active")) e.classList.remove("active");
+  });
+  box.addEventListener("focusout", () => tip.hide());
+  function update(step) {
+    state.step = step;
+    redraw();
+    more.textContent = "";
+    more.append(...details(net, step, net.drawn));
+  }
+  update(first);
+  return { diagram, details: more, update, tip };
+}
+
+function renderExplain(app, data) {
+  const net = data.net,
+    step = data.step;
+  app.append(
+    h("h1", null, data.title),
+    h(
+      "p",
+      { class: "meta" },
+      "batch of n = " + net.n + " sample(s), loss " + step.loss.name + ", " + net.nParams + " parameters",
+    ),
+  );
+  const stat = (label, value, id, cls) =>
+    h(
+      "div",
+      { class: "card stat" },
+      h("span", { class: "label" }, label),
+      h("span", { class: "value " + (cls || ""), id }, value),
+    );
+  app.appendChild(
+    h(
+      "div",
+      { class: "cards" },
+      stat("loss L", step.loss.value, "loss-value"),
+      step.lr !== null ? stat("learning rate α", step.lr, "lr-value") : null,
+      stat(
+        "gradient check",
+        step.gradcheck.passed ? "passed" : "FAILED",
+        "gradcheck-value",
+        step.gradcheck.passed ? "ok" : "bad",
+      ),
+    ),
+  );
+  const v = explainView(net, step);
+  app.append(v.diagram, v.details);
+}
+"""

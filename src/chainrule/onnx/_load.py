@@ -1,0 +1,315 @@
+"""``load``: an ONNX graph that is a chain of dense layers and activations, as a chainrule Sequential.
+
+The graph is read backwards, from its output to its input, one step at a time:
+
+* an activation: any recipe of the translation table (``_table``), composite ones included;
+* a dense layer: MatMul(x, W), or Gemm(x, B, C) with alpha, beta and transB folded into W and b;
+* an elementwise Add, Sub, Mul or Div by a constant: folded into the dense layer before it (a bias,
+  an output scaling) or, failing that, the one after it (a standardisation of the input).
+
+Every node must be one of these steps, used once; anything else is refused, naming the node and its op.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._archive import short
+from ..activations import Activation
+from ..io import MODELS
+from ..layers import Dense
+from . import _table
+from ._errors import OnnxFileError, require_onnx
+from ._safe import DTYPES, Reader
+from ._table import Attr, Op, Param, X
+
+if TYPE_CHECKING:
+    from ..model import Sequential
+
+LINEAR = ("MatMul", "Gemm")
+AFFINE = ("Add", "Sub", "Mul", "Div")
+# What the damaged-bytes paths of protobuf, NumPy and the layer constructors raise; all become OnnxFileError.
+DAMAGE = (ValueError, TypeError, KeyError, IndexError, OverflowError, RecursionError, UnicodeError, RuntimeError)
+
+
+def load(path: str | os.PathLike) -> Sequential:
+    """The chainrule Sequential an ONNX file describes; OnnxFileError for anything else.
+
+    A missing path raises FileNotFoundError. Any file, however damaged or hostile, gives either a model
+    or an OnnxFileError (a ValueError): never code run from the file, never a read outside it, never an
+    allocation larger than the file's size justifies.
+    """
+    onnx = require_onnx()
+    reader = Reader(path)
+    try:
+        return _Graph(reader, reader.parse(onnx)).model()
+    except OnnxFileError:
+        raise
+    except DAMAGE as exc:
+        raise reader.fail(f"{type(exc).__name__}: {short(str(exc), 200)}") from None
+
+
+@dataclass(frozen=True)
+class _Node:
+    index: int
+    op: str
+    inputs: tuple[str, ...]
+    attrs: dict[str, Any]
+    where: str  # "node 'name' (Op)", for messages
+
+
+class _Graph:
+    """The graph's constants, the node producing each tensor, its one input and one output."""
+
+    def __init__(self, reader: Reader, proto: Any) -> None:
+        self.reader, self.fail = reader, reader.fail
+        g = proto.graph
+        self.constants: dict[str, np.ndarray] = {}
+        self.producer: dict[str, _Node] = {}
+        for t in g.initializer:
+            self._add_constant(t.name, reader.array(t, f"initializer {short(t.name, 60)}"))
+        for k, n in enumerate(g.node):
+            where = f"node {short(n.name or k, 60)} ({n.op_type[:40]})"
+            if n.domain not in ("", "ai.onnx") or n.op_type not in KNOWN_OPS:
+                op = f"{n.domain}.{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type
+                raise self.fail(
+                    f"unsupported op {short(op, 60)} (node {short(n.name or k, 60)}); chainrule reads MatMul or Gemm, "
+                    f"elementwise Add/Sub/Mul/Div by constants, and these activations: {_table.describe()}."
+                )
+            if len(n.output) != 1 or not n.output[0]:
+                raise self.fail(f"{where} has {len(n.output)} outputs; one is expected.")
+            attrs = reader.attributes(n, where)
+            if n.op_type == "Constant":
+                if set(attrs) != {"value"} or isinstance(attrs["value"], (int, float, str)):
+                    raise self.fail(f"{where} is not a Constant with one tensor 'value'.")
+                self._add_constant(n.output[0], reader.array(attrs["value"], where))
+                continue
+            if n.output[0] in self.producer or n.output[0] in self.constants:
+                tensor = short(n.output[0], 60)
+                raise self.fail(f"{where} writes the tensor {tensor}, which another node or constant also does.")
+            self.producer[n.output[0]] = _Node(k, n.op_type, tuple(n.input), attrs, where)
+        inputs = [i for i in g.input if i.name not in self.constants]
+        if len(inputs) != 1 or len(g.output) != 1:
+            raise self.fail(f"its graph has {len(inputs)} inputs and {len(g.output)} outputs; one of each is expected.")
+        self.input, self.output = inputs[0].name, g.output[0].name
+        self.dtype, self.width = self._input_type(inputs[0])
+
+    def _add_constant(self, name: str, value: np.ndarray) -> None:
+        if name in self.constants:
+            raise self.fail(f"the constant {short(name, 60)} is defined twice.")
+        self.constants[name] = value
+
+    def _input_type(self, info: Any) -> tuple[np.dtype, int | None]:
+        t = info.type.tensor_type if info.type.HasField("tensor_type") else None
+        dtype = DTYPES.get(t.elem_type) if t is not None else None
+        if dtype is None:
+            raise self.fail(f"its input {short(info.name, 60)} is not a float32 or float64 tensor.")
+        if not t.HasField("shape"):
+            return dtype.newbyteorder("="), None
+        dims = t.shape.dim
+        if len(dims) != 2:
+            raise self.fail(f"its input {short(info.name, 60)} has {len(dims)} dimensions; (N, n_features) is needed.")
+        return dtype.newbyteorder("="), dims[1].dim_value if dims[1].HasField("dim_value") else None
+
+    # ------------------------------------------------------------ reading the chain
+    def model(self) -> Sequential:
+        steps, used, t = [], set(), self.output
+        while t != self.input:
+            if t in self.constants:
+                raise self.fail(f"the tensor {short(t, 60)} on the path to the output is a constant, not made from X.")
+            if t not in self.producer:
+                raise self.fail(f"the tensor {short(t, 60)} is neither the input, a constant nor a node's output.")
+            step, t, nodes = self._step(t)
+            if nodes & used:
+                raise self.fail("a node serves two layers; the graph is not a chain.")
+            used |= nodes
+            steps.append(step)
+        unused = [n for n in self.producer.values() if n.index not in used]
+        if unused:
+            raise self.fail(f"{unused[0].where} is not on the chain from the input to the output.")
+        return self._build(_fold(steps[::-1], self.fail))
+
+    def _step(self, t: str) -> tuple[tuple, str, set[int]]:
+        """The step that computes ``t``, the tensor it starts from, and the nodes it takes."""
+        for name, recipe in RECIPES.get(self.producer[t].op, ()):
+            env = self._match(recipe.expr, t, {"X": None, "nodes": frozenset()})
+            if env is not None:
+                return ("activation", name, env.get("params", {})), env["X"], set(env["nodes"])
+        node = self.producer[t]
+        if node.op in LINEAR:
+            return self._linear(node)
+        if node.op in AFFINE:
+            return self._affine(node)
+        raise self.fail(f"{node.where} is not used as in any supported activation ({_table.describe()}).")
+
+    def _match(self, e: Any, t: str, env: dict[str, Any]) -> dict[str, Any] | None:
+        """``env`` extended by matching recipe expression ``e`` to tensor ``t`` (None: no match)."""
+        if e == X:
+            if t in self.constants or env["X"] not in (None, t):
+                return None
+            return {**env, "X": t}
+        if not isinstance(e, Op):
+            c = self.constants.get(t)
+            if c is None or c.size != 1:
+                return None
+            value = float(c.reshape(-1)[0])
+            if isinstance(e, Param):
+                return self._bind(env, e.name, value)
+            return env if math.isclose(value, e, rel_tol=1e-6, abs_tol=1e-12) else None
+        node = self.producer.get(t)
+        if node is None or node.op != e.op or len(node.inputs) != len(e.inputs) or node.index in env["nodes"]:
+            return None
+        env = {**env, "nodes": env["nodes"] | {node.index}}
+        if not set(node.attrs) <= {k for k, _ in e.attrs}:
+            return None
+        for key, spec in e.attrs:
+            value = node.attrs.get(key, spec.default)
+            if isinstance(spec, Attr) and value not in spec.accepted:
+                return None
+            if isinstance(spec, Param):
+                bound = self._bind(env, spec.name, value) if isinstance(value, float) else None
+                if bound is None:
+                    return None
+                env = bound
+        orders = [e.inputs, e.inputs[::-1]] if e.op in ("Add", "Mul") else [e.inputs]
+        for inputs in orders:
+            found: dict[str, Any] | None = env
+            for sub, name in zip(inputs, node.inputs):
+                found = self._match(sub, name, found) if found is not None else None
+            if found is not None:
+                return found
+        return None
+
+    @staticmethod
+    def _bind(env: dict[str, Any], name: str, value: float) -> dict[str, Any] | None:
+        params = env.get("params", {})
+        if name in params and params[name] != value:
+            return None
+        return {**env, "params": {**params, name: value}}
+
+    def _operands(self, node: _Node) -> tuple[str, np.ndarray | None, np.ndarray | None]:
+        """(the computed input, the first operand if constant, the second if constant) of a two-input node."""
+        ins = list(node.inputs)
+        if node.op == "Gemm" and len(ins) == 3 and ins[2] == "":
+            ins = ins[:2]
+        consts = [self.constants.get(i) for i in ins[:2]]
+        computed = [i for i, c in zip(ins[:2], consts) if c is None]
+        if len(ins) < 2 or len(computed) != 1:
+            raise self.fail(f"{node.where} needs one computed input and one constant; it has {len(computed)} computed.")
+        return computed[0], consts[0], consts[1]
+
+    def _linear(self, node: _Node) -> tuple[tuple, str, set[int]]:
+        if len(node.inputs) != (2 if node.op == "MatMul" else len(node.inputs)) or len(node.inputs) not in (2, 3):
+            raise self.fail(f"{node.where} has {len(node.inputs)} inputs.")
+        x, first, W = self._operands(node)
+        if first is not None or W is None or W.ndim != 2:
+            raise self.fail(f"{node.where} must multiply the computed input by a constant matrix on its right.")
+        if node.op == "Gemm":
+            attrs = node.attrs
+            if not set(attrs) <= {"alpha", "beta", "transA", "transB"} or attrs.get("transA", 0) != 0:
+                raise self.fail(f"{node.where} has attributes {sorted(attrs)}; transA must be 0.")
+            W = (W.T if attrs.get("transB", 0) else W) * attrs.get("alpha", 1.0)
+            b = np.zeros(W.shape[1])
+            if len(node.inputs) == 3 and node.inputs[2]:
+                C = self.constants.get(node.inputs[2])
+                if C is None or C.size not in (1, W.shape[1]) or (C.ndim == 2 and C.shape[0] != 1):
+                    raise self.fail(f"{node.where} needs a constant bias C of shape ({W.shape[1]},).")
+                b = b + C.reshape(-1) * attrs.get("beta", 1.0)
+        elif node.attrs:
+            raise self.fail(f"{node.where} has attributes {sorted(node.attrs)}.")
+        else:
+            b = np.zeros(W.shape[1])
+        return ("linear", W, b), x, {node.index}
+
+    def _affine(self, node: _Node) -> tuple[tuple, str, set[int]]:
+        """x·s + t, from Add, Sub, Mul or Div of the computed input and a constant (either side)."""
+        if len(node.inputs) != 2 or node.attrs:
+            raise self.fail(f"{node.where} must have two inputs and no attributes.")
+        x, left, right = self._operands(node)
+        c = left if left is not None else right
+        if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
+            raise self.fail(f"{node.where} uses a constant of shape {c.shape}; a row of per-feature values is needed.")
+        c = c.reshape(-1).astype(np.float64)
+        one, zero = np.ones_like(c), np.zeros_like(c)
+        if node.op == "Add":
+            s, t = one, c
+        elif node.op == "Mul":
+            s, t = c, zero
+        elif node.op == "Sub":
+            s, t = (one, -c) if right is not None else (-one, c)
+        elif right is not None and (c != 0).all():
+            s, t = 1 / c, zero
+        else:
+            raise self.fail(f"{node.where} divides by a constant with a zero, or divides a constant by the input.")
+        return ("affine", s, t, node.where), x, {node.index}
+
+    def _build(self, steps: list[tuple]) -> Sequential:
+        layers: list[Any] = []
+        for step in steps:
+            if step[0] == "linear":
+                W, b = step[1], step[2]
+                layers.append(Dense(W.shape[0], W.shape[1], W=W, b=b))
+                continue
+            cls = Activation.registry.get(step[1])
+            if cls is None:
+                raise self.fail(f"it uses the activation {step[1]}, which this chainrule has no class for.")
+            params = step[2]
+            if self.dtype == np.float32:  # the shortest decimal of a float32 attribute: 0.01, not 0.00999999977648
+                params = {k: float(str(np.float32(v))) for k, v in params.items()}
+            layers.append(cls.from_config({"type": cls.__name__, **params}))
+        first = next((layer for layer in layers if isinstance(layer, Dense)), None)
+        if first is None:
+            raise self.fail("it has no MatMul or Gemm, so no dense layer.")
+        if self.width is not None and self.width != first.n_in:
+            raise self.fail(f"its input has {self.width} features but its first MatMul takes {first.n_in}.")
+        try:
+            return MODELS["Sequential"](*layers, dtype=self.dtype)  # the class io builds models from
+        except (ValueError, TypeError) as exc:
+            raise self.fail(f"its layers do not fit together ({exc}).") from None
+
+
+RECIPES: dict[str, list[tuple[str, _table.Recipe]]] = {}
+"""Every recipe by its outermost op, the largest first: a composite is recognised before the single ops inside it."""
+for _name, _recipe in sorted(
+    ((name, r) for name, recipes in _table.TABLE.items() for r in recipes), key=lambda item: -len(item[1].ops())
+):
+    RECIPES.setdefault(_recipe.expr.op, []).append((_name, _recipe))
+KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant"}
+
+
+def _fold(steps: list[tuple], fail: Any) -> list[tuple]:
+    """Fold each elementwise x·s + t into the dense layer before it, else into the one after it."""
+    kept: list[tuple] = []
+    for step in steps:
+        prev = kept[-1] if kept else None
+        if step[0] == "affine" and prev is not None and prev[0] in ("linear", "affine"):
+            s, t = step[1], step[2]
+            if prev[0] == "affine":
+                kept[-1] = ("affine", prev[1] * s, prev[2] * s + t, prev[3])
+                continue
+            W, b = prev[1], prev[2]
+            if s.size not in (1, W.shape[1]) or t.size not in (1, W.shape[1]):
+                raise fail(f"{step[3]} has {max(s.size, t.size)} values after a layer of {W.shape[1]} outputs.")
+            kept[-1] = ("linear", W * s, b * s + t)
+        else:
+            kept.append(step)
+    out: list[tuple] = []
+    for k, step in enumerate(kept):
+        if step[0] != "affine":
+            out.append(step)
+            continue
+        nxt = kept[k + 1] if k + 1 < len(kept) else None
+        if nxt is None or nxt[0] != "linear":
+            raise fail(f"{step[3]} is not next to a MatMul or Gemm, so no chainrule layer holds it.")
+        W, b = nxt[1], nxt[2]
+        if step[1].size not in (1, W.shape[0]) or step[2].size not in (1, W.shape[0]):
+            raise fail(f"{step[3]} has {max(step[1].size, step[2].size)} values before a layer of {W.shape[0]} inputs.")
+        s = np.broadcast_to(step[1], (W.shape[0],))
+        t = np.broadcast_to(step[2], (W.shape[0],))
+        kept[k + 1] = ("linear", s[:, None] * W, t @ W + b)
+    return out
