@@ -21,6 +21,7 @@ WORKLOADS = [
     ("mnist", "float64"),
     ("sklearn_estimators", "float32"),
     ("ensemble", "float64"),
+    ("defaults", "float64"),
 ]
 
 

@@ -38,6 +38,9 @@ def test_quick_run_prints_header_with_machine_versions_and_threads(quick_run):
         "8 ensemble XOR throughput",
         "8 ensemble MLP 40-100-100-10",
         "8 ensemble memory",
+        "defaults xor",
+        "defaults iris",
+        "defaults wine",
     ],
 )
 def test_quick_run_covers_every_workload(quick_run, workload):

@@ -15,7 +15,7 @@ from .._guard import DivergenceError
 from .._version import __version__
 from ..datasets import DataError
 from ..io import ModelFileError
-from .pipeline import CLIError, blas_threads
+from .pipeline import CLIError, blas_threads, threads_for
 
 USER_ERRORS = (CLIError, DataError, ModelFileError, DivergenceError, ImportError, OSError, ValueError, TypeError)
 
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.print_help()
         return 0
     try:
-        with blas_threads(getattr(args, "threads", None)):
+        with blas_threads(threads_for(args)):
             return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)

@@ -66,6 +66,21 @@ def add_threads_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def threads_for(args: argparse.Namespace) -> int | None:
+    """The BLAS threads to run a command with: ``--threads``, else the command's own default where
+    threadpoolctl is there to apply it (train: 1, see its help), else None: the pools as they are."""
+    if getattr(args, "threads", None) is not None:
+        return args.threads
+    default = getattr(args, "default_threads", None)
+    if default is None:
+        return None
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        return None
+    return default
+
+
 @contextlib.contextmanager
 def blas_threads(n: int | None) -> Iterator[None]:
     """Limit the BLAS (and OpenMP) thread pools to ``n`` threads inside the block; ``None`` leaves them alone."""

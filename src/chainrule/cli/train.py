@@ -54,6 +54,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--html", action="store_true", help="also write replay.html, a replay of the training, into --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     pipeline.add_threads_option(p)
+    # one BLAS thread unless --threads says otherwise: the default networks' products are small, and on a busy
+    # machine a second thread makes every product wait for a core (mnist1d: 9 s alone, over 50 s when shared)
+    p.set_defaults(default_threads=1)
     p.set_defaults(run=run)
 
 
