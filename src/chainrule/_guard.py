@@ -31,7 +31,7 @@ class DivergenceError(FloatingPointError):
 
 
 class Guard:
-    """Watches one fit: ``start_epoch`` keeps the weights, ``check_loss``/``check_weights`` raise on divergence."""
+    """Watches one fit: ``start_epoch`` keeps the weights; ``diverged`` (for a bad loss) and ``check_weights`` raise."""
 
     def __init__(self, flat: np.ndarray, optimizer: Any, max_weight: float | None) -> None:
         self.flat, self.optimizer = flat, optimizer
@@ -42,10 +42,6 @@ class Guard:
 
     def start_epoch(self) -> None:
         self.snapshot[...] = self.flat
-
-    def check_loss(self, value: float, epoch: int, batch: int) -> None:
-        if not math.isfinite(value):
-            self.diverged(epoch, batch)
 
     def check_weights(self, epoch: int, batch: int) -> None:
         # NaN and inf fail the sum test, and so may huge finite weights whose squares overflow:

@@ -165,14 +165,15 @@ class Sequential:
         return value, out, self._backward_along(d, self._plans[objective.fused is not None, input_grad], record)
 
     def head(self, X: np.ndarray, objective: Objective, train: bool = False, record: list | None = None) -> Any:
-        """The output for ``objective``, and the logits z under a fused output layer (else None).
-
-        The loss of a fused pair is computed from z (see ``Objective.value_and_grad``).
-        """
+        """The output for ``objective``, and the logits z under a fused output layer (else None): the loss of a
+        fused pair is computed from z (see ``Objective.value_and_grad``)."""
         if objective.fused is None:
             return self.forward(X, train, record), None
         z = self.forward(X, train, record, stop=-1)
-        return self.forward(z, train, record, start=-1), z
+        out = self.layers[-1].forward(z, train)
+        if record is not None:
+            record.append(("forward", self.layers[-1], z, out))
+        return out, z
 
     @staticmethod
     def _backward_along(d: np.ndarray, plan: list[tuple[Layer, bool]], record: list | None) -> np.ndarray | None:

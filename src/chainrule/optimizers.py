@@ -99,12 +99,15 @@ class Optimizer:
         if not self.state:
             self.state = [{s: np.zeros_like(p) for s in self.slots} for p in params]
         self.t += 1
-        if self.clip_norm is None and self.clip_value is None and not np.any(self.weight_decay):
+        decay = self.weight_decay
+        if self.clip_norm is None and self.clip_value is None and not (
+            decay.any() if isinstance(decay, np.ndarray) else decay
+        ):
             for p, g, slot in zip(params, grads, self.state):  # nothing rewrites g: skip the checks below
                 self._update(p, g, slot, self.current_lr)
         else:
             scale = self._clip_scale(grads)
-            decay = _column(self.weight_decay)
+            decay = _column(decay)
             for p, g, slot in zip(params, grads, self.state):
                 if scale is not None:
                     g = g * scale

@@ -8,6 +8,7 @@ simply the only batch.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -109,15 +110,15 @@ def fit(
 
 def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[str, float]:
     """One pass over the batches: gradient, divergence check, optimiser step; the epoch's logs."""
-    opt, objective, metrics = plan.optimizer, plan.objective, plan.metrics
-    params, grads = [model.flat_params], [model.flat_grads]
+    opt, objective, metrics, (params, grads) = plan.optimizer, plan.objective, plan.metrics, plan.buffers
     opt.start_epoch(epoch)
     guard.start_epoch()
     total = seen = 0.0
     hits = dict.fromkeys(metrics, 0.0)
     for b, (Xb, Yb, wb) in enumerate(plan.batches(model.rng)):
         value, out, _ = model.gradient(Xb, Yb, objective, wb)
-        guard.check_loss(value, epoch, b)
+        if not math.isfinite(value):
+            guard.diverged(epoch, b)
         opt.step(params, grads)
         share = len(Xb) if wb is None else float(wb.sum())
         total += value * share
@@ -125,8 +126,11 @@ def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[s
         for name, fn in metrics.items():
             hits[name] += fn(out, Yb) * len(Xb)
     guard.check_weights(epoch, b)
-    n = len(plan.batches.X)
-    return {"loss": total / seen, **{name: h / n for name, h in hits.items()}}
+    logs = {"loss": total / seen}
+    if hits:
+        n = len(plan.batches.X)
+        logs.update({name: h / n for name, h in hits.items()})
+    return logs
 
 
 def evaluate(
@@ -199,6 +203,7 @@ class Plan:
     metrics: dict[str, Callable[[np.ndarray, np.ndarray], float]]
     max_weight: float | None
     callback_states: list = field(default_factory=list)
+    buffers: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # what the optimiser steps over
 
 
 def prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validation_data, validation_split,
@@ -255,7 +260,8 @@ def prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validatio
         model.rng = np.random.default_rng(seed)
     batches = Batches(X, Y, w, batch_size, shuffle)
     states = saved.callback_states if saved is not None else []
-    return Plan(objective, opt, epochs, batches, val, callbacks, metric_fns, max_weight, states)
+    buffers = ([model.flat_params], [model.flat_grads])
+    return Plan(objective, opt, epochs, batches, val, callbacks, metric_fns, max_weight, states, buffers)
 
 
 def _split_validation(model, loss, X, Y, w, validation_data, validation_split):
