@@ -16,16 +16,7 @@ os.environ["MPLBACKEND"] = "Agg"
 THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """Small matrices train fastest on one BLAS thread, and the suite runs two workers side by side."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def cli(*args, cwd=None):

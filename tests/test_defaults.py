@@ -54,16 +54,7 @@ SCORE = re.compile(r"^(?:accuracy:|R²)\s+(-?[0-9.]+)", re.M)
 NEEDS = {"scikit-learn": "sklearn", "mnist1d": "mnist1d.data"}
 
 
-@pytest.fixture(autouse=True)
-def one_blas_thread():
-    """Small matrices train fastest on one BLAS thread, and the suite runs two workers side by side."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
 def test_every_named_dataset_has_a_reference():
