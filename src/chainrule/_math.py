@@ -43,8 +43,8 @@ def log_sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def softplus(z: np.ndarray) -> np.ndarray:
-    """softplus(z) = log(1 + eᶻ) = max(z, 0) + log1p(e^−|z|)."""
-    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+    """softplus(z) = log(1 + eᶻ) = log(e⁰ + eᶻ): NumPy's logaddexp, which factors out the larger term."""
+    return np.logaddexp(0, z)
 
 
 def logsumexp(z: np.ndarray, axis: int = -1) -> np.ndarray:
