@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -169,24 +167,3 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
             else:
                 out.append(display(lhs, matrix(up.new, p)))
     return "\n\n".join(block for block in out if block) + "\n"
-
-
-def markdown_to_html(md: str) -> str:
-    """Just enough HTML for the Markdown above; MathJax in Jupyter typesets the $…$ and $$…$$."""
-    parts = ['<div class="chainrule-explanation">']
-    for line in md.splitlines():
-        if not line:
-            continue
-        text = html.escape(line, quote=False)
-        text = re.sub(r"`([^`]*)`", r"<code>\1</code>", text)
-        text = re.sub(r"\*\*([^*]*)\*\*", r"<b>\1</b>", text)
-        if line.startswith("#### "):
-            parts.append(f"<h4>{text[5:]}</h4>")
-        elif line.startswith("### "):
-            parts.append(f"<h3>{text[4:]}</h3>")
-        elif line.startswith("&gt; "):
-            parts.append(f"<blockquote>{text[5:]}</blockquote>")
-        else:
-            parts.append(f"<p>{text}</p>")
-    parts.append("</div>")
-    return "\n".join(parts)
