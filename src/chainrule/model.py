@@ -126,13 +126,11 @@ class Sequential:
             p[...] = a
 
     # ------------------------------------------------------------ the data path
-    def forward(
-        self, X: np.ndarray, train: bool = True, record: list | None = None, start: int = 0, stop: int | None = None
-    ) -> np.ndarray:
-        """Run the layers in order (``self.layers[start:stop]``); with ``train=True`` each keeps what
+    def forward(self, X: np.ndarray, train: bool = True, record: list | None = None, stop: int | None = None) -> Any:
+        """Run the layers in order (those before index ``stop``, if given); with ``train=True`` each keeps what
         backward needs. ``record``, a list, receives ("forward", layer, input, output) for each layer.
         """
-        for layer in self.layers[start:stop]:
+        for layer in self.layers if stop is None else self.layers[:stop]:
             out = layer.forward(X, train)
             if record is not None:
                 record.append(("forward", layer, X, out))
