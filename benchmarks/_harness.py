@@ -35,6 +35,11 @@ def time_alternating(contenders: dict[str, Callable[[], object]], repeats: int, 
 
     Alternating spreads the noise of a shared machine over every contender instead of one.
     """
+    return {name: statistics.median(ts) for name, ts in time_rounds(contenders, repeats, warmup).items()}
+
+
+def time_rounds(contenders: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Every round's wall time of each callable, called in turn (A B C A B C …) after ``warmup`` rounds."""
     for _ in range(warmup):
         for fn in contenders.values():
             fn()
@@ -44,7 +49,16 @@ def time_alternating(contenders: dict[str, Callable[[], object]], repeats: int, 
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
+
+
+def round_ratio(times: dict[str, list[float]], a: str, b: str, scale: float = 1.0) -> float:
+    """The median over rounds of a's time over b's (× ``scale``) in the same round.
+
+    Neighbours in time share the machine's load, so on a shared machine this ratio wanders less than
+    the ratio of two medians, whose runs may fall in quiet and busy spells.
+    """
+    return statistics.median(ta / (tb * scale) for ta, tb in zip(times[a], times[b]))
 
 
 def rows_with_ratios(workload: str, medians: dict[str, float], per: str, units: int, notes=None) -> list[Row]:

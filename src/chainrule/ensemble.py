@@ -62,7 +62,7 @@ class EnsembleHistory(History):
     def record(self, epoch: int, logs: dict[str, Any]) -> None:
         self.epoch.append(epoch)
         for key, value in logs.items():
-            self.history.setdefault(key, []).append(np.array(value, dtype=np.float64))
+            self.history.setdefault(key, []).append(np.asarray(value, dtype=np.float64))
 
     def to_dict(self) -> dict[str, Any]:
         out = {"epoch": list(self.epoch), **{k: np.array(v).tolist() for k, v in self.history.items()}}
@@ -181,7 +181,9 @@ class Ensemble(Sequential):
                     total += value * share
                     seen += share
                 guard.check_weights(epoch)
-                losses = np.where(guard.active[:, 0] > 0, total / seen, np.nan)
+                losses = total / seen
+                if guard.diverged:
+                    losses[guard.active[:, 0] == 0] = np.nan
                 history.record(epoch, {"loss": losses})
                 self.epochs_trained_ += 1
                 if verbose and (epoch % verbose == 0 or epoch + 1 == plan.epochs):

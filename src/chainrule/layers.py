@@ -289,6 +289,7 @@ class Dense(Layer):
         }
         self.params = {"W": np.zeros((self.n_in, self.n_out)), "b": np.zeros(self.n_out)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._ones = np.ones(0)  # a column of ones as long as the batch, for db (kept between calls)
         self.initialize(_OWN_DRAWS)  # usable on its own; a model redraws these from its seed
         self._drawn = {name: p.copy() for name, p in self.params.items()}
         for name, value in given.items():
@@ -310,8 +311,14 @@ class Dense(Layer):
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         X = self._cached(dZ)
         np.matmul(X.mT, dZ, out=self.grads["W"])
-        np.add.reduce(dZ, axis=-2, out=self.grads["b"])
+        np.matmul(self._ones_like_rows(dZ), dZ, out=self.grads["b"])  # Σ over rows as 1ᵀ·dZ: one BLAS call
         return dZ @ self.params["W"].mT if need_input_grad else None
+
+    def _ones_like_rows(self, dZ: np.ndarray) -> np.ndarray:
+        ones = self._ones
+        if len(ones) != dZ.shape[-2] or ones.dtype != dZ.dtype:
+            ones = self._ones = np.ones(dZ.shape[-2], dtype=dZ.dtype)
+        return ones
 
     def output_dim(self, n_in: int) -> int:
         return self.n_out

@@ -112,7 +112,11 @@ class Loss:
         n = P.shape[-2]
         stacked = P.ndim == 3  # (n_models, n, k): one loss per model, each reduced as a single model's
         if w is None:
-            total = np.add.reduce(E.reshape(len(E), -1), axis=1) if stacked else float(np.add.reduce(E, axis=None))
+            if stacked:  # each model's sum as one matrix-vector product: a reduce over short rows is slower
+                rows = E.reshape(len(E), -1)
+                total = rows @ np.ones(rows.shape[1], dtype=rows.dtype)
+            else:
+                total = float(np.add.reduce(E, axis=None))
             if self.reduction == "sum":
                 return total, G
             count = E.size // (len(E) if stacked else 1) if self.per_element else n
