@@ -156,3 +156,55 @@ def test_the_saturated_sigmoid_bce_neuron_passes_gradcheck():
     model = cr.Sequential(cr.Dense(1, 1, W=[[39.0]], b=[1.0]), cr.Sigmoid())
     result = cr.gradcheck(model, [[1.0]], [0.0], "bce")
     assert result.passed, str(result)
+
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def _converged_xor():
+    """A 2-2-1 tanh/sigmoid net trained to loss ~1e-3: some gradients are near 1e-6, within rounding's reach."""
+    model = cr.mlp([2, 2, 1], "tanh", "sigmoid", seed=0)
+    model.fit(XOR_X, XOR_Y, loss="bce", optimizer=cr.SGD(lr=0.5), epochs=5100)
+    return model
+
+
+def test_a_correct_gradient_near_a_minimum_passes_and_the_report_says_which_step():
+    torch = pytest.importorskip("torch")
+    model = _converged_xor()
+    # the backward pass is right: PyTorch's autograd gives the same gradient to 1e-10
+    obj = model.objective("bce")
+    model.gradient(XOR_X, obj.loss.prepare_targets(XOR_Y, 1, model.dtype), obj)
+    (W1, b1), (W2, b2) = ([torch.tensor(p, requires_grad=True) for p in (lay.params["W"], lay.params["b"])]
+                          for lay in (model.layers[0], model.layers[2]))  # fmt: skip
+    z = torch.tanh(torch.tensor(XOR_X) @ W1 + b1) @ W2 + b2
+    target = torch.tensor(XOR_Y, dtype=torch.float64)[:, None]
+    torch.nn.functional.binary_cross_entropy_with_logits(z, target).backward()
+    ours = model.layers[0].grads["b"]
+    np.testing.assert_allclose(ours, b1.grad.numpy(), rtol=1e-10, atol=0)
+    # at eps = 1e-6 alone, rounding puts layers[0].b's relative error above the tolerance ...
+    flat, value = model.layers[0].params["b"], lambda: model.evaluate(XOR_X, XOR_Y)["loss"]
+    numeric = []
+    for j in range(2):
+        keep = flat[j]
+        flat[j] = keep + 1e-6
+        up = value()
+        flat[j] = keep - 1e-6
+        down = value()
+        flat[j] = keep
+        numeric.append((up - down) / 2e-6)
+    assert relative_error(ours, np.array(numeric)) > 1e-6
+    # ... so gradcheck measures it again at 100·eps, passes, and says so
+    result = cr.gradcheck(model, XOR_X, XOR_Y, "bce")
+    assert result.passed, str(result)
+    assert result.steps["layers[0].b"] == pytest.approx(1e-4) and result.errors["layers[0].b"] <= 1e-6
+    assert any(line.startswith("layers[0].b") and line.endswith("ok (ε = 1e-04)") for line in str(result).splitlines())
+    text = cr.explain(model, XOR_X, XOR_Y, loss="bce").to_text()
+    assert text.rstrip().endswith("passed.")
+
+
+def test_a_wrong_gradient_fails_at_the_larger_step_too():
+    model = cr.Sequential(_HalfDense(2, 2), cr.Tanh(), cr.Dense(2, 1), cr.Sigmoid(), seed=0)
+    result = cr.gradcheck(model, XOR_X, XOR_Y, "bce")
+    assert not result.passed and "layers[0].W" not in result.steps  # no step rescues it
+    assert result.errors["layers[0].W"] == pytest.approx(1 / 3, rel=1e-4)  # ‖g/2 − g‖ / (‖g/2‖ + ‖g‖)

@@ -35,12 +35,14 @@ class Explanation:
     backward block records (from the output down), the per-weight chain-rule
     terms (small networks only) and the SGD updates (when a rate was given).
     ``gradcheck_error`` is the largest relative error between the backward
-    pass and central finite differences (``chainrule.gradcheck``).
+    pass and central finite differences, and ``gradcheck_passed`` the
+    verdict of ``chainrule.gradcheck``.
     """
 
     trace: Trace
     gradcheck_error: float
     gradcheck_tol: float
+    gradcheck_passed: bool
     model_repr: str
     n_params: int
     lr: float | None = None
@@ -201,6 +203,7 @@ def explain(
         trace=trace,
         gradcheck_error=check.max_error,
         gradcheck_tol=check.tol,
+        gradcheck_passed=check.passed,
         model_repr=repr(model),
         n_params=model.n_params,
         lr=None if lr is None else float(lr),

@@ -153,7 +153,7 @@ def step_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
 
 
 def gradcheck_data(ex: Explanation) -> dict[str, Any]:
-    passed = bool(ex.gradcheck_error <= ex.gradcheck_tol)
+    passed = bool(ex.gradcheck_passed)
     check = f"max rel. error {ex.gradcheck_error:.1e}, tol {ex.gradcheck_tol:.0e}"
     return {"text": f"Gradient check: {check}: {'passed' if passed else 'FAILED'}.", "passed": passed}
 

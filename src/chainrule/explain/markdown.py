@@ -97,10 +97,12 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
     check = (
         rf"max relative error ${err}$ against central finite differences (tolerance ${tex_num(ex.gradcheck_tol, 1)}$)"
     )
+    verdict = "passed" if ex.gradcheck_passed else "FAILED"
     out = [
         f"### One training step of `{ex.model_repr}`",
         "",
-        f"Batch of $n = {n}$ sample(s), loss `{loss.name}`, {ex.n_params} parameters. Gradient check: {check}.",
+        f"Batch of $n = {n}$ sample(s), loss `{loss.name}`, {ex.n_params} parameters. "
+        f"Gradient check: {check}: {verdict}.",
         "",
         "#### Forward pass",
         "",

@@ -182,5 +182,5 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
                     out.append(f"  {name}: {old} − {ex.lr:g}·({g}) = {new}")
             else:
                 out += field(f"{up.param}({up.layer}) new", up.new, p)
-    out += ["", f"Gradient check: {check}: {'passed' if ex.gradcheck_error <= ex.gradcheck_tol else 'FAILED'}."]
+    out += ["", f"Gradient check: {check}: {'passed' if ex.gradcheck_passed else 'FAILED'}."]
     return "\n".join(out) + "\n"
