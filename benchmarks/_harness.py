@@ -52,13 +52,13 @@ def time_rounds(contenders: dict[str, Callable[[], object]], repeats: int, warmu
     return times
 
 
-def round_ratio(times: dict[str, list[float]], a: str, b: str, scale: float = 1.0) -> float:
-    """The median over rounds of a's time over b's (× ``scale``) in the same round.
+def best_ratio(times: dict[str, list[float]], a: str, b: str, scale: float = 1.0) -> float:
+    """a's fastest run over b's fastest (× ``scale``).
 
-    Neighbours in time share the machine's load, so on a shared machine this ratio wanders less than
-    the ratio of two medians, whose runs may fall in quiet and busy spells.
+    On a shared machine other tenants only ever add time, in bursts of seconds: the fastest of several
+    runs is each contender's own cost, and their ratio wanders far less between runs than the medians'.
     """
-    return statistics.median(ta / (tb * scale) for ta, tb in zip(times[a], times[b]))
+    return min(times[a]) / (min(times[b]) * scale)
 
 
 def rows_with_ratios(workload: str, medians: dict[str, float], per: str, units: int, notes=None) -> list[Row]:

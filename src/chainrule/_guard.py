@@ -31,7 +31,10 @@ class DivergenceError(FloatingPointError):
 
 
 class Guard:
-    """Watches one fit: ``start_epoch`` keeps the weights; ``diverged`` (for a bad loss) and ``check_weights`` raise."""
+    """Watches one fit: ``start_epoch`` keeps the weights; ``check_loss`` and ``check_weights`` raise on divergence.
+
+    ``MemberGuard`` has the same methods for an Ensemble, freezing members instead of raising.
+    """
 
     def __init__(self, flat: np.ndarray, optimizer: Any, max_weight: float | None) -> None:
         self.flat, self.optimizer = flat, optimizer
@@ -42,6 +45,14 @@ class Guard:
 
     def start_epoch(self) -> None:
         self.snapshot[...] = self.flat
+
+    def check_loss(self, value: float, epoch: int, batch: int) -> None:
+        if not math.isfinite(value):
+            self.diverged(epoch, batch)
+
+    def epoch_loss(self, loss: float) -> float:
+        """The epoch's mean loss as it goes into the logs."""
+        return loss
 
     def check_weights(self, epoch: int, batch: int) -> None:
         # NaN and inf fail the sum test, and so may huge finite weights whose squares overflow:
@@ -100,14 +111,20 @@ class MemberGuard:
         if self.diverged:  # a schedule may have set a fresh rate: frozen members keep a rate of zero
             self.optimizer.current_lr = self.optimizer.current_lr * self.active
 
-    def check_losses(self, values: np.ndarray, epoch: int) -> None:
+    def check_loss(self, values: np.ndarray, epoch: int, batch: int) -> None:
         """Freeze every active member whose loss is NaN or infinite; zero the gradients of every frozen one."""
         if not np.isfinite(values).all():
             self._freeze(~np.isfinite(values), epoch)
         if self.diverged:
             self.flat_grad *= self.active
 
-    def check_weights(self, epoch: int) -> None:
+    def epoch_loss(self, losses: np.ndarray) -> np.ndarray:
+        """The members' mean losses of the epoch, NaN for the frozen ones."""
+        if self.diverged:
+            losses[self.active[:, 0] == 0] = np.nan
+        return losses
+
+    def check_weights(self, epoch: int, batch: int) -> None:
         """Freeze every active member with a weight that is not finite or beyond ``max_weight``.
 
         Called under the fit's ``np.errstate``. One dot product over all members proves the common case

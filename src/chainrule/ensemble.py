@@ -170,24 +170,12 @@ class Ensemble(Sequential):
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for _ in range(plan.epochs):
                 epoch = self.epochs_trained_
-                opt.start_epoch(epoch)
-                guard.start_epoch()
-                total, seen = np.zeros(self.n_models), 0.0
-                for Xb, Yb, wb in plan.batches(self.rng):
-                    value, _, _ = self.gradient(Xb, Yb, plan.objective, wb)
-                    guard.check_losses(value, epoch)
-                    opt.step([self._flat], [self._flat_grad])
-                    share = len(Xb) if wb is None else float(wb.sum())
-                    total += value * share
-                    seen += share
-                guard.check_weights(epoch)
-                losses = total / seen
-                if guard.diverged:
-                    losses[guard.active[:, 0] == 0] = np.nan
-                history.record(epoch, {"loss": losses})
+                logs = training.run_epoch(self, plan, guard, epoch)  # Sequential.fit's epoch, with members
+                history.record(epoch, logs)
                 self.epochs_trained_ += 1
                 if verbose and (epoch % verbose == 0 or epoch + 1 == plan.epochs):
-                    print(f"epoch {epoch + 1}: mean loss {np.nanmean(losses):.6g}, diverged {len(guard.diverged)}")
+                    mean = np.nanmean(logs["loss"])
+                    print(f"epoch {epoch + 1}: mean loss {mean:.6g}, diverged {len(guard.diverged)}")
         history.diverged = guard.diverged[len(self.diverged_) :]
         self.diverged_ = list(guard.diverged)
         return history

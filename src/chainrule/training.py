@@ -8,7 +8,6 @@ simply the only batch.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import checkpoint, io
-from ._guard import Guard
+from ._guard import Guard, MemberGuard
 from ._validate import check_fraction, check_positive_float, check_positive_int, check_same_length
 from .callbacks import Callback, History
 from .losses import Loss, check_sample_weight
@@ -108,8 +107,11 @@ def fit(
     return history
 
 
-def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[str, float]:
-    """One pass over the batches: gradient, divergence check, optimiser step; the epoch's logs."""
+def run_epoch(model: Sequential, plan: Plan, guard: Guard | MemberGuard, epoch: int) -> dict[str, Any]:
+    """One pass over the batches: gradient, divergence check, optimiser step; the epoch's logs.
+
+    An Ensemble runs it too, with a MemberGuard: its loss is then one value per member.
+    """
     opt, objective, metrics, (params, grads) = plan.optimizer, plan.objective, plan.metrics, plan.buffers
     opt.start_epoch(epoch)
     guard.start_epoch()
@@ -117,8 +119,7 @@ def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[s
     hits = dict.fromkeys(metrics, 0.0)
     for b, (Xb, Yb, wb) in enumerate(plan.batches(model.rng)):
         value, out, _ = model.gradient(Xb, Yb, objective, wb)
-        if not math.isfinite(value):
-            guard.diverged(epoch, b)
+        guard.check_loss(value, epoch, b)
         opt.step(params, grads)
         share = len(Xb) if wb is None else float(wb.sum())
         total += value * share
@@ -126,7 +127,7 @@ def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[s
         for name, fn in metrics.items():
             hits[name] += fn(out, Yb) * len(Xb)
     guard.check_weights(epoch, b)
-    logs = {"loss": total / seen}
+    logs = {"loss": guard.epoch_loss(total / seen)}
     if hits:
         n = len(plan.batches.X)
         logs.update({name: h / n for name, h in hits.items()})
