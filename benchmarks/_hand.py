@@ -43,3 +43,18 @@ def adam_step(params, grads, m, v, t: int, lr: float, b1: float = 0.9, b2: float
         vi *= b2
         vi += (1 - b2) * g * g
         p -= (lr / (1 - b1**t)) * mi / (np.sqrt(vi) / np.sqrt(1 - b2**t) + eps)
+
+
+def eight_products(Xb: np.ndarray, W: list, Z: list, dW: list, dX: list) -> None:
+    """The eight matrix products of one batch of a three-layer MLP, into preallocated outputs: three forward
+    (Z), three weight gradients (dW) and two input gradients (dX), with Z standing in for the activations and
+    the deltas. ``W`` may carry a leading model axis (an ensemble's stacked weights) against a shared batch."""
+    (W1, W2, W3), (z1, z2, z3), (dW1, dW2, dW3), (dx1, dx2) = W, Z, dW, dX
+    np.matmul(Xb, W1, out=z1)
+    np.matmul(z1, W2, out=z2)
+    np.matmul(z2, W3, out=z3)
+    np.matmul(z2.mT, z3, out=dW3)
+    np.matmul(z3, W3.mT, out=dx2)
+    np.matmul(z1.mT, dx2, out=dW2)
+    np.matmul(dx2, W2.mT, out=dx1)
+    np.matmul(Xb.T, dx1, out=dW1)

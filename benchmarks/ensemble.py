@@ -40,6 +40,7 @@ import numpy as np
 import chainrule as cr
 
 from . import sweep
+from ._hand import eight_products
 from ._harness import Row, best_ratio, optional, rows_with_ratios, set_torch_weights, time_rounds, torch_linears
 from .memory import peak_mb, rss_mb
 from .xor import LR, X_XOR, Y_XOR
@@ -278,11 +279,11 @@ def products_and_adam(ens, X):
     """One epoch of only the arithmetic no ensemble can skip: per batch, the eight matrix products (three
     forward, three dW, two dX) of every member on the ensemble's (M, n_in, n_out) weights, and one Adam update
     of an (M, P) buffer in twelve in-place passes; every output preallocated."""
-    W1, W2, W3 = (layer.params["W"] for layer in ens.layers if layer.params)
+    Ws = [layer.params["W"] for layer in ens.layers if layer.params]
     M, B = ens.n_models, sweep.BATCH
-    z1, z2, z3 = (np.empty((M, B, W.shape[-1]), X.dtype) for W in (W1, W2, W3))
-    dW1, dW2, dW3 = (np.empty(W.shape, X.dtype) for W in (W1, W2, W3))
-    dx1, dx2 = np.empty_like(z1), np.empty_like(z2)
+    zs = [np.empty((M, B, W.shape[-1]), X.dtype) for W in Ws]
+    dWs = [np.empty(W.shape, X.dtype) for W in Ws]
+    dx1, dx2 = np.empty_like(zs[0]), np.empty_like(zs[1])
     p, g = ens.flat_params.copy(), np.full_like(ens.flat_params, 1e-3)
     m, v, tmp = np.zeros_like(p), np.zeros_like(p), np.empty_like(p)
     b1, b2 = 0.9, 0.999
@@ -302,15 +303,7 @@ def products_and_adam(ens, X):
 
     def epoch():
         for start in range(0, len(X) - B + 1, B):
-            Xb = X[start : start + B]
-            np.matmul(Xb, W1, out=z1)
-            np.matmul(z1, W2, out=z2)
-            np.matmul(z2, W3, out=z3)
-            np.matmul(z2.mT, z3, out=dW3)
-            np.matmul(z3, W3.mT, out=dx2)
-            np.matmul(z1.mT, dx2, out=dW2)
-            np.matmul(dx2, W2.mT, out=dx1)
-            np.matmul(Xb.T, dx1, out=dW1)
+            eight_products(X[start : start + B], Ws, zs, dWs, [dx1, dx2])
             adam()
 
     return epoch

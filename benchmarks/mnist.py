@@ -17,7 +17,7 @@ import numpy as np
 
 import chainrule as cr
 
-from ._hand import relu_mlp_grads
+from ._hand import eight_products, relu_mlp_grads
 from ._harness import Row, optional, rows_with_ratios, set_torch_weights, time_alternating, torch_linears
 
 SIZES = (784, 256, 128, 10)
@@ -104,20 +104,12 @@ class MatmulOnly:
         pass
 
     def epoch(self, shuffle=True):
-        (W1, W2, W3), (Z1, Z2, Z3), (dW1, dW2, dW3), (dX1, dX2) = self.W, self.Z, self.dW, self.dX
+        (Z1, Z2, Z3), (dX1, dX2) = self.Z, self.dX
         X, n = self.X, len(self.X)
         for start in range(0, n, BATCH):
             Xb = X[start : start + BATCH]
             m = len(Xb)
-            z1, z2, z3, dx1, dx2 = Z1[:m], Z2[:m], Z3[:m], dX1[:m], dX2[:m]
-            np.matmul(Xb, W1, out=z1)
-            np.matmul(z1, W2, out=z2)
-            np.matmul(z2, W3, out=z3)
-            np.matmul(z2.T, z3, out=dW3)
-            np.matmul(z3, W3.T, out=dx2)
-            np.matmul(z1.T, dx2, out=dW2)
-            np.matmul(dx2, W2.T, out=dx1)
-            np.matmul(Xb.T, dx1, out=dW1)
+            eight_products(Xb, self.W, [Z1[:m], Z2[:m], Z3[:m]], self.dW, [dX1[:m], dX2[:m]])
 
     def weights(self):
         return None
