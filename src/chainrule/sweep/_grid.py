@@ -145,10 +145,7 @@ def train_task(spec: SweepSpec, task: Task, progress: Callable[[int], Any] | Non
     state, so the chunks add up to one fit); after each, ``converged`` is checked and the loss sampled.
     ``progress(n)`` is called with the epochs of each chunk.
     """
-    # Members with the default initialiser go first: the Ensemble sets a member's named initialiser on its
-    # template layers, and a later default (None) member would otherwise inherit it.
-    order = sorted(range(len(task.members)), key=lambda i: task.members[i].init is not None)
-    members = [task.members[i] for i in order]
+    members = task.members
     M = len(members)
     ens = Ensemble(*spec.layers(), n_models=M, seed=spec.shuffle_seed, seeds=[m.seed for m in members],
                    init=[m.init for m in members], dtype=spec.dtype)  # fmt: skip
@@ -172,14 +169,14 @@ def train_task(spec: SweepSpec, task: Task, progress: Callable[[int], Any] | Non
         if progress is not None:
             progress(step)
     curves = np.array(curve).T  # (M, checks)
-    results = [None] * M
-    for j, i in enumerate(order):
-        results[i] = MemberResult(
-            index=members[j].index,
+    return [
+        MemberResult(
+            index=member.index,
             final_loss=float(curves[j, -1]),
             converged=bool(since[j] >= 0),
             epochs_to_converge=int(since[j]) if since[j] >= 0 else None,
             diverged_epoch=int(diverged[j]) if diverged[j] >= 0 else None,
             loss_curve=curves[j].tolist(),
         )
-    return results  # type: ignore[return-value]
+        for j, member in enumerate(members)
+    ]
