@@ -232,3 +232,22 @@ def test_a_member_frozen_in_one_fit_stays_frozen_in_the_next():
     assert first["diverged"] == [(1, 0)] and second["diverged"] == [] and ens.diverged_ == [(1, 0)]
     assert np.isnan(second["loss"][:, 1]).all() and np.isfinite(second["loss"][:, 0]).all()
     np.testing.assert_array_equal(ens.flat_params[1], frozen)
+
+
+@pytest.mark.parametrize(
+    "layers, loss, y, shape",
+    [
+        (lambda: [cr.Dense(3, 4), cr.Tanh(), cr.Dense(4, 3)], "softmax_cross_entropy", blobs()[1], (5, 24)),
+        (lambda: [cr.Dense(3, 4), cr.Tanh(), cr.Dense(4, 1), cr.Sigmoid()], "bce", blobs(k=2)[1], (5, 24)),
+        (lambda: [cr.Dense(3, 2), cr.Sigmoid()], "bce", np.eye(2, dtype=int)[blobs(k=2)[1]], (5, 24, 2)),
+    ],
+    ids=["softmax labels", "binary", "multilabel"],
+)
+def test_predict_classes_gives_every_members_labels(layers, loss, y, shape):
+    X = blobs()[0]
+    ens = cr.Ensemble(*layers(), n_models=5, seed=3)
+    ens.fit(X, y, loss=loss, optimizer=cr.Adam(lr=0.05), epochs=20)
+    labels = ens.predict_classes(X)
+    assert labels.shape == shape and labels.dtype == np.int64
+    for i in range(5):  # each member's labels are those its Sequential gives
+        np.testing.assert_array_equal(labels[i], ens.member(i).predict_classes(X))

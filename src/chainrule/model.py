@@ -220,12 +220,13 @@ class Sequential:
         return out if squash == getattr(self.layers[-1], "name", None) else Activation.registry[squash]().f(out)
 
     def predict_classes(self, X: Any) -> np.ndarray:
-        """Class labels: argmax over several outputs; probability ≥ 0.5 for a binary or multilabel model."""
+        """Class labels, (n_samples,) (multilabel: (n_samples, n_outputs); an Ensemble's gain a member axis):
+        argmax over several outputs, probability ≥ 0.5 for a binary or multilabel model."""
         P = self.predict_proba(X)
         if self._squash() == "softmax":
-            return np.argmax(P, axis=1)
+            return np.argmax(P, axis=-1)
         labels = (P >= 0.5).astype(np.int64)
-        return labels.ravel() if labels.shape[1] == 1 else labels
+        return labels[..., 0] if labels.shape[-1] == 1 else labels
 
     # ----------------------------------------------------------------- display
     def summary(self) -> str:
