@@ -251,3 +251,11 @@ def test_predict_classes_gives_every_members_labels(layers, loss, y, shape):
     assert labels.shape == shape and labels.dtype == np.int64
     for i in range(5):  # each member's labels are those its Sequential gives
         np.testing.assert_array_equal(labels[i], ens.member(i).predict_classes(X))
+
+
+def test_summary_counts_one_member_then_all():
+    ens = cr.Ensemble(cr.Dense(3, 4), cr.Tanh(), cr.Dense(4, 1), n_models=3, seed=0)
+    lines = ens.summary().splitlines()
+    assert lines[2].split()[-1] == "16" and lines[4].split()[-1] == "5"  # 3·4 + 4 and 4·1 + 1
+    assert "total parameters: 21 (float64)" in lines
+    assert lines[-1] == "an ensemble of 3 such members: 63 parameters in all"

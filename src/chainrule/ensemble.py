@@ -211,6 +211,11 @@ class Ensemble(Sequential):
         single.loss_, single.epochs_trained_ = self.loss_, self.epochs_trained_
         return single
 
+    def summary(self) -> str:
+        """One member's summary (its layers, shapes and parameter counts), then the count over all members."""
+        total = f"an ensemble of {self.n_models:,} such members: {self.n_params:,} parameters in all"
+        return f"{self.member(0).summary()}\n{total}"
+
     def copy(self, dtype: Any = None) -> Ensemble:
         twin = Ensemble.from_config({**self.get_config(), "dtype": str(dtype or self.dtype)})
         twin.flat_params[...] = self._flat
