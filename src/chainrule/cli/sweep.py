@@ -22,7 +22,7 @@ def add_parser(sub: Any) -> None:
         "sweep",
         help="train many networks over a grid of learning rates, initialisers and seeds; count convergence",
         description="Train one architecture for every learning rate × initialiser × seed, as stacked ensembles, "
-        "in this process or on Dask, and summarise each grid point: how many members converged (with a 95%% "
+        "in this process or on Dask, and summarise each grid point: how many members converged (with a 95 % "
         "Wilson interval), the final-loss quantiles and the epochs to converge. --layers, --activation and "
         "--epochs left out take the dataset's defaults.",
     )
