@@ -119,35 +119,46 @@ class ReLU(Activation):
         return np.multiply(dA, Z > 0)  # a product with the mask: np.where would branch on every element
 
 
-class LeakyReLU(Activation):
+class _WithAlpha(Activation):
+    """An activation of the ReLU family with one setting, α ≥ 0, for z ≤ 0; a file without it reads
+    ``default_alpha``, the default of the subclass's constructor."""
+
+    default_alpha: float
+    init = "he_uniform"
+
+    def __init__(self, alpha: float) -> None:
+        super().__init__()
+        self.alpha = check_positive_float(alpha, f"{type(self).__name__} alpha", allow_zero=True)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, "alpha": self.alpha}
+
+    @classmethod
+    def _config_args(cls, config):
+        alpha = config.get("alpha", cls.default_alpha)
+        check_positive_float(alpha, f"{cls.__name__} alpha", allow_zero=True)
+        return {"alpha": alpha}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(alpha={self.alpha})"
+
+
+class LeakyReLU(_WithAlpha):
     """ReLU with slope α below zero; its derivative at 0 is α, as in PyTorch."""
 
     name = "leaky_relu"
     formula, derivative = "z where z > 0, else α·z", "1 where z > 0, else α"
     symbol_latex, derivative_latex = r"\operatorname{LeakyReLU}", r"[z > 0] + \alpha [z \le 0]"
-    init = "he_uniform"
+    default_alpha = 0.01
 
-    def __init__(self, alpha: float = 0.01) -> None:
-        super().__init__()
-        self.alpha = check_positive_float(alpha, "LeakyReLU alpha", allow_zero=True)
+    def __init__(self, alpha: float = default_alpha) -> None:
+        super().__init__(alpha)
 
     def f(self, Z):
         return np.where(Z > 0, Z, self.alpha * Z)
 
     def chain(self, dA, Z, A):
         return dA * np.where(Z > 0, 1.0, self.alpha).astype(Z.dtype)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"type": "LeakyReLU", "alpha": self.alpha}
-
-    @classmethod
-    def _config_args(cls, config):
-        alpha = config.get("alpha", 0.01)
-        check_positive_float(alpha, "LeakyReLU alpha", allow_zero=True)
-        return {"alpha": alpha}
-
-    def __repr__(self) -> str:
-        return f"LeakyReLU(alpha={self.alpha})"
 
 
 class Identity(Activation):
@@ -188,17 +199,16 @@ class Softmax(Activation):
 
 
 # ------------------------------------------------------------- smooth units of the ReLU family
-class ELU(Activation):
+class ELU(_WithAlpha):
     """The exponential linear unit, smooth below zero down to −α; its derivative at 0 is α, as in PyTorch."""
 
     name = "elu"
     formula, derivative = "z where z > 0, else α·(eᶻ − 1)", "1 where z > 0, else α·eᶻ"
     symbol_latex, derivative_latex = r"\operatorname{ELU}", r"[z > 0] + \alpha e^{z} [z \le 0]"
-    init = "he_uniform"
+    default_alpha = 1.0
 
-    def __init__(self, alpha: float = 1.0) -> None:
-        super().__init__()
-        self.alpha = check_positive_float(alpha, "ELU alpha", allow_zero=True)
+    def __init__(self, alpha: float = default_alpha) -> None:
+        super().__init__(alpha)
 
     def f(self, Z):
         below = np.expm1(np.minimum(Z, 0))  # expm1, not exp − 1: exact for z near 0; min(z, 0): no overflow
@@ -211,18 +221,6 @@ class ELU(Activation):
         dZ = np.where(Z > 0, 1.0, dZ)
         dZ *= dA
         return dZ
-
-    def get_config(self) -> dict[str, Any]:
-        return {"type": "ELU", "alpha": self.alpha}
-
-    @classmethod
-    def _config_args(cls, config):
-        alpha = config.get("alpha", 1.0)
-        check_positive_float(alpha, "ELU alpha", allow_zero=True)
-        return {"alpha": alpha}
-
-    def __repr__(self) -> str:
-        return f"ELU(alpha={self.alpha})"
 
 
 class GELU(Activation):
