@@ -154,6 +154,11 @@ def check_curves(workload: str, name: str, theirs: np.ndarray, ours: np.ndarray)
     )
 
 
+def loop_scaled_medians(rounds: dict[str, list[float]], scale: float) -> dict[str, float]:
+    """Each contender's median run; the "Sequential.fit loop", timed on a subset of the members, scaled up."""
+    return {name: float(np.median(ts)) * (scale if name == "Sequential.fit loop" else 1) for name, ts in rounds.items()}
+
+
 def xor_rows(quick: bool, dtype: str) -> list[Row]:
     n_models, epochs, subset = (QUICK if quick else FULL)["xor"]
     repeats = 1 if quick else 5
@@ -183,15 +188,15 @@ def xor_rows(quick: bool, dtype: str) -> list[Row]:
     finally:
         if torch:
             torch.set_num_threads(threads)
-    medians = {name: float(np.median(ts)) * (n_models / subset if "loop" in name else 1) for name, ts in rounds.items()}
-    per_round = f"fastest of {repeats} runs each"
+    medians = loop_scaled_medians(rounds, n_models / subset)
+    fastest = f"fastest of {repeats} runs each"
     notes["one Sequential.fit"] += (
-        f"; target ≤ 4: measured {best_ratio(rounds, 'chainrule', 'one Sequential.fit'):.2f} ({per_round})"
+        f"; target ≤ 4: measured {best_ratio(rounds, 'chainrule', 'one Sequential.fit'):.2f} ({fastest})"
     )
     notes["Sequential.fit loop"] += f"; timed on {subset} of the {n_models} members, scaled ×{n_models / subset:g}"
     if "torch.func vmap" in medians:
         faster = best_ratio(rounds, "torch.func vmap", "chainrule")
-        notes["torch.func vmap"] += f"; one thread; target: Ensemble ≥ 10× faster, measured {faster:.1f}× ({per_round})"
+        notes["torch.func vmap"] += f"; one thread; target: Ensemble ≥ 10× faster, measured {faster:.1f}× ({fastest})"
     return rows_with_ratios(workload, medians, "epoch", epochs, notes)
 
 
@@ -206,7 +211,7 @@ def throughput_rows(quick: bool, dtype: str) -> list[Row]:
     ours, loop = (fn() for fn in contenders.values())  # the check, and the warm-up
     loop_note = check_curves(workload, "the loop", loop, ours[:, :subset])
     rounds = time_rounds(contenders, repeats, warmup=0)
-    medians = {name: float(np.median(ts)) * (n_models / subset if "loop" in name else 1) for name, ts in rounds.items()}
+    medians = loop_scaled_medians(rounds, n_models / subset)
     rate = {name: n_models * epochs / t for name, t in medians.items()}  # networks × epochs per second
     speedup = best_ratio(rounds, "Sequential.fit loop", "chainrule", scale=subset / n_models)
     notes = {
