@@ -33,7 +33,7 @@ class DivergenceError(FloatingPointError):
 class Guard:
     """Watches one fit: ``start_epoch`` keeps the weights; ``check_loss`` and ``check_weights`` raise on divergence.
 
-    ``MemberGuard`` has the same methods for an Ensemble, freezing members instead of raising.
+    ``MemberGuard`` is one for an Ensemble, freezing members instead of raising.
     """
 
     def __init__(self, flat: np.ndarray, optimizer: Any, max_weight: float | None) -> None:
@@ -48,7 +48,7 @@ class Guard:
 
     def check_loss(self, value: float, epoch: int, batch: int) -> None:
         if not math.isfinite(value):
-            self.diverged(epoch, batch)
+            self._stop(epoch, batch)
 
     def epoch_loss(self, loss: float) -> float:
         """The epoch's mean loss as it goes into the logs."""
@@ -56,16 +56,20 @@ class Guard:
 
     def check_weights(self, epoch: int, batch: int) -> None:
         # NaN and inf fail the sum test, and so may huge finite weights whose squares overflow:
-        # only then is the exact peak looked at
-        if not float(np.dot(self.flat, self.flat)) <= self.max_square_sum:
-            if not self.peak() <= self.max_weight:
-                self.diverged(epoch, batch)
+        # only then are the weights looked at one by one
+        every = self.flat.reshape(-1)
+        if not float(np.dot(every, every)) <= self.max_square_sum:
+            self._weights_failed_sum(epoch, batch)
+
+    def _weights_failed_sum(self, epoch: int, batch: int) -> None:
+        if not self.peak() <= self.max_weight:
+            self._stop(epoch, batch)
 
     def peak(self) -> float:
         """The largest weight magnitude (NaN if any weight is NaN), without a |w| temporary."""
         return float(max(np.maximum.reduce(self.flat), -np.minimum.reduce(self.flat)))
 
-    def diverged(self, epoch: int, batch: int) -> None:
+    def _stop(self, epoch: int, batch: int) -> None:
         peak: float | None = self.peak()
         what = "The loss or the weights became NaN or infinite"
         if peak <= self.max_weight:
@@ -85,7 +89,7 @@ class Guard:
         )
 
 
-class MemberGuard:
+class MemberGuard(Guard):
     """Divergence guarding for an Ensemble: a member whose loss or weights go bad is frozen, the rest go on.
 
     A frozen member's weights go back to those at the start of the epoch, its
@@ -98,16 +102,14 @@ class MemberGuard:
     def __init__(
         self, flat: np.ndarray, flat_grad: np.ndarray, optimizer: Any, max_weight: float | None, diverged: list = ()
     ) -> None:
-        self.flat, self.flat_grad, self.optimizer = flat, flat_grad, optimizer
-        self.max_weight = float(np.finfo(flat.dtype).max) if max_weight is None else max_weight
-        self.snapshot = np.empty_like(flat)
-        self.max_square_sum = min(self.max_weight * self.max_weight, float(np.finfo(flat.dtype).max))
+        super().__init__(flat, optimizer, max_weight)
+        self.flat_grad = flat_grad
         self.diverged: list[tuple[int, int]] = list(diverged)  # members frozen before, by an earlier fit, stay so
         self.active = np.ones((len(flat), 1), dtype=flat.dtype)  # 1 for a member still training, 0 once frozen
         self.active[[member for member, _ in self.diverged]] = 0
 
     def start_epoch(self) -> None:
-        self.snapshot[...] = self.flat
+        super().start_epoch()
         if self.diverged:  # a schedule may have set a fresh rate: frozen members keep a rate of zero
             self.optimizer.current_lr = self.optimizer.current_lr * self.active
 
@@ -124,16 +126,14 @@ class MemberGuard:
             losses[self.active[:, 0] == 0] = np.nan
         return losses
 
-    def check_weights(self, epoch: int, batch: int) -> None:
+    def _weights_failed_sum(self, epoch: int, batch: int) -> None:
         """Freeze every active member with a weight that is not finite or beyond ``max_weight``.
 
-        Called under the fit's ``np.errstate``. One dot product over all members proves the common case
-        (Σw² ≤ bound² bounds every |w| of every member); only when it fails are the members looked at.
+        Only reached when the sum over all members fails (see ``Guard.check_weights``); called under the
+        fit's ``np.errstate``.
         """
-        every = self.flat.reshape(-1)
-        if not float(np.dot(every, every)) <= self.max_square_sum:
-            peak = np.maximum(np.maximum.reduce(self.flat, axis=1), -np.minimum.reduce(self.flat, axis=1))
-            self._freeze(~(peak <= self.max_weight), epoch)
+        peak = np.maximum(np.maximum.reduce(self.flat, axis=1), -np.minimum.reduce(self.flat, axis=1))
+        self._freeze(~(peak <= self.max_weight), epoch)
 
     def _freeze(self, bad: np.ndarray, epoch: int) -> None:
         bad = bad & (self.active[:, 0] > 0)
