@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import checkpoint, io
-from ._guard import Guard, MemberGuard
+from ._guard import Guard
 from ._validate import check_fraction, check_positive_float, check_positive_int, check_same_length
 from .callbacks import Callback, History
 from .losses import Loss, check_sample_weight
@@ -107,7 +107,7 @@ def fit(
     return history
 
 
-def run_epoch(model: Sequential, plan: Plan, guard: Guard | MemberGuard, epoch: int) -> dict[str, Any]:
+def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[str, Any]:
     """One pass over the batches: gradient, divergence check, optimiser step; the epoch's logs.
 
     An Ensemble runs it too, with a MemberGuard: its loss is then one value per member.
