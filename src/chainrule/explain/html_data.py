@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..activations import Activation
-from .text import MAX_SHOWN_ENTRIES, fused_note, num, residual_label, summary
+from .text import MAX_SHOWN_ENTRIES, fused_note, gradcheck_line, num, residual_label, summary
 
 if TYPE_CHECKING:
     from .explanation import Explanation
@@ -153,9 +153,7 @@ def step_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
 
 
 def gradcheck_data(ex: Explanation) -> dict[str, Any]:
-    passed = bool(ex.gradcheck_passed)
-    check = f"max rel. error {ex.gradcheck_error:.1e}, tol {ex.gradcheck_tol:.0e}"
-    return {"text": f"Gradient check: {check}: {'passed' if passed else 'FAILED'}.", "passed": passed}
+    return {"text": gradcheck_line(ex), "passed": bool(ex.gradcheck_passed)}
 
 
 def sizes_of(ex: Explanation) -> list[int]:

@@ -51,6 +51,15 @@ def num(x: float, precision: int = 5) -> str:
     return f"{x:.{precision}f}"
 
 
+def gradcheck_measure(ex: Explanation) -> str:
+    return f"max rel. error {ex.gradcheck_error:.1e}, tol {ex.gradcheck_tol:.0e}"
+
+
+def gradcheck_line(ex: Explanation) -> str:
+    """The closing sentence of the text and of the page: the check's measure and its verdict."""
+    return f"Gradient check: {gradcheck_measure(ex)}: {'passed' if ex.gradcheck_passed else 'FAILED'}."
+
+
 def summary(a: np.ndarray) -> str:
     return f"shape {a.shape}, not listed: ‖·‖ = {np.linalg.norm(a):.4g}, min {a.min():.4g}, max {a.max():.4g}"
 
@@ -110,11 +119,10 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
     p = precision
     fw, loss, L = ex.forward, ex.loss, len(ex.forward)
     n = len(loss.y_hat)
-    check = f"max rel. error {ex.gradcheck_error:.1e}, tol {ex.gradcheck_tol:.0e}"
     out = [
         f"One training step of {ex.model_repr}"[:WIDTH],
         f"batch of n = {n} sample(s), loss {loss.name}, {ex.n_params} parameters",
-        f"Gradient check against finite differences: {check}",
+        f"Gradient check against finite differences: {gradcheck_measure(ex)}",
         "",
         "FORWARD   z(l) = a(l-1)·W(l) + b(l),   a(l) = f(z(l)),   a(0) = X",
     ]
@@ -182,5 +190,5 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
                     out.append(f"  {name}: {old} − {ex.lr:g}·({g}) = {new}")
             else:
                 out += field(f"{up.param}({up.layer}) new", up.new, p)
-    out += ["", f"Gradient check: {check}: {'passed' if ex.gradcheck_passed else 'FAILED'}."]
+    out += ["", gradcheck_line(ex)]
     return "\n".join(out) + "\n"
