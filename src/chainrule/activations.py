@@ -19,7 +19,7 @@ import numpy as np
 from ._math import sigmoid, softmax
 from ._special import logistic, normal_cdf, normal_pdf
 from ._validate import check_positive_float, lookup
-from .layers import Layer, bad_input
+from .layers.base import Layer, bad_input
 
 
 class Activation(Layer):

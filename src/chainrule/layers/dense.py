@@ -1,0 +1,114 @@
+"""Dense: the fully connected layer, z = x·W + b."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import initializers
+from .._validate import check_positive_int
+from .base import UNOWNED_DRAWS, Layer, bad_input, check_given
+
+
+class Dense(Layer):
+    """Fully connected layer: Z = X·W + b.
+
+    Shapes:  X (n, n_in) · W (n_in, n_out) + b (n_out,) -> Z (n, n_out)
+    (in an Ensemble every array gains a leading model axis: W (M, n_in, n_out), Z (M, n, n_out))
+
+    Backward, given dZ = ∂L/∂Z (n, n_out):
+
+        dW = Xᵀ·dZ          (n_in, n_out)   each weight collects input × δ over the batch
+        db = Σₙ dZ          (n_out,)
+        dX = dZ·Wᵀ          (n, n_in)       what the layer below receives
+
+    The batch average is the loss's business: dZ already carries its 1/n.
+
+    ``W`` and ``b`` give the starting values (kept by any model the layer
+    joins). Otherwise ``init`` names the weight initialiser (see
+    ``chainrule.initializers``) or is a callable ``init(shape, rng, dtype)``;
+    left as None, a Sequential picks the one the next activation suits (He
+    for the ReLU family, Glorot otherwise). Biases start at zero.
+    """
+
+    def __init__(self, n_in: int, n_out: int, init: str | Any = None, *, W: Any = None, b: Any = None) -> None:
+        super().__init__()
+        self.n_in = check_positive_int(n_in, "Dense n_in")
+        self.n_out = check_positive_int(n_out, "Dense n_out")
+        if init is not None and not callable(init):
+            initializers.get_initializer(init)  # fail now on a typo, not at build time
+        self.init = init
+        given = {
+            name: check_given(repr(self), name, value, shape)
+            for name, value, shape in (("W", W, (self.n_in, self.n_out)), ("b", b, (self.n_out,)))
+            if value is not None
+        }
+        self.params = {"W": np.zeros((self.n_in, self.n_out)), "b": np.zeros(self.n_out)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._ones = np.ones(0)  # a column of ones as long as the batch, for db (kept between calls)
+        self.initialize(UNOWNED_DRAWS)  # usable on its own; a model redraws these from its seed
+        self._drawn = {name: p.copy() for name, p in self.params.items()}
+        for name, value in given.items():
+            self.params[name][...] = value
+            del self._drawn[name]
+
+    def forward(self, X: np.ndarray, train: bool = True) -> np.ndarray:
+        W = self.params["W"]
+        ok = isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.ndim in (2, W.ndim)
+        if not ok or X.shape[-1] != self.n_in:
+            raise bad_input(self, X, self.n_in)
+        Z = X @ W  # (n, n_out); (n_models, n, n_out) for a stack of models
+        b = self.params["b"]
+        Z += b if b.ndim == 1 else b[:, None, :]
+        if train:
+            self._cache, self._out_shape = X, Z.shape  # what backward needs, and the gradient shape it must get
+        return Z
+
+    def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        X = self._cached(dZ)
+        np.matmul(X.mT, dZ, out=self.grads["W"])
+        np.matmul(self._ones_like_rows(dZ), dZ, out=self.grads["b"])  # Σ over rows as 1ᵀ·dZ: one BLAS call
+        return dZ @ self.params["W"].mT if need_input_grad else None
+
+    def _ones_like_rows(self, dZ: np.ndarray) -> np.ndarray:
+        ones = self._ones
+        if len(ones) != dZ.shape[-2] or ones.dtype != dZ.dtype:
+            ones = self._ones = np.ones(dZ.shape[-2], dtype=dZ.dtype)
+        return ones
+
+    def output_dim(self, n_in: int) -> int:
+        return self.n_out
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"W": (self.n_in, self.n_out), "b": (self.n_out,)}
+
+    def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
+        if names is None or "W" in names:
+            W = self.params["W"]
+            chosen = self.init if self.init is not None else default_init or initializers.DEFAULT_INIT
+            draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
+            W[...] = draw(W.shape, rng, W.dtype)
+        if names is None or "b" in names:
+            self.params["b"][...] = 0
+
+    def get_config(self) -> dict[str, Any]:
+        init = self.init if isinstance(self.init, str) or self.init is None else "custom"
+        return {"type": "Dense", "n_in": self.n_in, "n_out": self.n_out, "init": init}
+
+    @classmethod
+    def config_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        args = cls._config_args(config)
+        return {"W": (args["n_in"], args["n_out"]), "b": (args["n_out"],)}
+
+    @classmethod
+    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
+        n_in, n_out = config.get("n_in"), config.get("n_out")
+        for v in (n_in, n_out):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"a Dense layer has size {v!r}; sizes are positive integers.")
+        init = config.get("init")
+        return {"n_in": n_in, "n_out": n_out, "init": init if init in initializers.INITIALIZERS else None}
+
+    def __repr__(self) -> str:
+        return f"Dense({self.n_in}, {self.n_out})"
