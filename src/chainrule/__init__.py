@@ -25,7 +25,7 @@ from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
 from .io import ModelFileError, load
-from .layers import Dense, Layer
+from .layers import BatchNorm, Dense, Dropout, Layer, LayerNorm, Residual
 from .losses import (
     MSE,
     SSE,
@@ -54,6 +54,7 @@ from .replay import Replay
 __all__ = [
     "__version__",
     "Adam",
+    "BatchNorm",
     "BCEWithLogits",
     "BinaryCrossEntropy",
     "Callback",
@@ -61,6 +62,7 @@ __all__ = [
     "CosineDecay",
     "Dense",
     "DivergenceError",
+    "Dropout",
     "ELU",
     "EarlyStopping",
     "Ensemble",
@@ -73,6 +75,7 @@ __all__ = [
     "History",
     "Identity",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "Loss",
     "MSE",
@@ -83,6 +86,7 @@ __all__ = [
     "RMSProp",
     "ReLU",
     "Replay",
+    "Residual",
     "SGD",
     "SSE",
     "Sequential",

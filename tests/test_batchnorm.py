@@ -1,0 +1,168 @@
+"""BatchNorm against PyTorch's BatchNorm1d: values, every gradient and the running statistics, in both modes."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+torch = pytest.importorskip("torch")
+
+
+def close(mine, theirs, rtol=1e-10):
+    """Relative to the largest value: max |mine − theirs| ≤ rtol · max |theirs|."""
+    theirs = np.asarray(theirs.detach().numpy() if hasattr(theirs, "detach") else theirs)
+    assert mine.shape == theirs.shape
+    err = np.max(np.abs(mine - theirs))
+    assert err <= rtol * max(np.max(np.abs(theirs)), 1e-300), f"mine vs theirs differ by {err:.3g}"
+
+
+def twins(C, momentum=0.1, eps=1e-5, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    gamma, beta = rng.normal(size=C) + 1, rng.normal(size=C)
+    mine = cr.BatchNorm(C, momentum=momentum, eps=eps)
+    mine.params["gamma"][...], mine.params["beta"][...] = gamma, beta
+    theirs = torch.nn.BatchNorm1d(C, momentum=momentum, eps=eps, dtype=torch.float64)
+    with torch.no_grad():
+        theirs.weight[...], theirs.bias[...] = torch.tensor(gamma), torch.tensor(beta)
+    return mine, theirs
+
+
+def torch_step(theirs, X, dY):
+    Xt = torch.tensor(X, requires_grad=True)
+    theirs.weight.grad = theirs.bias.grad = None
+    Yt = theirs(Xt)
+    Yt.backward(torch.tensor(dY))
+    return Yt, Xt.grad
+
+
+@pytest.mark.parametrize("sample_shape", [(5,), (3, 7)], ids=["(n, C)", "(n, C, L)"])
+@pytest.mark.parametrize("momentum", [0.1, 0.5])
+def test_training_steps_match_pytorch(sample_shape, momentum):
+    C = sample_shape[0]
+    mine, theirs = twins(C, momentum=momentum)
+    mine.build(sample_shape, None)
+    rng = np.random.default_rng(1)
+    for step in range(4):
+        X = rng.normal(loc=step, scale=1 + step, size=(8, *sample_shape))
+        dY = rng.normal(size=X.shape)
+        Y = mine.forward(X, training=True)
+        dX = mine.backward(dY)
+        Yt, dXt = torch_step(theirs, X, dY)
+        close(Y, Yt)
+        close(dX, dXt)
+        close(mine.grads["gamma"], theirs.weight.grad)
+        close(mine.grads["beta"], theirs.bias.grad)
+        close(mine.state["running_mean"], theirs.running_mean)
+        close(mine.state["running_var"], theirs.running_var)
+
+
+@pytest.mark.parametrize("sample_shape", [(5,), (3, 7)], ids=["(n, C)", "(n, C, L)"])
+def test_inference_uses_running_statistics_like_pytorch(sample_shape):
+    mine, theirs = twins(sample_shape[0])
+    mine.build(sample_shape, None)
+    rng = np.random.default_rng(2)
+    for _ in range(3):  # move the running statistics away from 0 and 1
+        X = rng.normal(loc=2, scale=3, size=(6, *sample_shape))
+        mine.forward(X, training=True, keep=False)
+        theirs(torch.tensor(X))
+    theirs.eval()
+    X, dY = rng.normal(size=(4, *sample_shape)), rng.normal(size=(4, *sample_shape))
+    before = {k: v.copy() for k, v in mine.state.items()}
+    Y = mine.forward(X, training=False)
+    dX = mine.backward(dY)
+    Yt, dXt = torch_step(theirs, X, dY)
+    close(Y, Yt)
+    close(dX, dXt)
+    close(mine.grads["gamma"], theirs.weight.grad)
+    close(mine.grads["beta"], theirs.bias.grad)
+    for name, value in before.items():
+        np.testing.assert_array_equal(mine.state[name], value)  # inference leaves them alone
+
+
+def test_backward_terms_sum_to_backward():
+    layer = cr.BatchNorm(3)
+    layer.build((3,), None)
+    rng = np.random.default_rng(3)
+    X, dY = rng.normal(size=(10, 3)), rng.normal(size=(10, 3))
+    layer.forward(X)
+    terms = layer.backward_terms(dY)
+    paths = [v for k, v in terms.items() if k.endswith(("(direct)", "(through μ)", "(through σ²)"))]
+    assert len(paths) == 3
+    np.testing.assert_allclose(sum(paths), layer.backward(dY), rtol=1e-12, atol=1e-15)
+    shown = layer.forward_terms()
+    np.testing.assert_allclose(shown["μ"].ravel(), X.mean(axis=0))
+    np.testing.assert_allclose(shown["σ²"].ravel(), X.var(axis=0))
+
+
+def test_float32_stays_float32_and_agrees():
+    layer = cr.BatchNorm(4)
+    layer.build((4,), None)
+    X = np.random.default_rng(4).normal(size=(16, 4))
+    Y64 = layer.forward(X).copy()
+    layer.reset_state()
+    layer.params = {k: v.astype(np.float32) for k, v in layer.params.items()}
+    layer.grads = {k: v.astype(np.float32) for k, v in layer.grads.items()}
+    layer.state = {k: v.astype(np.float32) for k, v in layer.state.items()}
+    Y = layer.forward(X.astype(np.float32))
+    dX = layer.backward(np.ones_like(Y))
+    assert Y.dtype == dX.dtype == layer.state["running_var"].dtype == np.float32
+    np.testing.assert_allclose(Y, Y64, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("momentum", [-0.1, 1.5, True, "0.1", float("nan")])
+def test_bad_momentum(momentum):
+    with pytest.raises(ValueError, match=r"BatchNorm momentum must be a number in \[0, 1\]; received momentum="):
+        cr.BatchNorm(3, momentum=momentum)
+
+
+@pytest.mark.parametrize("eps", [0, -1e-5, float("inf"), float("nan"), None])
+def test_bad_eps(eps):
+    with pytest.raises(ValueError, match="BatchNorm eps must be a positive finite number; received eps="):
+        cr.BatchNorm(3, eps=eps)
+
+
+@pytest.mark.parametrize("n", [0, -2, 2.5])
+def test_bad_width(n):
+    with pytest.raises(ValueError, match="BatchNorm n_features must be a positive integer"):
+        cr.BatchNorm(n)
+
+
+def test_training_on_one_sample_is_refused_and_changes_nothing():
+    layer = cr.BatchNorm(3)
+    layer.build((3,), None)
+    with pytest.raises(ValueError, match=r"BatchNorm\(3\) in training mode needs more than one value per channel"):
+        layer.forward(np.ones((1, 3)))
+    with pytest.raises(ValueError):  # PyTorch refuses it too
+        torch.nn.BatchNorm1d(3)(torch.ones(1, 3))
+    np.testing.assert_array_equal(layer.state["running_mean"], 0)
+    np.testing.assert_array_equal(layer.state["running_var"], 1)
+    assert layer.forward(np.ones((1, 3)), training=False).shape == (1, 3)  # inference is fine
+
+
+def test_one_sample_of_a_signal_has_enough_values():
+    layer = cr.BatchNorm(2)
+    layer.build((2, 5), None)
+    assert layer.forward(np.random.default_rng(0).normal(size=(1, 2, 5))).shape == (1, 2, 5)
+
+
+@pytest.mark.parametrize("shape", [(4,), (4, 6), (3, 6, 2), ()])
+def test_shapes_that_do_not_fit(shape):
+    with pytest.raises(ValueError, match=r"BatchNorm\(3\) normalises per-sample inputs of shape \(3,\) or \(3, L\)"):
+        cr.BatchNorm(3).output_shape(shape)
+
+
+@pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf])
+def test_unusable_running_variance_is_refused(bad):
+    layer = cr.BatchNorm(3)
+    layer.state["running_var"][1] = bad
+    with pytest.raises(ValueError, match=r"BatchNorm\(3\) has running_var .* at index \(1,\)"):
+        layer.check_state()
+
+
+def test_config_round_trip():
+    layer = cr.BatchNorm(7, momentum=0.3, eps=1e-3)
+    again = cr.Layer.registry["BatchNorm"].from_config(layer.get_config())
+    assert (again.n_features, again.momentum, again.eps) == (7, 0.3, 1e-3)
+    assert cr.BatchNorm.config_shapes(layer.get_config()) == {"gamma": (7,), "beta": (7,)}
+    with pytest.raises(ValueError, match="momentum"):
+        cr.BatchNorm.config_shapes({"type": "BatchNorm", "n_features": 3, "momentum": 2})

@@ -1,0 +1,96 @@
+"""Residual blocks against PyTorch twins: y = x + f(x), its two paths, and every inner gradient."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+torch = pytest.importorskip("torch")
+
+
+def close(mine, theirs, rtol=1e-10):
+    theirs = theirs.detach().numpy()
+    assert mine.shape == theirs.shape
+    err = np.max(np.abs(mine - theirs))
+    assert err <= rtol * np.max(np.abs(theirs)), f"mine vs theirs differ by {err:.3g}"
+
+
+def dense_twin(layer):
+    lin = torch.nn.Linear(layer.n_in, layer.n_out, dtype=torch.float64)
+    with torch.no_grad():
+        lin.weight[...] = torch.tensor(layer.params["W"].T)
+        lin.bias[...] = torch.tensor(layer.params["b"])
+    return lin
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_matches_pytorch(training):
+    rng = np.random.default_rng(0)
+    d1, d2 = cr.Dense(5, 8), cr.Dense(8, 5)
+    for d in (d1, d2):
+        d.params["W"][...] = rng.normal(size=d.params["W"].shape)
+        d.params["b"][...] = rng.normal(size=d.params["b"].shape)
+    norm = cr.BatchNorm(8)
+    block = cr.Residual(d1, norm, cr.Tanh(), d2)
+    block.build((5,), None)
+    f = torch.nn.Sequential(dense_twin(d1), torch.nn.BatchNorm1d(8, dtype=torch.float64), torch.nn.Tanh(),
+                            dense_twin(d2))  # fmt: skip
+    f.train(training)
+    X, dY = rng.normal(size=(12, 5)), rng.normal(size=(12, 5))
+    Y = block.forward(X, training=training)
+    dX = block.backward(dY)
+    Xt = torch.tensor(X, requires_grad=True)
+    Yt = Xt + f(Xt)
+    Yt.backward(torch.tensor(dY))
+    close(Y, Yt)
+    close(dX, Xt.grad)
+    for name, theirs in [("0.W", f[0].weight.grad.T), ("1.gamma", f[1].weight.grad), ("1.beta", f[1].bias.grad),
+                         ("3.W", f[3].weight.grad.T), ("3.b", f[3].bias.grad)]:  # fmt: skip
+        close(block.grads[name], theirs)
+    if training:  # batch statistics subtract any shift: a bias just before BatchNorm gets no gradient
+        assert np.max(np.abs(block.grads["0.b"])) < 1e-13
+    else:
+        close(block.grads["0.b"], f[0].bias.grad)
+    close(block.state["1.running_mean"], f[1].running_mean)
+    close(block.state["1.running_var"], f[1].running_var)
+
+
+def test_two_paths_sum():
+    block = cr.Residual(cr.Dense(3, 3), cr.Tanh())
+    block.build((3,), None)
+    rng = np.random.default_rng(1)
+    X, dY = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    Y = block.forward(X)
+    shown = block.forward_terms()
+    np.testing.assert_array_equal(shown["x (skip path)"], X)
+    np.testing.assert_allclose(shown["f(x) (inner path)"], np.tanh(X @ block.params["0.W"] + block.params["0.b"]))
+    np.testing.assert_allclose(Y, shown["x (skip path)"] + shown["f(x) (inner path)"])
+    terms = block.backward_terms(dY)
+    np.testing.assert_allclose(terms["dx = dy + (∂f/∂x)ᵀ·dy"], block.backward(dY))
+
+
+def test_inner_layers_that_change_the_shape_are_refused():
+    block = cr.Residual(cr.Dense(4, 3), cr.ReLU())
+    with pytest.raises(ValueError, match=r"Residual\(Dense\(4, 3\), ReLU\(\)\): .* shape \(4,\) into \(3,\)"):
+        block.build((4,), None)
+    assert block.n_models is None and block.in_shape is None  # nothing changed
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="at least one inner layer"):
+        cr.Residual()
+    with pytest.raises(TypeError, match="Residual takes layers"):
+        cr.Residual("relu")
+    d = cr.Dense(2, 2)
+    with pytest.raises(ValueError, match="same layer object twice"):
+        cr.Residual(d, d)
+
+
+def test_config_round_trip():
+    block = cr.Residual(cr.Dense(4, 4), cr.LayerNorm(4), cr.ReLU(), cr.Dropout(0.1))
+    config = block.get_config()
+    again = cr.Layer.registry["Residual"].from_config(config)
+    assert repr(again) == repr(block) == "Residual(Dense(4, 4), LayerNorm(4), ReLU(), Dropout(0.1))"
+    assert cr.Residual.config_shapes(config) == {"0.W": (4, 4), "0.b": (4,), "1.gamma": (4,), "1.beta": (4,)}
+    with pytest.raises(ValueError, match="unknown inner layer"):
+        cr.Residual.config_shapes({"type": "Residual", "layers": [{"type": "Nope"}]})
