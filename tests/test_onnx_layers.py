@@ -108,27 +108,31 @@ def test_what_pytorch_writes_comes_in_and_predicts_like_pytorch(tmp_path):
     close(run_ort(tmp_path / "t.onnx", X), expected, "float32")
 
 
-def test_a_dropout_node_becomes_a_dropout_layer(tmp_path):
+def save_graph(path, nodes, arrays, width):
+    """A float32 graph X (N, width) -> Y (N, width) of ``nodes``, with ``arrays`` as its initializers."""
     from onnx import TensorProto, helper, numpy_helper
 
-    W = numpy_helper.from_array(np.eye(3, dtype=np.float32), "W")
-    ratio = numpy_helper.from_array(np.array(0.25, dtype=np.float32), "ratio")
-    nodes = [helper.make_node("MatMul", ["X", "W"], ["h"]), helper.make_node("Dropout", ["h", "ratio"], ["Y"])]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 3])],
-                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 3])], [W, ratio])  # fmt: skip
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "d.onnx"))
-    assert repr(cx.load(tmp_path / "d.onnx")) == "Sequential(Dense(3, 3), Dropout(0.25))"
+    inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), k) for k, v in arrays.items()]
+    io = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", width]) for name in "XY"]
+    graph = helper.make_graph([helper.make_node(*n) for n in nodes], "g", io[:1], io[1:], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_a_dropout_node_becomes_a_dropout_layer(tmp_path):
+    nodes = [("MatMul", ["X", "W"], ["h"]), ("Dropout", ["h", "ratio"], ["Y"])]
+    path = save_graph(tmp_path / "d.onnx", nodes, {"W": np.eye(3), "ratio": 0.25}, 3)
+    assert repr(cx.load(path)) == "Sequential(Dense(3, 3), Dropout(0.25))"
 
 
 def test_a_negative_variance_in_a_file_is_refused(tmp_path):
-    from onnx import TensorProto, helper, numpy_helper
-
-    arrays = {"W": np.eye(2), "s": np.ones(2), "b": np.zeros(2), "m": np.zeros(2), "v": np.array([1.0, -1.0])}
-    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in arrays.items()]
-    nodes = [helper.make_node("MatMul", ["X", "W"], ["h"]),
-             helper.make_node("BatchNormalization", ["h", "s", "b", "m", "v"], ["Y"])]  # fmt: skip
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 2])],
-                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 2])], inits)  # fmt: skip
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "v.onnx"))
+    arrays = {"W": np.eye(2), "s": np.ones(2), "b": np.zeros(2), "m": np.zeros(2), "v": [1.0, -1.0]}
+    nodes = [("MatMul", ["X", "W"], ["h"]), ("BatchNormalization", ["h", "s", "b", "m", "v"], ["Y"])]
     with pytest.raises(cx.OnnxFileError, match="negative or non-finite variance"):
-        cx.load(tmp_path / "v.onnx")
+        cx.load(save_graph(tmp_path / "v.onnx", nodes, arrays, 2))
+
+
+def test_an_add_of_two_unrelated_branches_is_refused(tmp_path):
+    nodes = [("MatMul", ["X", "W"], ["a"]), ("MatMul", ["X", "V"], ["b"]), ("Add", ["a", "b"], ["Y"])]
+    with pytest.raises(cx.OnnxFileError, match="adds two computed tensors"):
+        cx.load(save_graph(tmp_path / "a.onnx", nodes, {"W": np.eye(2), "V": 2 * np.eye(2)}, 2))
