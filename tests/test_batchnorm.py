@@ -166,3 +166,94 @@ def test_config_round_trip():
     assert cr.BatchNorm.config_shapes(layer.get_config()) == {"gamma": (7,), "beta": (7,)}
     with pytest.raises(ValueError, match="momentum"):
         cr.BatchNorm.config_shapes({"type": "BatchNorm", "n_features": 3, "momentum": 2})
+
+
+# ---------------------------------------------------------------- in a model
+def blobs(n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(loc=2, scale=3, size=(n, 3))
+    return X, (X[:, 0] + X[:, 1] > 4).astype(int)
+
+
+def bn_layers():
+    return [cr.Dense(3, 5), cr.Tanh(), cr.BatchNorm(5), cr.Dense(5, 2)]
+
+
+def test_gradcheck_in_training_mode_through_the_batch_statistics():
+    X, y = blobs(12)
+    model = cr.Sequential(*bn_layers(), seed=0)
+    model.layers[2].params["gamma"][...] = [0.5, 1.5, 2.0, -1.0, 1.2]  # away from 1, so each path weighs
+    result = cr.gradcheck(model, X, y, "softmax_cross_entropy")
+    assert result.passed, str(result)
+
+
+def test_gradcheck_can_fail_on_a_wrong_backward(monkeypatch):
+    """The check above can fail: drop the term through σ² and it does."""
+    X, y = blobs(12)
+    model = cr.Sequential(*bn_layers(), seed=0)
+
+    def two_terms(self, dY, need_input_grad=True):
+        Xhat, inv_std, _, _, gamma, _, over = self._cached(dY)
+        self.grads["gamma"][...] = self._param_sum(dY * Xhat)
+        self.grads["beta"][...] = self._param_sum(dY)
+        dXhat = dY * gamma
+        return (dXhat - dXhat.mean(axis=over, keepdims=True)) * inv_std
+
+    monkeypatch.setattr(cr.BatchNorm, "backward", two_terms)
+    assert not cr.gradcheck(model, X, y, "softmax_cross_entropy").passed
+
+
+def test_save_and_load_keep_the_running_statistics(tmp_path):
+    X, y = blobs()
+    model = cr.Sequential(*bn_layers(), seed=0)
+    model.fit(X, y, loss="softmax_cross_entropy", epochs=3, batch_size=8)
+    model.save(tmp_path / "m.zip")
+    again = cr.load(tmp_path / "m.zip")
+    for name in ("running_mean", "running_var"):
+        np.testing.assert_array_equal(again.layers[2].state[name], model.layers[2].state[name])
+    assert not np.allclose(model.layers[2].state["running_var"], 1)  # they did move
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+
+
+def test_a_model_file_with_a_negative_running_variance_is_refused(tmp_path):
+    import zipfile
+
+    model = cr.Sequential(*bn_layers(), seed=0)
+    model.layers[2].state["running_var"][3] = -2.0  # as a damaged or hostile file would hold it
+    model.save(tmp_path / "m.zip")
+    with zipfile.ZipFile(tmp_path / "m.zip") as z:
+        assert any("running_var" in name for name in z.namelist())
+    with pytest.raises(cr.ModelFileError, match=r"BatchNorm\(5\).*running_var -2.0 at index \(3,\)"):
+        cr.load(tmp_path / "m.zip")
+
+
+def test_full_batch_ensemble_members_equal_separate_fits():
+    X, y = blobs()
+    ens = cr.Ensemble(*bn_layers(), n_models=3, seed=4)
+    ens.fit(X, y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=0.01), epochs=20)
+    for i in range(3):
+        alone = cr.Sequential(*bn_layers(), seed=4 + i)
+        alone.fit(X, y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=0.01), epochs=20)
+        np.testing.assert_allclose(ens.flat_params[i], alone.flat_params, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ens.member(i).layers[2].state["running_var"], alone.layers[2].state["running_var"],
+                                   rtol=1e-10)  # fmt: skip
+        np.testing.assert_allclose(ens.predict(X)[i], alone.predict(X), rtol=1e-10, atol=1e-12)
+
+
+def test_summary_shows_the_layer_and_its_parameters():
+    text = cr.Sequential(*bn_layers(), seed=0).summary()
+    row = next(line for line in text.splitlines() if "BatchNorm(5)" in line)
+    assert row.split()[-1] == "10"  # γ and β, 5 each; the running statistics are not parameters
+
+
+def test_resume_is_bit_identical(tmp_path):
+    X, y = blobs()
+    fit = dict(loss="softmax_cross_entropy", batch_size=8, seed=5)
+    straight = cr.Sequential(*bn_layers(), seed=1)
+    straight.fit(X, y, epochs=6, **fit)
+    first = cr.Sequential(*bn_layers(), seed=1)
+    first.fit(X, y, epochs=3, callbacks=[cr.ModelCheckpoint(tmp_path / "c.zip")], **fit)
+    resumed = cr.Sequential(*bn_layers(), seed=1)
+    resumed.fit(X, y, epochs=6, resume_from=tmp_path / "c.zip", **fit)
+    np.testing.assert_array_equal(resumed.flat_params, straight.flat_params)
+    np.testing.assert_array_equal(resumed.flat_state, straight.flat_state)

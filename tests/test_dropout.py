@@ -117,3 +117,71 @@ def test_config_round_trip():
     assert repr(again) == "Dropout(0.2)"
     with pytest.raises(ValueError, match="rate"):
         cr.Dropout.from_config({"type": "Dropout", "rate": 1.0})
+
+
+# ---------------------------------------------------------------- in a model
+def blobs(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, (X[:, 0] > X[:, 1]).astype(int)
+
+
+def dropout_layers(rate=0.5):
+    return [cr.Dense(3, 8), cr.Tanh(), cr.Dropout(rate), cr.Dense(8, 2)]
+
+
+def test_gradcheck_with_the_mask_frozen():
+    X, y = blobs(10)
+    model = cr.Sequential(*dropout_layers(), seed=0)
+    result = cr.gradcheck(model, X, y, "softmax_cross_entropy")
+    assert result.passed, str(result)
+
+
+def test_gradcheck_can_fail_when_backward_forgets_the_scale(monkeypatch):
+    X, y = blobs(10)
+    model = cr.Sequential(*dropout_layers(), seed=0)
+    monkeypatch.setattr(cr.Dropout, "backward", lambda self, dY, need_input_grad=True: dY * (self._cache[1] != 0))
+    assert not cr.gradcheck(model, X, y, "softmax_cross_entropy").passed
+
+
+def test_predict_is_deterministic_and_training_is_not():
+    X, _ = blobs()
+    model = cr.Sequential(*dropout_layers(), seed=0)
+    np.testing.assert_array_equal(model.predict(X), model.predict(X))  # inference: no mask
+    a, b = model.forward(X, training=True, keep=False), model.forward(X, training=True, keep=False)
+    assert not np.array_equal(a, b)  # a fresh mask each training pass
+
+
+def test_a_seeded_fit_is_reproducible_and_resume_is_bit_identical(tmp_path):
+    X, y = blobs()
+    fit = dict(loss="softmax_cross_entropy", batch_size=8, seed=5)
+    straight = cr.Sequential(*dropout_layers(), seed=1)
+    straight.fit(X, y, epochs=6, **fit)
+    again = cr.Sequential(*dropout_layers(), seed=1)
+    again.fit(X, y, epochs=6, **fit)
+    np.testing.assert_array_equal(again.flat_params, straight.flat_params)
+    first = cr.Sequential(*dropout_layers(), seed=1)
+    first.fit(X, y, epochs=3, callbacks=[cr.ModelCheckpoint(tmp_path / "c.zip")], **fit)
+    resumed = cr.Sequential(*dropout_layers(), seed=1)
+    resumed.initialize(seed=999)  # another generator state: the file's must be restored
+    resumed.fit(X, y, epochs=6, resume_from=tmp_path / "c.zip", **fit)
+    np.testing.assert_array_equal(resumed.flat_params, straight.flat_params)
+
+
+def test_save_load_and_summary(tmp_path):
+    X, y = blobs()
+    model = cr.Sequential(*dropout_layers(0.3), seed=0)
+    model.fit(X, y, loss="softmax_cross_entropy", epochs=2)
+    model.save(tmp_path / "m.zip")
+    again = cr.load(tmp_path / "m.zip")
+    assert repr(again.layers[2]) == "Dropout(0.3)"
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    assert "Dropout(0.3)" in model.summary()
+
+
+def test_an_ensemble_trains_and_predicts_with_dropout():
+    X, y = blobs()
+    ens = cr.Ensemble(*dropout_layers(), n_models=3, seed=0)
+    ens.fit(X, y, loss="softmax_cross_entropy", epochs=3, batch_size=8)
+    assert ens.predict(X).shape == (3, 40, 2)
+    np.testing.assert_array_equal(ens.predict(X)[1], ens.member(1).predict(X))

@@ -89,3 +89,43 @@ def test_last_axis_must_fit():
     with pytest.raises(ValueError, match=r"LayerNorm\(4\) normalises the last axis, of length 4; .* \(4, 3\)"):
         cr.LayerNorm(4).output_shape((4, 3))
     assert cr.LayerNorm(4).output_shape((3, 4)) == (3, 4)
+
+
+# ---------------------------------------------------------------- in a model
+def blobs(n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(loc=1, scale=2, size=(n, 3))
+    return X, (X[:, 0] * X[:, 1] > 0).astype(int)
+
+
+def ln_layers():
+    return [cr.Dense(3, 6), cr.LayerNorm(6), cr.Tanh(), cr.Dense(6, 2)]
+
+
+def test_gradcheck():
+    X, y = blobs(8)
+    model = cr.Sequential(*ln_layers(), seed=0)
+    model.layers[1].params["gamma"][...] = np.linspace(0.5, 2, 6)
+    result = cr.gradcheck(model, X, y, "softmax_cross_entropy")
+    assert result.passed, str(result)
+
+
+def test_full_batch_ensemble_members_equal_separate_fits():
+    X, y = blobs()
+    ens = cr.Ensemble(*ln_layers(), n_models=3, seed=2)
+    ens.fit(X, y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=0.01), epochs=20)
+    for i in range(3):
+        alone = cr.Sequential(*ln_layers(), seed=2 + i)
+        alone.fit(X, y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=0.01), epochs=20)
+        np.testing.assert_allclose(ens.flat_params[i], alone.flat_params, rtol=1e-10, atol=1e-12)
+
+
+def test_save_load_and_summary(tmp_path):
+    X, y = blobs()
+    model = cr.Sequential(*ln_layers(), seed=0)
+    model.fit(X, y, loss="softmax_cross_entropy", epochs=3)
+    model.save(tmp_path / "m.zip")
+    again = cr.load(tmp_path / "m.zip")
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    row = next(line for line in model.summary().splitlines() if "LayerNorm(6)" in line)
+    assert row.split()[-1] == "12"

@@ -94,3 +94,76 @@ def test_config_round_trip():
     assert cr.Residual.config_shapes(config) == {"0.W": (4, 4), "0.b": (4,), "1.gamma": (4,), "1.beta": (4,)}
     with pytest.raises(ValueError, match="unknown inner layer"):
         cr.Residual.config_shapes({"type": "Residual", "layers": [{"type": "Nope"}]})
+
+
+# ---------------------------------------------------------------- in a model
+def blobs(n=32, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, (X[:, 0] * X[:, 1] > 0).astype(int)
+
+
+def res_layers(dropout=0.0):
+    inner = [cr.Dense(6, 6), cr.Tanh(), cr.BatchNorm(6)] + ([cr.Dropout(dropout)] if dropout else [])
+    return [cr.Dense(3, 6), cr.Tanh(), cr.Residual(*inner), cr.Dense(6, 2)]
+
+
+def test_gradcheck_through_both_paths():
+    X, y = blobs(10)
+    result = cr.gradcheck(cr.Sequential(*res_layers(0.3), seed=0), X, y, "softmax_cross_entropy")
+    assert result.passed, str(result)
+
+
+def test_gradcheck_can_fail_without_the_skip_path(monkeypatch):
+    X, y = blobs(10)
+    model = cr.Sequential(*res_layers(), seed=0)
+    original = cr.Residual.backward
+    monkeypatch.setattr(cr.Residual, "backward", lambda self, dY, need_input_grad=True: original(self, dY) - dY)
+    assert not cr.gradcheck(model, X, y, "softmax_cross_entropy").passed
+
+
+def test_inner_dropout_draws_from_the_models_generator():
+    X, y = blobs()
+    fits = []
+    for _ in range(2):
+        model = cr.Sequential(*res_layers(0.5), seed=3)
+        model.fit(X, y, loss="softmax_cross_entropy", epochs=3, batch_size=8, seed=1)
+        fits.append(model.flat_params.copy())
+    np.testing.assert_array_equal(fits[0], fits[1])
+
+
+def test_save_load_keeps_inner_parameters_and_statistics(tmp_path):
+    X, y = blobs()
+    model = cr.Sequential(*res_layers(0.2), seed=0)
+    model.fit(X, y, loss="softmax_cross_entropy", epochs=3, batch_size=8)
+    model.save(tmp_path / "m.zip")
+    again = cr.load(tmp_path / "m.zip")
+    assert repr(again) == repr(model)
+    np.testing.assert_array_equal(again.flat_params, model.flat_params)
+    np.testing.assert_array_equal(again.layers[2].layers[2].state["running_var"],
+                                  model.layers[2].layers[2].state["running_var"])  # fmt: skip
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+
+
+def test_the_inner_layers_compute_with_the_models_weights():
+    model = cr.Sequential(*res_layers(), seed=0)
+    block = model.layers[2]
+    assert np.shares_memory(block.layers[0].params["W"], model.flat_params)
+    assert np.shares_memory(block.layers[2].state["running_mean"], model.flat_state)
+    with pytest.raises(ValueError, match="already belongs to another model"):
+        cr.Sequential(cr.Dense(6, 6), block.layers[0])
+
+
+def test_full_batch_ensemble_members_equal_separate_fits():
+    X, y = blobs()
+    ens = cr.Ensemble(*res_layers(), n_models=2, seed=6)
+    ens.fit(X, y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=0.01), epochs=15)
+    for i in range(2):
+        alone = cr.Sequential(*res_layers(), seed=6 + i)
+        alone.fit(X, y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=0.01), epochs=15)
+        np.testing.assert_allclose(ens.flat_params[i], alone.flat_params, rtol=1e-10, atol=1e-12)
+
+
+def test_summary_counts_the_inner_parameters():
+    row = next(line for line in cr.Sequential(*res_layers(), seed=0).summary().splitlines() if "Residual(" in line)
+    assert row.split()[-1] == str(6 * 6 + 6 + 12)

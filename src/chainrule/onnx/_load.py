@@ -182,7 +182,7 @@ class _Graph:
         if node.op in _layers.OPS_READ:
             step, x = _layers.read(node, self.constants, self.fail)
             return step, x, {node.index}
-        if node.op == "Add" and len(node.inputs) == 2 and not set(node.inputs) & set(self.constants):
+        if node.op == "Add" and len(set(node.inputs)) == 2 and not set(node.inputs) & set(self.constants):
             return self._residual(node)
         if node.op in AFFINE:
             return self._affine(node)
