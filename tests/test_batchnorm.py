@@ -257,3 +257,19 @@ def test_resume_is_bit_identical(tmp_path):
     resumed.fit(X, y, epochs=6, resume_from=tmp_path / "c.zip", **fit)
     np.testing.assert_array_equal(resumed.flat_params, straight.flat_params)
     np.testing.assert_array_equal(resumed.flat_state, straight.flat_state)
+
+
+def test_its_numbers_in_text_and_markdown():
+    from chainrule.explain.markdown import layer_numbers_markdown
+    from chainrule.explain.text import layer_numbers
+
+    layer = cr.BatchNorm(1)
+    layer.build((1,), None)
+    layer.forward(np.array([[1.0], [3.0]]))  # by hand: μ = 2, σ² = ((1 − 2)² + (3 − 2)²)/2 = 1, x̂ = ∓1/√(1 + ε)
+    text = layer_numbers(layer, np.array([[1.0], [0.0]]))
+    assert "μ = [2.00000]" in text and "σ² = [1.00000]" in text
+    # dy = (1, 0): the path through μ is −mean(dx̂)/√(σ² + ε) = −0.5/√(1 + 1e-5) for both samples
+    assert "(through μ) = [-0.50000]" in text and "dβ = Σ dy = [1.00000]" in text
+    assert "dγ = Σ dy ∘ x̂ = [-1.00000]" in text  # 1·(−1/√(1 + ε)) + 0·(+1/√(1 + ε))
+    md = layer_numbers_markdown(layer)
+    assert md.startswith("**BatchNorm(1)**, forward:") and r"\begin{bmatrix} 2.00000 \end{bmatrix}" in md

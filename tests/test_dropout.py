@@ -185,3 +185,15 @@ def test_an_ensemble_trains_and_predicts_with_dropout():
     ens.fit(X, y, loss="softmax_cross_entropy", epochs=3, batch_size=8)
     assert ens.predict(X).shape == (3, 40, 2)
     np.testing.assert_array_equal(ens.predict(X)[1], ens.member(1).predict(X))
+
+
+def test_its_numbers_in_text():
+    from chainrule.explain.text import layer_numbers
+
+    layer = cr.Dropout(0.5)
+    layer.build((2,), None)
+    layer.generator = lambda: Replay(np.array([[True, False]]))
+    layer.forward(np.array([[3.0, 4.0]]))
+    text = layer_numbers(layer, np.array([[1.0, 1.0]]))
+    assert "m (1 kept, 0 dropped) = [1.00000  0.00000]" in text and "1/(1 − p) = [2.00000]" in text
+    assert "Y = X ∘ m/(1 − p) = [6.00000  0.00000]" in text and "dX = dY ∘ m/(1 − p) = [2.00000  0.00000]" in text

@@ -167,3 +167,15 @@ def test_full_batch_ensemble_members_equal_separate_fits():
 def test_summary_counts_the_inner_parameters():
     row = next(line for line in cr.Sequential(*res_layers(), seed=0).summary().splitlines() if "Residual(" in line)
     assert row.split()[-1] == str(6 * 6 + 6 + 12)
+
+
+def test_its_two_paths_in_markdown():
+    from chainrule.explain.markdown import layer_numbers_markdown
+
+    block = cr.Residual(cr.Dense(1, 1, W=[[2.0]], b=[1.0]))
+    block.build((1,), None)
+    block.forward(np.array([[3.0]]))  # by hand: f(x) = 2·3 + 1 = 7, y = 3 + 7 = 10; dx = dy + 2·dy = 3
+    md = layer_numbers_markdown(block, np.array([[1.0]]))
+    for label, value in [("f(x) (inner path)", "7.00000"), ("y = x + f(x)", "10.00000"),
+                         ("dx = dy + (∂f/∂x)ᵀ·dy", "3.00000")]:  # fmt: skip
+        assert f"{label}: $$\\begin{{bmatrix}} {value} \\end{{bmatrix}}$$" in md
