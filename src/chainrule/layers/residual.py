@@ -86,6 +86,11 @@ class Residual(Layer):
             dF = self.layers[i].backward(dF, need_input_grad=need_input_grad or i > 0)
         return dY + dF if need_input_grad else None
 
+    def forget(self) -> None:
+        super().forget()
+        for layer in self.layers:
+            layer.forget()
+
     def forward_terms(self) -> dict[str, np.ndarray]:
         """The last kept forward's two paths, labelled: x (skip), f(x) (inner chain) and their sum."""
         if self._cache is None:
