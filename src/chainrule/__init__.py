@@ -54,8 +54,8 @@ from .replay import Replay
 __all__ = [
     "__version__",
     "Adam",
-    "BatchNorm",
     "BCEWithLogits",
+    "BatchNorm",
     "BinaryCrossEntropy",
     "Callback",
     "CategoricalCrossEntropy",
