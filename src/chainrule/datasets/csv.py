@@ -1,9 +1,9 @@
 """CSV files: rows of numbers split by a delimiter, an optional header, and a target column of labels or values.
 
-The delimiter is detected: tab, ';' or ',' (tried in that order), whichever splits the first rows into the same
-number of fields, more than one; a ``.tsv`` file is tab-separated. ``delimiter=`` overrides the guess, and
-``decimal=","`` reads numbers written with a decimal comma (``1,5``). Every error names the file and the
-delimiter it was read with, so that a wrong guess shows.
+The delimiter is detected: tab, ';' or ',' (tried in that order), the first that splits the first row into more
+than one field and most of the first rows into as many; a ``.tsv`` file is tab-separated. ``delimiter=``
+overrides the guess, and ``decimal=","`` reads numbers written with a decimal comma (``1,5``). Every error
+names the file and the delimiter it was read with, so that a wrong guess shows.
 """
 
 from __future__ import annotations
@@ -155,8 +155,9 @@ def _check_format(path: Path, delimiter: str | None, decimal: str) -> str:
 
 
 def _detect(path: Path) -> str:
-    """Tab for a .tsv file; else the first of tab, ';' and ',' that splits every row of the first rows into the
-    same number of fields, more than one; ',' when none does (or the file cannot be read: reading it says why)."""
+    """Tab for a .tsv file; else the first of tab, ';' and ',' that splits the first row into more than one field,
+    and at least half of the first rows into as many (so that a ragged row is reported, not taken for another
+    delimiter); ',' when none does (or the file cannot be read: reading it says why)."""
     if path.suffix.lower() == ".tsv":
         return "\t"
     sample: list[str] = []
@@ -171,10 +172,10 @@ def _detect(path: Path) -> str:
         return ","
     for delimiter in DETECTED:
         try:
-            widths = {len(r) for r in csv.reader(sample, delimiter=delimiter)}
+            widths = [len(r) for r in csv.reader(sample, delimiter=delimiter)]
         except csv.Error:
             continue
-        if len(widths) == 1 and widths.pop() > 1:
+        if widths and widths[0] > 1 and 2 * widths.count(widths[0]) >= len(widths):
             return delimiter
     return ","
 
@@ -249,7 +250,10 @@ def load_csv(
     """
     table = read_csv(path, delimiter, decimal)
     if table.width < 2:
-        raise DataError(f"{table.where}: a training file needs at least one feature column and a target column.")
+        raise DataError(
+            f"{table.where}: a training file needs at least one feature column and a target column, but each row "
+            "has one field; if another character separates the fields, pass it with --delimiter (delimiter= in Python)."
+        )
     t = target_index(table.header, table.width, target, table.where)
     if table.header is not None:
         chosen = select_features(table.header, table.column, table.where, {t}, features, index_column)
