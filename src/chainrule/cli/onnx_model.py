@@ -14,8 +14,8 @@ import json
 import os
 
 from ..datasets import Preprocessor
+from ..io import ModelFileError
 from ..model import Sequential
-from .pipeline import CLIError, is_classifier
 
 
 def open_onnx(path: str | os.PathLike) -> tuple[Sequential, Preprocessor]:
@@ -23,13 +23,13 @@ def open_onnx(path: str | os.PathLike) -> tuple[Sequential, Preprocessor]:
     from .. import onnx as chainrule_onnx
 
     model = chainrule_onnx.load(path)
-    classifier = is_classifier(model)
+    classifier = bool(getattr(model.layers[-1], "probabilities", False))  # an imported model has no fitted loss
     classes = metadata_classes(path, chainrule_onnx.MAX_FILE_BYTES)
     if classes:
         n_classes = 2 if model.n_out == 1 else model.n_out
         if not classifier or len(classes) != n_classes:
             what = f"{n_classes} classes" if classifier else "values (it does not end in Softmax or Sigmoid)"
-            raise CLIError(
+            raise ModelFileError(
                 f"{path}: its metadata lists {len(classes)} classes ({', '.join(classes)}), but the graph predicts "
                 f"{what}; fix or remove the metadata key 'classes'."
             )
@@ -55,7 +55,7 @@ def metadata_classes(path: str | os.PathLike, limit: int) -> list[str]:
     try:
         proto.ParseFromString(data)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise CLIError(f"{path}: cannot read the metadata of this ONNX file ({exc}).") from None
+        raise ModelFileError(f"{path}: cannot read the metadata of this ONNX file ({exc}).") from None
     props = {p.key: p.value for p in proto.metadata_props}
     if "classes" not in props:
         return []
@@ -64,7 +64,7 @@ def metadata_classes(path: str | os.PathLike, limit: int) -> list[str]:
     except ValueError:
         labels = None
     if not isinstance(labels, list) or not all(isinstance(v, (str, int, float)) for v in labels):
-        raise CLIError(
+        raise ModelFileError(
             f"{path}: its metadata key 'classes' must hold a JSON list of class names, such as [\"cat\", \"dog\"]; "
             f"it holds {props['classes'][:80]!r}."
         )
