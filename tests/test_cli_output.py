@@ -182,6 +182,12 @@ def test_an_onnx_file_from_pytorch_predicts_as_pytorch_does(tmp_path, capsys):
     np.testing.assert_allclose(table.iloc[:, 1:].to_numpy(), P, rtol=1e-6, atol=1e-7)
 
 
+def test_export_refuses_an_onnx_file(flowers, tmp_path, capsys):
+    code, _, err = run(capsys, "export", flowers / "iris.onnx", tmp_path / "again.onnx")
+    assert code == 2 and len(err) == 1 and "is an ONNX file already" in err[0]
+    assert not (tmp_path / "again.onnx").exists()
+
+
 def test_onnx_class_names_that_do_not_fit_the_graph_are_refused(flowers, tmp_path, capsys):
     onnx = pytest.importorskip("onnx")
     proto = onnx.load(str(flowers / "iris.onnx"))

@@ -80,6 +80,19 @@ def test_swapped_columns_give_the_same_accuracy_and_predictions(cancer, tmp_path
     assert (model.predict_classes(pre.transform(by_position)) != model.predict_classes(pre.transform(by_name))).any()
 
 
+def test_a_model_trained_on_reordered_columns_reads_the_original_order(cancer, tmp_path, capsys):
+    folder, frame = cancer
+    order = [*reversed(frame.columns[:-1]), "target"]
+    frame[order].to_csv(tmp_path / "reversed.csv", index=False)
+    code, _, err = run(capsys, "train", tmp_path / "reversed.csv", "--out", tmp_path / "run", "--epochs", "30",
+                       "--quiet", "--no-plots")  # fmt: skip
+    assert code == 0, err
+    model = tmp_path / "run" / "model.npz"
+    code, same_order, _ = run(capsys, "evaluate", model, tmp_path / "reversed.csv")
+    code2, original_order, err = run(capsys, "evaluate", model, folder / "cancer.csv")
+    assert code == code2 == 0 and err == [] and accuracy(original_order) == accuracy(same_order) > 0.9
+
+
 def test_missing_columns_exit_2_naming_every_one(cancer, tmp_path, capsys):
     folder, frame = cancer
     frame.drop(columns=["mean texture", "worst symmetry"]).to_csv(tmp_path / "missing.csv", index=False)
@@ -125,6 +138,10 @@ def test_pandas_index_is_dropped_in_training_recorded_and_dropped_in_predict(can
     frame.iloc[100:150].drop(columns="target").to_csv(tmp_path / "some.csv")
     frame.iloc[100:150].drop(columns="target").to_csv(tmp_path / "some_plain.csv", index=False)
     model = tmp_path / "run" / "model.npz"
+    code, scores, err = run(capsys, "evaluate", model, tmp_path / "indexed.csv")
+    assert code == 0 and len(err) == 1 and "dropped column 1" in err[0]
+    frame.to_csv(tmp_path / "plain.csv", index=False)
+    assert accuracy(scores) == accuracy(run(capsys, "evaluate", model, tmp_path / "plain.csv")[1])
     code, with_index, err = run(capsys, "predict", model, tmp_path / "some.csv")
     assert code == 0 and len(err) == 1 and "dropped column 1" in err[0]
     assert with_index == run(capsys, "predict", model, tmp_path / "some_plain.csv")[1]
@@ -153,6 +170,17 @@ def test_any_other_unnamed_column_is_refused_naming_it(tmp_path, capsys, header,
     assert code == 2 and len(err) == 1 and message in err[0] and not (tmp_path / "run").exists()
 
 
+def test_duplicated_column_names_are_refused(tmp_path, capsys):
+    (tmp_path / "twice.csv").write_text("a,b,a,y\n" + "".join(f"{i},{i % 3},{i % 5},{i % 2}\n" for i in range(30)))
+    with pytest.raises(ds.DataError, match="the header names 'a' more than once"):
+        ds.load(tmp_path / "twice.csv")
+    with pytest.raises(ds.DataError, match="the header names 'a' more than once"):
+        ds.read_features(tmp_path / "twice.csv", features=["a", "b"], ignore=["y"])
+    with pytest.warns(ds.DataNote, match="ignored column 'a', which"):  # a name the model does not use
+        X = ds.read_features(tmp_path / "twice.csv", features=["b"], ignore=["y"])
+    np.testing.assert_array_equal(X.ravel(), np.arange(30) % 3)
+
+
 def test_python_loaders_follow_the_same_rules(cancer, tmp_path):
     folder, frame = cancer
     pre = Preprocessor.load(sidecar(folder / "run" / "model.npz"))
@@ -170,6 +198,8 @@ def test_python_loaders_follow_the_same_rules(cancer, tmp_path):
         np.testing.assert_array_equal(pre.transform(shuffled), pre.transform(expected))
     with pytest.raises(ds.DataError, match="no column named 'worst area'"):
         pre.transform(frame.drop(columns="worst area"))
+    unlabelled = pd.DataFrame(expected)  # pandas' default column labels 0, 1, … name nothing: by position
+    np.testing.assert_array_equal(pre.transform(unlabelled), pre.transform(expected))
     with pytest.raises(ds.DataError, match="no column named 'x', which"):
         ds.read_features(tmp_path / "reversed.csv", features=["mean radius", "x"], ignore=["target"])
 

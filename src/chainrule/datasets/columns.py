@@ -88,7 +88,7 @@ def select_features(
             "named as in training (in any order)."
         )
     wanted = set(features)
-    extra = [names[c] for c in kept if names[c] not in wanted]
+    extra = list(dict.fromkeys(names[c] for c in kept if names[c] not in wanted))
     if extra:
         warnings.warn(
             f"{where}: ignored column{'s' if len(extra) > 1 else ''} {', '.join(map(repr, extra))}, which the model "

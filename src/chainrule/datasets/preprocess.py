@@ -59,8 +59,8 @@ def _check_magnitude(A: np.ndarray, names: list[str], what: str) -> None:
 class Preprocessor:
     """``transform(X) = (X − mean) / scale``; for regression targets likewise with ``y_mean``, ``y_scale``.
 
-    ``transform`` takes a matrix by position, or a data frame (anything with ``columns``, such as pandas') by
-    column name where ``named_columns``, as ``chainrule.datasets.columns`` sets out.
+    ``transform`` takes a matrix by position, or a data frame with named columns (anything with ``columns``,
+    such as pandas') by column name where ``named_columns``, as ``chainrule.datasets.columns`` sets out.
     """
 
     task: str = "classification"
@@ -106,7 +106,7 @@ class Preprocessor:
         return len(self.mean)
 
     def transform(self, X: Any, where: str = "input") -> np.ndarray:
-        if hasattr(X, "columns"):
+        if any(isinstance(c, str) for c in getattr(X, "columns", ())):  # pandas' default labels 0, 1, … name nothing
             X = self.align(X, where)
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.n_features:
