@@ -107,6 +107,19 @@ def test_proba_on_a_regression_model_is_one_line_and_exit_2(houses, tmp_path, ca
     assert not out_file.exists()
 
 
+def test_class_names_holding_a_comma_are_quoted(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2))
+    frame = pd.DataFrame(X, columns=["u", "v"]).assign(kind=np.where(X[:, 0] > 0, "big, round", "small"))
+    frame.to_csv(tmp_path / "kinds.csv", index=False)
+    model = train(tmp_path / "run", tmp_path / "kinds.csv", "--epochs", "20")
+    code, out, err = run(capsys, "predict", model, tmp_path / "kinds.csv", "--proba")
+    assert code == 0, err
+    table = read(out)
+    assert list(table.columns) == ["prediction", "p_big, round", "p_small"]
+    assert set(table["prediction"]) == {"big, round", "small"}
+
+
 # ------------------------------------------------------------------ --debug
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_debug_is_accepted_before_or_after_the_command(flowers, tmp_path, capsys, where):

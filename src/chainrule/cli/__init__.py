@@ -40,7 +40,9 @@ def parser() -> argparse.ArgumentParser:
     export.add_parser(sub)
     sweep.add_parser(sub)
     for command in sub.choices.values():  # --debug after the command too; SUPPRESS keeps one given before it
-        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback on errors"
+        )
     return p
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -205,7 +207,9 @@ def predict(args: argparse.Namespace) -> int:
                 P = np.c_[1 - P, P]
             columns += [f"p_{n}" for n in names]
             formatted = [row + pipeline.exact(probs) for row, probs in zip(formatted, P)]
-    text = ",".join(columns) + "\n" + "".join(",".join(r) + "\n" for r in formatted)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([columns, *formatted])  # quotes a class name holding a ','
+    text = buffer.getvalue()
     if out is not None:
         atomic_write(out, lambda fh: fh.write(text.encode("utf-8")))
         print(f"wrote {len(formatted)} predictions to {out}", file=sys.stderr)

@@ -111,8 +111,9 @@ def add_csv_options(p: argparse.ArgumentParser) -> None:
         "--decimal",
         choices=[".", ","],
         default=".",
-        help="the decimal mark of a CSV file's numbers (default '.'; ',' reads 1,5 as 1.5, with ';' or tab between "
-        "fields)",
+        metavar="MARK",
+        help="the decimal mark of a CSV file's numbers: '.' (default) or ',' (reads 1,5 as 1.5; the fields are then "
+        "separated by ';' or tab)",
     )
 
 
