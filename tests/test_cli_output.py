@@ -113,6 +113,7 @@ def test_class_names_holding_a_comma_are_quoted(tmp_path, capsys):
     frame = pd.DataFrame(X, columns=["u", "v"]).assign(kind=np.where(X[:, 0] > 0, "big, round", "small"))
     frame.to_csv(tmp_path / "kinds.csv", index=False)
     model = train(tmp_path / "run", tmp_path / "kinds.csv", "--epochs", "20")
+    capsys.readouterr()
     code, out, err = run(capsys, "predict", model, tmp_path / "kinds.csv", "--proba")
     assert code == 0, err
     table = read(out)
