@@ -31,6 +31,12 @@ def delimiter_name(delimiter: str) -> str:
     return "tab" if delimiter == "\t" else repr(delimiter)
 
 
+def _where(path: Path, delimiter: str, decimal: str = ".") -> str:
+    """The file and how it is read, to begin every message: ``data.csv (delimiter ';', decimal ',')``."""
+    mark = f", decimal {decimal!r}" if decimal != "." else ""
+    return f"{path} (delimiter {delimiter_name(delimiter)}{mark})"
+
+
 @dataclass(frozen=True)
 class CsvTable:
     """The cells of a CSV file: its header (None when it has none), data rows, their line numbers, and how it was
@@ -45,9 +51,7 @@ class CsvTable:
 
     @property
     def where(self) -> str:
-        """The file and how it was read, to begin every message: ``data.csv (delimiter ';')``."""
-        decimal = ", decimal ','" if self.decimal == "," else ""
-        return f"{self.path} (delimiter {delimiter_name(self.delimiter)}{decimal})"
+        return _where(self.path, self.delimiter, self.decimal)
 
     @property
     def width(self) -> int:
@@ -97,21 +101,19 @@ def read_csv(path: str | os.PathLike, delimiter: str | None = None, decimal: str
     checked to have as many fields as the first."""
     path = Path(path)
     delimiter = _check_format(path, delimiter, decimal)
-    rows = _read_rows(path, delimiter)
-    table = CsvTable(path, None, [], [], delimiter, decimal)
+    rows = _cells(path, delimiter, decimal)
     width = len(rows[0][1])
     for n, r in rows:
         if len(r) != width:
             raise DataError(
-                f"{table.where}: row {n} has {len(r)} fields but row {rows[0][0]} has {width}; every row needs "
-                f"{width}. If another character separates the fields, pass it with --delimiter (delimiter= in Python)."
+                f"{_where(path, delimiter, decimal)}: row {n} has {len(r)} fields but row {rows[0][0]} has {width}; "
+                f"every row needs {width}. If another character separates the fields, pass it with --delimiter "
+                "(delimiter= in Python)."
             )
-    if decimal == ",":
-        rows = [(n, [_decimal_point(c, n, table) for c in r]) for n, r in rows]
     header = rows[0][1] if _is_header(rows) else None
     data = rows[1:] if header is not None else rows
     if not data:
-        raise DataError(f"{table.where} has a header but no data rows.")
+        raise DataError(f"{_where(path, delimiter, decimal)} has a header but no data rows.")
     return CsvTable(path, header, [r for _, r in data], [n for n, _ in data], delimiter, decimal)
 
 
@@ -128,11 +130,17 @@ def read_csv_columns(
 ) -> tuple[list[str] | None, int]:
     """(header or None, number of columns), as ``read_csv`` sees them, from the first rows alone."""
     path = Path(path)
-    delimiter = _check_format(path, delimiter, decimal)
-    rows = _read_rows(path, delimiter, limit=2)
-    if decimal == ",":
-        rows = [(n, [c.replace(",", ".") if DECIMAL_COMMA.fullmatch(c) else c for c in r]) for n, r in rows]
+    rows = _cells(path, _check_format(path, delimiter, decimal), decimal, limit=2)
     return (rows[0][1] if _is_header(rows) else None), len(rows[0][1])
+
+
+def _cells(path: Path, delimiter: str, decimal: str, limit: int | None = None) -> list[tuple[int, list[str]]]:
+    """``_read_rows``, with decimal commas turned into points where ``decimal`` is ','."""
+    rows = _read_rows(path, delimiter, limit)
+    if decimal == ",":
+        where = _where(path, delimiter, decimal)
+        rows = [(n, [_decimal_point(c, n, where) for c in r]) for n, r in rows]
+    return rows
 
 
 def _check_format(path: Path, delimiter: str | None, decimal: str) -> str:
@@ -148,7 +156,7 @@ def _check_format(path: Path, delimiter: str | None, decimal: str) -> str:
         delimiter = _detect(path)
     if decimal == "," and delimiter == ",":
         raise DataError(
-            f"{path} (delimiter ','): decimal commas cannot be told apart from the delimiter ','; a file with "
+            f"{_where(path, delimiter)}: decimal commas cannot be told apart from the delimiter ','; a file with "
             "decimal commas separates its fields with ';' or tab: pass that delimiter (--delimiter ';')."
         )
     return delimiter
@@ -194,20 +202,20 @@ def _read_rows(path: Path, delimiter: str, limit: int | None = None) -> list[tup
                     if len(rows) == limit:
                         break
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path} (delimiter {delimiter_name(delimiter)}): not a UTF-8 CSV text file ({exc}).") from None
+        raise DataError(f"{_where(path, delimiter)}: not a UTF-8 CSV text file ({exc}).") from None
     if not rows:
         raise DataError(f"{path} is empty: expected rows of values separated by {delimiter_name(delimiter)}.")
     return rows
 
 
-def _decimal_point(cell: str, line: int, table: CsvTable) -> str:
+def _decimal_point(cell: str, line: int, where: str) -> str:
     """A cell of a file with decimal commas as ``float`` reads it: '1,5' → '1.5'. A number with a '.' is refused:
     in such files it is usually a thousands separator ('1.500'), which would silently read as 1.5."""
     if DECIMAL_COMMA.fullmatch(cell):
         return cell.replace(",", ".")
     if "." in cell and number(cell) is not None:
         raise DataError(
-            f"{table.where}: row {line}: {cell!r} has a '.', but this file is read with decimal commas; remove "
+            f"{where}: row {line}: {cell!r} has a '.', but this file is read with decimal commas; remove "
             "thousands separators, or read it with --decimal . (decimal='.' in Python)."
         )
     return cell
