@@ -121,6 +121,9 @@ def test_a_file_without_a_header_is_taken_by_position_with_the_width_checked(can
     features.to_csv(tmp_path / "plain.csv", index=False, header=False)
     out, err = predict(capsys, folder, tmp_path / "plain.csv")
     assert out == predict(capsys, folder, folder / "cancer.csv")[0] and err == []
+    frame.to_csv(tmp_path / "plain_with_target.csv", index=False, header=False)
+    original, _ = evaluate(capsys, folder, folder / "cancer.csv")
+    assert evaluate(capsys, folder, tmp_path / "plain_with_target.csv", "--target", "30")[0] == original
     features.iloc[:, :-1].to_csv(tmp_path / "narrow.csv", index=False, header=False)
     code, out, err = run(capsys, "predict", folder / "run" / "model.npz", tmp_path / "narrow.csv")
     assert code == 2 and len(err) == 1 and "has 29 features but the model was trained on 30" in err[0]
@@ -225,6 +228,7 @@ def test_semicolon_and_tab_files_are_detected(cancer, tmp_path, capsys, name, se
     assert predict(capsys, folder, tmp_path / name)[0] == predict(capsys, folder, folder / "cancer.csv")[0]
     data = ds.load(tmp_path / name, test_size=0.5)
     assert data.n_features == 30 and data.classes == ["0", "1"]
+    assert ds.columns(tmp_path / name) == (list(frame.columns), 31)
 
 
 def test_training_on_a_semicolon_file_works(tmp_path, capsys):
