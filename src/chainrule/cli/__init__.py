@@ -53,7 +53,7 @@ def notes_printed(command: str) -> Iterator[None]:
         warnings.simplefilter("always", DataNote)
         show = warnings.showwarning
 
-        def note(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+        def note(message, category, filename, lineno, file=None, line=None):
             if not issubclass(category, DataNote):
                 return show(message, category, filename, lineno, file, line)
             print(f"chainrule {command}: note: {' '.join(str(message).split())}", file=sys.stderr)
