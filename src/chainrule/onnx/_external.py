@@ -78,7 +78,8 @@ class ExternalData:
 
     def _read_range(self, name: str, offset: int, nbytes: int, what: str) -> bytes:
         """Bytes [offset, offset + nbytes) of ``name`` in the folder: a regular file, opened without following links."""
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        # no link followed; O_NONBLOCK: a FIFO named as the file cannot hang the open (it is refused below)
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
         where = f"{short(name, 60)} beside the model"
         try:
             if os.open in os.supports_dir_fd:
@@ -94,10 +95,11 @@ class ExternalData:
         except OSError as exc:
             reason = "a link" if os.path.islink(os.path.join(self.folder, name)) else exc.strerror
             raise self.fail(f"{what} keeps its data in {where}, not a readable plain file ({reason}).") from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise self.fail(f"{what} keeps its data in {where}, which is not a regular file.")
         with os.fdopen(fd, "rb") as fh:
-            info = os.fstat(fh.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise self.fail(f"{what} keeps its data in {where}, which is not a regular file.")
             if offset + nbytes > info.st_size:
                 raise self.fail(
                     f"{what} needs bytes {offset:,} to {offset + nbytes:,} of {where}, which has {info.st_size:,}."
