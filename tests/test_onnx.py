@@ -403,7 +403,7 @@ def test_chainrule_onnx_imports_with_numpy_alone_and_names_the_extra_when_onnx_i
 def test_public_names():
     assert sorted(cx.__all__) == sorted(
         ["DEFAULT_OPSET", "INSTALL", "MAX_ELEMENTS", "MAX_FILE_BYTES", "MIN_OPSET", "OnnxFileError", "SUPPORTED",
-         "class_labels", "describe", "export", "load"]
+         "class_labels", "describe", "export", "load", "to_model_proto"]
     )  # fmt: skip
     assert issubclass(cx.OnnxFileError, ValueError) and issubclass(cx.OnnxFileError, cr.ModelFileError)
 

@@ -71,7 +71,7 @@ export ``model.copy("float32")``.
 """
 
 from ._errors import INSTALL, OnnxFileError
-from ._export import DEFAULT_OPSET, export
+from ._export import DEFAULT_OPSET, export, to_model_proto
 from ._load import class_labels, load
 from ._safe import MAX_ELEMENTS, MAX_FILE_BYTES, MIN_OPSET
 from ._table import SUPPORTED, describe
@@ -88,4 +88,5 @@ __all__ = [
     "describe",
     "export",
     "load",
+    "to_model_proto",
 ]
