@@ -230,9 +230,16 @@ def test_pytorch_exports_load_and_predict_as_pytorch(dynamo, opset, dynamic, tmp
 
 @pytest.mark.parametrize(
     "name, layer",
-    [("relu", torch.nn.ReLU()), ("sigmoid", torch.nn.Sigmoid()), ("gelu", torch.nn.GELU()),
-     ("gelu_tanh", torch.nn.GELU(approximate="tanh")), ("silu", torch.nn.SiLU()), ("elu", torch.nn.ELU()),
-     ("leaky_relu", torch.nn.LeakyReLU(0.1)), ("softplus", torch.nn.Softplus())],  # fmt: skip
+    [
+        ("relu", torch.nn.ReLU()),
+        ("sigmoid", torch.nn.Sigmoid()),
+        ("gelu", torch.nn.GELU()),
+        ("gelu_tanh", torch.nn.GELU(approximate="tanh")),
+        ("silu", torch.nn.SiLU()),
+        ("elu", torch.nn.ELU()),
+        ("leaky_relu", torch.nn.LeakyReLU(0.1)),
+        ("softplus", torch.nn.Softplus()),
+    ],  # fmt: skip
     ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_the_default_exporter_writes_every_activation_in_a_way_that_loads(name, layer, tmp_path):
