@@ -227,3 +227,17 @@ def test_a_pipeline_holding_the_regressor_goes_through_skl2onnx():
     expected = pipe.predict(X)
     assert pred.shape == expected.shape
     assert np.max(np.abs(pred - expected) / np.maximum(1, np.abs(expected))) <= 1e-6
+
+
+def test_the_estimators_import_and_fit_without_skl2onnx():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['skl2onnx'] = None\n"
+        "import numpy as np\n"
+        "from chainrule.sklearn import MLPClassifier\n"
+        "X = np.arange(8.0).reshape(4, 2); print(MLPClassifier((3,), solver='lbfgs').fit(X, [0, 1, 0, 1]).n_iter_ > 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr[-2000:]

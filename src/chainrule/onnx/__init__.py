@@ -1,7 +1,9 @@
 """Models that leave chainrule, and come back: ONNX export and import.
 
-``export(model, "model.onnx")`` writes a Sequential of Dense layers and activations as one ONNX graph;
-``load("model.onnx")`` reads such a graph (from chainrule, PyTorch or elsewhere) back as a Sequential.
+``export(model, "model.onnx")`` writes a Sequential of Dense layers and activations as one ONNX graph
+(``to_model_proto`` gives the same graph as an ``onnx.ModelProto``, without a file);
+``load("model.onnx")`` reads such a graph (from chainrule, PyTorch, skl2onnx or elsewhere) back as a
+Sequential, and ``class_labels("model.onnx")`` the class names it carries.
 Both need the optional ``onnx`` package (``pip install "chainrule[onnx]"``, which also brings onnxruntime
 to run the files); ``import chainrule`` never imports it.
 

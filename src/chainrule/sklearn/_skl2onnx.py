@@ -16,7 +16,6 @@ under fresh names. A classifier gives skl2onnx's two outputs:
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
 import numpy as np
@@ -29,9 +28,10 @@ MIN_OPSET = 13  # chainrule.onnx writes opsets 13 and newer
 
 def register_with_skl2onnx() -> bool:
     """Register both estimators with skl2onnx; False (and nothing done) when skl2onnx is not installed."""
-    if importlib.util.find_spec("skl2onnx") is None:
+    try:
+        from skl2onnx import update_registered_converter
+    except ImportError:
         return False
-    from skl2onnx import update_registered_converter
 
     from .classifier import MLPClassifier
     from .regressor import MLPRegressor
