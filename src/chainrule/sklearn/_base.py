@@ -177,14 +177,15 @@ class _BaseMLP(BaseEstimator):
         elif n_out != self.model_.n_out:
             raise ValueError(f"y gives {n_out} outputs but the fitted model has {self.model_.n_out}.")
         model = self.model_
+        if self.solver == "lbfgs":
+            loss = _PenalizedLoss(inner_loss, self._dense_layers(), float(self.alpha), scale)
+            return self._fit_lbfgs(X, Y, loss, sw, inner_loss)
         if incremental and isinstance(model.loss_, _PenalizedLoss):
             loss, opt = model.loss_, model.optimizer_
             loss.alpha = float(self.alpha)
         else:
             loss = _PenalizedLoss(inner_loss, self._dense_layers(), float(self.alpha), scale)
             opt = _PenalizedOptimizer(self._make_optimizer(), loss)
-        if self.solver == "lbfgs":
-            return self._fit_lbfgs(X, Y, loss, sw, inner_loss)
         early = bool(self.early_stopping) and not incremental
         val = None
         if early:
