@@ -392,3 +392,18 @@ def test_a_right_checksum_is_accepted(dynamo_file, tmp_path):
     (tmp_path / "net.onnx.data").write_bytes(data)
     digest = hashlib.sha1(data[offset : offset + length]).hexdigest()
     assert cx.load(write(with_entries(proto, checksum=digest), tmp_path / "net.onnx")).n_in == 6
+
+
+def test_class_labels_reads_chainrules_own_metadata_and_refuses_a_bad_one(tmp_path):
+    model = cr.mlp([3, 4, 2], "tanh", "softmax", seed=0)
+    cx.export(model, tmp_path / "m.onnx", classes=["no", "yes"])
+    assert cx.class_labels(tmp_path / "m.onnx") == ["no", "yes"]
+    proto = onnx.load(str(tmp_path / "m.onnx"))
+    next(p for p in proto.metadata_props if p.key == "classes").value = '{"no": 0}'
+    path = write(proto, tmp_path / "bad.onnx")
+    assert cx.load(path).n_out == 2  # the model itself does not depend on the labels
+    with pytest.raises(cx.OnnxFileError, match="'classes' metadata is not a JSON list"):
+        cx.class_labels(path)
+    unlabelled = tmp_path / "plain.onnx"
+    cx.export(model, unlabelled)
+    assert cx.class_labels(unlabelled) is None

@@ -44,17 +44,10 @@ def load(path: str | os.PathLike) -> Sequential:
     """The chainrule Sequential an ONNX file describes; OnnxFileError for anything else.
 
     A missing path raises FileNotFoundError. Any file, however damaged or hostile, gives either a model
-    or an OnnxFileError (a ValueError): never code run from the file, never a read outside it, never an
-    allocation larger than the file's size justifies.
+    or an OnnxFileError (a ValueError): never code run from the file, never a read outside it (external
+    data only from plain files in its folder), never an allocation larger than the file's size justifies.
     """
-    onnx = require_onnx()
-    reader = Reader(path)
-    try:
-        return _Graph(reader, reader.parse(onnx)).model()
-    except OnnxFileError:
-        raise
-    except DAMAGE as exc:
-        raise reader.fail(f"{type(exc).__name__}: {short(str(exc), 200)}") from None
+    return _read(path, labels=False)[0]
 
 
 def class_labels(path: str | os.PathLike) -> list[Any] | None:
@@ -63,19 +56,24 @@ def class_labels(path: str | os.PathLike) -> list[Any] | None:
     They come from the "classes" metadata (as ``export`` writes it), else from the label output or ZipMap
     that skl2onnx writes. The file is checked as by ``load``.
     """
+    return _read(path, labels=True)[1]
+
+
+def _read(path: str | os.PathLike, labels: bool) -> tuple[Sequential, list[Any] | None]:
+    """The model, and with ``labels`` the class labels (metadata first, which ``load`` leaves unread)."""
     onnx = require_onnx()
     reader = Reader(path)
     try:
         proto = reader.parse(onnx)
         graph = _Graph(reader, proto)
-        graph.model()
+        model = graph.model()
         props = {p.key: p.value for p in proto.metadata_props}
-        if "classes" in props:
-            labels = json.loads(props["classes"])
-            if not isinstance(labels, list) or not all(isinstance(v, (str, int, float, bool)) for v in labels):
-                raise reader.fail("its 'classes' metadata is not a JSON list of labels.")
-            return labels
-        return graph.classes
+        if not labels or "classes" not in props:
+            return model, graph.classes
+        named = json.loads(props["classes"])
+        if not isinstance(named, list) or not all(isinstance(v, (str, int, float, bool)) for v in named):
+            raise reader.fail("its 'classes' metadata is not a JSON list of labels.")
+        return model, named
     except OnnxFileError:
         raise
     except DAMAGE as exc:
