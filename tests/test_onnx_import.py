@@ -407,3 +407,24 @@ def test_class_labels_reads_chainrules_own_metadata_and_refuses_a_bad_one(tmp_pa
     unlabelled = tmp_path / "plain.onnx"
     cx.export(model, unlabelled)
     assert cx.class_labels(unlabelled) is None
+
+
+def test_skl2onnx_multilabel_classifiers_load_with_their_binarizer_label_output(data, tmp_path):
+    X, rng = data
+    Y = np.stack([X[:, 0] > 0, X[:, 1] + X[:, 2] > 0, X[:, 3] > 0.5], axis=1).astype(int)
+    est = fitted(MLPClassifier((7,), max_iter=300, random_state=1), X, Y)
+    path = write(skl2onnx.to_onnx(est, X[:1], options={id(est): {"zipmap": False}}), tmp_path / "m.onnx")
+    model = cx.load(path)
+    assert model.layers[-1].name == "sigmoid" and cx.class_labels(path) is None
+    np.testing.assert_allclose(model.predict_proba(X), est.predict_proba(X), rtol=0, atol=TOL)
+    np.testing.assert_array_equal(model.predict_classes(X), est.predict(X))
+
+
+def test_a_cycle_of_identity_nodes_is_refused_not_followed_forever(tmp_path):
+    out = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 2]),
+           helper.make_tensor_value_info("a", TensorProto.FLOAT, ["N", 2])]  # fmt: skip
+    nodes = [helper.make_node("MatMul", ["X", "W"], ["Y"]), helper.make_node("Identity", ["b"], ["a"]),
+             helper.make_node("Identity", ["a"], ["b"])]  # fmt: skip
+    m = graph(nodes, {"W": W}, outputs=out)
+    with pytest.raises(cx.OnnxFileError):
+        cx.load(write(m, tmp_path / "g.onnx"))

@@ -1,8 +1,9 @@
 """What other tools write around a chain of dense layers and activations, read as what it means.
 
 * **Outputs** (skl2onnx): besides the probabilities, a label output ArgMax → ArrayFeatureExtractor(classes)
-  → [Reshape to (−1,)] → Cast/Identity…, and a ZipMap of the probabilities into one dict per row. Both
-  are recognised from the output back and give the class labels; the probabilities are the model's output.
+  → [Reshape to (−1,)] → Cast/Identity… (a multilabel one: Binarizer(0.5) → Cast), and a ZipMap of the
+  probabilities into one dict per row. They are recognised from the output back and give the class labels;
+  the probabilities are the model's output.
 * **Pass-through ops**: Cast to the model's dtype (a no-op; a Cast of the input to float32 or float64 makes
   that the model's dtype); Reshape to (−1, k) of an (N, k) tensor and Flatten(axis=1) of a 2-D one
   (no-ops); Identity after an activation (a no-op; after a dense layer it is chainrule's identity layer).
@@ -30,7 +31,7 @@ from ._safe import DTYPES
 if TYPE_CHECKING:
     from ._load import _Graph, _Node
 
-ML_OPS = ("ZipMap", "ArrayFeatureExtractor")  # the ai.onnx.ml ops read, in output heads only
+ML_OPS = ("ZipMap", "ArrayFeatureExtractor", "Binarizer")  # the ai.onnx.ml ops read, in output heads only
 OPS = ("Cast", "Reshape", "Flatten", "LogSoftmax", "Concat", "ArgMax", *ML_OPS)
 Fail = Callable[[str], OnnxFileError]
 
@@ -40,7 +41,7 @@ class Head:
     """An output derived from the probabilities ``source``: the nodes it takes and the class labels it names."""
 
     source: str
-    classes: list[Any]
+    classes: list[Any] | None  # None: the output names no labels (multilabel: column j is label j)
     nodes: frozenset[int]
 
 
@@ -55,17 +56,28 @@ def main_output(graph: _Graph, names: list[str]) -> tuple[str, list[Any] | None,
             plain.append(name)
         else:
             heads.append(head)
-    sources = {h.source for h in heads} | set(plain)
-    if len(sources) != 1:
+    sources = {_unaliased(graph, t) for t in [h.source for h in heads] + plain}
+    if len(sources) != 1 or len(plain) > 1:
         raise graph.fail(
             f"its graph has {len(names)} outputs ({', '.join(short(n, 40) for n in names)}); chainrule reads one "
             "output, optionally with a label output and a ZipMap of it (as skl2onnx writes)."
         )
-    labels = [h.classes for h in heads]
+    labels = [h.classes for h in heads if h.classes is not None]
     if any(c != labels[0] for c in labels):
         raise graph.fail(f"its label output and ZipMap name different classes ({labels[0]} and {labels[-1]}).")
     nodes = set().union(*(h.nodes for h in heads)) if heads else set()
-    return sources.pop(), labels[0] if labels else None, nodes
+    return (plain[0] if plain else heads[0].source), labels[0] if labels else None, nodes
+
+
+def _unaliased(graph: _Graph, name: str) -> str:
+    """The tensor ``name`` copies through Identity nodes (itself if none)."""
+    seen: set[int] = set()
+    node = graph.producer.get(name)
+    while node is not None and node.op == "Identity" and len(node.inputs) == 1 and node.index not in seen:
+        seen.add(node.index)
+        name = node.inputs[0]
+        node = graph.producer.get(name)
+    return name
 
 
 def _zipmap(graph: _Graph, name: str) -> Head | None:
@@ -79,12 +91,15 @@ def _zipmap(graph: _Graph, name: str) -> Head | None:
 
 
 def _label(graph: _Graph, name: str) -> Head | None:
-    """ArgMax(P) → ArrayFeatureExtractor(classes) → [Reshape to (−1,)] → Cast/Identity…, read from the end."""
+    """ArgMax(P) → ArrayFeatureExtractor(classes) → [Reshape to (−1,)] → Cast/Identity…, or Binarizer(P) →
+    Cast/Identity… for multilabel, read from the end."""
     nodes: set[int] = set()
     node = graph.producer.get(name)
-    while node is not None and node.op in ("Cast", "Identity") and len(node.inputs) == 1:
+    while node is not None and node.op in ("Cast", "Identity") and len(node.inputs) == 1 and node.index not in nodes:
         nodes.add(node.index)
         node = graph.producer.get(node.inputs[0])
+    if node is not None and node.op == "Binarizer" and node.attrs == {"threshold": 0.5} and len(node.inputs) == 1:
+        return Head(node.inputs[0], None, frozenset(nodes | {node.index}))
     if node is not None and node.op == "Reshape" and _shape(graph, node) == [-1]:
         nodes.add(node.index)
         node = graph.producer.get(node.inputs[0])
