@@ -184,13 +184,13 @@ def test_a_model_fitted_on_float64_exports_float32(tmp_path):
     assert not (tmp_path / "bad.onnx").exists()
 
 
-def _pipeline_outputs(pipe, X, **options):
+def _pipeline_outputs(pipe, X, dtype=np.float32, **options):
     import onnxruntime as ort
     import skl2onnx
 
     opts = {id(pipe.steps[-1][1]): options} if options else None
-    proto = skl2onnx.to_onnx(pipe, X[:1].astype(np.float32), options=opts)
-    return ort.InferenceSession(proto.SerializeToString()).run(None, {"X": X.astype(np.float32)})
+    proto = skl2onnx.to_onnx(pipe, X[:1].astype(dtype), options=opts)
+    return ort.InferenceSession(proto.SerializeToString()).run(None, {"X": X.astype(dtype)})
 
 
 @onnx_needed
@@ -241,3 +241,17 @@ def test_the_estimators_import_and_fit_without_skl2onnx():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr[-2000:]
+
+
+@onnx_needed
+def test_a_float64_pipeline_converts_in_float64():
+    pytest.importorskip("skl2onnx")
+    X, y = load_wine(return_X_y=True)
+    pipe = Pipeline([("scale", StandardScaler()), ("mlp", MLPClassifier((8,), solver="lbfgs", random_state=0))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pipe.fit(X, y)
+    label, proba = _pipeline_outputs(pipe, X, np.float64, zipmap=False)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(label, pipe.predict(X))

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from ..onnx import to_model_proto
-from ..onnx._errors import require_onnx
 
 MIN_OPSET = 13  # chainrule.onnx writes opsets 13 and newer
 
@@ -79,7 +78,7 @@ def _labels(est: Any) -> tuple[str, list[Any]]:
 
 # ---------------------------------------------------------------- converters
 def _convert_classifier(scope: Any, operator: Any, container: Any) -> None:
-    onnx = require_onnx()
+    import onnx  # skl2onnx, which calls this, depends on it
     est = operator.raw_operator
     kind, labels = _labels(est)
     network, _ = est.onnx_network(_dtype(operator))
@@ -109,7 +108,10 @@ def _convert_regressor(scope: Any, operator: Any, container: Any) -> None:
 
 
 def _dtype(operator: Any) -> type:
-    return np.float64 if _float_type(operator).__name__ == "DoubleTensorType" else np.float32
+    """The dtype the network is written in: float64 for a float64 input, float32 otherwise."""
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    return np.float64 if _float_type(operator) is DoubleTensorType else np.float32
 
 
 def _input(scope: Any, operator: Any, container: Any) -> str:
@@ -126,7 +128,7 @@ def _input(scope: Any, operator: Any, container: Any) -> str:
 
 def _embed(scope: Any, container: Any, network: Any, x: str, y: str) -> None:
     """Copy the graph ``to_model_proto`` writes for ``network`` into ``container``, from tensor ``x`` to ``y``."""
-    onnx = require_onnx()
+    import onnx  # skl2onnx, which calls this, depends on it
     opset = min(int(container.target_opset), onnx.defs.onnx_opset_version())
     if opset < MIN_OPSET:
         raise ValueError(f"chainrule's estimators convert to opset {MIN_OPSET} or newer; target_opset is {opset}.")
