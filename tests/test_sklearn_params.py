@@ -255,3 +255,15 @@ def test_a_float64_pipeline_converts_in_float64():
     assert proba.dtype == np.float64
     np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0, atol=1e-12)
     np.testing.assert_array_equal(label, pipe.predict(X))
+
+
+@onnx_needed
+def test_skl2onnx_refuses_a_multilabel_classifier_with_a_value_error():
+    skl2onnx = pytest.importorskip("skl2onnx")
+    X, _ = blobs(40)
+    Y = np.stack([X[:, 0] > 1, X[:, 1] > 1], axis=1).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = MLPClassifier((4,), max_iter=5, random_state=0).fit(X, Y)
+    with pytest.raises(ValueError, match="multilabel MLPClassifier is not supported"):
+        skl2onnx.to_onnx(est, X[:1].astype(np.float32))
