@@ -5,13 +5,16 @@ The graph is read backwards, from its output to its input, one step at a time:
 * an activation: any recipe of the translation table (``_table``), composite ones included;
 * a dense layer: MatMul(x, W), or Gemm(x, B, C) with alpha, beta and transB folded into W and b;
 * an elementwise Add, Sub, Mul or Div by a constant: folded into the dense layer before it (a bias,
-  an output scaling) or, failing that, the one after it (a standardisation of the input).
+  an output scaling) or, failing that, the one after it (a standardisation of the input);
+* what other tools write around such a chain (``_foreign``): Cast, Reshape, Flatten, Identity, LogSoftmax,
+  skl2onnx's binary pair, and its label and ZipMap outputs, which name the classes.
 
 Every node must be one of these steps, used once; anything else is refused, naming the node and its op.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -23,7 +26,7 @@ from .._archive import short
 from ..activations import Activation
 from ..io import MODELS
 from ..layers import Dense
-from . import _table
+from . import _foreign, _table
 from ._errors import OnnxFileError, require_onnx
 from ._safe import DTYPES, Reader
 from ._table import Attr, Op, Param, X
@@ -41,13 +44,36 @@ def load(path: str | os.PathLike) -> Sequential:
     """The chainrule Sequential an ONNX file describes; OnnxFileError for anything else.
 
     A missing path raises FileNotFoundError. Any file, however damaged or hostile, gives either a model
-    or an OnnxFileError (a ValueError): never code run from the file, never a read outside it, never an
-    allocation larger than the file's size justifies.
+    or an OnnxFileError (a ValueError): never code run from the file, never a read outside it (external
+    data only from plain files in its folder), never an allocation larger than the file's size justifies.
     """
+    return _read(path, labels=False)[0]
+
+
+def class_labels(path: str | os.PathLike) -> list[Any] | None:
+    """The class labels an ONNX file names, column by column of the model ``load`` returns (None: it names none).
+
+    They come from the "classes" metadata (as ``export`` writes it), else from the label output or ZipMap
+    that skl2onnx writes. The file is checked as by ``load``.
+    """
+    return _read(path, labels=True)[1]
+
+
+def _read(path: str | os.PathLike, labels: bool) -> tuple[Sequential, list[Any] | None]:
+    """The model, and with ``labels`` the class labels (metadata first, which ``load`` leaves unread)."""
     onnx = require_onnx()
     reader = Reader(path)
     try:
-        return _Graph(reader, reader.parse(onnx)).model()
+        proto = reader.parse(onnx)
+        graph = _Graph(reader, proto)
+        model = graph.model()
+        props = {p.key: p.value for p in proto.metadata_props}
+        if not labels or "classes" not in props:
+            return model, graph.classes
+        named = json.loads(props["classes"])
+        if not isinstance(named, list) or not all(isinstance(v, (str, int, float, bool)) for v in named):
+            raise reader.fail("its 'classes' metadata is not a JSON list of labels.")
+        return model, named
     except OnnxFileError:
         raise
     except DAMAGE as exc:
@@ -75,11 +101,13 @@ class _Graph:
             self._add_constant(t.name, reader.array(t, f"initializer {short(t.name, 60)}"))
         for k, n in enumerate(g.node):
             where = f"node {short(n.name or k, 60)} ({n.op_type[:40]})"
-            if n.domain not in ("", "ai.onnx") or n.op_type not in KNOWN_OPS:
+            ml = n.domain == "ai.onnx.ml" and n.op_type in _foreign.ML_OPS
+            if not ml and (n.domain not in ("", "ai.onnx") or n.op_type not in KNOWN_OPS):
                 op = f"{n.domain}.{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type
                 raise self.fail(
                     f"unsupported op {short(op, 60)} (node {short(n.name or k, 60)}); chainrule reads MatMul or Gemm, "
-                    f"elementwise Add/Sub/Mul/Div by constants, and these activations: {_table.describe()}."
+                    f"elementwise Add/Sub/Mul/Div by constants, these activations: {_table.describe()}; and "
+                    "Cast, Reshape, Flatten, LogSoftmax and skl2onnx's outputs around them."
                 )
             if len(n.output) != 1 or not n.output[0]:
                 raise self.fail(f"{where} has {len(n.output)} outputs; one is expected.")
@@ -94,9 +122,10 @@ class _Graph:
                 raise self.fail(f"{where} writes the tensor {tensor}, which another node or constant also does.")
             self.producer[n.output[0]] = _Node(k, n.op_type, tuple(n.input), attrs, where)
         inputs = [i for i in g.input if i.name not in self.constants]
-        if len(inputs) != 1 or len(g.output) != 1:
-            raise self.fail(f"its graph has {len(inputs)} inputs and {len(g.output)} outputs; one of each is expected.")
-        self.input, self.output = inputs[0].name, g.output[0].name
+        if len(inputs) != 1 or not len(g.output):
+            raise self.fail(f"its graph has {len(inputs)} inputs and {len(g.output)} outputs; one input is expected.")
+        self.input = inputs[0].name
+        self.output, self.classes, self.head_nodes = _foreign.main_output(self, [o.name for o in g.output])
         self.dtype, self.width = self._input_type(inputs[0])
 
     def _add_constant(self, name: str, value: np.ndarray) -> None:
@@ -118,7 +147,7 @@ class _Graph:
 
     # ------------------------------------------------------------ reading the chain
     def model(self) -> Sequential:
-        steps, used, t = [], set(), self.output
+        steps, used, t = [], set(self.head_nodes), self.output
         while t != self.input:
             if t in self.constants:
                 raise self.fail(f"the tensor {short(t, 60)} on the path to the output is a constant, not made from X.")
@@ -132,10 +161,17 @@ class _Graph:
         unused = [n for n in self.producer.values() if n.index not in used]
         if unused:
             raise self.fail(f"{unused[0].where} is not on the chain from the input to the output.")
-        return self._build(_fold(steps[::-1], self.fail))
+        steps, self.dtype = _foreign.settle(steps[::-1], self.dtype, self.width, self.fail)
+        model = self._build(_foreign.outputs(_fold(steps, self.fail), self.fail))
+        if self.classes is not None and len(self.classes) != model.n_out:
+            raise self.fail(f"its label output names {len(self.classes)} classes for {model.n_out} output columns.")
+        return model
 
     def _step(self, t: str) -> tuple[tuple, str, set[int]]:
         """The step that computes ``t``, the tensor it starts from, and the nodes it takes."""
+        foreign = _foreign.step(self, self.producer[t])
+        if foreign is not None:
+            return foreign
         for name, recipe in RECIPES.get(self.producer[t].op, ()):
             env = self._match(recipe.expr, t, {"X": None, "nodes": frozenset()})
             if env is not None:
@@ -155,7 +191,7 @@ class _Graph:
             return {**env, "X": t}
         if not isinstance(e, Op):
             c = self.constants.get(t)
-            if c is None or c.size != 1:
+            if c is None or c.size != 1 or c.dtype.kind != "f":
                 return None
             value = float(c.reshape(-1)[0])
             if isinstance(e, Param):
@@ -207,7 +243,7 @@ class _Graph:
         if len(node.inputs) != (2 if node.op == "MatMul" else len(node.inputs)) or len(node.inputs) not in (2, 3):
             raise self.fail(f"{node.where} has {len(node.inputs)} inputs.")
         x, first, W = self._operands(node)
-        if first is not None or W is None or W.ndim != 2:
+        if first is not None or W is None or W.ndim != 2 or W.dtype.kind != "f":
             raise self.fail(f"{node.where} must multiply the computed input by a constant matrix on its right.")
         if node.op == "Gemm":
             attrs = node.attrs
@@ -217,7 +253,8 @@ class _Graph:
             b = np.zeros(W.shape[1])
             if len(node.inputs) == 3 and node.inputs[2]:
                 C = self.constants.get(node.inputs[2])
-                if C is None or C.size not in (1, W.shape[1]) or (C.ndim == 2 and C.shape[0] != 1):
+                bad = C is None or C.dtype.kind != "f" or C.size not in (1, W.shape[1])
+                if bad or (C.ndim == 2 and C.shape[0] != 1):
                     raise self.fail(f"{node.where} needs a constant bias C of shape ({W.shape[1]},).")
                 b = b + C.reshape(-1) * attrs.get("beta", 1.0)
         elif node.attrs:
@@ -232,6 +269,8 @@ class _Graph:
             raise self.fail(f"{node.where} must have two inputs and no attributes.")
         x, left, right = self._operands(node)
         c = left if left is not None else right
+        if c.dtype.kind != "f":
+            raise self.fail(f"{node.where} uses a constant of {c.dtype}; a float constant is needed.")
         if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
             raise self.fail(f"{node.where} uses a constant of shape {c.shape}; a row of per-feature values is needed.")
         c = c.reshape(-1).astype(np.float64)
@@ -279,7 +318,7 @@ for _name, _recipe in sorted(
     ((name, r) for name, recipes in _table.TABLE.items() for r in recipes), key=lambda item: -len(item[1].ops())
 ):
     RECIPES.setdefault(_recipe.expr.op, []).append((_name, _recipe))
-KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant"}
+KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant", "Identity"} | set(_foreign.OPS)
 
 
 def _fold(steps: list[tuple], fail: Any) -> list[tuple]:
