@@ -44,6 +44,7 @@ def test_quick_run_prints_header_with_machine_versions_and_threads(quick_run):
         "defaults xor",
         "defaults iris",
         "defaults wine",
+        "mnist1d plain MLP",
     ],
 )
 def test_quick_run_covers_every_workload(quick_run, workload):
