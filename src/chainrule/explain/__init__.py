@@ -20,7 +20,7 @@ import types
 from .examples import EXAMPLES, from_layers
 from .explanation import GRADCHECK_ENTRIES, MAX_BATCH, MAX_DETAIL_PARAMS, Explanation, explain
 from .text import MAX_SHOWN_ENTRIES
-from .trace import BackwardStep, ChainTerm, ForwardStep, LossStep, UpdateStep
+from .trace import BackwardStep, ChainTerm, ForwardStep, LossStep, PathSum, UpdateStep
 
 __all__ = [
     "EXAMPLES",
@@ -33,6 +33,7 @@ __all__ = [
     "Explanation",
     "ForwardStep",
     "LossStep",
+    "PathSum",
     "UpdateStep",
     "explain",
     "from_layers",

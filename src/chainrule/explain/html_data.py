@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..activations import Activation
-from .text import MAX_SHOWN_ENTRIES, fused_note, gradcheck_line, num, residual_label, summary
+from .text import MAX_SHOWN_ENTRIES, fused_note, gradcheck_line, num, path_parts, residual_label, summary
 
 if TYPE_CHECKING:
     from .explanation import Explanation
@@ -135,6 +135,9 @@ def step_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
             if (f.layer, "W") in ups:
                 rows.append(("W new", ups[f.layer, "W"].new))
             block["table"] = [[name, "×".join(map(str, np.shape(a))), *norms(a)] for name, a in rows]
+        sums = [ps for ps in ex.paths if ps.layer == f.layer]
+        if drawn and sums:  # per unit, per sample: the name, then each side of the sum (as the text writes it)
+            block["sums"] = [[path_parts(ps, q, p) for q in range(len(ps.terms))] for ps in sums]
         blocks.append(block)
     loss = ex.loss
     return {

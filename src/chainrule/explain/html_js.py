@@ -101,6 +101,10 @@ function paramTip(net, step, l, param, i, j) {
   if (up) lines.push("update θ − α·∂L/∂θ:", up);
   return lines;
 }
+function sumLines(sum, name) {
+  const [full, sides] = sum;
+  return [(name || full) + " = " + sides[0] + "   (the units it feeds)", ...sides.slice(1).map((x) => "    = " + x)];
+}
 function nodeTip(net, step, l, j, k) {
   const lines = [fullName(net, l, j) + (net.n > 1 ? "   (sample " + (k + 1) + ")" : "")];
   if (l === 0) return [...lines, "a(0) = x = " + step.x[k][j]];
@@ -109,7 +113,8 @@ function nodeTip(net, step, l, j, k) {
   lines.push("z = " + b.z[k][j], "a = " + act + "(z) = " + b.a[k][j]);
   if (b.fused) lines.push("δ = ∂L/∂z = " + step.loss.batchText + "(ŷ − y) = " + b.delta[k][j] + "   (fused step)");
   else {
-    lines.push("∂L/∂a = " + b.upstream[k][j]);
+    if (b.sums) lines.push(...sumLines(b.sums[j][k], "∂L/∂a"));
+    else lines.push("∂L/∂a = " + b.upstream[k][j]);
     if (b.fprime) lines.push("f'(z) = " + b.fprime[k][j], "δ = ∂L/∂a · f'(z) = " + b.delta[k][j]);
     else lines.push("δ = a ∘ (g − Σⱼ(g ∘ a)ⱼ) = " + b.delta[k][j]);
   }

@@ -32,7 +32,24 @@ function summaryTable(net, step) {
   return h("div", { class: "scroll" }, t);
 }
 
-function details(net, step, drawn) {
+function sumsSection(step, k) {
+  const sec = h(
+    "section",
+    { class: "card", id: "path-sums" },
+    h("h2", null, "Hidden units: ∂L/∂a, the sum over the units each one feeds"),
+    h(
+      "p",
+      { class: "hint" },
+      "∂L/∂a(l)[i] = Σⱼ δ(l+1)[j]·W(l+1)[i,j]: each unit j it feeds passes back its δ, weighted.",
+    ),
+  );
+  step.blocks.forEach((b) => {
+    if (b.sums) b.sums.forEach((u) => sec.appendChild(h("pre", null, sumLines(u[k]).join("\n"))));
+  });
+  return sec;
+}
+
+function details(net, step, drawn, k) {
   const L = step.loss,
     out = [];
   const lossPre = [
@@ -51,6 +68,7 @@ function details(net, step, drawn) {
       L.simplification ? h("p", null, "Note: " + L.simplification + ".") : null,
     ),
   );
+  if (step.blocks.some((b) => b.sums)) out.push(sumsSection(step, k || 0));
   if (L.fused) {
     out.push(
       h(
@@ -153,6 +171,8 @@ function explainView(net, first) {
       sel.addEventListener("change", () => {
         state.k = +sel.value;
         redraw();
+        more.textContent = "";
+        more.append(...details(net, state.step, net.drawn, state.k));
       });
       tools.appendChild(sel);
     }
@@ -226,7 +246,7 @@ function explainView(net, first) {
     state.step = step;
     redraw();
     more.textContent = "";
-    more.append(...details(net, step, net.drawn));
+    more.append(...details(net, step, net.drawn, state.k));
   }
   update(first);
   return { diagram, details: more, update, tip };

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..activations import Activation
-from .text import MAX_SHOWN_ENTRIES, fused_note, num
+from .text import MAX_SHOWN_ENTRIES, MAX_SHOWN_SAMPLES, fused_note, num
 
 if TYPE_CHECKING:
     from .explanation import Explanation
-    from .trace import BackwardStep, ChainTerm, LossStep
+    from .trace import BackwardStep, ChainTerm, LossStep, PathSum
 
 MAX_MATRIX_COLUMNS = 8
 """Wider arrays are summarised by shape and norm rather than typeset."""
@@ -67,6 +67,29 @@ def chain_tex(term: ChainTerm, delta_only: bool, precision: int) -> list[str]:
     lines = [display(target, r"\sum_s " + r" \cdot ".join(symbols), total)]
     if len(term.factors) <= 4:
         lines.append(display(r" + ".join(rf"\left({prod(f)}\right)" for f in term.factors), total))
+    return lines
+
+
+def path_tex(ps: PathSum, precision: int) -> list[str]:
+    """A hidden unit's ∂L/∂a as the sum over the units it feeds, with its numbers (first samples)."""
+    layer, i, nxt = ps.layer, ps.unit + 1, ps.layer + 1
+
+    def signed(values: list[float], first_plain: bool = True) -> list[str]:
+        return [tex_num(v, precision) if (k == 0 and first_plain) or v >= 0 else f"({tex_num(v, precision)})"
+                for k, v in enumerate(values)]  # fmt: skip
+
+    lines = []
+    n = len(ps.terms)
+    for s in range(min(n, MAX_SHOWN_SAMPLES)):
+        target = rf"\frac{{\partial L}}{{\partial a^{{({layer})}}_{{{i}}}}}"
+        target += rf"\ (\text{{sample {s + 1}}})" if n > 1 else ""
+        js = range(1, len(ps.terms[s]) + 1)
+        symbols = " + ".join(rf"\delta^{{({nxt})}}_{{{j}}} W^{{({nxt})}}_{{{i},{j}}}" for j in js)
+        deltas = signed([d for d, _ in ps.terms[s]])
+        weights = signed([w for _, w in ps.terms[s]], first_plain=False)
+        factors = " + ".join(rf"{d} \cdot {w}" for d, w in zip(deltas, weights))
+        products = " + ".join(signed(ps.products(s)))
+        lines.append(display(target, symbols, factors, products, tex_num(ps.value[s], precision)))
     return lines
 
 
@@ -153,6 +176,11 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
         if k > 1:
             da = rf"\frac{{\partial L}}{{\partial a^{{({k - 1})}}}} = \delta^{{({k})}} W^{{({k})\top}}"
             out.append(display(da, matrix(bk.da_prev, p)))
+            sums = [ps for ps in ex.paths if ps.layer == k - 1]
+            if sums:
+                out += ["", f"Unit by unit, each hidden unit's sum over the units of layer {k} it feeds:", ""]
+                for ps in sums:
+                    out += path_tex(ps, p)
     if ex.chain:
         delta_only = {bk.layer: bk.fused or bk.fprime is None for bk in ex.backward}
         out += ["", "#### Chain rule, weight by weight", ""]

@@ -11,10 +11,12 @@ from ..activations import Activation
 
 if TYPE_CHECKING:
     from .explanation import Explanation
-    from .trace import ChainTerm, LossStep
+    from .trace import ChainTerm, LossStep, PathSum
 
 WIDTH = 80
 MAX_SHOWN_ENTRIES = 48
+MAX_SHOWN_SAMPLES = 4
+"""Sums and products are written out sample by sample for batches of at most this many samples."""
 """Arrays with more numbers than this are summarised by shape, norm, min and max."""
 
 
@@ -115,6 +117,60 @@ def chain_lines(term: ChainTerm, precision: int) -> list[str]:
     return out
 
 
+def bracket(x: str) -> str:
+    return f"({x})" if x.startswith("-") else x
+
+
+def signed(values: list[str]) -> str:
+    """ "a + (−b) + c": terms after the first in brackets when negative."""
+    return " + ".join(x if k == 0 else bracket(x) for k, x in enumerate(values))
+
+
+def path_parts(ps: PathSum, s: int, precision: int) -> tuple[str, list[str]]:
+    """One hidden unit's sum over the units it feeds, sample ``s``: its name, then each side of the equation.
+
+    ∂L/∂a(1)[1] = δ(2)[1]·W(2)[1,1] + δ(2)[2]·W(2)[1,2] = 0.13850·0.40000 + … = 0.05540 + (-0.01905) = 0.03635
+    """
+    layer, i, nxt = ps.layer, ps.unit + 1, ps.layer + 1
+    symbols = " + ".join(f"δ({nxt})[{j}]·W({nxt})[{i},{j}]" for j in range(1, len(ps.terms[s]) + 1))
+    factors = " + ".join(
+        f"{num(d, precision) if k == 0 else bracket(num(d, precision))}·{bracket(num(w, precision))}"
+        for k, (d, w) in enumerate(ps.terms[s])
+    )
+    products = signed([num(v, precision) for v in ps.products(s)])
+    return f"∂L/∂a({layer})[{i}]", [symbols, factors, products, num(ps.value[s], precision)]
+
+
+def path_lines(ps: PathSum, precision: int) -> list[str]:
+    """The sum for every sample shown, one side of the equation per line when it does not fit on one."""
+    out = []
+    n = len(ps.terms)
+    for s in range(min(n, MAX_SHOWN_SAMPLES)):
+        name, sides = path_parts(ps, s, precision)
+        head = f"  {name}" + (f" (sample {s + 1})" if n > 1 else "")
+        line = head + " = " + " = ".join(sides)
+        if len(line) <= WIDTH:
+            out.append(line)
+            continue
+        out += packed(f"{head} = ", sides[0])
+        for side in sides[1:]:
+            out += packed("      = ", side)
+    return out
+
+
+def packed(prefix: str, side: str) -> list[str]:
+    """``prefix + side``, broken before a " + " wherever the line would pass WIDTH."""
+    terms = side.split(" + ")
+    lines, line = [], prefix + terms[0]
+    for term in terms[1:]:
+        if len(line) + 3 + len(term) > WIDTH:
+            lines.append(line)
+            line = " " * (len(prefix) - 2) + "+ " + term
+        else:
+            line += " + " + term
+    return [*lines, line]
+
+
 def render_text(ex: Explanation, precision: int = 5) -> str:
     p = precision
     fw, loss, L = ex.forward, ex.loss, len(ex.forward)
@@ -163,6 +219,11 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
         out += field(f"∂L/∂b({k}) = Σₛ δ({k})", bk.db, p)
         if k > 1:
             out += field(f"∂L/∂a({k - 1}) = δ({k})·W({k})ᵀ (passed down)", bk.da_prev, p)
+            sums = [ps for ps in ex.paths if ps.layer == k - 1]
+            if sums:
+                out += wrap(f"unit by unit, the sum over the units of layer {k} that each one feeds:")
+                for ps in sums:
+                    out += path_lines(ps, p)
     if ex.chain:
         out += ["", "CHAIN RULE, weight by weight   (a_in: the input the weight multiplies)"]
         if loss.batch_text:
