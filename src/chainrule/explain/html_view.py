@@ -55,8 +55,7 @@ function details(net, step, drawn, k) {
   const lossPre = [
     "L = " + L.value,
     L.formula,
-    field("ŷ", step.yhat),
-    field("y", step.y),
+    ...L.card.map(([label, value, isText]) => (isText ? label + " = " + value : field(label, value))),
     field("∂L/∂ŷ = " + L.gradFormula, step.dLdyhat),
   ];
   out.push(
@@ -96,7 +95,7 @@ function details(net, step, drawn, k) {
       h("h2", null, "Formulas"),
       net.equations.map((e) => h("pre", null, e)),
       h("div", { class: "scroll" }, ftab),
-      h("pre", null, "loss " + L.name + ":  " + L.formula + "\n∂L/∂ŷ = " + L.gradFormula),
+      h("pre", null, "loss " + L.name + ":  " + L.formula + "\n∂L/∂ŷ = " + L.gradRule),
     ),
   );
   if (step.lr !== null) {

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..activations import Activation
-from .text import MAX_SHOWN_ENTRIES, MAX_SHOWN_SAMPLES, fused_note, num
+from .text import MAX_SHOWN_ENTRIES, MAX_SHOWN_SAMPLES, fused_note, loss_card, num
 
 if TYPE_CHECKING:
     from .explanation import Explanation
@@ -93,6 +93,26 @@ def path_tex(ps: PathSum, precision: int) -> list[str]:
     return lines
 
 
+def card_tex(loss: LossStep, precision: int) -> list[str]:
+    """The loss card of the text (ŷ, p, y, p − y, the batch factor), each row typeset with its label."""
+    act = rf"\operatorname{{{loss.squash}}}" if loss.squash else ""
+    letter = r"\hat y" if loss.fused else "p"
+    names = {
+        "yhat": rf"\hat y = p = {act}(z)\ \text{{(probabilities)}}" if loss.fused else (
+            r"\hat y = z\ \text{(logits)}" if loss.squash else r"\hat y"),
+        "p": rf"p = {act}(z)\ \text{{(probabilities)}}",
+        "residual": rf"{letter} - y" + (r"\ (y \text{ one-hot})" if loss.labels else ""),
+        "scaled": rf"\frac{{\partial L}}{{\partial z}} = {loss.batch_latex}({letter} - y)",
+    }
+    out = []
+    for key, _, value in loss_card(loss):
+        if key == "y" and isinstance(value, str):
+            out.append(f"$y$ = {value} (class labels)")
+        else:
+            out.append(display(names.get(key, "y"), matrix(value, precision)))
+    return out
+
+
 def fused_block(bk: BackwardStep, loss: LossStep, precision: int) -> list[str]:
     """A fused output block: the note, ŷ − y, and δ with its batch factor written out."""
     k = bk.layer
@@ -139,7 +159,7 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
         out.append(display(sym("b", k), matrix(f.b, p)))
         out.append(display(f"{sym('z', k)} = {sym('a', k - 1)} {sym('W', k)} + {sym('b', k)}", matrix(f.z, p)))
         out.append(display(rf"{sym('a', k)} = {act}\left({sym('z', k)}\right)", matrix(f.a, p)))
-    out += ["", "#### Loss", "", display(loss.latex, tex_num(loss.value, p))]
+    out += ["", "#### Loss", "", display(loss.latex, tex_num(loss.value, p)), *card_tex(loss, p)]
     out += ["", r"with $\hat y = a^{(" + str(L) + ")}$ and $n = " + f"{n}$.", "", "#### Backward pass", ""]
     out.append(display(r"\delta^{(l)} = \frac{\partial L}{\partial a^{(l)}} \circ f'\left(z^{(l)}\right)"))
     out.append(display(r"\frac{\partial L}{\partial a^{(l-1)}} = \delta^{(l)} W^{(l)\top}"))

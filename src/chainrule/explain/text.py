@@ -41,6 +41,44 @@ def fused_delta(k: int, loss: LossStep) -> str:
     return f"δ({k}) = ∂L/∂z({k}) = {loss.batch_text}(ŷ − y) = {loss.factor_text}(ŷ − y)"
 
 
+def loss_card(loss: LossStep) -> list[tuple[str, str, np.ndarray | str]]:
+    """The loss's rows, each (key, label, value): ŷ named for what it is, then, where the loss squashes,
+    p = softmax(z) or σ(z), y (labels written as labels), p − y, and the batch mean's factor applied to it.
+
+    The keys ("yhat", "p", "y", "residual", "scaled") let the Markdown typeset its own labels.
+    """
+    squash, letter = loss.squash, "ŷ" if loss.fused else "p"
+    if loss.fused:
+        rows = [("yhat", f"ŷ = p = {squash}(z), the network's output: probabilities", loss.y_hat)]
+    elif squash is not None:
+        rows = [("yhat", "ŷ = z, the network's output: logits", loss.y_hat)]
+        rows.append(("p", f"p = {squash}(z), the probabilities the loss computes", loss.probabilities))
+    else:
+        rows = [("yhat", "ŷ, the network's output", loss.y_hat)]
+    if loss.labels:
+        rows.append(("y", "y, class labels", ", ".join(f"class {int(c)}" for c in loss.y)))
+    else:
+        rows.append(("y", "y, the targets", loss.y))
+    if loss.residual is None:
+        return rows
+    rows.append(("residual", f"{letter} − y" + (" (y one-hot)" if loss.labels else ""), loss.residual))
+    scaled = loss.delta_out if loss.fused else loss.dL_dyhat
+    if loss.batch_count is None:
+        rows.append(("scaled", f"∂L/∂z = {letter} − y (reduction 'sum': no batch factor)", scaled))
+    else:
+        factor = loss.batch_text.rstrip("·")
+        label = f"∂L/∂z = {loss.batch_text}({letter} − y), the batch mean's {factor} ({loss.count_text})"
+        rows.append(("scaled", label, scaled))
+    return rows
+
+
+def grad_text(loss: LossStep) -> str:
+    """∂L/∂ŷ's formula; on logits, where ŷ = z, it is ∂L/∂z = 1/n·(p − y) with p defined in the loss card."""
+    if loss.on_logits:
+        return f"∂L/∂z = {loss.batch_text}(p − y)"
+    return loss.grad_formula + ("  (unused: the fused step)" if loss.fused else "")
+
+
 def residual_label(loss: LossStep) -> str:
     return "ŷ − y (y one-hot)" if loss.labels else "ŷ − y"
 
@@ -190,10 +228,11 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
         out += field(f"z({f.layer}) = a({f.layer - 1})·W({f.layer}) + b({f.layer})", f.z, p)
         out += field(f"a({f.layer}) = {f.activation}(z({f.layer}))", f.a, p)
     out += ["", f"LOSS   {loss.formula}"]
-    out += field("ŷ", loss.y_hat, p) + field("y", loss.y, p)
+    for _, label, value in loss_card(loss):
+        out += wrap(f"{label} = {value}") if isinstance(value, str) else field(label, value, p)
     out.append(f"  L = {num(loss.value, p)}")
     out += ["", "BACKWARD   δ(l) = ∂L/∂a(l) ∘ f'(z(l)),   ∂L/∂a(l-1) = δ(l)·W(l)ᵀ"]
-    out += field(f"∂L/∂ŷ = {loss.grad_formula}", loss.dL_dyhat, p)
+    out += field(f"∂L/∂ŷ = {grad_text(loss)}", loss.dL_dyhat, p)
     if loss.simplification:
         out += wrap(f"Note: {loss.simplification}.")
     for bk in reversed(ex.backward):

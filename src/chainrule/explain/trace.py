@@ -53,7 +53,14 @@ class LossStep:
     simplification: str | None = None
     fused: str | None = None  # the fused output step, when the loss takes the last activation's backward over
     delta_out: np.ndarray | None = None  # where fused: ∂L/∂z of the output layer, where backward starts
-    residual: np.ndarray | None = None  # where fused: ŷ − y (y one-hot where given as labels), before the factor
+    residual: np.ndarray | None = None  # fused or on logits: p − y (y one-hot where given as labels), before the factor
+    probabilities: np.ndarray | None = None  # p: ŷ itself where fused, the loss's own squashing of ŷ on logits
+    squash: str | None = None  # the activation that makes p: the fused one, or the one applied inside the loss
+
+    @property
+    def on_logits(self) -> bool:
+        """ŷ is logits z and the loss squashes them itself (p = softmax(z) or σ(z))."""
+        return self.squash is not None and self.fused is None
 
     @property
     def labels(self) -> bool:
@@ -178,6 +185,13 @@ def loss_step(objective: Objective, out: np.ndarray, Y: np.ndarray, d: np.ndarra
         s_text, s_tex, count, N = "1/n·", r"\frac{1}{n}", f"n = {n}", n
     fused = objective.fused is not None
     dL_dyhat = loss.value_and_grad(out, Y)[1] if fused else d
+    squash = objective.fused.name if fused else loss.output_activation
+    if fused:
+        p = out.copy()
+    elif squash is not None:
+        p = Activation.registry[squash]().f(out)  # the probabilities the loss computes from the logits
+    else:
+        p = None
     return LossStep(
         name=loss.name,
         formula=loss.formula.format(s=s_text) + (f",  {count}" if count else ""),
@@ -196,7 +210,9 @@ def loss_step(objective: Objective, out: np.ndarray, Y: np.ndarray, d: np.ndarra
         simplification=simplification(objective),
         fused=f"{objective.fused.name} + {loss.name}: δ = ∂L/∂z = {s_text}(ŷ − y)" if fused else None,
         delta_out=d.copy() if fused else None,
-        residual=out - dense_targets(Y, k, out.dtype) if fused else None,
+        residual=None if p is None else p - dense_targets(Y, k, out.dtype),
+        probabilities=p,
+        squash=squash,
     )
 
 
