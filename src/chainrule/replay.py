@@ -286,6 +286,7 @@ class Replay(Callback):
             "featureNames": self.feature_names,
             "classNames": self.class_names,
             "batch": {"X": self._X[:n].tolist(), "y": self.y[:n].tolist()},
+            "nTrain": int(len(self._X)),
             "snapshots": snapshots,
         }
 

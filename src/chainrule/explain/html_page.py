@@ -76,6 +76,14 @@ canvas.heat { image-rendering: pixelated; border: 1px solid var(--line); max-wid
 .curve { width: 100%; height: auto; display: block; }
 .curve text { font-size: 11px; fill: var(--muted); }
 ul.plain { margin: 4px 0; padding-left: 18px; }
+.skip { position: absolute; left: -9999px; }
+.skip:focus { position: static; display: inline-block; margin-bottom: 6px; }
+.after:focus { outline: none; }
+.plot { position: relative; padding: 0 0 24px 48px; max-width: 408px; }
+.plot canvas.surface { max-width: 100%; }
+.tick { position: absolute; font-size: 12px; color: var(--muted); font-variant-numeric: tabular-nums; line-height: 1; }
+.tick-x { bottom: 4px; transform: translateX(-50%); }
+.tick-y { left: 0; width: 42px; text-align: right; transform: translateY(-50%); }
 """
 
 

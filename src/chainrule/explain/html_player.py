@@ -61,19 +61,23 @@ function renderReplay(app, data) {
     heat = null;
   if (data.surface) {
     surf = surface(data);
-    const names = data.classNames || [];
+    const names =
+      data.classNames && data.classNames.length
+        ? data.classNames
+        : Array.from({ length: Math.max(2, data.surface.channels) }, (_, c) => "class " + c);
     right.appendChild(
       h(
         "section",
         { class: "card", id: "boundary-card" },
         h("h2", null, "Decision boundary"),
-        surf.canvas,
+        surf.box,
         h(
           "div",
           { class: "legend" },
           names.map((n, c) =>
             h("span", null, h("span", { class: "swatch dot", style: "background:" + COLORS[c % COLORS.length] }), n),
           ),
+          h("span", null, "shade: the predicted class, paler where the model is unsure"),
         ),
         h(
           "p",
@@ -92,6 +96,10 @@ function renderReplay(app, data) {
   }
   app.appendChild(h("div", { class: "grid" }, view.diagram, right));
   const stepTitle = h("h2", { id: "step-title" });
+  const stepScope =
+    net.n < data.nTrain
+      ? "this step: the first " + net.n + " of " + data.nTrain + " samples"
+      : "this step: all " + net.n + " samples";
   const stepBox = h(
     "section",
     { id: "step" },
@@ -104,7 +112,10 @@ function renderReplay(app, data) {
         { class: "hint" },
         "One training step on the first " +
           net.n +
-          " training sample(s), with the weights after this epoch: the same numbers as chainrule's explain.",
+          " of " +
+          data.nTrain +
+          " training samples, with the weights after this epoch: the same numbers as chainrule's explain. " +
+          "Its loss L is over those samples only; the epoch's loss above is over all of them.",
       ),
     ),
     view.details,
@@ -120,12 +131,17 @@ function renderReplay(app, data) {
     const snap = snaps[q];
     label.textContent = epochText(snap.epoch);
     logs.textContent = snap.logs
-      ? Object.keys(snap.logs)
+      ? "this epoch, over all " +
+        data.nTrain +
+        " samples: " +
+        Object.keys(snap.logs)
           .map((k) => k + " " + snap.logs[k])
           .join(" · ")
       : "no epoch finished yet";
+    slider.setAttribute("aria-valuetext", epochText(snap.epoch));
     document.getElementById("diagram-title").textContent = "Network at " + epochText(snap.epoch);
-    stepTitle.textContent = "The training step at epoch " + snap.epoch + ": loss L = " + snap.step.loss.value;
+    stepTitle.textContent =
+      "The training step at epoch " + snap.epoch + ": " + stepScope + ", L = " + snap.step.loss.value;
     view.update(snap.step);
     cv.move(snap.epoch);
     if (surf) surf.draw(snap);

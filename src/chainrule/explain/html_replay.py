@@ -6,18 +6,20 @@ after the explain view's script (``html_js``, ``html_svg``, ``html_view``), whos
 """
 
 PLOTS_JS = r"""
+// Classes get colours of their own, apart from the blue/red of a weight's sign in the diagram.
 const COLORS = [
-  "#2563eb",
-  "#dc2626",
-  "#059669",
+  "#0d9488",
   "#d97706",
   "#7c3aed",
   "#db2777",
-  "#0891b2",
   "#65a30d",
+  "#0891b2",
+  "#a16207",
   "#4b5563",
   "#9333ea",
+  "#be123c",
 ];
+const CURVE_COLORS = ["#1f2937", "#6b7280"];
 const rgb = (c) => [1, 3, 5].map((q) => parseInt(c.slice(q, q + 2), 16));
 function bytes(b64) {
   const bin = atob(b64),
@@ -105,9 +107,17 @@ function curve(data) {
       if (k % stride === 0 || k === E - 1) d += (d ? "L" : "M") + X(e0 + k + 1).toFixed(1) + "," + Y(v).toFixed(1);
     });
     svg.appendChild(
-      s("path", { d, fill: "none", stroke: COLORS[c], "stroke-width": 2, "stroke-dasharray": c ? "5 4" : null }),
+      s("path", {
+        d,
+        fill: "none",
+        stroke: CURVE_COLORS[c],
+        "stroke-width": 2,
+        "stroke-dasharray": c ? "5 4" : null,
+      }),
     );
-    svg.appendChild(s("text", { x: W - mr - 4, y: mt + 14 + 14 * c, "text-anchor": "end", fill: COLORS[c] }, q));
+    const name = q === "loss" ? "training loss (solid)" : "validation loss (dashed)";
+    const at = { x: W - mr - 4, y: mt + 14 + 14 * c, "text-anchor": "end", fill: CURVE_COLORS[c] };
+    svg.appendChild(s("text", at, name));
   });
   const tick = (v) => {
     const x = logY ? Math.pow(10, v) : v;
@@ -159,8 +169,18 @@ function surface(data) {
     rgb(COLORS[c % COLORS.length]),
   );
   const px = (v, lo, hi) => ((v - lo) / (hi - lo)) * size;
+  const tick = (v) => String(Number(v.toPrecision(2)));
+  const box = h("div", { class: "plot", id: "boundary-plot" }, canvas);
+  for (let q = 0; q <= 4; q++) {
+    const f = q / 4;
+    const left = "left: calc(48px + (100% - 48px) * " + f + ")",
+      top = "top: calc((100% - 24px) * " + f + ")";
+    box.appendChild(h("span", { class: "tick tick-x", style: left }, tick(S.x0 + f * (S.x1 - S.x0))));
+    box.appendChild(h("span", { class: "tick tick-y", style: top }, tick(S.y1 - f * (S.y1 - S.y0))));
+  }
   return {
     canvas,
+    box,
     draw(snap) {
       const p = bytes(snap.surface),
         C = S.channels;

@@ -181,19 +181,27 @@ function explainView(net, first) {
   }
   const legend = h(
     "div",
-    { class: "legend" },
-    h("span", null, h("span", { class: "swatch", style: "background: var(--pos)" }), "positive"),
-    h("span", null, h("span", { class: "swatch", style: "background: var(--neg)" }), "negative"),
+    { class: "legend", id: "diagram-legend" },
+    h("span", null, h("span", { class: "swatch", style: "background: var(--pos)" }), "blue: positive"),
+    h("span", null, h("span", { class: "swatch", style: "background: var(--neg)" }), "red: negative"),
     h("span", { id: "legend-view" }, ""),
   );
+  const skip = h("a", { class: "skip", href: "#after-diagram", id: "skip-diagram" }, "Skip past the diagram");
+  const after = h("span", { id: "after-diagram", tabindex: "-1", class: "after" });
   const diagram = h(
     "section",
     { class: "card", id: "diagram-card" },
     h("h2", { id: "diagram-title" }, "Network"),
+    net.drawn ? skip : null,
     tools,
     box,
     net.drawn ? legend : null,
+    after,
   );
+  skip.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    after.focus();
+  });
   const more = h("div", { class: "details" });
   function redraw() {
     box.textContent = "";
@@ -205,8 +213,8 @@ function explainView(net, first) {
     box.appendChild(drawNetwork(net, state.step, state.view, state.k));
     legend.lastChild.textContent =
       state.view === "forward"
-        ? "edges: W, width ∝ |W|; neurons: z and a"
-        : "edges: ∂L/∂W, width ∝ |∂L/∂W|; neurons: δ = ∂L/∂z";
+        ? "the sign of W on the edges (width ∝ |W|) and of a in the neurons"
+        : "the sign of ∂L/∂W on the edges (width ∝ |∂L/∂W|) and of δ = ∂L/∂z in the neurons";
   }
   function setView(v) {
     state.view = v;
