@@ -67,7 +67,7 @@ def test_sigmoid_on_logits_shows_sigma_of_z():
 
 
 def test_the_page_data_carries_the_card():
-    from chainrule.explain.html_data import explanation_data
+    from chainrule.explain.html.data import explanation_data
 
     ex, p, _ = softmax_run("softmax_cross_entropy")
     card = explanation_data(ex)["step"]["loss"]["card"]

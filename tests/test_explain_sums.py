@@ -68,7 +68,7 @@ def test_the_backward_diagram_writes_the_sum_under_each_hidden_unit():
 
 
 def test_the_page_data_holds_the_texts_sum():
-    from chainrule.explain.html_data import explanation_data
+    from chainrule.explain.html.data import explanation_data
 
     ex = two_two_two()
     block = explanation_data(ex, 9)["step"]["blocks"][0]

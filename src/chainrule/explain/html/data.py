@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..activations import Activation
-from .text import (
+from ...activations import Activation
+from ..text import (
     MAX_SHOWN_ENTRIES,
     fused_note,
     grad_text,
@@ -29,7 +29,7 @@ from .text import (
 )
 
 if TYPE_CHECKING:
-    from .explanation import Explanation
+    from ..explanation import Explanation
 
 MAX_DRAWN_UNITS = 40
 """Largest layer (units, inputs included) that the pages draw neuron by neuron."""

@@ -1,12 +1,7 @@
-"""The network drawn as SVG: the forward view (z and a on the neurons, W on the edges, b beside them) and
-the backward view (δ on the neurons, ∂L/∂W on the edges, ∂L/∂b beside them).
-
-Colour shows the sign (blue positive, red negative) and an edge's width its size. Every weight, bias
-and neuron is focusable (tabindex) and carries its numbers in ``data-`` attributes for the tooltips.
-Small networks show their numbers on the drawing; larger ones on hover and focus only.
-"""
-
-DIAGRAM_JS = r"""
+// The network drawn as SVG: the forward view (z and a on the neurons, W on the edges, b beside them) and the backward
+// view (δ on the neurons, ∂L/∂W on the edges, ∂L/∂b beside them).  Colour shows the sign (blue positive, red negative)
+// and an edge's width its size. Every weight, bias and neuron is focusable (tabindex) and carries its numbers in data-
+// attributes for the tooltips. Small networks show their numbers on the drawing; larger ones on hover and focus only.
 const PAL = { pos: [37, 99, 235], neg: [220, 38, 38] };
 const fill = (v, max) => {
   const c = v >= 0 ? PAL.pos : PAL.neg,
@@ -209,4 +204,3 @@ function drawNetwork(net, step, view, k) {
   });
   return svg;
 }
-"""

@@ -1,13 +1,8 @@
-"""The pages' shared script helpers: building elements, the names of units and parameters, and the
-chain-rule and update lines that the tooltips show.
-
-The numbers arrive as strings formatted in Python (``html_data``); the script only joins them: a
-weight's chain-rule product is the factors the trace records (∂L/∂a · f'(z) · a_in, or δ · a_in for a
-fused or softmax block), as ``ChainTerm.factors`` holds them. User strings (feature and class names) go
-into the page with ``textContent`` and ``setAttribute``, never as HTML.
-"""
-
-TOOLS_JS = r"""
+// The pages' shared script helpers: building elements, the names of units and parameters, and the chain-rule and
+// update lines that the tooltips show.  The numbers arrive as strings formatted in Python (explain/html/data.py); the
+// script only joins them: a weight's chain-rule product is the factors the trace records (∂L/∂a · f'(z) · a_in, or δ ·
+// a_in for a fused or softmax block), as ChainTerm.factors holds them. User strings (feature and class names) go into
+// the page with textContent and setAttribute, never as HTML.
 const SVGNS = "http://www.w3.org/2000/svg";
 const SUB = "₀₁₂₃₄₅₆₇₈₉";
 const sub = (n) =>
@@ -142,4 +137,3 @@ function tipper() {
     },
   };
 }
-"""
