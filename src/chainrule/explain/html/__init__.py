@@ -40,16 +40,10 @@ NOTEBOOK_HEIGHT = {"explain": 900, "replay": 1150}
 
 
 def script(kind: str) -> str:
-    """The page's one script: the shared explain view, the replay player where needed, and the entry point."""
+    """The page's one script: the shared explain view, the replay player where needed, and the entry point,
+    in one block so that their names stay out of the page's global scope."""
     names = ["tools.js", "diagram.js", "view.js"] + (["plots.js", "player.js"] if kind == "replay" else [])
-    parts = [asset(name) for name in names]
-    start = "renderReplay" if kind == "replay" else "renderExplain"
-    return (
-        '(function () {\n"use strict";\n'
-        + "".join(parts)
-        + 'const DATA = JSON.parse(document.getElementById("cr-data").textContent);\n'
-        + f'{start}(document.getElementById("app"), DATA);\n}})();\n'
-    )
+    return '"use strict";\n{\n' + "".join(asset(name) for name in [*names, "start.js"]) + "}\n"
 
 
 def explanation_html(
