@@ -38,60 +38,31 @@ function renderReplay(app, data) {
     logs = h("span", { id: "epoch-logs", class: "mono" });
   const dW = h("button", { type: "button", id: "download-weights" }, "Download weights (JSON)");
   const dD = h("button", { type: "button", id: "download-data" }, "Download data (JSON)");
-  app.appendChild(
-    h(
-      "section",
-      { class: "card" },
-      h("div", { class: "toolbar" }, play, slider, label),
-      h("div", { class: "toolbar" }, logs),
-      h("div", { class: "toolbar" }, dW, dD),
-    ),
+  const controls = h(
+    "section",
+    { class: "card", id: "controls" },
+    h("div", { class: "toolbar" }, play, slider, label),
+    h("div", { class: "toolbar" }, logs),
+    h("div", { class: "toolbar" }, dW, dD),
   );
   const view = explainView(net, snaps[last].step),
     cv = curve(data);
-  const right = h(
-    "div",
-    { class: "stack" },
-    h("section", { class: "card" }, h("h2", null, "Loss per epoch (fit's History)"), cv.svg),
-  );
+  const curveTitle = h("h2", null, "Loss per epoch (fit's History)");
+  const curveCard = h("section", { class: "card", id: "curve-card" }, curveTitle, cv.el);
   let surf = null,
-    heat = null;
+    heat = null,
+    boundary = null;
   if (data.surface) {
     surf = surface(data);
-    const names =
-      data.classNames && data.classNames.length
-        ? data.classNames
-        : Array.from({ length: Math.max(2, data.surface.channels) }, (_, c) => "class " + c);
-    right.appendChild(
-      h(
-        "section",
-        { class: "card", id: "boundary-card" },
-        h("h2", null, "Decision boundary"),
-        surf.box,
-        h(
-          "div",
-          { class: "legend" },
-          names.map((n, c) =>
-            h("span", null, h("span", { class: "swatch dot", style: "background:" + COLORS[c % COLORS.length] }), n),
-          ),
-          h("span", null, "shade: the predicted class, paler where the model is unsure"),
-        ),
-        h(
-          "p",
-          { class: "hint" },
-          "horizontal: " +
-            (data.featureNames ? data.featureNames[0] : "x₁") +
-            " · vertical: " +
-            (data.featureNames ? data.featureNames[1] : "x₂"),
-        ),
-      ),
-    );
+    boundary = boundaryCard(data, surf);
   }
   if (!net.drawn) {
     heat = heatmaps(data);
     view.diagram.appendChild(heat.box);
   }
-  app.appendChild(h("div", { class: "grid" }, view.diagram, right));
+  // one grid: on a wide screen the diagram beside the plots, on a narrow one the boundary right under Play
+  const layout = boundary ? "replay" : "replay no-boundary";
+  app.appendChild(h("div", { class: layout }, controls, view.diagram, curveCard, boundary));
   const stepTitle = h("h2", { id: "step-title" });
   const stepScope =
     net.n < data.nTrain
@@ -198,4 +169,32 @@ function renderReplay(app, data) {
     }),
   );
   set(last);
+}
+
+function boundaryCard(data, surf) {
+  const names =
+    data.classNames && data.classNames.length
+      ? data.classNames
+      : Array.from({ length: Math.max(2, data.surface.channels) }, (_, c) => "class " + c);
+  const swatch = (c) => h("span", { class: "swatch dot", style: "background:" + COLORS[c % COLORS.length] });
+  return h(
+    "section",
+    { class: "card", id: "boundary-card" },
+    h("h2", null, "Decision boundary"),
+    surf.box,
+    h(
+      "div",
+      { class: "legend" },
+      names.map((n, c) => h("span", null, swatch(c), n)),
+      h("span", null, "shade: the predicted class, paler where the model is unsure"),
+    ),
+    h(
+      "p",
+      { class: "hint" },
+      "horizontal: " +
+        (data.featureNames ? data.featureNames[0] : "x₁") +
+        " · vertical: " +
+        (data.featureNames ? data.featureNames[1] : "x₂"),
+    ),
+  );
 }

@@ -61,6 +61,14 @@ function download(name, obj) {
   setTimeout(() => URL.revokeObjectURL(url), 2000);
 }
 
+// Text over a plot, in HTML so that it keeps its CSS size however the plot scales: (x, y) in the plot's
+// viewBox units of W × H, anchored at its start, middle or end.
+function overlay(box, x, y, W, H, text, anchor) {
+  const tx = anchor === "end" ? "-100%" : anchor === "middle" ? "-50%" : "0";
+  const at = "left: " + ((100 * x) / W).toFixed(2) + "%; top: " + ((100 * y) / H).toFixed(2) + "%; ";
+  box.appendChild(h("span", { class: "tick", style: at + "transform: translate(" + tx + ", -50%)" }, text));
+}
+
 function curve(data) {
   const W = 520,
     H = 240,
@@ -96,6 +104,7 @@ function curve(data) {
   svg.appendChild(
     s("rect", { x: ml, y: mt, width: W - ml - mr, height: H - mt - mb, fill: "#fff", stroke: "#e5e7eb" }),
   );
+  const box = h("div", { class: "overlaid", id: "curve-box" }, svg);
   const stride = Math.max(1, Math.floor(E / 1000));
   keys.forEach((q, c) => {
     let d = "";
@@ -112,25 +121,22 @@ function curve(data) {
       }),
     );
     const name = q === "loss" ? "training loss (solid)" : "validation loss (dashed)";
-    const at = { x: W - mr - 4, y: mt + 14 + 14 * c, "text-anchor": "end", fill: CURVE_COLORS[c] };
-    svg.appendChild(s("text", at, name));
+    overlay(box, W - mr - 4, mt + 12 + 16 * c, W, H, name, "end");
   });
   const tick = (v) => {
     const x = logY ? Math.pow(10, v) : v;
     return Math.abs(x) >= 0.01 && Math.abs(x) < 1e4 ? x.toPrecision(3) : x.toExponential(1);
   };
-  svg.append(
-    s("text", { x: ml - 4, y: mt + 10, "text-anchor": "end" }, tick(hi)),
-    s("text", { x: ml - 4, y: H - mb, "text-anchor": "end" }, tick(lo)),
-    s("text", { x: ml, y: H - 8 }, "epoch " + (e0 + 1)),
-    s("text", { x: W - mr, y: H - 8, "text-anchor": "end" }, "epoch " + (e0 + E)),
-    s("text", { x: ml + 6, y: mt + 14 }, logY ? "log scale" : ""),
-  );
+  overlay(box, ml - 4, mt + 4, W, H, tick(hi), "end");
+  overlay(box, ml - 4, H - mb - 4, W, H, tick(lo), "end");
+  overlay(box, ml, H - 10, W, H, "epoch " + (e0 + 1), "start");
+  overlay(box, W - mr, H - 10, W, H, "epoch " + (e0 + E), "end");
+  if (logY) overlay(box, ml + 6, mt + 12, W, H, "log scale", "start");
   const cur = s("line", { x1: 0, x2: 0, y1: mt, y2: H - mb, stroke: "#f59e0b", "stroke-width": 2 }),
     dot = s("circle", { r: 4.5, fill: "#f59e0b" });
   svg.append(cur, dot);
   return {
-    svg,
+    el: box,
     move(epoch) {
       const k = epoch - e0 - 1,
         x = X(Math.max(epoch, e0 + 1)).toFixed(1);

@@ -183,6 +183,7 @@ function explainView(net, first) {
     h("span", null, h("span", { class: "swatch", style: "background: var(--neg)" }), "red: negative"),
     h("span", { id: "legend-view" }, ""),
   );
+  const note = h("p", { class: "hint", id: "hidden-numbers" });
   const skip = h("a", { class: "skip", href: "#after-diagram", id: "skip-diagram" }, "Skip past the diagram");
   const after = h("span", { id: "after-diagram", tabindex: "-1", class: "after" });
   const diagram = h(
@@ -193,6 +194,8 @@ function explainView(net, first) {
     tools,
     box,
     net.drawn ? legend : null,
+    net.drawn ? h("p", { class: "hint narrow-only" }, "On a narrow screen the diagram scrolls inside its box.") : null,
+    note,
     after,
   );
   skip.addEventListener("click", (ev) => {
@@ -207,7 +210,20 @@ function explainView(net, first) {
       box.appendChild(summaryTable(net, state.step));
       return;
     }
-    box.appendChild(drawNetwork(net, state.step, state.view, state.k));
+    const svg = drawNetwork(net, state.step, state.view, state.k);
+    box.appendChild(svg);
+    const hidden = +svg.dataset.hiddenLabels,
+      edges = +svg.dataset.edges;
+    note.textContent =
+      hidden === 0
+        ? ""
+        : hidden === edges
+          ? "The weights' numbers do not fit on a drawing this size: hover over or focus (Tab) an edge, bias or " +
+            "neuron to read its numbers."
+          : hidden +
+            " of " +
+            edges +
+            " weights have no room for their number on the drawing: hover over or focus (Tab) an edge to read it.";
     legend.lastChild.textContent =
       state.view === "forward"
         ? "the sign of W on the edges (width ∝ |W|) and of a in the neurons"
