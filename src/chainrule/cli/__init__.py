@@ -21,7 +21,7 @@ USER_ERRORS = (CLIError, DataError, ModelFileError, DivergenceError, ImportError
 
 
 def parser() -> argparse.ArgumentParser:
-    from . import commands, export, sweep, train
+    from . import commands, export, playground, sweep, train
 
     p = argparse.ArgumentParser(
         prog="chainrule",
@@ -36,6 +36,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parsers(sub)
     export.add_parser(sub)
     sweep.add_parser(sub)
+    playground.add_parser(sub)
     return p
 
 

@@ -38,12 +38,16 @@ def json_script(data: Any, element_id: str) -> str:
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
-def page(title: str, data: Any, script: str) -> str:
-    """The whole page; ``script`` runs (allowed by its SHA-256), nothing else can."""
+def page(title: str, data: Any, script: str, connect: str | None = None, style: str = "") -> str:
+    """The whole page; ``script`` runs (allowed by its SHA-256), nothing else can.
+
+    ``connect`` opens the CSP's connect-src (the playground's ``'self'``, for its WebSocket); ``style`` is
+    added after the shared style sheet.
+    """
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     csp = (
         f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; img-src data: blob:; "
-        "base-uri 'none'; form-action 'none'"
+        "base-uri 'none'; form-action 'none'" + (f"; connect-src {connect}" if connect else "")
     )
     return (
         "<!DOCTYPE html>\n"
@@ -51,7 +55,7 @@ def page(title: str, data: Any, script: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">\n'
         f"<title>{html.escape(title)}</title>\n"
-        f"<style>{asset('page.css')}</style>\n</head>\n<body>\n"
+        f"<style>{asset('page.css')}{style}</style>\n</head>\n<body>\n"
         '<main id="app"><noscript>This page draws its content with JavaScript.</noscript></main>\n'
         f"{json_script(data, 'cr-data')}\n"
         f"<script>{script}</script>\n</body>\n</html>\n"

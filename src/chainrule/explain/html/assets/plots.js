@@ -151,17 +151,21 @@ function curve(data) {
   };
 }
 
-function surface(data) {
+// The decision boundary (or one neuron's output, with opts.small) over the plane: data.surface gives the
+// grid and range, draw(snap) paints snap.surface (bytes, probability × 255). Points past data.points.nTrain,
+// when given, are test points, drawn hollow.
+function surface(data, opts) {
+  const o = opts || {};
   const S = data.surface,
     G = S.grid,
-    size = 360,
+    size = o.size || 360,
     canvas = h("canvas", {
-      class: "surface",
+      class: o.small ? "surface small" : "surface",
       width: size,
       height: size,
-      id: "surface",
+      id: o.small ? null : "surface",
       role: "img",
-      "aria-label": "decision boundary",
+      "aria-label": o.label || "decision boundary",
     });
   const off = h("canvas", { width: G, height: G }),
     octx = off.getContext("2d"),
@@ -172,8 +176,8 @@ function surface(data) {
   );
   const px = (v, lo, hi) => ((v - lo) / (hi - lo)) * size;
   const tick = (v) => String(Number(v.toPrecision(2)));
-  const box = h("div", { class: "plot", id: "boundary-plot" }, canvas);
-  for (let q = 0; q <= 4; q++) {
+  const box = o.small ? canvas : h("div", { class: "plot", id: "boundary-plot" }, canvas);
+  for (let q = 0; q <= 4 && !o.small; q++) {
     const f = q / 4;
     const left = "left: calc(48px + (100% - 48px) * " + f + ")",
       top = "top: calc((100% - 24px) * " + f + ")";
@@ -205,14 +209,16 @@ function surface(data) {
       octx.putImageData(img, 0, 0);
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(off, 0, 0, size, size);
-      if (!data.points) return;
+      if (!data.points || o.small) return;
+      const nTrain = data.points.nTrain === undefined ? data.points.X.length : data.points.nTrain;
       data.points.X.forEach((pt, q) => {
+        const colour = COLORS[data.points.y[q] % COLORS.length];
         ctx.beginPath();
-        ctx.arc(px(pt[0], S.x0, S.x1), size - px(pt[1], S.y0, S.y1), 4, 0, 2 * Math.PI);
-        ctx.fillStyle = COLORS[data.points.y[q] % COLORS.length];
+        ctx.arc(px(pt[0], S.x0, S.x1), size - px(pt[1], S.y0, S.y1), q < nTrain ? 4 : 3.5, 0, 2 * Math.PI);
+        ctx.fillStyle = q < nTrain ? colour : "#fff";
         ctx.fill();
-        ctx.lineWidth = 1.2;
-        ctx.strokeStyle = "#fff";
+        ctx.lineWidth = q < nTrain ? 1.2 : 2;
+        ctx.strokeStyle = q < nTrain ? "#fff" : colour;
         ctx.stroke();
       });
     },
