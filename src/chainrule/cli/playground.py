@@ -25,6 +25,7 @@ def bound_socket(port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.bind((HOST, port))
+        sock.listen(128)  # connections wait from now on, while the server starts
     except OSError:
         sock.close()
         raise CLIError(f"port {port} on {HOST} is already in use; choose another with --port N.") from None
