@@ -23,6 +23,7 @@ def bound_socket(port: int) -> socket.socket:
     if not 1 <= port <= 65535:
         raise CLIError(f"--port must be from 1 to 65535; received {port}.")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart need not wait out TIME_WAIT
     try:
         sock.bind((HOST, port))
         sock.listen(128)  # connections wait from now on, while the server starts

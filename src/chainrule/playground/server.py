@@ -27,7 +27,7 @@ from .session import GRID, Diverged, Session
 from .settings import DATASETS, FEATURES, SettingsError, parse
 
 MAX_MESSAGE_BYTES = 400_000
-FRAME_SECONDS = 0.04
+FRAME_SECONDS = 0.02
 SHARED = ("tools.js", "diagram.js", "view.js", "plots.js")
 
 
@@ -53,6 +53,13 @@ class Tab:
         self.socket, self.session, self.playing, self.task = socket, None, False, None
         self.upload: tuple | None = None
         self.id = secrets.token_urlsafe(16)
+        self.sent = 0  # epochs whose losses the page already has
+
+    async def frame(self, paused: bool = False) -> None:
+        """Send the session's frame: only the losses the page does not have yet."""
+        frame = self.session.frame(self.sent)
+        self.sent = self.session.epoch
+        await self.send(frame | {"paused": True} if paused else frame)
 
     async def send(self, message: dict[str, Any]) -> None:
         await self.socket.send_text(json.dumps(message, allow_nan=False))
@@ -92,7 +99,8 @@ class Tab:
         await self.send({"type": "ready", "id": self.id, "settings": settings.to_dict(), "net": session.net(),
                          "points": session.points(), "classNames": session.class_names,
                          "pointNames": session.point_names})  # fmt: skip
-        await self.send(session.frame())
+        self.sent = 0
+        await self.frame()
 
     async def on_play(self, message: dict[str, Any]) -> None:
         if self.playing:
@@ -105,7 +113,7 @@ class Tab:
 
     async def on_pause(self, message: dict[str, Any]) -> None:
         await self.pause()
-        await self.send(self.session.frame() | {"paused": True})
+        await self.frame(paused=True)
 
     async def pause(self) -> None:
         self.playing = False
@@ -119,12 +127,12 @@ class Tab:
             self.session.step()
         except Diverged as err:
             await self.error(str(err))
-        await self.send(self.session.frame() | {"paused": True})
+        await self.frame(paused=True)
 
     async def on_reset(self, message: dict[str, Any]) -> None:
         await self.pause()
         self.session.reset()
-        await self.send(self.session.frame() | {"paused": True})
+        await self.frame(paused=True)
 
     async def on_explain(self, message: dict[str, Any]) -> None:
         await self.pause()
@@ -151,10 +159,10 @@ class Tab:
                     session.step()
             except Diverged as err:
                 self.playing = False
-                await self.send(session.frame() | {"paused": True})
+                await self.frame(paused=True)
                 await self.error(str(err))
                 return
-            await self.send(session.frame())
+            await self.frame()
             await asyncio.sleep(0.001)  # let the tab's messages (pause, say) in
 
     async def close(self) -> None:

@@ -145,8 +145,10 @@ class Session:
         xs, ys = np.linspace(-EXTENT, EXTENT, GRID), np.linspace(EXTENT, -EXTENT, GRID)  # top row first
         return np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
 
-    def frame(self) -> dict[str, Any]:
-        """The page's update: epoch, losses, accuracy, the live diagram's numbers and every boundary."""
+    def frame(self, since: int = 0) -> dict[str, Any]:
+        """The page's update: epoch, the losses of the epochs from ``since`` on (the page keeps the earlier
+        ones), accuracy, the live diagram's numbers and every boundary."""
+        since = since if since <= self.epoch else 0
         record: list = []
         model = self.model
         out = model.forward(features(self.grid_points(), self.settings.features), False, record)
@@ -161,7 +163,8 @@ class Session:
         return {
             "type": "frame",
             "epoch": self.epoch,
-            "logs": self.history,
+            "since": since,
+            "logs": {key: values[since:] for key, values in self.history.items()},
             "accuracy": {
                 "train": self.accuracy(self.X_train, self.y_train),
                 "test": self.accuracy(self.X_test, self.y_test),

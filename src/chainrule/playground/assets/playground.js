@@ -115,7 +115,7 @@ function playground() {
       showError(m.message);
       if (!st.ready) send({ type: "settings", settings: {} }); // the URL's settings were refused: the defaults
     } else if (m.type === "ready") ready(m);
-    else if (m.type === "frame") frame(m);
+    else if (m.type === "frame") queue(m);
     else if (m.type === "explain") explained(m);
     else if (m.type === "uploaded") {
       uploadNote.textContent =
@@ -232,6 +232,24 @@ function playground() {
     status.textContent = "session " + m.id.slice(0, 6) + " · " + m.net.model;
     setPlaying(false);
     leaveExplain();
+  }
+  // Frames are drawn once per animation frame: a page that falls behind skips to the latest one.
+  let pending = null;
+  function queue(m) {
+    if (m.since === 0 || !st.logs) st.logs = { loss: [], val_loss: [] };
+    Object.keys(st.logs).forEach((k) => st.logs[k].push(...m.logs[k]));
+    m.logs = st.logs;
+    if (m.paused) {
+      pending = null;
+      frame(m);
+      return;
+    }
+    if (pending === null) requestAnimationFrame(() => {
+      const latest = pending;
+      pending = null;
+      if (latest) frame(latest);
+    });
+    pending = m;
   }
   function frame(m) {
     st.frame = m;
