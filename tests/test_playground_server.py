@@ -241,3 +241,12 @@ def test_nonsense_in_the_url_and_a_diverging_run_are_explained_on_the_page(brows
     page.wait_for_function("() => document.getElementById('play').getAttribute('aria-pressed') === 'false'")
     assert "weights of epoch 0" in page.text_content("#message")
     assert not errors
+
+
+def test_on_a_phone_play_and_the_boundary_share_the_first_screen(browser, server):
+    page, errors = open_tab(browser, server + "/", width=390, height=844)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    for selector_ in ("#play", "#step", "#surface"):
+        box = page.locator(selector_).bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 844, selector_
+    assert not errors

@@ -50,10 +50,10 @@ function playground() {
   const exports = ["npz", "onnx", "replay"].map((k) =>
     h("a", { id: "export-" + k, class: "button", href: "#", download: "" }, "Export " + (k === "replay" ? "replay page" : "." + k)),
   );
+  const transport = h("section", { class: "card", id: "transport" }, h("div", { class: "toolbar" }, play, stepB, reset, epoch, scores));
   const controls = h(
     "section",
     { class: "card", id: "controls" },
-    h("div", { class: "toolbar" }, play, stepB, reset, epoch, scores),
     h(
       "div",
       { class: "toolbar" },
@@ -85,7 +85,7 @@ function playground() {
       { class: "hint", id: "diagram-hint" },
       "Pause, then click or Tab to a neuron or weight for its explain step.",
     );
-  const diagramCard = h("section", { class: "card", id: "diagram-card" }, diagramTitle, diagramHint, diagramBox);
+  const diagramCard = h("section", { class: "card", id: "pg-diagram-card" }, diagramTitle, diagramHint, diagramBox);
   const boundaryCard = h("section", { class: "card", id: "boundary-card" }, h("h2", null, "Decision boundary"));
   const neuronsCard = h(
     "section",
@@ -95,7 +95,7 @@ function playground() {
   );
   const curveCard = h("section", { class: "card", id: "curve-card" }, h("h2", null, "Loss per epoch"));
   const explainBox = h("div", { id: "explain-section" });
-  APP.append(h("div", { class: "pg" }, controls, diagramCard, boundaryCard, curveCard, neuronsCard), explainBox);
+  APP.append(h("div", { class: "pg" }, transport, controls, diagramCard, boundaryCard, curveCard, neuronsCard), explainBox);
 
   // ---------------------------------------------------------------- the connection
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
@@ -275,8 +275,9 @@ function playground() {
     document.querySelectorAll(".tip").forEach((e) => e.remove());
     const v = explainView(m.data.net, m.data.step);
     st.view = v;
-    diagramCard.replaceChildren(v.diagram);
-    v.diagram.querySelector("h2").textContent = "Network at epoch " + m.epoch + ": the explain step (first " + m.data.net.n + " training samples)";
+    v.diagram.querySelector("h2").textContent =
+      "Network at epoch " + m.epoch + ": the explain step (first " + m.data.net.n + " training samples)";
+    diagramCard.replaceChildren(...v.diagram.childNodes); // the explain view's diagram, in this card
     explainBox.replaceChildren(...v.details.childNodes);
     explainBox.dataset.epoch = m.epoch;
   }
