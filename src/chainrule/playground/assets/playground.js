@@ -48,9 +48,17 @@ function playground() {
   const epoch = h("span", { id: "epoch", class: "mono" }, "epoch 0");
   const scores = h("span", { id: "scores", class: "mono" });
   const exports = ["npz", "onnx", "replay"].map((k) =>
-    h("a", { id: "export-" + k, class: "button", href: "#", download: "" }, "Export " + (k === "replay" ? "replay page" : "." + k)),
+    h(
+      "a",
+      { id: "export-" + k, class: "button", href: "#", download: "" },
+      "Export " + (k === "replay" ? "replay page" : "." + k),
+    ),
   );
-  const transport = h("section", { class: "card", id: "transport" }, h("div", { class: "toolbar" }, play, stepB, reset, epoch, scores));
+  const transport = h(
+    "section",
+    { class: "card", id: "transport" },
+    h("div", { class: "toolbar" }, play, stepB, reset, epoch, scores),
+  );
   const controls = h(
     "section",
     { class: "card", id: "controls" },
@@ -95,7 +103,8 @@ function playground() {
   );
   const curveCard = h("section", { class: "card", id: "curve-card" }, h("h2", null, "Loss per epoch"));
   const explainBox = h("div", { id: "explain-section" });
-  APP.append(h("div", { class: "pg" }, transport, controls, diagramCard, boundaryCard, curveCard, neuronsCard), explainBox);
+  const cards = [transport, controls, diagramCard, boundaryCard, curveCard, neuronsCard];
+  APP.append(h("div", { class: "pg" }, cards), explainBox);
 
   // ---------------------------------------------------------------- the connection
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
@@ -178,13 +187,12 @@ function playground() {
     });
   }
   function showSettings(s) {
-    ["dataset", "activation", "optimizer", "regularization", "noise", "train_ratio", "batch_size", "lr", "reg_rate", "seed"].forEach(
-      (id) => {
-        read(id).value = s[id];
-        const out = read(id + "-value");
-        if (out) out.textContent = s[id];
-      },
-    );
+    const ids = ["dataset", "activation", "optimizer", "regularization", "noise", "train_ratio", "batch_size"];
+    [...ids, "lr", "reg_rate", "seed"].forEach((id) => {
+      read(id).value = s[id];
+      const out = read(id + "-value");
+      if (out) out.textContent = s[id];
+    });
     CONFIG.features.forEach((f) => {
       read("feature-" + safeId(f)).checked = s.features.includes(f);
     });
@@ -202,8 +210,9 @@ function playground() {
     st.id = m.id;
     showSettings(m.settings);
     exports.forEach((a) => a.setAttribute("href", "/export/" + m.id + "/" + a.id.slice(7)));
+    const E = CONFIG.extent;
     const data = {
-      surface: { grid: CONFIG.grid, channels: 1, x0: -CONFIG.extent, x1: CONFIG.extent, y0: -CONFIG.extent, y1: CONFIG.extent },
+      surface: { grid: CONFIG.grid, channels: 1, x0: -E, x1: E, y0: -E, y1: E },
       points: m.points,
       classNames: m.classNames,
     };
@@ -214,7 +223,9 @@ function playground() {
       h(
         "div",
         { class: "legend" },
-        m.classNames.map((n, c) => h("span", null, h("span", { class: "swatch dot", style: "background:" + COLORS[c] }), n)),
+        m.classNames.map((n, c) =>
+          h("span", null, h("span", { class: "swatch dot", style: "background:" + COLORS[c] }), n),
+        ),
         h("span", null, "filled: training points, hollow: test points"),
       ),
       h("p", { class: "hint" }, "horizontal: " + m.pointNames[0] + " · vertical: " + m.pointNames[1]),
@@ -256,10 +267,18 @@ function playground() {
     epoch.textContent = "epoch " + m.epoch;
     const last = (k) => (m.logs[k].length ? m.logs[k][m.logs[k].length - 1].toFixed(4) : "–");
     scores.textContent =
-      "train loss " + last("loss") + " · test loss " + last("val_loss") + " · test accuracy " + (100 * m.accuracy.test).toFixed(1) + " %";
+      "train loss " +
+      last("loss") +
+      " · test loss " +
+      last("val_loss") +
+      " · test accuracy " +
+      (100 * m.accuracy.test).toFixed(1) +
+      " %";
     scores.dataset.testAccuracy = m.accuracy.test;
     surf.draw({ surface: m.surface });
-    m.neurons.forEach((layer, l) => layer.forEach((b64, j) => neurons[l] && neurons[l][j] && neurons[l][j].draw({ surface: b64 })));
+    m.neurons.forEach((layer, l) =>
+      layer.forEach((b64, j) => neurons[l] && neurons[l][j] && neurons[l][j].draw({ surface: b64 })),
+    );
     if (m.logs.loss.length) curveCard.replaceChildren(curveCard.firstChild, curve({ logs: m.logs, firstEpoch: 0 }).el);
     if (!st.view) {
       diagramBox.replaceChildren(drawNetwork(st.net, m.step, "forward", 0));

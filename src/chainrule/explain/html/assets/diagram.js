@@ -1,7 +1,8 @@
-// The network drawn as SVG: the forward view (z and a on the neurons, W on the edges, b beside them) and the backward
-// view (δ on the neurons, ∂L/∂W on the edges, ∂L/∂b beside them).  Colour shows the sign (blue positive, red negative)
-// and an edge's width its size. Every weight, bias and neuron is focusable (tabindex) and carries its numbers in data-
-// attributes for the tooltips. Small networks show their numbers on the drawing; larger ones on hover and focus only.
+// The network drawn as SVG: the forward view (z and a on the neurons, W on the edges, b beside them) and the
+// backward view (δ on the neurons, ∂L/∂W on the edges, ∂L/∂b beside them).  Colour shows the sign (blue
+// positive, red negative) and an edge's width its size. Every weight, bias and neuron is focusable (tabindex)
+// and carries its numbers in data- attributes for the tooltips. Small networks show their numbers on the
+// drawing where a label fits without touching another (see placeLabel); larger ones on hover and focus only.
 const PAL = { pos: [37, 99, 235], neg: [220, 38, 38] };
 const fill = (v, max) => {
   const c = v >= 0 ? PAL.pos : PAL.neg,
@@ -106,7 +107,13 @@ function drawNetwork(net, step, view, k) {
               s(
                 "g",
                 { class: "label", ...data },
-                s("rect", { class: "elabel-bg", x: box.x0, y: box.y0, width: box.x1 - box.x0, height: box.y1 - box.y0, rx: 3 }),
+                s("rect", {
+                  class: "elabel-bg",
+                  x: box.x0,
+                  y: box.y0,
+                  width: box.x1 - box.x0,
+                  height: box.y1 - box.y0,
+                }),
                 s("text", { class: "elabel", x: (box.x0 + box.x1) / 2, y: box.y1 - 4.5, "text-anchor": "middle" }, text),
               ),
             ); // above every line, on a background that no line crosses
@@ -247,7 +254,8 @@ function obstacles(net, pos, nodeW, nodeH, big) {
     out.push({ x0: col[0].x + nodeW / 2 - title, y0: 4, x1: col[0].x + nodeW / 2 + title, y1: 24 });
     col.forEach((p) => {
       out.push({ x0: p.x - 2, y0: p.y - nodeH / 2 - 2, x1: p.x + nodeW + 2, y1: p.y + nodeH / 2 + 2 });
-      if (l > 0 && !big) out.push({ x0: p.x + 8, y0: p.y - nodeH / 2 - 28, x1: p.x + nodeW - 8, y1: p.y - nodeH / 2 - 4 });
+      const top = p.y - nodeH / 2;
+      if (l > 0 && !big) out.push({ x0: p.x + 8, y0: top - 28, x1: p.x + nodeW - 8, y1: top - 4 }); // the bias
     });
   });
   return out;

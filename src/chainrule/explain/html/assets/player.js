@@ -1,6 +1,6 @@
-// The replay page's entry point: play/pause and an epoch slider drive the network diagram, the loss curve's cursor and
-// the decision boundary; while paused, the explained step at that epoch is shown, with the same numbers as chainrule
-// explain.
+// The replay page's entry point: play/pause and an epoch slider drive the network diagram, the loss curve's
+// cursor and the decision boundary; while paused, the explained step at that epoch is shown, with the same
+// numbers as chainrule explain.
 function renderReplay(app, data) {
   const net = data.net,
     snaps = data.snapshots,

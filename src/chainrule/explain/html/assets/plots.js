@@ -1,8 +1,8 @@
-// The replay page's plots: the loss curve with its epoch cursor, the decision boundary of a 2-D classifier, the weight
-// heatmaps of layers too large to draw, and the JSON downloads.  Weights travel as base64 float32 and the decision
-// surface as base64 bytes (probability × 255). It runs after the explain view's script (tools.js, diagram.js,
-// view.js), whose helpers it uses.
-// Classes get colours of their own, apart from the blue/red of a weight's sign in the diagram.
+// The replay page's plots: the loss curve with its epoch cursor, the decision boundary of a 2-D classifier, the
+// weight heatmaps of layers too large to draw, and the JSON downloads.  Weights travel as base64 float32 and the
+// decision surface as base64 bytes (probability × 255). It runs after the explain view's script (tools.js,
+// diagram.js, view.js), whose helpers it uses. Classes get colours of their own, apart from the blue/red of a
+// weight's sign in the diagram.
 const COLORS = [
   "#0d9488",
   "#d97706",

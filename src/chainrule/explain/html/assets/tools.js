@@ -1,8 +1,8 @@
 // The pages' shared script helpers: building elements, the names of units and parameters, and the chain-rule and
-// update lines that the tooltips show.  The numbers arrive as strings formatted in Python (explain/html/data.py); the
-// script only joins them: a weight's chain-rule product is the factors the trace records (∂L/∂a · f'(z) · a_in, or δ ·
-// a_in for a fused or softmax block), as ChainTerm.factors holds them. User strings (feature and class names) go into
-// the page with textContent and setAttribute, never as HTML.
+// update lines that the tooltips show.  The numbers arrive as strings formatted in Python
+// (explain/html/data.py); the script only joins them: a weight's chain-rule product is the factors the trace
+// records (∂L/∂a · f'(z) · a_in, or δ · a_in for a fused or softmax block), as ChainTerm.factors holds them.
+// User strings (feature and class names) go into the page with textContent and setAttribute, never as HTML.
 const SVGNS = "http://www.w3.org/2000/svg";
 const SUB = "₀₁₂₃₄₅₆₇₈₉";
 const sub = (n) =>
@@ -106,7 +106,8 @@ function nodeTip(net, step, l, j, k) {
   const b = step.blocks[l - 1],
     act = net.activations[l - 1];
   lines.push("z = " + b.z[k][j], "a = " + act + "(z) = " + b.a[k][j]);
-  if (b.fused) lines.push("δ = ∂L/∂z = " + step.loss.batchText + "(ŷ − y) = " + b.delta[k][j] + "   (fused step)");
+  if (b.fused)
+    lines.push("δ = ∂L/∂z = " + step.loss.batchText + "(ŷ − y) = " + b.delta[k][j] + "   (fused step)");
   else {
     if (b.sums) lines.push(...sumLines(b.sums[j][k], "∂L/∂a"));
     else lines.push("∂L/∂a = " + b.upstream[k][j]);

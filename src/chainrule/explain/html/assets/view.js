@@ -1,5 +1,5 @@
-// The explain view: the diagram with its forward/backward toggle and tooltips, and the sections for the loss, the
-// fused step, the formulas, the updates and the gradient check; and the explain page's entry point.
+// The explain view: the diagram with its forward/backward toggle and tooltips, and the sections for the loss,
+// the fused step, the formulas, the updates and the gradient check; and the explain page's entry point.
 function summaryTable(net, step) {
   const t = h(
     "table",
