@@ -114,15 +114,13 @@ def test_lbfgs_reaches_scikit_learns_lbfgs_accuracy_within_a_point(loader):
 
 def test_lbfgs_minimises_the_penalised_loss_with_the_gradient_pytorch_computes():
     torch = pytest.importorskip("torch")
-    from chainrule.sklearn._lbfgs import penalized_value_and_grad
-    from chainrule.sklearn._penalty import _PenalizedLoss
+    from chainrule.sklearn._lbfgs import value_and_grad
 
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((30, 4)), rng.integers(0, 3, 30)
     model = cr.mlp([4, 6, 3], "tanh", None, seed=1)
-    dense = [la for la in model.layers if isinstance(la, cr.Dense)]
-    loss = _PenalizedLoss(get_loss("softmax_cross_entropy"), dense, alpha=0.3)
-    value, grad = penalized_value_and_grad(model, X, y, model.objective(loss), None)
+    objective = model.objective(get_loss("softmax_cross_entropy"), l2=0.3)
+    value, grad = value_and_grad(model, X, y, objective, None)
 
     W1, b1, W2, b2 = (torch.tensor(p, requires_grad=True) for p in model.get_weights())
     Z = torch.tanh(torch.from_numpy(X) @ W1 + b1) @ W2 + b2

@@ -19,10 +19,11 @@ from ..callbacks import Callback
 from ..layers import Dense
 from ..losses import Loss
 from ..model import Sequential
+from ..objective import Objective
 from ..optimizers import SGD, Adam, Optimizer, RMSProp
 from ._lbfgs import minimize
 from ._monitor import _Monitor
-from ._penalty import _PenalizedLoss, _PenalizedOptimizer
+from ._penalty import _ScaledLoss
 from ._rate import SCHEDULES, Rate
 
 _SOLVERS = ("sgd", "adam", "rmsprop", "lbfgs")
@@ -178,14 +179,13 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"y gives {n_out} outputs but the fitted model has {self.model_.n_out}.")
         model = self.model_
         if self.solver == "lbfgs":
-            loss = _PenalizedLoss(inner_loss, self._dense_layers(), float(self.alpha), scale)
-            return self._fit_lbfgs(X, Y, loss, sw, inner_loss)
-        if incremental and isinstance(model.loss_, _PenalizedLoss):
+            loss = inner_loss if scale == 1.0 else _ScaledLoss(inner_loss, scale)
+            return self._fit_lbfgs(X, Y, model.objective(loss, l2=float(self.alpha)), sw, inner_loss)
+        if incremental and model.loss_ is not None:
             loss, opt = model.loss_, model.optimizer_
-            loss.alpha = float(self.alpha)
         else:
-            loss = _PenalizedLoss(inner_loss, self._dense_layers(), float(self.alpha), scale)
-            opt = _PenalizedOptimizer(self._make_optimizer(), loss)
+            loss, opt = inner_loss if scale == 1.0 else _ScaledLoss(inner_loss, scale), self._make_optimizer()
+        objective = model.objective(loss, l2=float(self.alpha))  # the penalty is part of every gradient
         early = bool(self.early_stopping) and not incremental
         val = None
         if early:
@@ -212,7 +212,7 @@ class _BaseMLP(BaseEstimator):
         monitor = _Monitor(self, n, val, incremental, self._rate if self.solver == "sgd" else None)
         epochs = 1 if incremental else self.max_iter
         history = model.fit(
-            X, Y, loss=loss, optimizer=opt, epochs=epochs, batch_size=bs, shuffle=bool(self.shuffle),
+            X, Y, loss=objective, optimizer=opt, epochs=epochs, batch_size=bs, shuffle=bool(self.shuffle),
             validation_data=(Xv, Yv) if early else None, callbacks=[monitor, *self.callbacks],
             seed=int(rng.randint(np.iinfo(np.int32).max)), sample_weight=sw,
         )  # fmt: skip
@@ -227,9 +227,9 @@ class _BaseMLP(BaseEstimator):
             )
         return self
 
-    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, loss: _PenalizedLoss, sw: Any, inner_loss: Loss) -> _BaseMLP:
+    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, objective: Objective, sw: Any, inner_loss: Loss) -> _BaseMLP:
         """Full-batch L-BFGS-B (``_lbfgs``); ``n_iter_`` and ``loss_`` are scipy's iterations and final value."""
-        result = minimize(self.model_, X, Y, loss, sw, max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
+        result = minimize(self.model_, X, Y, objective, sw, max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
         self.n_iter_, self.loss_, self.t_ = int(result.nit), float(result.fun), len(X)
         self.loss_curve_, self.best_loss_ = [self.loss_], self.loss_
         self._finish(inner_loss)
@@ -272,7 +272,7 @@ class _BaseMLP(BaseEstimator):
         if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be 'float32' or 'float64'; received dtype={dtype!r}.")
         model, classes = self._onnx_network()
-        return (model if dtype is None else model.copy(dtype)), classes
+        return (model if dtype is None else model.copy(np.dtype(dtype).name)), classes
 
     def _onnx_network(self) -> tuple[Sequential, list[Any] | None]:
         """The network ``to_onnx`` writes, and the class labels for its metadata (None for a regressor)."""
@@ -281,7 +281,7 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype), train=False)
+        return self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype), training=False, keep=False)
 
     def _score_outputs(self, Z: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
         """Early stopping's validation score of the outputs Z: ``_score_metric`` (accuracy or R²) of the decoded Z."""

@@ -1,8 +1,9 @@
 """``solver="lbfgs"``: scipy's L-BFGS-B over the model's flat parameter vector, full batch.
 
 The objective and its gradient come from the one backward path, ``model.gradient``, with the estimator's
-penalised loss (``_penalty``): f(w) = data loss + α/(2·n)·Σ‖W‖², ∇f = ``model.flat_grads`` after the
-penalty's gradient α·W/n is added. scipy works in float64; a float32 model computes in float32.
+objective: f(w) = data loss + α/(2·n)·Σ‖W‖² (the objective's ``l2`` term, whose gradient α·W/n
+``model.gradient`` adds), ∇f = ``model.flat_grads``. scipy works in float64; a float32 model computes in
+float32.
 
 scipy stops after ``max_iter`` iterations or ``max_fun`` evaluations of f, or once every component of the
 projected gradient is at most ``tol`` (``gtol``), or when f stops decreasing (its own ``ftol``).
@@ -16,18 +17,13 @@ import numpy as np
 
 from ..model import Sequential
 from ..objective import Objective
-from ._penalty import _PenalizedLoss
 
 
-def penalized_value_and_grad(
+def value_and_grad(
     model: Sequential, X: np.ndarray, Y: np.ndarray, objective: Objective, sample_weight: np.ndarray | None
 ) -> tuple[float, np.ndarray]:
-    """f(w) and ∇f(w) at the model's current weights: the backward path, then the L2 penalty's gradient.
-
-    ``objective`` holds the estimator's ``_PenalizedLoss``, whose value already includes the penalty.
-    """
+    """f(w) and ∇f(w) at the model's current weights, penalty included: the backward path, nothing else."""
     value, _, _ = model.gradient(X, Y, objective, sample_weight)
-    objective.loss.add_penalty_grad()
     return float(value), model.flat_grads
 
 
@@ -35,25 +31,24 @@ def minimize(
     model: Sequential,
     X: np.ndarray,
     Y: np.ndarray,
-    loss: _PenalizedLoss,
+    objective: Objective,
     sample_weight: np.ndarray | None,
     *,
     max_iter: int,
     max_fun: int,
     tol: float,
 ) -> Any:
-    """Run L-BFGS-B from the model's weights; leave the best weights in the model; return scipy's result."""
+    """Run L-BFGS-B from the model's weights; leave the weights it ends at in the model; return scipy's result."""
     try:
         from scipy.optimize import minimize as scipy_minimize
     except ImportError:
         raise ImportError('solver="lbfgs" needs scipy: pip install "chainrule[sklearn]"') from None
     flat = model.flat_params
-    Y = loss.prepare_targets(Y, model.n_out, model.dtype)
-    objective = model.objective(loss)
+    Y = objective.loss.prepare_targets(Y, model.n_out, model.dtype)
 
     def f(w: np.ndarray) -> tuple[float, np.ndarray]:
         flat[...] = w  # (n_params,), cast to the model's dtype
-        value, grad = penalized_value_and_grad(model, X, Y, objective, sample_weight)
+        value, grad = value_and_grad(model, X, Y, objective, sample_weight)
         return value, grad.astype(np.float64)
 
     result = scipy_minimize(
