@@ -178,14 +178,13 @@ class _BaseMLP(BaseEstimator):
         elif n_out != self.model_.n_out:
             raise ValueError(f"y gives {n_out} outputs but the fitted model has {self.model_.n_out}.")
         model = self.model_
-        if self.solver == "lbfgs":
-            loss = inner_loss if scale == 1.0 else _ScaledLoss(inner_loss, scale)
-            return self._fit_lbfgs(X, Y, model.objective(loss, l2=float(self.alpha)), sw, inner_loss)
         if incremental and model.loss_ is not None:
             loss, opt = model.loss_, model.optimizer_
         else:
             loss, opt = inner_loss if scale == 1.0 else _ScaledLoss(inner_loss, scale), self._make_optimizer()
         objective = model.objective(loss, l2=float(self.alpha))  # the penalty is part of every gradient
+        if self.solver == "lbfgs":
+            return self._fit_lbfgs(X, Y, objective, sw, inner_loss)
         early = bool(self.early_stopping) and not incremental
         val = None
         if early:
@@ -229,6 +228,7 @@ class _BaseMLP(BaseEstimator):
 
     def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, objective: Objective, sw: Any, inner_loss: Loss) -> _BaseMLP:
         """Full-batch L-BFGS-B (``_lbfgs``); ``n_iter_`` and ``loss_`` are scipy's iterations and final value."""
+        self.model_.loss_, self.model_.objective_ = objective.loss, objective
         result = minimize(self.model_, X, Y, objective, sw, max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
         self.n_iter_, self.loss_, self.t_ = int(result.nit), float(result.fun), len(X)
         self.loss_curve_, self.best_loss_ = [self.loss_], self.loss_
@@ -272,7 +272,7 @@ class _BaseMLP(BaseEstimator):
         if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
             raise ValueError(f"dtype must be 'float32' or 'float64'; received dtype={dtype!r}.")
         model, classes = self._onnx_network()
-        return (model if dtype is None else model.copy(np.dtype(dtype).name)), classes
+        return (model if dtype is None else model.copy(dtype)), classes
 
     def _onnx_network(self) -> tuple[Sequential, list[Any] | None]:
         """The network ``to_onnx`` writes, and the class labels for its metadata (None for a regressor)."""

@@ -1,9 +1,8 @@
 """``solver="lbfgs"``: scipy's L-BFGS-B over the model's flat parameter vector, full batch.
 
 The objective and its gradient come from the one backward path, ``model.gradient``, with the estimator's
-objective: f(w) = data loss + α/(2·n)·Σ‖W‖² (the objective's ``l2`` term, whose gradient α·W/n
-``model.gradient`` adds), ∇f = ``model.flat_grads``. scipy works in float64; a float32 model computes in
-float32.
+objective (its L2 term included): f(w) = data loss + α/(2·n)·Σ‖W‖², ∇f = ``model.flat_grads``. scipy
+works in float64; a float32 model computes in float32.
 
 scipy stops after ``max_iter`` iterations or ``max_fun`` evaluations of f, or once every component of the
 projected gradient is at most ``tol`` (``gtol``), or when f stops decreasing (its own ``ftol``).
@@ -19,14 +18,6 @@ from ..model import Sequential
 from ..objective import Objective
 
 
-def value_and_grad(
-    model: Sequential, X: np.ndarray, Y: np.ndarray, objective: Objective, sample_weight: np.ndarray | None
-) -> tuple[float, np.ndarray]:
-    """f(w) and ∇f(w) at the model's current weights, penalty included: the backward path, nothing else."""
-    value, _, _ = model.gradient(X, Y, objective, sample_weight)
-    return float(value), model.flat_grads
-
-
 def minimize(
     model: Sequential,
     X: np.ndarray,
@@ -38,7 +29,7 @@ def minimize(
     max_fun: int,
     tol: float,
 ) -> Any:
-    """Run L-BFGS-B from the model's weights; leave the weights it ends at in the model; return scipy's result."""
+    """Run L-BFGS-B from the model's weights; leave the best weights in the model; return scipy's result."""
     try:
         from scipy.optimize import minimize as scipy_minimize
     except ImportError:
@@ -48,8 +39,8 @@ def minimize(
 
     def f(w: np.ndarray) -> tuple[float, np.ndarray]:
         flat[...] = w  # (n_params,), cast to the model's dtype
-        value, grad = value_and_grad(model, X, Y, objective, sample_weight)
-        return value, grad.astype(np.float64)
+        value, _, _ = model.gradient(X, Y, objective, sample_weight)
+        return float(value), model.flat_grads.astype(np.float64)
 
     result = scipy_minimize(
         f,
