@@ -56,7 +56,8 @@ def threads_note() -> str:
 def _start_cpu_client(jax) -> str:
     if blas_threads() != 1:
         jax.devices()
-        return f"XLA's default threads ({os.cpu_count()} CPUs)"
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        return f"XLA's default threads ({cpus} CPUs)"
     flags = os.environ.get("XLA_FLAGS", "")
     if SINGLE_THREAD_FLAGS not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} {SINGLE_THREAD_FLAGS}".strip()
