@@ -12,6 +12,7 @@ import numpy as np
 from ..gradcheck import gradcheck
 from ..losses import Loss
 from ..optimizers import SGD
+from .layers import LayerStep, check_explainable, is_dense_network
 from .trace import (
     BackwardStep,
     ChainTerm,
@@ -92,8 +93,21 @@ class Explanation:
         return self.trace.updates
 
     @property
-    def steps(self) -> list[ForwardStep | LossStep | BackwardStep | PathSum | ChainTerm | UpdateStep]:
+    def layers(self) -> list[LayerStep]:
+        """Every layer's labelled numbers, forward and backward (Dropout's mask, BatchNorm's μ, σ², x̂, ...)."""
+        return self.trace.layers
+
+    @property
+    def dense(self) -> bool:
+        """Whether the network is Dense blocks, written out block by block and drawn weight by weight."""
+        return bool(self.trace.forward)
+
+    @property
+    def steps(self) -> list[ForwardStep | LossStep | BackwardStep | PathSum | ChainTerm | UpdateStep | LayerStep]:
+        """The records in order; a network of other layers lists its layer records around the loss."""
         t = self.trace
+        if not self.dense:
+            return [*t.layers, t.loss, *reversed(t.layers), *t.updates]
         return [*t.forward, t.loss, *reversed(t.backward), *t.paths, *t.chain, *t.updates]
 
     def to_text(self, precision: int = 5) -> str:
@@ -157,7 +171,9 @@ def explain(
     Parameters
     ----------
     model : Sequential
-        Dense layers, each optionally followed by one built-in activation.
+        Dense layers, activations, and any layer with ``forward_terms()`` and ``backward_terms(dOut)``
+        (Dropout, BatchNorm, LayerNorm, Residual). A network of Dense layers, each optionally followed by
+        one activation, is also written out weight by weight.
     X : array-like, shape (n_samples, n_features)
         The batch; at most ``MAX_BATCH`` samples.
     y : array-like
@@ -175,13 +191,15 @@ def explain(
     ValueError
         A batch larger than ``MAX_BATCH``, mismatched shapes, or ``apply`` without ``lr``.
     TypeError
-        A layer other than Dense or a built-in activation.
+        A layer that is neither Dense, an activation, nor a layer with ``forward_terms``/``backward_terms``.
     """
-    from .trace import blocks
-
     if getattr(model, "stacked", False):
         raise TypeError("explain writes out one network; pass ens.member(i), a Sequential, to explain member i.")
-    blocks(model)  # TypeError on unsupported layers, before anything runs
+    check_explainable(model)  # TypeError on unsupported layers, before anything runs
+    if is_dense_network(model):
+        from .trace import blocks
+
+        blocks(model)
     objective = model.objective(loss)  # refuses a pair that would squash twice
     if apply and lr is None:
         raise ValueError("apply=True needs a learning rate, e.g. explain(model, X, y, 'sse', lr=0.1, apply=True).")
@@ -199,12 +217,17 @@ def explain(
 
     detail = model.n_params <= MAX_DETAIL_PARAMS
     work = model.copy()  # the same layers and weights: the user's model keeps its gradients and caches
+    drawn_from = work.rng.bit_generator.state
     with np.errstate(over="ignore", under="ignore"):
         trace = run_step(work, Xa, Y, work.objective(objective.loss), detail)
+        work.rng.bit_generator.state = drawn_from  # the check draws the step's Dropout masks again
         check = gradcheck(work, Xa, Y, objective.loss, max_entries=None if detail else GRADCHECK_ENTRIES)
     notes = []
     if lr is not None:
-        trace.updates = sgd_updates(trace.backward, trace.forward, float(lr))
+        if trace.forward:
+            trace.updates = sgd_updates(trace.backward, trace.forward, float(lr))
+        else:
+            trace.updates = layer_updates(trace.layers, float(lr))
         opt = model.optimizer_
         if opt is not None and not _plain_sgd(opt):
             notes.append(
@@ -212,9 +235,14 @@ def explain(
                 "not what that optimiser would do."
             )
     if apply:
-        pairs = blocks(model)
+        if trace.forward:
+            from .trace import blocks
+
+            owners = [dense for dense, _ in blocks(model)]
+        else:
+            owners = list(model.layers)
         for up in trace.updates:
-            pairs[up.layer - 1][0].params[up.param][...] = up.new
+            owners[up.layer - 1].params[up.param][...] = up.new
     return Explanation(
         trace=trace,
         gradcheck_error=check.max_error,
@@ -226,6 +254,15 @@ def explain(
         applied=apply,
         notes=notes,
     )
+
+
+def layer_updates(layers: list[LayerStep], lr: float) -> list[UpdateStep]:
+    """Plain SGD, θ − lr·∂L/∂θ, for every parameter of every layer (``layer`` is the layer's 1-based index)."""
+    return [
+        UpdateStep(step.index, name, step.params[name], step.grads[name], step.params[name] - lr * step.grads[name], lr)
+        for step in layers
+        for name in step.params
+    ]
 
 
 def _plain_sgd(opt: Any) -> bool:

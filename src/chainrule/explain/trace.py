@@ -17,6 +17,7 @@ import numpy as np
 from ..activations import Activation
 from ..layers import Dense, Layer
 from ..objective import Objective
+from .layers import LayerStep, is_dense_network, layer_steps
 
 
 @dataclass
@@ -143,6 +144,7 @@ class Trace:
     chain: list[ChainTerm] = field(default_factory=list)
     paths: list[PathSum] = field(default_factory=list)
     updates: list[UpdateStep] = field(default_factory=list)
+    layers: list[LayerStep] = field(default_factory=list)  # every layer's labelled numbers (layers.py)
 
 
 def blocks(model) -> list[tuple[Dense, Activation | None]]:
@@ -239,19 +241,28 @@ def simplification(objective: Objective) -> str | None:
 
 
 def run_step(model, X: np.ndarray, Y: np.ndarray, objective: Objective, detail: bool) -> Trace:
-    """One step of ``model.gradient``, the path fit trains with, with every block's numbers recorded."""
-    pairs = blocks(model)
+    """One step of ``model.gradient``, the path fit trains with, with every layer's numbers recorded.
+
+    Every layer's labelled numbers go to ``Trace.layers``; a Dense network (Dense layers, each with at most
+    one activation after it) is also written out block by block (``forward``, ``backward``) and, with
+    ``detail``, weight by weight. Layers that draw (Dropout) are read after the step: their numbers are
+    the mask that step drew.
+    """
     record: list = []
     value, out, _ = model.gradient(X, Y, objective, input_grad=True, record=record)
     seen = {(entry[0], id(entry[1])): entry[2:] for entry in record if entry[0] != "loss"}
     d_start = next(entry[2] for entry in record if entry[0] == "loss")
+    lstep = loss_step(objective, out, Y, d_start, value)
+    layers = layer_steps(model, record)
+    if not is_dense_network(model):
+        return Trace([], lstep, [], layers=layers)
+    pairs = blocks(model)
     forward: list[ForwardStep] = []
     for k, (dense, act) in enumerate(pairs, start=1):
         a_prev, z = seen["forward", id(dense)]
         a = seen["forward", id(act)][1] if act is not None else z
         W, b = (p.copy() for p in dense.params.values())
         forward.append(ForwardStep(k, activation_name(act), a_prev.copy(), W, b, z.copy(), a.copy()))
-    lstep = loss_step(objective, out, Y, d_start, value)
     backward: list[BackwardStep] = []
     n = len(X)
     for k, ((dense, act), f) in enumerate(zip(pairs, forward), start=1):
@@ -271,7 +282,7 @@ def run_step(model, X: np.ndarray, Y: np.ndarray, objective: Objective, detail: 
                 lstep.batch_factor, fused,
             )  # fmt: skip
         )
-    trace = Trace(forward, lstep, backward)
+    trace = Trace(forward, lstep, backward, layers=layers)
     if detail:
         trace.chain = chain_terms(forward, backward)
         trace.paths = path_sums(forward, backward)

@@ -1,0 +1,105 @@
+"""Text and Markdown of a step through a network of any explainable layers, layer by layer.
+
+Each layer shows the labelled numbers of ``LayerStep`` (its ``forward_terms`` and
+``backward_terms``), so a BatchNorm shows μ, σ², x̂, γ, β and its three backward
+paths, a Dropout its mask and scale, a Residual its two paths summed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .markdown import card_tex, display, matrix, tex_num
+from .text import as_rows, field, gradcheck_line, gradcheck_measure, loss_card, num, wrap
+
+if TYPE_CHECKING:
+    from .explanation import Explanation
+    from .layers import LayerStep
+
+FORWARD_HEAD = "FORWARD, layer by layer: each layer's own numbers, from its input to its output"
+BACKWARD_HEAD = "BACKWARD, from the output down: each layer's ∂L/∂output in, its terms, ∂L/∂input out"
+
+
+def fused_label(ex: Explanation) -> str:
+    """The fused output step, as the backward of the layer the loss took over."""
+    return f"fused with the loss: δ = ∂L/∂z = {ex.loss.batch_text}(ŷ − y)"
+
+
+def stored_grads(step: LayerStep) -> dict[str, np.ndarray]:
+    """∂L/∂θ as backward stored it, for layers other than Dense (whose terms name ∂L/∂W and ∂L/∂b)."""
+    if step.kind == "Dense":
+        return {}
+    return {f"∂L/∂{name} (stored by backward)": g for name, g in step.grads.items()}
+
+
+def terms_text(terms: dict[str, np.ndarray], precision: int) -> list[str]:
+    out = []
+    for label, a in terms.items():
+        out += field(label, as_rows(a), precision)
+    return out
+
+
+def render_layers_text(ex: Explanation, precision: int = 5) -> str:
+    p, loss = precision, ex.loss
+    out = [
+        f"One training step of {ex.model_repr}"[:80],
+        f"batch of n = {len(loss.y_hat)} sample(s), loss {loss.name}, {ex.n_params} parameters (training mode)",
+        f"Gradient check against finite differences: {gradcheck_measure(ex)}",
+        "",
+        FORWARD_HEAD,
+    ]
+    for step in ex.layers:
+        out.append(f"Layer {step.index}: {step.name}")
+        out += terms_text(step.forward, p)
+    out += ["", f"LOSS   {loss.formula}"]
+    for _, label, value in loss_card(loss):
+        out += wrap(f"{label} = {value}") if isinstance(value, str) else field(label, value, p)
+    out += [f"  L = {num(loss.value, p)}", "", BACKWARD_HEAD]
+    for step in reversed(ex.layers):
+        out.append(f"Layer {step.index}: {step.name}")
+        if step.backward is None:
+            out += field(fused_label(ex), loss.delta_out, p)
+            continue
+        out += terms_text({**step.backward, **stored_grads(step)}, p)
+    if ex.updates:
+        out += ["", f"UPDATE (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = {ex.lr:g}"]
+        out += ["  applied to the model"] if ex.applied else []
+        for note in ex.notes:
+            out += wrap(f"Note: {note}")
+        for up in ex.updates:
+            out += field(f"layer {up.layer} {up.param} new", as_rows(up.new), p)
+    out += ["", gradcheck_line(ex)]
+    return "\n".join(out) + "\n"
+
+
+def terms_markdown(terms: dict[str, np.ndarray], precision: int) -> list[str]:
+    return [f"{label}: {display(matrix(as_rows(a), precision))}" for label, a in terms.items()]
+
+
+def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
+    p, loss = precision, ex.loss
+    verdict = "passed" if ex.gradcheck_passed else "FAILED"
+    out = [
+        f"### One training step of `{ex.model_repr}`",
+        f"Batch of $n = {len(loss.y_hat)}$ sample(s), loss `{loss.name}`, {ex.n_params} parameters, training mode. "
+        f"Gradient check: max relative error ${tex_num(ex.gradcheck_error, 2)}$ against central finite "
+        f"differences (tolerance ${tex_num(ex.gradcheck_tol, 1)}$): {verdict}.",
+        "#### Forward pass, layer by layer",
+    ]
+    for step in ex.layers:
+        out += [f"**Layer {step.index}**: `{step.name}`", *terms_markdown(step.forward, p)]
+    out += ["#### Loss", display(loss.latex, tex_num(loss.value, p)), *card_tex(loss, p)]
+    out.append("#### Backward pass, from the output down")
+    for step in reversed(ex.layers):
+        out.append(f"**Layer {step.index}**: `{step.name}`")
+        if step.backward is None:
+            out.append(f"{fused_label(ex)}: {display(matrix(loss.delta_out, p))}")
+        else:
+            out += terms_markdown({**step.backward, **stored_grads(step)}, p)
+    if ex.updates:
+        out.append(rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)")
+        out += [f"> {note}" for note in ex.notes]
+        out += [f"layer {up.layer} `{up.param}` new: {display(matrix(as_rows(up.new), p))}" for up in ex.updates]
+    return "\n\n".join(out) + "\n"
