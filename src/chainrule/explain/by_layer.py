@@ -31,7 +31,14 @@ def stored_grads(step: LayerStep) -> dict[str, np.ndarray]:
     """∂L/∂θ as backward stored it, for layers other than Dense (whose terms name ∂L/∂W and ∂L/∂b)."""
     if step.kind == "Dense":
         return {}
-    return {f"∂L/∂{name} (stored by backward)": g for name, g in step.grads.items()}
+    return {f"∂L/∂{param_label(name)} (stored by backward)": g for name, g in step.grads.items()}
+
+
+def param_label(name: str) -> str:
+    """ "gamma" -> "γ"; an inner layer's "0.W" -> "W of inner layer 0"."""
+    inner, _, param = name.rpartition(".")
+    param = {"gamma": "γ", "beta": "β"}.get(param, param)
+    return f"{param} of inner layer {inner}" if inner else param
 
 
 def terms_text(terms: dict[str, np.ndarray], precision: int) -> list[str]:

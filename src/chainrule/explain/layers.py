@@ -38,6 +38,7 @@ class LayerStep:
     backward: dict[str, np.ndarray] | None
     params: dict[str, np.ndarray] = field(default_factory=dict)
     grads: dict[str, np.ndarray] = field(default_factory=dict)
+    activation: str | None = None  # the activation's name ("relu") when the layer is one
 
 
 def has_terms(layer: Layer) -> bool:
@@ -85,7 +86,8 @@ def layer_steps(model, record: list) -> list[LayerStep]:
         else:
             fw = copied(layer.forward_terms())
             bw = None if back is None else copied(layer.backward_terms(back[0]))
-        steps.append(LayerStep(i, repr(layer), type(layer).__name__, fw, bw, params, grads))
+        act = layer.name if isinstance(layer, Activation) else None
+        steps.append(LayerStep(i, repr(layer), type(layer).__name__, fw, bw, params, grads, act))
     return steps
 
 

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...activations import Activation
+from ..by_layer import stored_grads
 from ..text import (
     MAX_SHOWN_ENTRIES,
+    as_rows,
     fused_note,
     grad_text,
     gradcheck_line,
@@ -109,7 +111,7 @@ def formulas(ex: Explanation) -> list[dict[str, str]]:
 
 def loss_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
     loss = ex.loss
-    fused = next((bk for bk in ex.backward if bk.fused), None)
+    fused = next((bk.activation for bk in ex.backward if bk.fused), loss.squash if loss.fused else None)
     return {
         "name": loss.name,
         "formula": loss.formula,
@@ -122,7 +124,7 @@ def loss_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
         "value": num(loss.value, precision),
         "simplification": loss.simplification,
         "fused": loss.fused,
-        "fusedNote": None if fused is None else fused_note(fused.activation, loss.name),
+        "fusedNote": None if fused is None else fused_note(fused, loss.name),
         "residualLabel": residual_label(loss),
         "countText": loss.count_text,
         "batchText": loss.batch_text,
@@ -131,6 +133,8 @@ def loss_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
 
 def step_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
     """One step's numbers: per-layer arrays (drawn networks) or per-layer norms (summarised ones)."""
+    if not ex.dense:
+        return layered_step_data(ex, precision)
     p = precision
     ups = {(u.layer, u.param): u for u in ex.updates}
     blocks = []
@@ -170,6 +174,54 @@ def step_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
     }
 
 
+LAYER_EQUATIONS = [
+    "forward:  each layer maps its input x to its output y; its own numbers are listed below (forward_terms)",
+    "backward:  each layer takes dy = ∂L/∂y and gives dx = ∂L/∂x and its ∂L/∂θ (backward_terms, term by term)",
+    "update (plain SGD):  θ_new = θ − α·∂L/∂θ",
+]
+"""The equations of a network of any explainable layers (the text's section headings)."""
+
+
+def terms_data(terms: dict[str, np.ndarray] | None, precision: int) -> list | None:
+    """Labelled arrays as [label, entries (or the text's summary)], one row per sample as the text prints them."""
+    if terms is None:
+        return None
+    return [[label, listed(as_rows(a), precision, False)] for label, a in terms.items()]
+
+
+def layered_step_data(ex: Explanation, precision: int) -> dict[str, Any]:
+    """One step through a network of any explainable layers: each layer's labelled numbers and its norms table."""
+    p, loss = precision, ex.loss
+    ups = {(u.layer, u.param): u for u in ex.updates}
+    blocks = []
+    for step in ex.layers:
+        rows = [*step.forward.items(), *(step.backward or {}).items()]
+        rows += [(f"{name} new", ups[step.index, name].new) for name in step.params if (step.index, name) in ups]
+        backward = step.backward
+        if backward is None:
+            backward = {f"fused with the loss: δ = ∂L/∂z = {loss.batch_text}(ŷ − y)": loss.delta_out}
+        blocks.append(
+            {
+                "table": [[label, "×".join(map(str, np.shape(a))), *norms(a)] for label, a in rows],
+                "forward": terms_data(step.forward, p),
+                "backward": terms_data({**backward, **stored_grads(step)}, p),
+            }
+        )
+    return {
+        "loss": loss_data(ex, p, False),
+        "blocks": blocks,
+        "gradcheck": gradcheck_data(ex),
+        "notes": list(ex.notes),
+        "lr": None if ex.lr is None else f"{ex.lr:g}",
+        "applied": bool(ex.applied),
+        "x": listed(as_rows(ex.layers[0].forward[next(iter(ex.layers[0].forward))]), p, False),
+        "yhat": listed(loss.y_hat, p, False),
+        "y": listed(loss.y, p, False),
+        "dLdyhat": listed(loss.dL_dyhat, p, False),
+        "residual": None if loss.residual is None else listed(loss.residual, p, False),
+    }
+
+
 def gradcheck_data(ex: Explanation) -> dict[str, Any]:
     return {"text": gradcheck_line(ex), "passed": bool(ex.gradcheck_passed)}
 
@@ -185,6 +237,23 @@ def network_data(
     class_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """What stays the same from step to step: the layer sizes, names, activations and formulas."""
+    if not ex.dense:
+        acts = {st.activation: Activation.registry[st.activation] for st in ex.layers if st.activation}
+        return {
+            "model": ex.model_repr,
+            "n": int(len(ex.loss.y_hat)),
+            "nParams": int(ex.n_params),
+            "precision": int(precision),
+            "sizes": [],
+            "activations": [],
+            "layerNames": [st.name for st in ex.layers],
+            "drawn": False,
+            "inputNames": None,
+            "outputNames": None,
+            "formulas": [{"name": c.name, "f": c.formula, "df": c.derivative} for c in acts.values()],
+            "equations": LAYER_EQUATIONS,
+            "one": num(1.0, precision),
+        }
     sizes = sizes_of(ex)
     return {
         "model": ex.model_repr,

@@ -19,7 +19,11 @@ function summaryTable(net, step) {
           h(
             "td",
             null,
-            q === 0 ? l + 1 + ": Dense " + net.sizes[l] + "→" + net.sizes[l + 1] + ", " + net.activations[l] : "",
+            q !== 0
+              ? ""
+              : net.layerNames
+                ? l + 1 + ": " + net.layerNames[l]
+                : l + 1 + ": Dense " + net.sizes[l] + "→" + net.sizes[l + 1] + ", " + net.activations[l],
           ),
           r.map((c, ci) => h("td", { class: ci > 1 ? "num" : null }, c)),
         ),
@@ -46,6 +50,34 @@ function sumsSection(step, k) {
   return sec;
 }
 
+// A network of any explainable layers: each layer's labelled numbers, forward in layer order, then backward from
+// the output down (BatchNorm's μ, σ², x̂ and its three paths; Dropout's mask and scale; a Residual's two paths).
+function layersSection(net, step) {
+  const part = (title, id, order) =>
+    h(
+      "section",
+      { class: "card", id },
+      h("h2", null, title),
+      order.map((l) =>
+        h(
+          "div",
+          { class: "layer-terms", "data-layer": l + 1 },
+          h("h3", null, "Layer " + (l + 1) + ": " + net.layerNames[l]),
+          (id === "layers-forward" ? step.blocks[l].forward : step.blocks[l].backward).map(([label, value]) =>
+            h("pre", null, field(label, value)),
+          ),
+        ),
+      ),
+    );
+  const up = step.blocks.map((_, l) => l);
+  return [
+    part("Forward, layer by layer", "layers-forward", up),
+    part("Backward, from the output down: ∂L/∂output in, the terms, ∂L/∂input out", "layers-backward", [
+      ...up,
+    ].reverse()),
+  ];
+}
+
 function details(net, step, drawn, k) {
   const L = step.loss,
     out = [];
@@ -64,6 +96,7 @@ function details(net, step, drawn, k) {
       L.simplification ? h("p", null, "Note: " + L.simplification + ".") : null,
     ),
   );
+  if (net.layerNames) out.push(...layersSection(net, step));
   if (step.blocks.some((b) => b.sums)) out.push(sumsSection(step, k || 0));
   if (L.fused) {
     out.push(
