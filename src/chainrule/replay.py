@@ -36,7 +36,8 @@ from .callbacks import Callback
 from .explain.explanation import MAX_BATCH, explain
 from .explain.html import check_target, drawable, iframe, network_data, replay_html, sizes_of, step_data, write_replay
 from .explain.text import num
-from .explain.trace import blocks
+from .explain.layers import check_explainable
+from .layers import Dense
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -131,7 +132,7 @@ class Replay(Callback):
     def on_train_begin(self, model: Sequential) -> None:
         if getattr(model, "stacked", False):
             raise TypeError("Replay records one network; pass it to a Sequential's fit, not an Ensemble's.")
-        blocks(model)  # TypeError for layers explain cannot write out
+        check_explainable(model)  # TypeError for layers explain cannot write out
         X = model.check_input(self.X)
         self._model, self._X = model, X
         self.first_epoch_ = model.epochs_trained_
@@ -207,7 +208,7 @@ class Replay(Callback):
 
     def _snapshot(self, model: Sequential, epoch: int, logs: dict[str, float] | None, n: int):
         """One snapshot of ``model`` after ``epoch`` epochs, and the Explanation it holds."""
-        weights = np.concatenate([np.r_[d.params["W"].ravel(), d.params["b"].ravel()] for d, _ in blocks(model)])
+        weights = np.concatenate([np.r_[d.params["W"].ravel(), d.params["b"].ravel()] for d in dense_layers(model)])
         bad = int(np.size(weights) - np.isfinite(weights).sum())
         if bad:
             when, why = (
@@ -232,7 +233,7 @@ class Replay(Callback):
                 raise ValueError(f"Replay: the decision boundary after epoch {epoch} holds NaN probabilities.")
             P = P[:, 1:] if P.shape[1] == 2 else P
             surface = _b64(np.round(np.clip(P, 0.0, 1.0) * 255).astype(np.uint8))
-        step = step_data(ex, self.precision, drawable(sizes_of(ex)))
+        step = step_data(ex, self.precision, ex.dense and drawable(sizes_of(ex)))
         return {
             "epoch": int(epoch),
             "logs": None if logs is None else {k: num(v, self.precision) for k, v in logs.items()},
@@ -278,7 +279,7 @@ class Replay(Callback):
             "lossName": model.loss_.name,
             "optimizer": repr(model.optimizer_),
             "logs": self.logs_,
-            "layout": [[int(d.params["W"].shape[0]), int(d.params["W"].shape[1])] for d, _ in blocks(model)],
+            "layout": [[int(d.params["W"].shape[0]), int(d.params["W"].shape[1])] for d in dense_layers(model)],
             "surface": self._surface,
             "points": points,
             "featureNames": self.feature_names,
@@ -305,3 +306,14 @@ class Replay(Callback):
         shown = f"{len(self.snapshots_)} snapshots, every {getattr(self, 'every_', self.every)} epochs"
         return f"Replay({shown}, budget_bytes={self.budget_bytes:,})"
 
+
+def dense_layers(model: Sequential) -> list[Dense]:
+    """The model's Dense layers in order, those inside blocks (a Residual's ``layers``) included: their weights
+    are what a snapshot stores and the page draws as heatmaps."""
+    found, todo = [], list(reversed(model.layers))
+    while todo:
+        layer = todo.pop()
+        if type(layer) is Dense:
+            found.append(layer)
+        todo.extend(reversed(getattr(layer, "layers", None) or []))
+    return found

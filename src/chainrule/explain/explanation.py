@@ -183,8 +183,12 @@ def explain(
     lr : float, optional
         Learning rate α; when given, the plain SGD update w − α·∂L/∂w is shown.
     apply : bool
-        Perform that update on ``model`` (needs ``lr``). Otherwise the model's
-        weights, gradients and caches are left exactly as they were.
+        Perform that update on ``model`` (needs ``lr``), with the running statistics and the generator as
+        the step left them. Otherwise the model's weights, state, generator, gradients and caches are left
+        exactly as they were.
+
+    The step runs in training mode: Dropout draws its mask from a copy of the model's generator (the
+    mask the model's next draw would give; shown in ``layers``), BatchNorm uses the batch's statistics.
 
     Raises
     ------
@@ -217,9 +221,11 @@ def explain(
 
     detail = model.n_params <= MAX_DETAIL_PARAMS
     work = model.copy()  # the same layers and weights: the user's model keeps its gradients and caches
-    drawn_from = work.rng.bit_generator.state
+    drawn_from = model.rng.bit_generator.state  # Dropout draws the masks the model's next step would draw
+    work.rng.bit_generator.state = drawn_from
     with np.errstate(over="ignore", under="ignore"):
         trace = run_step(work, Xa, Y, work.objective(objective.loss), detail)
+        after_step = work.rng.bit_generator.state, work.flat_state.copy()  # BatchNorm's running statistics
         work.rng.bit_generator.state = drawn_from  # the check draws the step's Dropout masks again
         check = gradcheck(work, Xa, Y, objective.loss, max_entries=None if detail else GRADCHECK_ENTRIES)
     notes = []
@@ -243,6 +249,7 @@ def explain(
             owners = list(model.layers)
         for up in trace.updates:
             owners[up.layer - 1].params[up.param][...] = up.new
+        model.rng.bit_generator.state, model.flat_state[...] = after_step  # as the training step left them
     return Explanation(
         trace=trace,
         gradcheck_error=check.max_error,
