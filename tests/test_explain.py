@@ -423,9 +423,15 @@ def test_unsupported_layer_is_a_type_error():
     model = cr.Sequential(cr.Dense(2, 2), Doubler(), seed=0)
     with pytest.raises(TypeError, match="Doubler"):
         cr.explain(model, np.ones((1, 2)), np.ones((1, 2)), "sse")
+
+
+
+def test_two_activations_in_a_row_are_explained_layer_by_layer():
     model = cr.Sequential(cr.Dense(2, 2), cr.Tanh(), cr.Sigmoid(), seed=0)
-    with pytest.raises(TypeError, match="second activation"):
-        cr.explain(model, np.ones((1, 2)), np.ones((1, 2)), "sse")
+    ex = cr.explain(model, np.ones((1, 2)), np.ones((1, 2)), "sse")
+    assert not ex.dense and ex.chain == []  # not Dense blocks: no weight-by-weight chain rule
+    assert [step.kind for step in ex.layers] == ["Dense", "Tanh", "Sigmoid"]
+    assert "Layer 3: Sigmoid()" in ex.to_text()
 
 
 def test_apply_needs_a_learning_rate():

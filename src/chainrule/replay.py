@@ -35,8 +35,8 @@ from ._validate import check_array, check_positive_int, check_same_length
 from .callbacks import Callback
 from .explain.explanation import MAX_BATCH, explain
 from .explain.html import check_target, drawable, iframe, network_data, replay_html, sizes_of, step_data, write_replay
-from .explain.text import num
 from .explain.layers import check_explainable
+from .explain.text import num
 from .layers import Dense
 
 if TYPE_CHECKING:

@@ -192,7 +192,16 @@ def _unit_label(ex: Explanation, col: int, unit: int, backward: bool, precision:
 
 
 def save_diagrams(ex: Explanation, folder: str | Path, precision: int = 3) -> list[Path]:
-    """Write ``forward.png`` and ``backward.png`` (FIGURE_PX pixels each) into ``folder``."""
+    """Write ``forward.png`` and ``backward.png`` (FIGURE_PX pixels each) into ``folder``.
+
+    The diagrams draw Dense networks weight by weight; any other network raises a TypeError, before
+    anything is written (its layers' numbers are in ``to_text``, ``to_markdown`` and ``to_html``).
+    """
+    if not ex.dense:
+        raise TypeError(
+            f"save_diagrams draws networks of Dense layers (each with at most one activation after it), weight by "
+            f"weight; {ex.model_repr} has other layers. Its numbers are in to_text(), to_markdown() and to_html()."
+        )
     _figure()  # fail early, with the install hint, when matplotlib is missing
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

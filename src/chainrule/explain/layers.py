@@ -50,9 +50,9 @@ def check_explainable(model) -> None:
     for i, layer in enumerate(model.layers):
         if not (type(layer) is Dense or isinstance(layer, Activation) or has_terms(layer)):
             raise TypeError(
-                f"explain writes out each layer's numbers through its forward_terms() and backward_terms(dOut) "
-                f"methods; layer {i} is {layer!r} ({type(layer).__name__}), which has neither. Explainable layers: "
-                "Dense, activations, and layers with both methods (Dropout, BatchNorm, LayerNorm, Residual)."
+                f"explain cannot write out layer {i}, {layer!r} ({type(layer).__name__}): it lacks forward_terms() "
+                "and backward_terms(dOut), the methods through which explain shows a layer's numbers. Explainable "
+                "layers: Dense, activations, and layers with both methods (Dropout, BatchNorm, LayerNorm, Residual)."
             )
 
 
