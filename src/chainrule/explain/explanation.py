@@ -112,15 +112,17 @@ class Explanation:
 
     def to_text(self, precision: int = 5) -> str:
         """Plain text for a terminal, at most 80 columns wide."""
+        from .by_layer import render_layers_text
         from .text import render_text
 
-        return render_text(self, precision)
+        return render_text(self, precision) if self.dense else render_layers_text(self, precision)
 
     def to_markdown(self, precision: int = 5) -> str:
         """Markdown with LaTeX maths ($…$ inline, $$…$$ display) for GitHub and Jupyter."""
+        from .by_layer import render_layers_markdown
         from .markdown import render_markdown
 
-        return render_markdown(self, precision)
+        return render_markdown(self, precision) if self.dense else render_layers_markdown(self, precision)
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()

@@ -134,10 +134,6 @@ def fused_block(bk: BackwardStep, loss: LossStep, precision: int) -> list[str]:
 
 
 def render_markdown(ex: Explanation, precision: int = 5) -> str:
-    if not ex.dense:
-        from .by_layer import render_layers_markdown
-
-        return render_layers_markdown(ex, precision)
     p, loss, L = precision, ex.loss, len(ex.forward)
     n = len(loss.y_hat)
     err = tex_num(ex.gradcheck_error, 2)

@@ -210,10 +210,6 @@ def packed(prefix: str, side: str) -> list[str]:
 
 
 def render_text(ex: Explanation, precision: int = 5) -> str:
-    if not ex.dense:
-        from .by_layer import render_layers_text
-
-        return render_layers_text(ex, precision)
     p = precision
     fw, loss, L = ex.forward, ex.loss, len(ex.forward)
     n = len(loss.y_hat)
