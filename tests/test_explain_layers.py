@@ -118,6 +118,23 @@ def test_dropout_shows_the_mask_the_step_drew_and_its_scale():
     assert ex.gradcheck_passed  # the check ran with that mask too
 
 
+def test_apply_leaves_the_model_as_a_training_step_would():
+    model = cr.Sequential(cr.Dense(2, 2), cr.BatchNorm(2), cr.Dropout(0.5), seed=5)
+    X, t = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]]), np.zeros((3, 2))
+    twin = np.random.Generator(np.random.PCG64())
+    twin.bit_generator.state = model.rng.bit_generator.state
+    twin.random((3, 2))  # the one draw of the step: Dropout's mask
+    ex = cr.explain(model, X, t, "sse", lr=0.1, apply=True)
+    mu, var = terms(ex, 2)["μ"].ravel(), terms(ex, 2)["σ²"].ravel()
+    bn = model.layers[1]
+    np.testing.assert_allclose(bn.state["running_mean"], 0.1 * mu, rtol=1e-12)  # 0.9·0 + 0.1·μ
+    np.testing.assert_allclose(bn.state["running_var"], 0.9 + 0.1 * var * 3 / 2, rtol=1e-12)  # unbiased: n/(n − 1)
+    assert model.rng.bit_generator.state == twin.bit_generator.state
+    for up in ex.updates:
+        np.testing.assert_array_equal(model.layers[up.layer - 1].params[up.param], up.new)
+    assert "layer 2 γ new" in ex.to_text()
+
+
 # --------------------------------------------------------------- Residual
 def test_residual_two_paths_by_hand():
     model = cr.Sequential(cr.Residual(cr.Dense(1, 1)))

@@ -8,6 +8,10 @@
 ``chainrule.explain`` is a module that can be called: ``cr.explain(...)`` is
 ``cr.explain.explain(...)``.
 
+Networks holding other layers (Dropout, BatchNorm, LayerNorm, Residual, or any layer with
+``forward_terms()`` and ``backward_terms(dOut)``) are written out layer by layer, each layer's own
+labelled numbers (``ex.layers``); Dense networks are also written out block by block and weight by weight.
+
 Limits: batches of at most ``MAX_BATCH`` (16) samples; every weight's chain
 rule, and every hidden unit's ∂L/∂a as the sum over the units it feeds
 (``ex.paths``), is written out for networks of at most ``MAX_DETAIL_PARAMS`` (64)
@@ -20,6 +24,7 @@ import types
 
 from .examples import EXAMPLES, from_layers
 from .explanation import GRADCHECK_ENTRIES, MAX_BATCH, MAX_DETAIL_PARAMS, Explanation, explain
+from .layers import LayerStep
 from .text import MAX_SHOWN_ENTRIES
 from .trace import BackwardStep, ChainTerm, ForwardStep, LossStep, PathSum, UpdateStep
 
@@ -33,6 +38,7 @@ __all__ = [
     "ChainTerm",
     "Explanation",
     "ForwardStep",
+    "LayerStep",
     "LossStep",
     "PathSum",
     "UpdateStep",

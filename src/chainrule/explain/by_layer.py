@@ -76,7 +76,7 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
         for note in ex.notes:
             out += wrap(f"Note: {note}")
         for up in ex.updates:
-            out += field(f"layer {up.layer} {up.param} new", as_rows(up.new), p)
+            out += field(f"layer {up.layer} {param_label(up.param)} new", as_rows(up.new), p)
     out += ["", gradcheck_line(ex)]
     return "\n".join(out) + "\n"
 
@@ -108,5 +108,7 @@ def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
     if ex.updates:
         out.append(rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)")
         out += [f"> {note}" for note in ex.notes]
-        out += [f"layer {up.layer} `{up.param}` new: {display(matrix(as_rows(up.new), p))}" for up in ex.updates]
+        out += [
+            f"layer {up.layer} {param_label(up.param)} new: {display(matrix(as_rows(up.new), p))}" for up in ex.updates
+        ]
     return "\n\n".join(out) + "\n"

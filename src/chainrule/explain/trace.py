@@ -6,6 +6,8 @@ after it (none means the identity):
     z^(l) = a^(l−1)·W^(l) + b^(l)        a^(l) = f(z^(l))        a^(0) = X
     δ^(l) = ∂L/∂z^(l) = ∂L/∂a^(l) ∘ f'(z^(l))
     ∂L/∂W^(l) = a^(l−1)ᵀ·δ^(l)    ∂L/∂b^(l) = Σₛ δ^(l)    ∂L/∂a^(l−1) = δ^(l)·W^(l)ᵀ
+
+Every network, Dense or not, is also recorded layer by layer (``layers.py``).
 """
 
 from __future__ import annotations
