@@ -267,3 +267,15 @@ def test_train_mnist1d_html_writes_the_replay(tmp_path):
     assert [label for label, _ in first[drop]["forward"]][:3] == ["X", MASK, "1/(1 − p)"]
     assert dict(first[drop]["forward"])["1/(1 − p)"] == [["1.42857"]]
     assert len(data["snapshots"]) >= 2
+
+
+def test_a_fused_output_after_batchnorm_is_one_step_from_the_loss():
+    model = cr.Sequential(cr.Dense(2, 3), cr.BatchNorm(3), cr.Dense(3, 2), cr.Softmax(), seed=1)
+    X, y = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.0], [-1.0, 0.3]]), np.array([0, 1, 1, 0])
+    ex = cr.explain(model, X, y, "categorical_cross_entropy")
+    assert ex.layers[3].backward is None  # the softmax's step is the loss's
+    p = ex.loss.y_hat
+    delta = (p - np.eye(2)[y]) / 4  # 1/n·(ŷ − y), y one-hot
+    np.testing.assert_allclose(terms(ex, 3, "backward")["dz"], delta, rtol=1e-12, atol=1e-15)
+    assert "fused with the loss: δ = ∂L/∂z = 1/n·(ŷ − y) =" in ex.to_text()
+    assert np.allclose(p.sum(axis=1), 1.0) and ex.gradcheck_passed

@@ -39,6 +39,7 @@ class LayerStep:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     grads: dict[str, np.ndarray] = field(default_factory=dict)
     activation: str | None = None  # the activation's name ("relu") when the layer is one
+    input: np.ndarray | None = None  # what the layer received in the forward pass
 
 
 def has_terms(layer: Layer) -> bool:
@@ -87,7 +88,7 @@ def layer_steps(model, record: list) -> list[LayerStep]:
             fw = copied(layer.forward_terms())
             bw = None if back is None else copied(layer.backward_terms(back[0]))
         act = layer.name if isinstance(layer, Activation) else None
-        steps.append(LayerStep(i, repr(layer), type(layer).__name__, fw, bw, params, grads, act))
+        steps.append(LayerStep(i, repr(layer), type(layer).__name__, fw, bw, params, grads, act, X.copy()))
     return steps
 
 

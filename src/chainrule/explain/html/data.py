@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...activations import Activation
-from ..by_layer import stored_grads
+from ..by_layer import fused_label, stored_grads
 from ..text import (
     MAX_SHOWN_ENTRIES,
     as_rows,
@@ -199,7 +199,7 @@ def layered_step_data(ex: Explanation, precision: int) -> dict[str, Any]:
         rows += [(f"{name} new", ups[step.index, name].new) for name in step.params if (step.index, name) in ups]
         backward = step.backward
         if backward is None:
-            backward = {f"fused with the loss: δ = ∂L/∂z = {loss.batch_text}(ŷ − y)": loss.delta_out}
+            backward = {fused_label(ex): loss.delta_out}
         blocks.append(
             {
                 "table": [[label, "×".join(map(str, np.shape(a))), *norms(a)] for label, a in rows],
@@ -214,7 +214,7 @@ def layered_step_data(ex: Explanation, precision: int) -> dict[str, Any]:
         "notes": list(ex.notes),
         "lr": None if ex.lr is None else f"{ex.lr:g}",
         "applied": bool(ex.applied),
-        "x": listed(as_rows(ex.layers[0].forward[next(iter(ex.layers[0].forward))]), p, False),
+        "x": listed(as_rows(ex.layers[0].input), p, False),
         "yhat": listed(loss.y_hat, p, False),
         "y": listed(loss.y, p, False),
         "dLdyhat": listed(loss.dL_dyhat, p, False),
