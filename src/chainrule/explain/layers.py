@@ -6,8 +6,8 @@ Any layer is explained through two methods, called after the step's forward and 
                             Dropout: the mask m that step drew and the scale 1/(1 − p); Residual: x, f(x), y)
     backward_terms(dOut)    its backward term by term, for the ∂L/∂output that step passed it
 
-Dense layers and activations, which write out their numbers in the Dense-network trace
-(``trace.py``), get the same labelled form here:
+Dense layers and activations without those methods get the same labelled form here, from the
+step's record (the Dense-network trace, ``trace.py``, also writes them out block by block):
 
     Dense:       z = x·W + b          ∂L/∂W = xᵀ·dz,  ∂L/∂b = Σₛ dz,  dx = dz·Wᵀ
     activation:  a = f(z)             ∂L/∂z = ∂L/∂a ∘ f'(z)
@@ -80,13 +80,13 @@ def layer_steps(model, record: list) -> list[LayerStep]:
         params = {k: np.array(v, copy=True) for k, v in layer.params.items()}
         grads = {k: np.array(v, copy=True) for k, v in layer.grads.items()}  # before backward_terms runs again
         back = backward.get(id(layer))
-        if type(layer) is Dense:
-            fw, bw = dense_terms(layer, X, out, back)
-        elif isinstance(layer, Activation) and not has_terms(layer):
-            fw, bw = activation_terms(layer, X, out, back)
-        else:
+        if has_terms(layer):
             fw = copied(layer.forward_terms())
             bw = None if back is None else copied(layer.backward_terms(back[0]))
+        elif type(layer) is Dense:
+            fw, bw = dense_terms(layer, X, out, back)
+        else:  # an activation (check_explainable let nothing else through)
+            fw, bw = activation_terms(layer, X, out, back)
         act = layer.name if isinstance(layer, Activation) else None
         steps.append(LayerStep(i, repr(layer), type(layer).__name__, fw, bw, params, grads, act, X.copy()))
     return steps
