@@ -25,7 +25,7 @@ from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
 from .io import ModelFileError, load
-from .layers import Dense, Layer
+from .layers import AvgPool1D, Conv1D, Dense, Flatten, GlobalAvgPool1D, Layer, MaxPool1D
 from .losses import (
     MSE,
     SSE,
@@ -54,10 +54,12 @@ from .replay import Replay
 __all__ = [
     "__version__",
     "Adam",
+    "AvgPool1D",
     "BCEWithLogits",
     "BinaryCrossEntropy",
     "Callback",
     "CategoricalCrossEntropy",
+    "Conv1D",
     "CosineDecay",
     "Dense",
     "DivergenceError",
@@ -67,8 +69,10 @@ __all__ = [
     "EnsembleHistory",
     "Explanation",
     "ExponentialDecay",
+    "Flatten",
     "GELU",
     "GELUTanh",
+    "GlobalAvgPool1D",
     "GradcheckResult",
     "History",
     "Identity",
@@ -76,6 +80,7 @@ __all__ = [
     "LeakyReLU",
     "Loss",
     "MSE",
+    "MaxPool1D",
     "ModelCheckpoint",
     "ModelFileError",
     "Objective",

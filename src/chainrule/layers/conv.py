@@ -1,0 +1,204 @@
+"""Conv1D: a one-dimensional convolution (cross-correlation, as in PyTorch and ONNX) over (n, C, L) signals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .. import initializers
+from ._windows import check_signal, check_size, output_length
+from .base import Layer, check_given
+
+
+class Conv1D(Layer):
+    """One-dimensional convolution: every output channel slides a kernel over every input channel.
+
+    Shapes:  X (n, C, L) ⊛ W (O, C, K) + b (O,) -> Z (n, O, L_out),
+             L_out = ⌊(L + 2·padding − dilation·(K − 1) − 1) / stride⌋ + 1
+    (in an Ensemble: X (M or 1, n, C, L), W (M, O, C, K), Z (M, n, O, L_out))
+
+        Z[n, o, t] = b[o] + Σ_c Σ_k W[o, c, k] · x[n, c, t·stride + k·dilation − padding]
+
+    where x is zero outside 0 ≤ index < L (the padding). Computed as im2col: the
+    windows become the rows of one matrix X̂ (n·L_out, C·K), and Z = X̂·Wᵀ + b.
+
+    Backward, given δ = dZ = ∂L/∂Z (n, O, L_out):
+
+        dW[o, c, k] = Σₙ Σₜ δ[n, o, t] · x[n, c, t·stride + k·dilation − padding]    (dW = δᵀ·X̂: one product)
+        db[o]       = Σₙ Σₜ δ[n, o, t]
+        dX[n, c, i] = Σ_o Σ_(k, t : t·stride + k·dilation − padding = i) W[o, c, k] · δ[n, o, t]
+
+    Weight sharing is why dW is a sum over every position t the kernel visited.
+    dX is the transposed convolution: each input sample collects the gradient of
+    every window that read it; it is computed as dX̂ = δ·W, then each of the K taps
+    adds its column of dX̂ back at the positions that tap read.
+
+    ``padding`` is an int (zeros on both ends) or "same" (stride 1 only: L_out = L,
+    the extra zero on the right when dilation·(K − 1) is odd, as PyTorch does).
+    ``init`` names the weight initialiser (fans C·K and O·K); ``W``/``b`` give starting values.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        padding: int | str = 0,
+        dilation: int = 1,
+        init: str | Any = None,
+        *,
+        W: Any = None,
+        b: Any = None,
+    ) -> None:
+        super().__init__()
+        name = "Conv1D"
+        self.in_channels = check_size(in_channels, name, "in_channels")
+        self.out_channels = check_size(out_channels, name, "out_channels")
+        self.kernel_size = check_size(kernel_size, name, "kernel_size")
+        self.stride = check_size(stride, name, "stride")
+        self.dilation = check_size(dilation, name, "dilation")
+        if padding == "same":
+            if self.stride != 1:
+                half = self.dilation * (self.kernel_size - 1) // 2
+                raise ValueError(
+                    f'Conv1D padding="same" needs stride 1; received stride={stride}. '
+                    f"Give padding as a number of zeros instead, e.g. padding={half}."
+                )
+        elif isinstance(padding, str):
+            raise ValueError(f'Conv1D padding must be a non-negative integer or "same"; received padding={padding!r}.')
+        else:
+            padding = check_size(padding, name, "padding", minimum=0)
+        self.padding = padding
+        if init is not None and not callable(init):
+            initializers.get_initializer(init)  # fail now on a typo, not at build time
+        self.init = init
+        shapes = self.param_shapes()
+        self.params = {k: np.zeros(s) for k, s in shapes.items()}
+        for key, value in (("W", W), ("b", b)):
+            if value is not None:
+                self.params[key][...] = check_given(repr(self), key, value, shapes[key])
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    # ----------------------------------------------------------------- shapes
+    @property
+    def span(self) -> int:
+        """Input samples one window covers: dilation·(K − 1) + 1."""
+        return self.dilation * (self.kernel_size - 1) + 1
+
+    def pads(self) -> tuple[int, int]:
+        """Zeros added before and after the signal."""
+        if self.padding == "same":
+            total = self.span - 1
+            return total // 2, total - total // 2
+        return self.padding, self.padding
+
+    @property
+    def input_shape(self) -> None:
+        return None  # the channels are fixed, the length is not
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(in_shape) != 2 or in_shape[0] != self.in_channels:
+            hint = " (a single-channel signal of length L is (1, L))" if len(in_shape) == 1 else ""
+            raise ValueError(
+                f"{self!r} expects (channels={self.in_channels}, length) per sample but the layer before gives "
+                f"{tuple(in_shape)}{hint}."
+            )
+        return self.out_channels, output_length(self, in_shape[1], self.span, self.stride, sum(self.pads()))
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"W": (self.out_channels, self.in_channels, self.kernel_size), "b": (self.out_channels,)}
+
+    def fans(self) -> tuple[int, int]:
+        return self.in_channels * self.kernel_size, self.out_channels * self.kernel_size
+
+    # ------------------------------------------------------ forward, backward
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        check_signal(self, X, self.in_channels, self.n_models)
+        L_out = self.output_shape(X.shape[-2:])[1]
+        K, s, d, (left, right) = self.kernel_size, self.stride, self.dilation, self.pads()
+        *lead, C, L = X.shape
+        XT = np.zeros((*lead, left + L + right, C), dtype=X.dtype)  # padded, channels last: (…, n, Lp, C)
+        XT[..., left : left + L, :] = X.swapaxes(-1, -2)
+        windows = sliding_window_view(XT, self.span, axis=-2)[..., : s * (L_out - 1) + 1 : s, :, ::d]
+        cols = windows.reshape(*lead[:-1], lead[-1] * L_out, C * K)  # X̂ (…, n·L_out, C·K), one copy
+        W = self.params["W"]
+        W2 = W.reshape(*W.shape[:-3], self.out_channels, C * K)  # (…, O, C·K)
+        Z = cols @ W2.mT  # (…, n·L_out, O)
+        Z += self.params["b"][..., None, :]
+        Z = Z.reshape(*Z.shape[:-2], lead[-1], L_out, self.out_channels).swapaxes(-1, -2)
+        Z = np.ascontiguousarray(Z)  # (…, n, O, L_out)
+        if keep:
+            self._cache, self._out_shape = (cols, X.shape), Z.shape
+        return Z
+
+    def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        cols, in_shape = self._cached(dZ)
+        *lead, n_out, L_out = dZ.shape
+        dZT = dZ.swapaxes(-1, -2).reshape(*lead[:-1], lead[-1] * L_out, n_out)  # δ as (…, n·L_out, O)
+        W = self.params["W"]
+        self.grads["W"][...] = (dZT.mT @ cols).reshape(W.shape)  # dW = δᵀ·X̂
+        self.grads["b"][...] = dZT.sum(axis=-2)
+        if not need_input_grad:
+            return None
+        K, s, d, (left, _) = self.kernel_size, self.stride, self.dilation, self.pads()
+        C, L = in_shape[-2:]
+        dcols = dZT @ W.reshape(*W.shape[:-3], n_out, C * K)  # dX̂ = δ·W: (…, n·L_out, C·K)
+        dcols = dcols.reshape(*dcols.shape[:-2], lead[-1], L_out, C, K)
+        dXT = np.zeros((*dcols.shape[:-3], L + sum(self.pads()), C), dtype=dZ.dtype)  # padded, channels last
+        for k in range(K):  # each tap adds back what it read: the scatter of the transposed convolution
+            dXT[..., k * d : k * d + s * (L_out - 1) + 1 : s, :] += dcols[..., k]
+        return np.ascontiguousarray(dXT[..., left : left + L, :].swapaxes(-1, -2))
+
+    # ------------------------------------------------------------ parameters
+    def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
+        if names is None or "W" in names:
+            W = self.params["W"]
+            chosen = self.init if self.init is not None else default_init or initializers.DEFAULT_INIT
+            draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
+            fan_in, fan_out = self.fans()
+            W[...] = draw(W.shape, rng, W.dtype, fan_in, fan_out)
+        if names is None or "b" in names:
+            self.params["b"][...] = 0
+
+    # ---------------------------------------------------------------- config
+    def get_config(self) -> dict[str, Any]:
+        init = self.init if isinstance(self.init, str) or self.init is None else "custom"
+        return {"type": "Conv1D", **self._sizes(), "init": init}
+
+    def _sizes(self) -> dict[str, Any]:
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+            "padding": self.padding,
+            "dilation": self.dilation,
+        }
+
+    @classmethod
+    def config_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        return cls(**cls._config_args(config)).param_shapes()
+
+    @classmethod
+    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
+        args = {key: config.get(key) for key in ("in_channels", "out_channels", "kernel_size")}
+        for key, default in (("stride", 1), ("padding", 0), ("dilation", 1)):
+            args[key] = config.get(key, default)
+        init = config.get("init")
+        cls(**args)  # the constructor's checks: ValueError for anything unusable
+        return {**args, "init": init if init in initializers.INITIALIZERS else None}
+
+    def __repr__(self) -> str:
+        extra = "".join(
+            f", {key}={value!r}"
+            for key, value, default in (
+                ("stride", self.stride, 1),
+                ("padding", self.padding, 0),
+                ("dilation", self.dilation, 1),
+            )
+            if value != default
+        )
+        return f"Conv1D({self.in_channels}, {self.out_channels}, {self.kernel_size}{extra})"

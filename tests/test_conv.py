@@ -1,0 +1,177 @@
+"""Conv1D against torch.nn.functional.conv1d: outputs and every gradient, float64 and float32, and its bad input."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def built(layer, in_shape, n_models=None, dtype=np.float64):
+    """``layer`` built for samples of ``in_shape`` with parameters of ``dtype`` (model axis M in front when given)."""
+    if hasattr(layer, "build"):
+        layer.build(in_shape, n_models)
+    else:  # TEMPORARY until the declared-shapes protocol lands
+        layer.n_models = n_models
+    lead = () if n_models is None else (n_models,)
+    for name, shape in layer.param_shapes().items():
+        value = np.broadcast_to(layer.params[name], (*lead, *shape)).astype(dtype)
+        layer.params[name], layer.grads[name] = value, np.zeros_like(value)
+    return layer
+
+
+def rel_err(mine, theirs):
+    theirs = theirs.detach().numpy()
+    return np.abs(mine - theirs).max() / np.abs(theirs).max()
+
+
+def torch_conv(X, W, b, dZ, **kwargs):
+    """PyTorch's output and gradients (X, W, b) for upstream gradient dZ."""
+    Xt, Wt, bt = (torch.tensor(a, requires_grad=True) for a in (X, W, b))
+    Zt = F.conv1d(Xt, Wt, bt, **kwargs)
+    Zt.backward(torch.tensor(dZ))
+    return Zt, Xt.grad, Wt.grad, bt.grad
+
+
+GRID = list(itertools.product([1, 2, 3], [0, 1, 2], [1, 2], [11, 12]))  # stride, padding, dilation, length
+
+
+@pytest.mark.parametrize("stride, padding, dilation, length", GRID)
+def test_conv1d_matches_pytorch_in_float64(stride, padding, dilation, length):
+    rng = np.random.default_rng(stride * 100 + padding * 10 + dilation + length)
+    C, O, K, n = 3, 4, 3, 5  # noqa: E741
+    W, b = rng.normal(size=(O, C, K)), rng.normal(size=O)
+    layer = built(cr.Conv1D(C, O, K, stride, padding, dilation, W=W, b=b), (C, length))
+    X = rng.normal(size=(n, C, length))
+    Z = layer.forward(X)
+    dZ = rng.normal(size=Z.shape)  # random upstream gradients: all-ones would hide a transposed index
+    dX = layer.backward(dZ)
+    Zt, dXt, dWt, dbt = torch_conv(X, W, b, dZ, stride=stride, padding=padding, dilation=dilation)
+    assert Z.shape == tuple(Zt.shape) == (n, *layer.output_shape((C, length)))
+    for mine, theirs in ((Z, Zt), (dX, dXt), (layer.grads["W"], dWt), (layer.grads["b"], dbt)):
+        assert rel_err(mine, theirs) <= 1e-10
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")  # PyTorch's note on its own speed
+@pytest.mark.parametrize("kernel_size, dilation, length", [(3, 1, 9), (4, 1, 10), (4, 2, 9), (2, 3, 8)])
+def test_same_padding_matches_pytorch_including_even_kernels(kernel_size, dilation, length):
+    rng = np.random.default_rng(kernel_size + dilation)
+    W, b = rng.normal(size=(2, 3, kernel_size)), rng.normal(size=2)
+    layer = built(cr.Conv1D(3, 2, kernel_size, padding="same", dilation=dilation, W=W, b=b), (3, length))
+    X = rng.normal(size=(4, 3, length))
+    Z = layer.forward(X)
+    dZ = rng.normal(size=Z.shape)
+    dX = layer.backward(dZ)
+    Zt, dXt, dWt, dbt = torch_conv(X, W, b, dZ, padding="same", dilation=dilation)
+    assert Z.shape == (4, 2, length)
+    for mine, theirs in ((Z, Zt), (dX, dXt), (layer.grads["W"], dWt), (layer.grads["b"], dbt)):
+        assert rel_err(mine, theirs) <= 1e-10
+
+
+def test_float32_in_float32_out_close_to_pytorch():
+    rng = np.random.default_rng(1)
+    layer = built(cr.Conv1D(2, 5, 3, stride=2, padding=1), (2, 13), dtype=np.float32)
+    W, b = rng.normal(size=(5, 2, 3)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    layer.params["W"][...], layer.params["b"][...] = W, b
+    X = rng.normal(size=(6, 2, 13)).astype(np.float32)
+    Z = layer.forward(X)
+    dZ = rng.normal(size=Z.shape).astype(np.float32)
+    dX = layer.backward(dZ)
+    assert Z.dtype == dX.dtype == layer.grads["W"].dtype == np.float32
+    Zt, dXt, dWt, dbt = torch_conv(X, W, b, dZ, stride=2, padding=1)
+    for mine, theirs in ((Z, Zt), (dX, dXt), (layer.grads["W"], dWt), (layer.grads["b"], dbt)):
+        assert rel_err(mine, theirs) <= 1e-5
+
+
+@pytest.mark.parametrize("shared_input", [True, False])
+def test_with_a_model_axis_each_member_is_its_own_convolution(shared_input):
+    rng = np.random.default_rng(2)
+    M, C, O, K, L, n = 3, 2, 4, 3, 10, 5  # noqa: E741
+    layer = built(cr.Conv1D(C, O, K, stride=2, padding=1), (C, L), n_models=M)
+    layer.params["W"][...] = rng.normal(size=(M, O, C, K))
+    layer.params["b"][...] = rng.normal(size=(M, O))
+    X = rng.normal(size=(1 if shared_input else M, n, C, L))
+    Z = layer.forward(X)
+    dZ = rng.normal(size=Z.shape)
+    dX = layer.backward(dZ)
+    assert Z.shape == (M, n, O, 5) and dX.shape == (M, n, C, L)
+    for m in range(M):
+        W, b = layer.params["W"][m], layer.params["b"][m]
+        Zt, dXt, dWt, dbt = torch_conv(X[0 if shared_input else m], W, b, dZ[m], stride=2, padding=1)
+        for mine, theirs in ((Z[m], Zt), (dX[m], dXt), (layer.grads["W"][m], dWt), (layer.grads["b"][m], dbt)):
+            assert rel_err(mine, theirs) <= 1e-10
+
+
+def test_forward_leaves_its_input_alone_and_inference_keeps_nothing():
+    rng = np.random.default_rng(3)
+    layer = built(cr.Conv1D(2, 3, 3, padding=1, W=rng.normal(size=(3, 2, 3))), (2, 7))
+    X = rng.normal(size=(4, 2, 7))
+    before = X.copy()
+    layer.forward(X, training=False, keep=False)
+    np.testing.assert_array_equal(X, before)
+    with pytest.raises(RuntimeError, match="before forward"):
+        layer.backward(np.ones((4, 3, 7)))
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"kernel_size": 0}, "kernel_size must be a positive integer; received kernel_size=0"),
+        ({"stride": 0}, "stride must be a positive integer; received stride=0"),
+        ({"dilation": 0}, "dilation must be a positive integer; received dilation=0"),
+        ({"padding": -1}, "padding must be an integer ≥ 0; received padding=-1"),
+        ({"padding": "valid"}, "received padding='valid'"),
+        ({"padding": "same", "stride": 2}, 'padding="same" needs stride 1; received stride=2'),
+        ({"in_channels": 1.5}, "in_channels must be a positive integer"),
+    ],
+)
+def test_bad_arguments_are_refused_naming_the_argument(kwargs, message):
+    args = {"in_channels": 1, "out_channels": 2, "kernel_size": 3, **kwargs}
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        cr.Conv1D(**args)
+
+
+def test_a_kernel_longer_than_the_padded_signal_names_the_length():
+    layer = cr.Conv1D(1, 2, 7, padding=1)
+    with pytest.raises(ValueError, match=r"Conv1D\(1, 2, 7, padding=1\) gets signals of length 4 \(padded to 6\)"):
+        layer.output_shape((1, 4))
+    assert cr.Conv1D(1, 2, 5, dilation=2).output_shape((1, 9)) == (2, 1)  # the span 9 fits exactly once
+    with pytest.raises(ValueError, match="length 8 but its window spans 9"):
+        cr.Conv1D(1, 2, 5, dilation=2).output_shape((1, 8))
+
+
+def test_channels_that_do_not_match_are_refused_with_both_counts():
+    with pytest.raises(
+        ValueError,
+        match=r"expects \(channels=3, length\) per sample but the layer before gives \(4, 10\)",
+    ):
+        cr.Conv1D(3, 2, 3).output_shape((4, 10))
+    layer = built(cr.Conv1D(3, 2, 3), (3, 10))
+    with pytest.raises(ValueError, match=r"got input of shape \(5, 4, 10\); it expects \(n_samples, 3, length\)"):
+        layer.forward(np.ones((5, 4, 10)))
+
+
+def test_a_two_dimensional_batch_is_told_to_add_the_channel_axis():
+    layer = built(cr.Conv1D(1, 2, 3), (1, 40))
+    with pytest.raises(ValueError, match=r"reshape it with X.reshape\(8, 1, 40\)"):
+        layer.forward(np.ones((8, 40)))
+    with pytest.raises(ValueError, match=r"\(1, L\)"):
+        layer.output_shape((40,))
+
+
+def test_config_round_trips_and_repr_shows_what_differs_from_the_defaults():
+    layer = cr.Conv1D(1, 25, 5, stride=2, padding=1, init="he_uniform")
+    assert repr(layer) == "Conv1D(1, 25, 5, stride=2, padding=1)"
+    config = layer.get_config()
+    again = cr.Layer.registry["Conv1D"].from_config(config)
+    assert again.get_config() == config and repr(again) == repr(layer)
+    assert cr.Conv1D.config_shapes(config) == {"W": (25, 1, 5), "b": (25,)}
+    assert repr(cr.Conv1D(2, 3, 4, padding="same", dilation=2)) == "Conv1D(2, 3, 4, padding='same', dilation=2)"
+    assert cr.Conv1D(3, 8, 5).fans() == (15, 40)
+    with pytest.raises(ValueError, match="stride"):
+        cr.Conv1D.from_config({**config, "stride": -2})
