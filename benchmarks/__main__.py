@@ -22,6 +22,7 @@ WORKLOADS = [
     ("sklearn_estimators", "float32"),
     ("ensemble", "float64"),
     ("defaults", "float64"),
+    ("mnist1d_layers", "float32"),
 ]
 
 

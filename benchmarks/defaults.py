@@ -66,13 +66,14 @@ def describe(data) -> str:
     return text + f"{d['epochs']} epochs" + "".join(f", {e}" for e in extra)
 
 
-def chainrule_score(name: str, seed: int) -> float:
-    """The test score ``chainrule train NAME --seed SEED`` prints: accuracy, or R² for regression."""
+def chainrule_score(name: str, seed: int, *flags: str) -> float:
+    """The test score ``chainrule train NAME --seed SEED [FLAGS]`` prints: accuracy, or R² for regression."""
     from chainrule.cli import main
 
     out = io.StringIO()
     with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(out):
         argv = ["train", name, "--seed", str(seed), "--quiet", "--no-plots", "--threads", "1", "--out", tmp + "/run"]
+        argv += flags
         code = main(argv)
     right, r2 = ACCURACY.search(out.getvalue()), R2.search(out.getvalue())
     if code != 0 or (right or r2) is None:

@@ -25,7 +25,19 @@ from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
 from .io import ModelFileError, load
-from .layers import AvgPool1D, Conv1D, Dense, Flatten, GlobalAvgPool1D, Layer, MaxPool1D
+from .layers import (
+    AvgPool1D,
+    BatchNorm,
+    Conv1D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool1D,
+    Layer,
+    LayerNorm,
+    MaxPool1D,
+    Residual,
+)
 from .losses import (
     MSE,
     SSE,
@@ -55,6 +67,7 @@ __all__ = [
     "__version__",
     "Adam",
     "AvgPool1D",
+    "BatchNorm",
     "BCEWithLogits",
     "BinaryCrossEntropy",
     "Callback",
@@ -63,6 +76,7 @@ __all__ = [
     "CosineDecay",
     "Dense",
     "DivergenceError",
+    "Dropout",
     "ELU",
     "EarlyStopping",
     "Ensemble",
@@ -77,6 +91,7 @@ __all__ = [
     "History",
     "Identity",
     "Layer",
+    "LayerNorm",
     "LeakyReLU",
     "Loss",
     "MSE",
@@ -88,6 +103,7 @@ __all__ = [
     "RMSProp",
     "ReLU",
     "Replay",
+    "Residual",
     "SGD",
     "SSE",
     "Sequential",

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .activations import get_activation
-from .layers import Dense, Layer
+from .layers import BatchNorm, Dense, Dropout, Layer, LayerNorm, Residual
 from .model import Sequential
 
 
@@ -22,6 +22,9 @@ def mlp(
     init: Any = None,
     seed: int | None = None,
     dtype: Any = "float64",
+    dropout: float = 0.0,
+    norm: str | None = None,
+    residual: bool = False,
 ) -> Sequential:
     """Dense layers of widths ``sizes`` = [n_in, hidden…, n_out], each hidden one followed by ``activation``.
 
@@ -33,6 +36,14 @@ def mlp(
 
     ``mlp([2, 4, 1], "tanh", "sigmoid", seed=0)`` is
     ``Sequential(Dense(2, 4), Tanh(), Dense(4, 1), Sigmoid(), seed=0)``.
+
+    Each hidden layer is a block Dense → activation → norm → Dropout, the last
+    two when asked for: ``norm`` "batch" (BatchNorm) or "layer" (LayerNorm),
+    ``dropout`` the rate of a Dropout after each block (0: none). With
+    ``residual=True`` every block whose width does not change becomes a
+    skip connection, Residual(block): ``mlp([40, 256, 256, 10],
+    residual=True)`` is Dense(40, 256), ReLU(), Residual(Dense(256, 256),
+    ReLU()), Dense(256, 10).
     """
     sizes = list(sizes) if not isinstance(sizes, (str, bytes)) else []
     if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
@@ -43,15 +54,24 @@ def mlp(
     get_activation(activation)  # a typo fails here, listing the valid names
     if output is not None:
         get_activation(output)
+    if norm not in NORMS:
+        raise ValueError(f"mlp norm must be one of {', '.join(map(repr, NORMS))}; received norm={norm!r}.")
+    if not isinstance(residual, bool):
+        raise ValueError(f"mlp residual must be True or False; received residual={residual!r}.")
+    Dropout(dropout)  # a rate outside [0, 1) fails here
     layers: list[Layer] = []
-    for k, (n_in, n_out) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(Dense(n_in, n_out, init=init))
-        last = k == len(sizes) - 2
-        if not last:
-            layers.append(get_activation(activation))
-        elif output is not None:
-            layers.append(get_activation(output))
+    for n_in, n_out in zip(sizes[:-2], sizes[1:-1]):
+        block = [Dense(n_in, n_out, init=init), get_activation(activation)]
+        block += [NORMS[norm](n_out)] if norm is not None else []
+        block += [Dropout(dropout)] if dropout > 0 else []
+        layers += [Residual(*block)] if residual and n_in == n_out else block
+    layers.append(Dense(sizes[-2], sizes[-1], init=init))
+    if output is not None:
+        layers.append(get_activation(output))
     return Sequential(*layers, seed=seed, dtype=dtype)
+
+
+NORMS: dict[str | None, Any] = {None: None, "batch": BatchNorm, "layer": LayerNorm}
 
 
 def clone(model: Sequential, dtype: Any = None) -> Sequential:

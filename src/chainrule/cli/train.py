@@ -29,6 +29,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("dataset", nargs="?", default=datasets.DEFAULT, help="dataset name or file (default: digits)")
     p.add_argument("--layers", help="hidden layer sizes, e.g. 64,32")
     p.add_argument("--activation", help="hidden activation: relu, tanh, sigmoid, leaky_relu, ...")
+    p.add_argument("--dropout", type=float, help="dropout rate after each hidden layer, in [0, 1) (0: none)")
+    p.add_argument("--norm", choices=["batch", "layer", "none"], help="normalise each hidden layer's output")
+    p.add_argument("--residual", action=argparse.BooleanOptionalAction, help="skip connections round hidden layers "
+                   "whose width does not change (--no-residual: none)")  # fmt: skip
     p.add_argument("--loss", help="softmax_cross_entropy (classification default), bce, bce_logits, mse, sse")
     p.add_argument("--optimizer", help="adam (default), sgd, rmsprop")
     p.add_argument("--lr", type=float, help="learning rate")
@@ -62,7 +66,7 @@ def add_parser(sub: Any) -> None:
 
 def _settings(args: argparse.Namespace, data: datasets.Dataset) -> dict[str, Any]:
     s = dict(data.defaults)
-    for key in ("activation", "optimizer", "lr", "epochs"):
+    for key in ("activation", "optimizer", "lr", "epochs", "dropout", "norm", "residual"):
         if getattr(args, key) is not None:
             s[key] = getattr(args, key)
     if args.layers is not None:
@@ -73,6 +77,10 @@ def _settings(args: argparse.Namespace, data: datasets.Dataset) -> dict[str, Any
     s["loss"] = args.loss or ("mse" if data.task == "regression" else "softmax_cross_entropy")
     if s["epochs"] < 1:
         raise CLIError(f"--epochs must be at least 1; received {s['epochs']}.")
+    if not 0 <= s.setdefault("dropout", 0.0) < 1:
+        raise CLIError(f"--dropout must be in [0, 1); received {s['dropout']}.")
+    s["norm"] = None if s.get("norm") in (None, "none") else s["norm"]
+    s.setdefault("residual", False)
     return s
 
 
@@ -106,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     pre = Preprocessor.fit(data, standardize=s.get("standardize", True))
     pre.source["seed"] = args.seed
     n_out, last = pipeline.output_spec(data.task, data.n_classes, s["loss"])
-    model = mlp([data.n_features, *s["layers"], n_out], s["activation"], last, seed=args.seed, dtype=s["dtype"])
+    model = mlp([data.n_features, *s["layers"], n_out], s["activation"], last, seed=args.seed, dtype=s["dtype"],
+                dropout=s["dropout"], norm=s["norm"], residual=s["residual"])  # fmt: skip
     opt = get_optimizer(s["optimizer"], lr=s["lr"])
     out = _out_folder(args, data.name)  # checked now, written only once training has succeeded
     X, y = pre.transform(data.X_train), pre.transform_y(data.y_train)

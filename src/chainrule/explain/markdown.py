@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..activations import Activation
-from .text import MAX_SHOWN_ENTRIES, fused_note, num
+from .text import MAX_SHOWN_ENTRIES, as_rows, fused_note, num
 
 if TYPE_CHECKING:
     from .explanation import Explanation
@@ -169,3 +169,14 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
             else:
                 out.append(display(lhs, matrix(up.new, p)))
     return "\n\n".join(block for block in out if block) + "\n"
+
+
+def layer_numbers_markdown(layer: Any, dOut: np.ndarray | None = None, precision: int = 5) -> str:
+    """``text.layer_numbers`` in Markdown: each labelled array of the forward (and backward) as a matrix."""
+    parts = [f"**{layer!r}**, forward:"]
+    parts += [f"{label}: {display(matrix(as_rows(a), precision))}" for label, a in layer.forward_terms().items()]
+    if dOut is not None:
+        parts.append(f"**{layer!r}**, backward:")
+        terms = layer.backward_terms(dOut).items()
+        parts += [f"{label}: {display(matrix(as_rows(a), precision))}" for label, a in terms]
+    return "\n\n".join(parts)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -192,3 +192,26 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
                 out += field(f"{up.param}({up.layer}) new", up.new, p)
     out += ["", gradcheck_line(ex)]
     return "\n".join(out) + "\n"
+
+
+def layer_numbers(layer: Any, dOut: np.ndarray | None = None, precision: int = 5) -> str:
+    """The labelled numbers of a layer that shows them (Dropout, BatchNorm, LayerNorm, Residual), as text.
+
+    Its last kept forward (``layer.forward_terms()``) and, given ∂L/∂output,
+    its backward term by term (``layer.backward_terms(dOut)``, which fills the
+    layer's gradients as ``backward`` does).
+    """
+    lines = [f"{layer!r}, forward:"]
+    for label, a in layer.forward_terms().items():
+        lines += field(label, as_rows(a), precision)
+    if dOut is not None:
+        lines.append(f"{layer!r}, backward:")
+        for label, a in layer.backward_terms(dOut).items():
+            lines += field(label, as_rows(a), precision)
+    return "\n".join(lines)
+
+
+def as_rows(a: Any) -> np.ndarray:
+    """An array as rows to print: one row per sample, (n, C, L) signals flattened to (n, C·L)."""
+    a = np.atleast_2d(a)
+    return a if a.ndim == 2 else a.reshape(-1, int(np.prod(a.shape[-2:])))

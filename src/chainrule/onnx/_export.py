@@ -18,7 +18,7 @@ from .._archive import atomic_write
 from .._version import __version__
 from ..activations import Activation
 from ..layers import Dense
-from . import _table
+from . import _layers, _table
 from ._errors import require_onnx
 from ._table import Op, Param, X
 
@@ -69,11 +69,7 @@ def export(
         x = g.node("Sub", [x, g.const("preprocess.mean", pre["mean"])], "preprocess/Sub")
         x = g.node("Div", [x, g.const("preprocess.scale", pre["scale"])], "preprocess")
     for i, step in enumerate(steps):
-        if step[0] == "dense":
-            x = g.node("MatMul", [x, g.const(f"layers.{i}.W", step[1])], f"layers.{i}/MatMul")
-            x = g.node("Add", [x, g.const(f"layers.{i}.b", step[2])], f"layers.{i}")
-        else:
-            x = g.recipe(step[1].expr, x, f"layers.{i}", step[2])
+        x = _write_step(g, step, x, f"layers.{i}")
     if pre["y_scale"] is not None:
         x = g.node("Mul", [x, g.const("target.scale", pre["y_scale"])], "target/Mul")
         x = g.node("Add", [x, g.const("target.mean", pre["y_mean"])], "target")
@@ -155,12 +151,14 @@ def _step(layer: Any, i: int, opset: int, dtype: np.dtype) -> tuple:
         if not (np.isfinite(W).all() and np.isfinite(b).all()):
             raise ValueError(f"layer {i}, {layer!r}, has NaN or infinite weights; they cannot be exported.")
         return "dense", W.astype(dtype), b.astype(dtype)
+    if isinstance(layer, _layers.LAYERS):
+        return _layers.step(layer, i, opset, dtype, _step)
     name = getattr(layer, "name", None) if isinstance(layer, Activation) else None
     if name not in _table.TABLE:
         what = f"activation {name!r}" if isinstance(layer, Activation) else f"layer type {type(layer).__name__}"
         raise ValueError(
-            f"layer {i}, {layer!r}: chainrule.onnx has no ONNX translation for {what}. It exports Dense layers "
-            f"and these activations: {_table.describe()}."
+            f"layer {i}, {layer!r}: chainrule.onnx has no ONNX translation for {what}. It exports Dense, Dropout, "
+            f"BatchNorm, LayerNorm and Residual layers and these activations: {_table.describe()}."
         )
     config = layer.get_config()
     wanted = {p for r in _table.TABLE[name] for p in _params_of(r.expr)}
@@ -174,6 +172,16 @@ def _step(layer: Any, i: int, opset: int, dtype: np.dtype) -> tuple:
     if recipe is None:
         raise ValueError(f"layer {i}, {layer!r}: opset {opset} has no ops for {name}; use a newer opset.")
     return "activation", recipe, params
+
+
+def _write_step(g: _Builder, step: tuple, x: str, name: str) -> str:
+    """Write one step on tensor ``x``; return the tensor it makes."""
+    if step[0] == "dense":
+        x = g.node("MatMul", [x, g.const(f"{name}.W", step[1])], f"{name}/MatMul")
+        return g.node("Add", [x, g.const(f"{name}.b", step[2])], name)
+    if step[0] == "activation":
+        return g.recipe(step[1].expr, x, name, step[2])
+    return _layers.write(g, step, x, name, _write_step)
 
 
 def _params_of(e: Any) -> set[str]:

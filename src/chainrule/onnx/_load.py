@@ -5,7 +5,9 @@ The graph is read backwards, from its output to its input, one step at a time:
 * an activation: any recipe of the translation table (``_table``), composite ones included;
 * a dense layer: MatMul(x, W), or Gemm(x, B, C) with alpha, beta and transB folded into W and b;
 * an elementwise Add, Sub, Mul or Div by a constant: folded into the dense layer before it (a bias,
-  an output scaling) or, failing that, the one after it (a standardisation of the input).
+  an output scaling) or, failing that, the one after it (a standardisation of the input);
+* BatchNormalization, LayerNormalization and Dropout nodes, and Add(x, f(x)) of two computed tensors, where
+  f is a chain back to x: a residual block (``_layers``). An Identity of a constant is that constant.
 
 Every node must be one of these steps, used once; anything else is refused, naming the node and its op.
 """
@@ -23,7 +25,7 @@ from .._archive import short
 from ..activations import Activation
 from ..io import MODELS
 from ..layers import Dense
-from . import _table
+from . import _layers, _table
 from ._errors import OnnxFileError, require_onnx
 from ._safe import DTYPES, Reader
 from ._table import Attr, Op, Param, X
@@ -79,7 +81,8 @@ class _Graph:
                 op = f"{n.domain}.{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type
                 raise self.fail(
                     f"unsupported op {short(op, 60)} (node {short(n.name or k, 60)}); chainrule reads MatMul or Gemm, "
-                    f"elementwise Add/Sub/Mul/Div by constants, and these activations: {_table.describe()}."
+                    f"elementwise Add/Sub/Mul/Div by constants, {_layers.DESCRIBE}, and these activations: "
+                    f"{_table.describe()}."
                 )
             if len(n.output) != 1 or not n.output[0]:
                 raise self.fail(f"{where} has {len(n.output)} outputs; one is expected.")
@@ -93,11 +96,23 @@ class _Graph:
                 tensor = short(n.output[0], 60)
                 raise self.fail(f"{where} writes the tensor {tensor}, which another node or constant also does.")
             self.producer[n.output[0]] = _Node(k, n.op_type, tuple(n.input), attrs, where)
+        self._constant_identities()
         inputs = [i for i in g.input if i.name not in self.constants]
         if len(inputs) != 1 or len(g.output) != 1:
             raise self.fail(f"its graph has {len(inputs)} inputs and {len(g.output)} outputs; one of each is expected.")
         self.input, self.output = inputs[0].name, g.output[0].name
         self.dtype, self.width = self._input_type(inputs[0])
+
+    def _constant_identities(self) -> None:
+        """An Identity of a constant is that constant (PyTorch writes them for parameters with equal values)."""
+        found = True
+        while found:
+            found = False
+            for t, node in list(self.producer.items()):
+                if node.op == "Identity" and len(node.inputs) == 1 and node.inputs[0] in self.constants:
+                    self._add_constant(t, self.constants[node.inputs[0]])
+                    del self.producer[t]
+                    found = True
 
     def _add_constant(self, name: str, value: np.ndarray) -> None:
         if name in self.constants:
@@ -118,8 +133,20 @@ class _Graph:
 
     # ------------------------------------------------------------ reading the chain
     def model(self) -> Sequential:
-        steps, used, t = [], set(), self.output
-        while t != self.input:
+        steps, used = self._chain(self.output, self.input)
+        unused = [n for n in self.producer.values() if n.index not in used]
+        if unused:
+            raise self.fail(f"{unused[0].where} is not on the chain from the input to the output.")
+        return self._build(_fold(steps[::-1], self.fail))
+
+    def _chain(self, t: str, stop: str) -> tuple[list[tuple], set[int]]:
+        """The steps from tensor ``t`` back to tensor ``stop`` (last first) and their nodes; LookupError if the
+        chain reaches the input without meeting ``stop``."""
+        steps: list[tuple] = []
+        used: set[int] = set()
+        while t != stop:
+            if t == self.input:
+                raise LookupError(stop)
             if t in self.constants:
                 raise self.fail(f"the tensor {short(t, 60)} on the path to the output is a constant, not made from X.")
             if t not in self.producer:
@@ -129,10 +156,19 @@ class _Graph:
                 raise self.fail("a node serves two layers; the graph is not a chain.")
             used |= nodes
             steps.append(step)
-        unused = [n for n in self.producer.values() if n.index not in used]
-        if unused:
-            raise self.fail(f"{unused[0].where} is not on the chain from the input to the output.")
-        return self._build(_fold(steps[::-1], self.fail))
+        return steps, used
+
+    def _residual(self, node: _Node) -> tuple[tuple, str, set[int]]:
+        """Add(x, f(x)): the input from which a chain of steps leads to the other input is the skip path."""
+        for skip, branch in (node.inputs, node.inputs[::-1]):
+            try:
+                inner, used = self._chain(branch, skip)
+            except LookupError:
+                continue
+            if not inner:
+                break
+            return ("residual", _fold(inner[::-1], self.fail)), skip, used | {node.index}
+        raise self.fail(f"{node.where} adds two computed tensors, but neither is the input of a chain to the other.")
 
     def _step(self, t: str) -> tuple[tuple, str, set[int]]:
         """The step that computes ``t``, the tensor it starts from, and the nodes it takes."""
@@ -143,6 +179,11 @@ class _Graph:
         node = self.producer[t]
         if node.op in LINEAR:
             return self._linear(node)
+        if node.op in _layers.OPS_READ:
+            step, x = _layers.read(node, self.constants, self.fail)
+            return step, x, {node.index}
+        if node.op == "Add" and len(set(node.inputs)) == 2 and not set(node.inputs) & set(self.constants):
+            return self._residual(node)
         if node.op in AFFINE:
             return self._affine(node)
         raise self.fail(f"{node.where} is not used as in any supported activation ({_table.describe()}).")
@@ -249,8 +290,30 @@ class _Graph:
         return ("affine", s, t, node.where), x, {node.index}
 
     def _build(self, steps: list[tuple]) -> Sequential:
+        states: list[tuple[Any, dict[str, np.ndarray]]] = []  # running statistics, written once a model holds them
+        layers = self._layers(steps, states)
+        first = next((layer for layer in layers if isinstance(layer, Dense)), None)
+        if first is None:
+            raise self.fail("it has no MatMul or Gemm, so no dense layer.")
+        if self.width is not None and self.width != first.n_in:
+            raise self.fail(f"its input has {self.width} features but its first MatMul takes {first.n_in}.")
+        try:
+            model = MODELS["Sequential"](*layers, dtype=self.dtype)  # the class io builds models from
+        except (ValueError, TypeError) as exc:
+            raise self.fail(f"its layers do not fit together ({exc}).") from None
+        for layer, state in states:
+            for name, value in state.items():
+                layer.state[name][...] = value
+        return model
+
+    def _layers(self, steps: list[tuple], states: list[tuple[Any, dict[str, np.ndarray]]]) -> list[Any]:
         layers: list[Any] = []
         for step in steps:
+            if step[0] in _layers.kinds():
+                layer, state = _layers.build(step, lambda inner: self._layers(inner, states))
+                layers.append(layer)
+                states.append((layer, state))
+                continue
             if step[0] == "linear":
                 W, b = step[1], step[2]
                 layers.append(Dense(W.shape[0], W.shape[1], W=W, b=b))
@@ -262,15 +325,7 @@ class _Graph:
             if self.dtype == np.float32:  # the shortest decimal of a float32 attribute: 0.01, not 0.00999999977648
                 params = {k: float(str(np.float32(v))) for k, v in params.items()}
             layers.append(cls.from_config({"type": cls.__name__, **params}))
-        first = next((layer for layer in layers if isinstance(layer, Dense)), None)
-        if first is None:
-            raise self.fail("it has no MatMul or Gemm, so no dense layer.")
-        if self.width is not None and self.width != first.n_in:
-            raise self.fail(f"its input has {self.width} features but its first MatMul takes {first.n_in}.")
-        try:
-            return MODELS["Sequential"](*layers, dtype=self.dtype)  # the class io builds models from
-        except (ValueError, TypeError) as exc:
-            raise self.fail(f"its layers do not fit together ({exc}).") from None
+        return layers
 
 
 RECIPES: dict[str, list[tuple[str, _table.Recipe]]] = {}
@@ -279,7 +334,7 @@ for _name, _recipe in sorted(
     ((name, r) for name, recipes in _table.TABLE.items() for r in recipes), key=lambda item: -len(item[1].ops())
 ):
     RECIPES.setdefault(_recipe.expr.op, []).append((_name, _recipe))
-KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant"}
+KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant"} | _layers.OPS_READ
 
 
 def _fold(steps: list[tuple], fail: Any) -> list[tuple]:

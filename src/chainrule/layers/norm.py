@@ -1,0 +1,272 @@
+"""Normalisation layers: BatchNorm (statistics over the batch) and LayerNorm (over each sample's features)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._validate import check_positive_int
+from .base import Layer
+
+
+class _Normalization(Layer):
+    """What BatchNorm and LayerNorm share: x̂ = (x − μ)/√(σ² + ε), y = γ ∘ x̂ + β, and its backward.
+
+    Backward of the normalisation itself, over the m values a statistic was taken over
+    (each mean below is over those m values), given dx̂ = ∂L/∂x̂:
+
+        dx = (1/√(σ² + ε)) · ( dx̂  −  mean(dx̂)  −  x̂ ∘ mean(dx̂ ∘ x̂) )
+                               ───     ────────     ─────────────────
+                               direct  through μ    through σ²
+
+    Each term is one path from x to the loss: straight through x̂, through
+    the mean every x̂ subtracts, and through the variance every x̂ divides by.
+    """
+
+    abstract = True
+
+    def __init__(self, n_features: int, eps: float) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.n_features = check_positive_int(n_features, f"{name} n_features")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not 0 < eps < math.inf:
+            raise ValueError(f"{name} eps must be a positive finite number; received eps={eps!r}.")
+        self.eps = float(eps)
+        C = self.n_features
+        self.params = {"gamma": np.ones(C), "beta": np.zeros(C)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._drawn = {k: v.copy() for k, v in self.params.items()}  # γ = 1, β = 0 are defaults, not user choices
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"gamma": (self.n_features,), "beta": (self.n_features,)}
+
+    def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
+        for name, value in (("gamma", 1), ("beta", 0)):
+            if names is None or name in names:
+                self.params[name][...] = value
+
+    def _gamma_beta(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.params["gamma"], self.params["beta"]
+
+    def scale_shift(self, Xhat: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        return gamma * Xhat + beta
+
+    def forward_terms(self) -> dict[str, np.ndarray]:
+        """The last kept forward's numbers, labelled: μ, σ², x̂, γ, β and y."""
+        if self._cache is None:
+            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
+        Xhat, inv_std, mu, var, gamma, beta, _ = self._cache
+        return {"μ": mu, "σ²": var, "x̂ = (x − μ)/√(σ² + ε)": Xhat, "γ": gamma, "β": beta,
+                "y = γ ∘ x̂ + β": self.scale_shift(Xhat, gamma, beta)}  # fmt: skip
+
+    def backward_terms(self, dY: np.ndarray) -> dict[str, np.ndarray]:
+        """dγ, dβ, dx̂ and dx term by term for the last kept forward, labelled (``backward`` sums them)."""
+        Xhat, inv_std, _, _, gamma, _, over_stats = self._cached(dY)
+        dXhat = dY * gamma
+        terms = {"dy": dY, "dγ = Σ dy ∘ x̂": self._param_sum(dY * Xhat), "dβ = Σ dy": self._param_sum(dY),
+                 "dx̂ = dy ∘ γ": dXhat, "dx̂/√(σ² + ε) (direct)": dXhat * inv_std}  # fmt: skip
+        if over_stats is not None:  # the statistics came from this batch: two more paths lead back to x
+            terms["−mean(dx̂)/√(σ² + ε) (through μ)"] = -dXhat.mean(axis=over_stats, keepdims=True) * inv_std
+            through_var = (dXhat * Xhat).mean(axis=over_stats, keepdims=True)
+            terms["−x̂ ∘ mean(dx̂ ∘ x̂)/√(σ² + ε) (through σ²)"] = -Xhat * through_var * inv_std
+        return terms
+
+    def backward(self, dY: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        Xhat, inv_std, _, _, gamma, _, over_stats = self._cached(dY)
+        self.grads["gamma"][...] = self._param_sum(dY * Xhat)
+        self.grads["beta"][...] = self._param_sum(dY)
+        if not need_input_grad:
+            return None
+        dXhat = dY * gamma
+        if over_stats is None:  # fixed statistics: x̂ is an affine function of x
+            return dXhat * inv_std
+        dX = dXhat - dXhat.mean(axis=over_stats, keepdims=True)
+        dX -= Xhat * (dXhat * Xhat).mean(axis=over_stats, keepdims=True)
+        dX *= inv_std
+        return dX
+
+    def _param_sum(self, values: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, "n_features": self.n_features, "eps": self.eps}
+
+    @classmethod
+    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
+        n, eps = config.get("n_features"), config.get("eps", 1e-5)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"a {cls.__name__} layer has n_features {n!r}; it must be a positive integer.")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
+            raise ValueError(f"a {cls.__name__} layer has eps {eps!r}; it must be a positive finite number.")
+        return {"n_features": n, "eps": float(eps)}
+
+    @classmethod
+    def config_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        n = cls._config_args(config)["n_features"]
+        return {"gamma": (n,), "beta": (n,)}
+
+
+class BatchNorm(_Normalization):
+    """Batch normalisation per feature (per channel), as PyTorch's BatchNorm1d.
+
+    Shapes:  X (n, C) or (n, C, L) -> Y of the same shape; γ, β, running_mean, running_var (C,)
+    (an Ensemble adds its model axis in front of every array)
+
+    Forward, statistics per channel c over the m = n·L values of the batch:
+
+        training:   μ = mean(x),  σ² = mean((x − μ)²)           the biased variance normalises
+                    running_mean ← (1 − momentum)·running_mean + momentum·μ
+                    running_var  ← (1 − momentum)·running_var  + momentum·σ²·m/(m − 1)   (unbiased)
+        inference:  μ = running_mean,  σ² = running_var
+        both:       x̂ = (x − μ)/√(σ² + ε),   y = γ ∘ x̂ + β
+
+    Backward, given dy = ∂L/∂y (sums and means over the batch, and L):
+
+        dγ = Σ dy ∘ x̂        dβ = Σ dy        dx̂ = dy ∘ γ
+        training:   dx = (1/√(σ² + ε)) · (dx̂ − mean(dx̂) − x̂ ∘ mean(dx̂ ∘ x̂))   (three paths: x̂, μ, σ²)
+        inference:  dx = dx̂/√(σ² + ε)                                        (μ, σ² are constants)
+
+    Training needs more than one value per channel (m ≥ 2), as in PyTorch.
+    """
+
+    def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        ok = isinstance(momentum, (int, float, np.floating)) and not isinstance(momentum, bool)
+        if not ok or not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNorm momentum must be a number in [0, 1]; received momentum={momentum!r}.")
+        super().__init__(n_features, eps)
+        self.momentum = float(momentum)
+        self.state = {name: np.zeros(shape) for name, shape in self.state_shapes().items()}
+        self.reset_state()
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {"running_mean": (self.n_features,), "running_var": (self.n_features,)}
+
+    def reset_state(self) -> None:
+        self.state["running_mean"][...] = 0
+        self.state["running_var"][...] = 1
+
+    def check_state(self) -> None:
+        """Refuse running statistics no BatchNorm could have: a variance that is negative or not finite."""
+        var, mean = self.state["running_var"], self.state["running_mean"]
+        if not (var >= 0).all() or not np.isfinite(var).all():  # NaN fails the first test
+            bad = ~(var >= 0) | ~np.isfinite(var)
+            raise ValueError(f"{self!r} has running_var {_first(var, bad)}; a running variance is finite and ≥ 0.")
+        if not np.isfinite(mean).all():
+            raise ValueError(f"{self!r} has running_mean {_first(mean, ~np.isfinite(mean))}; a mean is finite.")
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(in_shape) not in (1, 2) or in_shape[0] != self.n_features:
+            raise ValueError(
+                f"{self!r} normalises per-sample inputs of shape ({self.n_features},) or ({self.n_features}, L); "
+                f"received shape {tuple(in_shape)}."
+            )
+        return tuple(in_shape)
+
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        b = self.batch_axis
+        over = (b,) if X.ndim == b + 2 else (b, b + 2)  # the batch, and the length of a (C, L) signal
+        per_channel = self._per_channel_view(X)
+        if training:
+            m = math.prod(X.shape[a] for a in over)
+            if m < 2:
+                raise ValueError(
+                    f"{self!r} in training mode needs more than one value per channel for its batch statistics; "
+                    f"received input of shape {X.shape}. Use batches of 2 samples or more, or inference mode."
+                )
+            mu = X.mean(axis=over, keepdims=True)
+            Xc = X - mu
+            var = (Xc * Xc).mean(axis=over, keepdims=True)
+            self._update_running(mu, var, over, m)
+        else:
+            mu, var = per_channel(self.state["running_mean"]), per_channel(self.state["running_var"])
+            Xc = X - mu
+        inv_std = 1 / np.sqrt(var + self.eps)
+        Xhat = Xc * inv_std
+        gamma, beta = (per_channel(p) for p in self._gamma_beta())
+        Y = self.scale_shift(Xhat, gamma, beta)
+        if keep:
+            self._cache = (Xhat, inv_std, mu, var, gamma, beta, over if training else None)
+            self._out_shape = Y.shape
+        return Y
+
+    def _update_running(self, mu: np.ndarray, var: np.ndarray, over: tuple[int, ...], m: int) -> None:
+        k = self.momentum
+        running_mean, running_var = self.state["running_mean"], self.state["running_var"]
+        running_mean[...] = (1 - k) * running_mean + k * np.squeeze(mu, axis=over)
+        running_var[...] = (1 - k) * running_var + k * np.squeeze(var, axis=over) * (m / (m - 1))
+
+    def _per_channel_view(self, X: np.ndarray) -> Any:
+        """How a per-channel array, (C,) or (M, C), broadcasts against X: (…, 1, C) or (…, 1, C, 1)."""
+        length_axes = (1,) * (X.ndim - self.batch_axis - 2)
+        return lambda a: a.reshape(*a.shape[:-1], 1, self.n_features, *length_axes)
+
+    def _param_sum(self, values: np.ndarray) -> np.ndarray:
+        b = self.batch_axis
+        return values.sum(axis=(b,) if values.ndim == b + 2 else (b, b + 2))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum}
+
+    @classmethod
+    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
+        momentum = config.get("momentum", 0.1)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+            raise ValueError(f"a BatchNorm layer has momentum {momentum!r}; it must be a number in [0, 1].")
+        return {**super()._config_args(config), "momentum": float(momentum)}
+
+    def __repr__(self) -> str:
+        return f"BatchNorm({self.n_features})"
+
+
+class LayerNorm(_Normalization):
+    """Layer normalisation over the last axis of each sample, as PyTorch's LayerNorm(n_features).
+
+    Shapes:  X (n, …, D) -> Y of the same shape; γ, β (D,), D = n_features (an Ensemble adds its model axis)
+
+    Forward, statistics per sample (per position) over its D last-axis values, in both modes:
+
+        μ = mean(x),  σ² = mean((x − μ)²),  x̂ = (x − μ)/√(σ² + ε),  y = γ ∘ x̂ + β
+
+    Backward, given dy = ∂L/∂y (means over the D values, sums over the batch):
+
+        dγ = Σ dy ∘ x̂        dβ = Σ dy        dx̂ = dy ∘ γ
+        dx = (1/√(σ² + ε)) · (dx̂ − mean(dx̂) − x̂ ∘ mean(dx̂ ∘ x̂))
+    """
+
+    def __init__(self, n_features: int, eps: float = 1e-5) -> None:
+        super().__init__(n_features, eps)
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(in_shape) < 1 or in_shape[-1] != self.n_features:
+            raise ValueError(
+                f"{self!r} normalises the last axis, of length {self.n_features}; received per-sample shape "
+                f"{tuple(in_shape)}."
+            )
+        return tuple(in_shape)
+
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        mu = X.mean(axis=-1, keepdims=True)
+        Xc = X - mu
+        var = (Xc * Xc).mean(axis=-1, keepdims=True)
+        inv_std = 1 / np.sqrt(var + self.eps)
+        Xhat = Xc * inv_std
+        middle = (1,) * (X.ndim - self.batch_axis - 1)  # γ (D,) or (M, D) against (…, n, …, D)
+        gamma, beta = (p.reshape(*p.shape[:-1], *middle, self.n_features) for p in self._gamma_beta())
+        Y = self.scale_shift(Xhat, gamma, beta)
+        if keep:
+            self._cache, self._out_shape = (Xhat, inv_std, mu, var, gamma, beta, (-1,)), Y.shape
+        return Y
+
+    def _param_sum(self, values: np.ndarray) -> np.ndarray:
+        return values.sum(axis=tuple(range(self.batch_axis, values.ndim - 1)))
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.n_features})"
+
+
+def _first(values: np.ndarray, bad: np.ndarray) -> str:
+    """The first value where ``bad`` holds, and where: "-1.5 at index (3,)"."""
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    return f"{values[where]} at index {where}"
