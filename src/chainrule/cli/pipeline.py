@@ -124,8 +124,15 @@ def open_model(path: str | Path) -> tuple[Sequential, Preprocessor]:
     return model, load_for(path, model.n_in)
 
 
+def model_input(model: Sequential, X: np.ndarray) -> np.ndarray:
+    """``X`` as ``model`` takes it: rows of features become one-channel signals (n, 1, length) for a CNN."""
+    shape = model.input_shape
+    return X.reshape(len(X), *shape) if X.ndim == 2 and len(shape) == 2 and shape[0] == 1 else X
+
+
 def predict_labels(model: Sequential, X: np.ndarray) -> np.ndarray:
     """Class codes for classification models, values for regression (in training units)."""
+    X = model_input(model, X)
     if model.loss_ is not None and model.loss_.classification:
         return np.asarray(model.predict_classes(X)).ravel()
     return model.predict(X).ravel()
