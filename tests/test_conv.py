@@ -175,3 +175,58 @@ def test_config_round_trips_and_repr_shows_what_differs_from_the_defaults():
     assert cr.Conv1D(3, 8, 5).fans() == (15, 40)
     with pytest.raises(ValueError, match="stride"):
         cr.Conv1D.from_config({**config, "stride": -2})
+
+
+# ------------------------------------------------------------------ worked by hand
+# x = [1, 2, 3, 4, 5] (one sample, one channel), w = [1, 0, −1], b = 0, upstream δ = [1, 2, 3].
+HAND_X = np.array([[[1.0, 2.0, 3.0, 4.0, 5.0]]])
+HAND_W = np.array([[[1.0, 0.0, -1.0]]])
+HAND_DELTA = np.array([[[1.0, 2.0, 3.0]]])
+
+
+def test_hand_worked_kernel_of_three_on_a_length_five_signal():
+    layer = built(cr.Conv1D(1, 1, 3, W=HAND_W, b=[0.0]), (1, 5))
+    # z[t] = x[t] − x[t + 2]: 1 − 3, 2 − 4, 3 − 5
+    np.testing.assert_array_equal(layer.forward(HAND_X), [[[-2.0, -2.0, -2.0]]])
+    dX = layer.backward(HAND_DELTA)
+    # ∂L/∂w[k] = Σₜ δ[t]·x[t + k]: 1·1 + 2·2 + 3·3 = 14, 1·2 + 2·3 + 3·4 = 20, 1·3 + 2·4 + 3·5 = 26
+    np.testing.assert_array_equal(layer.grads["W"], [[[14.0, 20.0, 26.0]]])
+    assert layer.grads["b"][0] == 6.0  # 1 + 2 + 3
+    # ∂L/∂x[i] = Σ_(t + k = i) w[k]·δ[t]: 1·1; 1·2 + 0·1; 1·3 + 0·2 − 1·1; 0·3 − 1·2; −1·3
+    np.testing.assert_array_equal(dX, [[[1.0, 2.0, 2.0, -2.0, -3.0]]])
+    terms = layer.weight_gradient_terms(HAND_DELTA, 0, 0, 1)
+    assert terms == [(0, 0, 1, 1.0, 2.0), (0, 1, 2, 2.0, 3.0), (0, 2, 3, 3.0, 4.0)]  # (n, t, i, δ, x)
+    assert layer.input_gradient_terms(HAND_DELTA, 0, 0, 2) == [
+        (0, 0, 2, 1.0, 3.0),
+        (0, 1, 1, 0.0, 2.0),
+        (0, 2, 0, -1.0, 1.0),
+    ]  # (o, k, t, w, δ); fmt: skip
+
+
+def test_hand_worked_stride_two_with_padding_one():
+    layer = built(cr.Conv1D(1, 1, 3, stride=2, padding=1, W=HAND_W, b=[0.0]), (1, 5))
+    # padded x = [0, 1, 2, 3, 4, 5, 0]; windows start at 0, 2, 4: [0, 1, 2], [2, 3, 4], [4, 5, 0]
+    np.testing.assert_array_equal(layer.forward(HAND_X), [[[-2.0, -2.0, 4.0]]])
+    dX = layer.backward(HAND_DELTA)
+    # ∂L/∂w[k] = Σₜ δ[t]·x[2t + k − 1]: 1·0 + 2·2 + 3·4 = 16, 1·1 + 2·3 + 3·5 = 22, 1·2 + 2·4 + 3·0 = 10
+    np.testing.assert_array_equal(layer.grads["W"], [[[16.0, 22.0, 10.0]]])
+    # ∂L/∂x[i] over 2t + k − 1 = i: i=0 w1·δ0 = 0; i=1 w2·δ0 + w0·δ1 = −1 + 2; i=2 w1·δ1 = 0;
+    # i=3 w2·δ1 + w0·δ2 = −2 + 3; i=4 w1·δ2 = 0
+    np.testing.assert_array_equal(dX, [[[0.0, 1.0, 0.0, 1.0, 0.0]]])
+    terms = layer.weight_gradient_terms(HAND_DELTA, 0, 0, 0)
+    assert terms == [(0, 0, -1, 1.0, 0.0), (0, 1, 1, 2.0, 2.0), (0, 2, 3, 3.0, 4.0)]  # i = −1: the padding
+    assert layer.input_gradient_terms(HAND_DELTA, 0, 0, 3) == [(0, 0, 2, 1.0, 3.0), (0, 2, 1, -1.0, 2.0)]
+
+
+def test_the_terms_sum_to_backwards_gradients_on_a_random_layer():
+    rng = np.random.default_rng(7)
+    layer = built(cr.Conv1D(2, 3, 3, stride=2, padding=2, dilation=2, W=rng.normal(size=(3, 2, 3))), (2, 9))
+    Z = layer.forward(rng.normal(size=(2, 2, 9)))
+    dZ = rng.normal(size=Z.shape)
+    dX = layer.backward(dZ)
+    for o, c, k in [(0, 0, 0), (2, 1, 2), (1, 0, 1)]:
+        total = sum(d * x for *_, d, x in layer.weight_gradient_terms(dZ, o, c, k))
+        assert total == pytest.approx(layer.grads["W"][o, c, k], rel=1e-12, abs=1e-12)
+    for n, c, i in [(0, 0, 0), (1, 1, 8), (1, 0, 4)]:
+        total = sum(w * d for *_, w, d in layer.input_gradient_terms(dZ, n, c, i))
+        assert total == pytest.approx(dX[n, c, i], rel=1e-12, abs=1e-12)

@@ -152,6 +152,33 @@ class Conv1D(Layer):
             dXT[..., k * d : k * d + s * (L_out - 1) + 1 : s, :] += dcols[..., k]
         return np.ascontiguousarray(dXT[..., left : left + L, :].swapaxes(-1, -2))
 
+    # ------------------------------------------------ the sums, term by term
+    def weight_gradient_terms(self, dZ: np.ndarray, o: int, c: int, k: int) -> list[tuple[int, int, int, float, float]]:
+        """The terms of ∂L/∂w[o, c, k] = Σₙ Σₜ δ[n, o, t] · x[n, c, t·stride + k·dilation − padding] for the last
+        kept forward, given δ = ``dZ``: one (n, t, i, δ, x) per sample n and output position t, where i is the
+        input position the weight met there (outside 0 ≤ i < L it met the padding, x = 0). Their products sum
+        to ``backward``'s dW[o, c, k]. One model only (no model axis)."""
+        cols, _ = self._cached(dZ)
+        n, L_out = dZ.shape[0], dZ.shape[-1]
+        x = cols[:, c * self.kernel_size + k].reshape(n, L_out)  # the input each window put under w[o, c, k]
+        start = k * self.dilation - self.pads()[0]
+        return [
+            (m, t, t * self.stride + start, float(dZ[m, o, t]), float(x[m, t])) for m in range(n) for t in range(L_out)
+        ]
+
+    def input_gradient_terms(self, dZ: np.ndarray, n: int, c: int, i: int) -> list[tuple[int, int, int, float, float]]:
+        """The terms of ∂L/∂x[n, c, i] = Σ_o Σ_(k, t : t·stride + k·dilation − padding = i) w[o, c, k] · δ[n, o, t],
+        the transposed convolution: one (o, k, t, w, δ) for every output position t whose window put input i
+        under kernel tap k. Their products sum to ``backward``'s dX[n, c, i]. One model only (no model axis)."""
+        self._cached(dZ)
+        W, L_out, left = self.params["W"], dZ.shape[-1], self.pads()[0]
+        terms = []
+        for k in range(self.kernel_size):
+            t, hit = divmod(i + left - k * self.dilation, self.stride)
+            if hit == 0 and 0 <= t < L_out:
+                terms += [(o, k, t, float(W[o, c, k]), float(dZ[n, o, t])) for o in range(self.out_channels)]
+        return terms
+
     # ------------------------------------------------------------ parameters
     def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
         if names is None or "W" in names:
