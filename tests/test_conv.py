@@ -200,7 +200,7 @@ def test_hand_worked_kernel_of_three_on_a_length_five_signal():
         (0, 0, 2, 1.0, 3.0),
         (0, 1, 1, 0.0, 2.0),
         (0, 2, 0, -1.0, 1.0),
-    ]  # (o, k, t, w, δ); fmt: skip
+    ]  # (o, k, t, w, δ)
 
 
 def test_hand_worked_stride_two_with_padding_one():
