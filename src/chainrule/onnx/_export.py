@@ -20,6 +20,7 @@ from ..activations import Activation
 from ..layers import Dense
 from . import _layers, _table
 from ._errors import require_onnx
+from ._signal import check_signal_layer, emit_signal_layer, is_signal_layer
 from ._table import Op, Param, X
 
 if TYPE_CHECKING:
@@ -153,12 +154,16 @@ def _step(layer: Any, i: int, opset: int, dtype: np.dtype) -> tuple:
         return "dense", W.astype(dtype), b.astype(dtype)
     if isinstance(layer, _layers.LAYERS):
         return _layers.step(layer, i, opset, dtype, _step)
+    if is_signal_layer(layer):
+        check_signal_layer(layer, i)
+        return "signal", layer
     name = getattr(layer, "name", None) if isinstance(layer, Activation) else None
     if name not in _table.TABLE:
         what = f"activation {name!r}" if isinstance(layer, Activation) else f"layer type {type(layer).__name__}"
         raise ValueError(
             f"layer {i}, {layer!r}: chainrule.onnx has no ONNX translation for {what}. It exports Dense, Dropout, "
-            f"BatchNorm, LayerNorm and Residual layers and these activations: {_table.describe()}."
+            f"BatchNorm, LayerNorm, Residual, Conv1D, the poolings and Flatten layers and these activations: "
+            f"{_table.describe()}."
         )
     config = layer.get_config()
     wanted = {p for r in _table.TABLE[name] for p in _params_of(r.expr)}
@@ -181,6 +186,8 @@ def _write_step(g: _Builder, step: tuple, x: str, name: str) -> str:
         return g.node("Add", [x, g.const(f"{name}.b", step[2])], name)
     if step[0] == "activation":
         return g.recipe(step[1].expr, x, name, step[2])
+    if step[0] == "signal":
+        return emit_signal_layer(g, step[1], x, name)
     return _layers.write(g, step, x, name, _write_step)
 
 

@@ -28,6 +28,7 @@ from ..layers import Dense
 from . import _layers, _table
 from ._errors import OnnxFileError, require_onnx
 from ._safe import DTYPES, Reader
+from ._signal import SIGNAL_OPS, drop_redundant_flattens, read_signal_node
 from ._table import Attr, Op, Param, X
 
 if TYPE_CHECKING:
@@ -182,6 +183,9 @@ class _Graph:
         if node.op in _layers.OPS_READ:
             step, x = _layers.read(node, self.constants, self.fail)
             return step, x, {node.index}
+        if node.op in SIGNAL_OPS:
+            layer, x = read_signal_node(node, self.constants, self.fail)
+            return ("signal", layer), x, {node.index}
         if node.op == "Add" and len(set(node.inputs)) == 2 and not set(node.inputs) & set(self.constants):
             return self._residual(node)
         if node.op in AFFINE:
@@ -291,7 +295,7 @@ class _Graph:
 
     def _build(self, steps: list[tuple]) -> Sequential:
         states: list[tuple[Any, dict[str, np.ndarray]]] = []  # running statistics, written once a model holds them
-        layers = self._layers(steps, states)
+        layers = drop_redundant_flattens(self._layers(steps, states))
         first = next((layer for layer in layers if isinstance(layer, Dense)), None)
         if first is None:
             raise self.fail("it has no MatMul or Gemm, so no dense layer.")
@@ -318,6 +322,9 @@ class _Graph:
                 W, b = step[1], step[2]
                 layers.append(Dense(W.shape[0], W.shape[1], W=W, b=b))
                 continue
+            if step[0] == "signal":
+                layers.append(step[1])
+                continue
             cls = Activation.registry.get(step[1])
             if cls is None:
                 raise self.fail(f"it uses the activation {step[1]}, which this chainrule has no class for.")
@@ -334,7 +341,7 @@ for _name, _recipe in sorted(
     ((name, r) for name, recipes in _table.TABLE.items() for r in recipes), key=lambda item: -len(item[1].ops())
 ):
     RECIPES.setdefault(_recipe.expr.op, []).append((_name, _recipe))
-KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant"} | _layers.OPS_READ
+KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant"} | _layers.OPS_READ | SIGNAL_OPS
 
 
 def _fold(steps: list[tuple], fail: Any) -> list[tuple]:

@@ -131,6 +131,8 @@ class Reader:
                     raise self.fail(f"{where} has a non-ASCII attribute {_short(a.name)}.") from None
             elif a.type == 4:
                 out[a.name] = a.t
+            elif a.type == 7 and len(a.ints) <= 16:  # INTS: a convolution's kernel_shape, strides, pads, …
+                out[a.name] = [int(v) for v in a.ints]
             else:
                 raise self.fail(f"{where} has the attribute {_short(a.name)} of type {a.type}, which is not read.")
         return out

@@ -30,9 +30,8 @@ def check_signal_layer(layer: Layer, i: int) -> None:
         raise ValueError(f"layer {i}, {layer!r}, has NaN or infinite weights; they cannot be exported.")
 
 
-def emit_signal_layer(g: Any, layer: Layer, x: str, i: int) -> str:
-    """Write ``layer`` (number ``i``) into the graph builder ``g`` after tensor ``x``; return its output tensor."""
-    out = f"layers.{i}"
+def emit_signal_layer(g: Any, layer: Layer, x: str, out: str) -> str:
+    """Write ``layer`` into the graph builder ``g`` on tensor ``x``; its output tensor is ``out``."""
     if isinstance(layer, Conv1D):
         W, b = g.const(f"{out}.W", layer.params["W"]), g.const(f"{out}.b", layer.params["b"])
         return g.node("Conv", [x, W, b], out, kernel_shape=[layer.kernel_size], strides=[layer.stride],
