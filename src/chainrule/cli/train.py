@@ -14,7 +14,7 @@ from .._guard import DivergenceError
 from ..builders import CNN1D_TRAINING, cnn1d, mlp
 from ..datasets import Preprocessor
 from ..datasets.preprocess import sidecar
-from ..optimizers import get_optimizer
+from ..optimizers import CosineDecay, get_optimizer
 from . import pipeline
 from .pipeline import CLIError
 
@@ -34,8 +34,8 @@ def add_parser(sub: Any) -> None:
         help="mlp (default), or cnn: a one-dimensional CNN (chainrule.cnn1d) reading each sample's features as one "
         "signal (n, 1, n_features), trained on the whole training split. With cnn, --layers gives the convolutions' "
         "channels (default 25,25,25: kernels 5, 3, 3, stride 2, padding 1, then Flatten and a Dense output), "
-        "--norm batch (default) or none sets the BatchNorm after each convolution, and Adam 0.01, batch 100, 150 "
-        "epochs are the defaults",
+        "--norm batch (default) or none sets the BatchNorm after each convolution, and Adam 0.01 decayed along a "
+        "cosine to 0, batch 100, 100 epochs are the defaults",
     )
     p.add_argument("--layers", help="hidden layer sizes, e.g. 64,32 (with --model cnn: channels, e.g. 25,25,25)")
     p.add_argument("--activation", help="hidden activation: relu, tanh, sigmoid, leaky_relu, ...")
@@ -131,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         model = mlp([data.n_features, *s["layers"], n_out], s["activation"], last, seed=args.seed, dtype=s["dtype"],
                     dropout=s["dropout"], norm=s["norm"], residual=s["residual"])  # fmt: skip
-    opt = get_optimizer(s["optimizer"], lr=s["lr"])
+    lr = CosineDecay(s["lr"], s["epochs"]) if s.get("schedule") == "cosine" else s["lr"]
+    opt = get_optimizer(s["optimizer"], lr=lr)
     out = _out_folder(args, data.name)  # checked now, written only once training has succeeded
     X, y = pipeline.model_input(model, pre.transform(data.X_train)), pre.transform_y(data.y_train)
     Xtr, ytr, val = (X, y, None) if args.model == "cnn" else _validation(X, y, data.task, args.seed)
@@ -145,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     callbacks += [replay] if replay is not None else []
     print(f"{data!r}\n{model.summary()}")
     print(
-        f"loss {s['loss']}, optimizer {s['optimizer']} (lr {s['lr']}), {s['epochs']} epochs, "
+        f"loss {s['loss']}, optimizer {s['optimizer']} (lr {s['lr']}{', cosine decay' if s.get('schedule') else ''}), "
+        f"{s['epochs']} epochs, "
         f"batch {s['batch_size'] or 'full'}, seed {args.seed}"
     )
     start = time.perf_counter()
