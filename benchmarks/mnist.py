@@ -245,7 +245,7 @@ def phases(X, y, weights, dtype) -> dict[str, float]:
             dA = model.layers[i].backward(dA, i > 0)
             spent["Dense backward" if dense[i] else "activations"] += clock() - t
         t = clock()
-        opt.step([model._flat], [model._flat_grad])
+        opt.step([model.flat_params], [model.flat_grads])
         spent["optimiser"] += clock() - t
     batches = -(-n // BATCH)
     return {name: s / batches * 1e6 for name, s in spent.items()}

@@ -39,11 +39,11 @@ def reference_weights(epochs: int) -> list[np.ndarray]:
     """The flat weights after each epoch 1..epochs of the same run, uninterrupted."""
     X, y = eval(DATA, {"np": np})
     model = eval(BUILD, {"cr": cr})
-    seen: list[np.ndarray] = [model._flat.copy()]
+    seen: list[np.ndarray] = [model.flat_params.copy()]
 
     class Keep(cr.Callback):
         def on_epoch_end(self, model, epoch, logs):
-            seen.append(model._flat.copy())
+            seen.append(model.flat_params.copy())
 
     model.fit(X, y, loss="mse", optimizer=cr.Adam(lr=1e-3), epochs=epochs, batch_size=32, seed=1, callbacks=[Keep()])
     return seen
@@ -74,7 +74,7 @@ def test_sigkill_never_corrupts_the_checkpoint(tmp_path):
         assert model.epochs_trained_ >= 1
         assert model.optimizer_.t == 2 * model.epochs_trained_  # 64 samples, batches of 32
         epochs_seen.append(model.epochs_trained_)
-        states.append(model._flat.copy())
+        states.append(model.flat_params.copy())
         survived += 1
     reference = reference_weights(max(epochs_seen))
     for epoch, flat in zip(epochs_seen, states):  # each file is exactly the state after the epoch it names
@@ -112,7 +112,7 @@ def test_a_monitor_naming_a_missing_log_fails_before_training(tmp_path, callback
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(20, 2)), rng.normal(size=(20, 1))
     model = cr.Sequential(cr.Dense(2, 1), seed=0)
-    before = model._flat.copy()
+    before = model.flat_params.copy()
     cb = (
         cr.ModelCheckpoint(tmp_path / "m.npz", monitor="val_loss")
         if callback == "checkpoint"
@@ -120,6 +120,6 @@ def test_a_monitor_naming_a_missing_log_fails_before_training(tmp_path, callback
     )
     with pytest.raises(ValueError, match="val_loss"):
         model.fit(X, y, loss="mse", epochs=3, callbacks=[cb])
-    assert np.array_equal(model._flat, before) and model.epochs_trained_ == 0
+    assert np.array_equal(model.flat_params, before) and model.epochs_trained_ == 0
     assert not (tmp_path / "m.npz").exists()
     model.fit(X, y, loss="mse", epochs=3, callbacks=[cb], validation_split=0.25)  # with validation it works

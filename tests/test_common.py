@@ -59,7 +59,7 @@ def targets(rng, kind, n, k, dtype=np.float64):
 def layer_model(name, n_in, dtype="float64", seed=0):
     """Dense(n_in, 4) -> the layer under test -> Dense(…, 2): the layer sits between two trainable layers."""
     layer = LAYERS[name](4)
-    width = layer.output_dim(4)
+    width = layer.output_shape((4,))[0]
     return cr.Sequential(cr.Dense(n_in, 4), layer, cr.Dense(width, 2), seed=seed, dtype=dtype)
 
 
@@ -131,7 +131,7 @@ def test_layer_shapes_dtype_and_no_mutation(name, dtype):
     X = rng.normal(size=(5, 4)).astype(dtype)
     X0 = X.copy()
     out = layer.forward(X)
-    assert out.shape == (5, layer.output_dim(4))
+    assert out.shape == (5, layer.output_shape((4,))[0])
     assert out.dtype == dtype
     np.testing.assert_array_equal(X, X0)
     dA = rng.normal(size=out.shape).astype(dtype)  # random upstream gradient, not all ones
@@ -145,7 +145,7 @@ def test_layer_shapes_dtype_and_no_mutation(name, dtype):
         assert layer.grads[key].shape == p.shape and layer.grads[key].dtype == dtype
     assert layer.backward(dA, need_input_grad=False) is None
     # inference keeps nothing and gives the same output
-    np.testing.assert_array_equal(layer.forward(X, train=False), out0)
+    np.testing.assert_array_equal(layer.forward(X, training=False, keep=False), out0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -216,6 +216,6 @@ def test_inference_keeps_nothing_for_backward(name):
     layer = LAYERS[name](4)
     if layer.params:
         cr.Sequential(layer, seed=0)
-    layer.forward(np.ones((2, 4)), train=False)
+    layer.forward(np.ones((2, 4)), training=False, keep=False)
     with pytest.raises(RuntimeError, match="forward"):
-        layer.backward(np.ones((2, layer.output_dim(4))))
+        layer.backward(np.ones((2, layer.output_shape((4,))[0])))

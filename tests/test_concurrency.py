@@ -22,7 +22,7 @@ def test_predict_from_threads_equals_serial():
     serial_proba = [model.predict_proba(X) for X in inputs]
     labels = [rng.integers(0, 3, len(X)) for X in inputs]
     serial_scores = [model.evaluate(X, t, metrics=["accuracy"]) for X, t in zip(inputs, labels)]
-    weights = model._flat.copy()
+    weights = model.flat_params.copy()
     barrier = threading.Barrier(THREADS)
 
     def work(k: int):
@@ -43,7 +43,7 @@ def test_predict_from_threads_equals_serial():
         assert np.array_equal(out, serial[i])
         assert np.array_equal(proba, serial_proba[i])
         assert scores == serial_scores[i]
-    assert np.array_equal(model._flat, weights)
+    assert np.array_equal(model.flat_params, weights)
 
 
 def test_inference_keeps_no_cache():

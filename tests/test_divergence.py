@@ -32,7 +32,7 @@ def test_divergence_raises_naming_epoch_and_batch_and_keeps_finite_weights(batch
     assert (info.value.epoch, info.value.batch) == (epoch, batch)
     if batch_size is None:
         assert batch == 1
-    assert np.isfinite(model._flat).all()
+    assert np.isfinite(model.flat_params).all()
     assert all(np.isfinite(a).all() for slot in opt.state for a in slot.values())
     assert isinstance(info.value, FloatingPointError)
 
@@ -49,9 +49,9 @@ def test_clip_norm_matches_hand_computation():
     model = cr.Sequential(cr.Dense(2, 1))
     model.set_weights([w.reshape(2, 1), [b]])
     model.fit(x.reshape(1, 2), [[y]], loss="mse", optimizer=cr.SGD(lr=lr, clip_norm=c), epochs=1)
-    np.testing.assert_allclose(model._flat, expected, rtol=1e-13)
+    np.testing.assert_allclose(model.flat_params, expected, rtol=1e-13)
     unclipped = np.concatenate([w, [b]]) - lr * g
-    assert not np.allclose(model._flat, unclipped)
+    assert not np.allclose(model.flat_params, unclipped)
 
 
 def test_clip_value_matches_hand_computation():
@@ -66,14 +66,14 @@ def test_clip_value_matches_hand_computation():
     model = cr.Sequential(cr.Dense(2, 1))
     model.set_weights([w.reshape(2, 1), [b]])
     model.fit(x.reshape(1, 2), [[y]], loss="mse", optimizer=cr.SGD(lr=lr, clip_value=c), epochs=1)
-    np.testing.assert_allclose(model._flat, expected, rtol=1e-13)
+    np.testing.assert_allclose(model.flat_params, expected, rtol=1e-13)
 
 
 def test_clipping_keeps_a_diverging_run_finite():
     model, X, y = diverging_setup()
     X, y = X / 100, y / 100
     model.fit(X, y, loss="mse", optimizer=cr.SGD(lr=0.05, clip_norm=1.0), epochs=50, batch_size=8)
-    assert np.isfinite(model._flat).all()
+    assert np.isfinite(model.flat_params).all()
 
 
 def test_weights_exploding_while_the_loss_stays_finite_are_rolled_back():
@@ -99,7 +99,7 @@ def test_weights_exploding_while_the_loss_stays_finite_are_rolled_back():
 
     # without the bound the same run goes on: the weights are finite, only huge
     model.fit(x, [[0]], loss="bce_logits", optimizer=cr.SGD(lr=1e7), epochs=3, max_weight=None)
-    assert np.isfinite(model._flat).all() and np.abs(model._flat).max() > 1e7
+    assert np.isfinite(model.flat_params).all() and np.abs(model.flat_params).max() > 1e7
 
 
 @pytest.mark.parametrize("batch_size", [None, 4])

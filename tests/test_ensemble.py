@@ -175,7 +175,7 @@ def test_stack_builds_an_ensemble_from_models_of_one_architecture():
         (lambda: cr.Ensemble(*xor_layers(), n_models=2.5), "n_models"),
         (lambda: cr.Ensemble(*xor_layers(), n_models=3, seeds=[1, 2]), "seeds has 2 entries"),
         (lambda: cr.Ensemble(*xor_layers(), n_models=2, init=["uniform"]), "init has 1 entries"),
-        (lambda: cr.Ensemble(cr.Dense(2, 3), cr.Dense(2, 1), n_models=2), "expects 2 inputs"),
+        (lambda: cr.Ensemble(cr.Dense(2, 3), cr.Dense(2, 1), n_models=2), "expects 2 inputs.*gets 3"),
         (lambda: cr.SGD(lr=[0.1, -1.0]), "lr must be a positive"),
         (lambda: cr.SGD(lr=[[0.1, 0.2]]), "one number per ensemble member"),
     ],

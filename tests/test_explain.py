@@ -415,7 +415,7 @@ def test_big_network_gets_the_layer_level_explanation_only():
 
 
 class Doubler(cr.Layer):
-    def forward(self, X, train=True):
+    def forward(self, X, training=True, keep=True):
         return 2 * X
 
 

@@ -100,12 +100,12 @@ def _train(loss: str):
 def snapshot(model):
     opt = model.optimizer_
     state = None if opt is None else (opt, opt.t, [{k: v.copy() for k, v in s.items()} for s in opt.state])
-    return model._flat.copy(), state, model.epochs_trained_, model.rng.bit_generator.state, model.loss_
+    return model.flat_params.copy(), state, model.epochs_trained_, model.rng.bit_generator.state, model.loss_
 
 
 def assert_unchanged(model, before, what: str):
     flat, state, epochs, rng, loss = before
-    assert np.array_equal(model._flat, flat), f"{what} changed the weights"
+    assert np.array_equal(model.flat_params, flat), f"{what} changed the weights"
     assert model.epochs_trained_ == epochs, f"{what} changed epochs_trained_"
     assert model.rng.bit_generator.state == rng, f"{what} advanced the generator"
     assert model.loss_ is loss, f"{what} replaced the loss"
@@ -214,7 +214,7 @@ def test_fit_fails_cleanly_or_trains(data, loss, bad, batch_size, shuffle, pass_
         model.fit(X, y, loss=loss if pass_loss else None, shuffle=shuffle, **args)
     except cr.DivergenceError:
         event("fit: DivergenceError")
-        assert np.isfinite(model._flat).all()
+        assert np.isfinite(model.flat_params).all()
     except (FileNotFoundError, *DOCUMENTED) as exc:
         event(f"fit: {type(exc).__name__}")
         assert str(exc), "an exception without a message"

@@ -57,7 +57,7 @@ def record_counts():
 
 def assert_same(model, before, what: str) -> None:
     flat, state, epochs, rng, loss = before
-    assert np.array_equal(model._flat, flat), f"{what} changed the weights"
+    assert np.array_equal(model.flat_params, flat), f"{what} changed the weights"
     assert model.epochs_trained_ == epochs and model.loss_ is loss, f"{what} changed the training record"
     assert model.rng.bit_generator.state == rng, f"{what} advanced the generator"
     opt = model.optimizer_

@@ -429,7 +429,7 @@ def test_a_minimal_version_1_file_loads(tmp_path, good_bytes):
     parts["model.json"] = json.dumps(doc).encode()
     model = cr.load(_write(tmp_path / "minimal.npz", pack(parts)))
     full = cr.load(_write(tmp_path / "full.npz", good_bytes))
-    assert np.array_equal(model._flat, full._flat)
+    assert np.array_equal(model.flat_params, full.flat_params)
     assert model.epochs_trained_ == 0 and model.optimizer_ is None and model.loss_ is None
 
 

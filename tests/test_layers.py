@@ -28,7 +28,7 @@ def bound_dense(n_in, n_out, seed=0):
 def test_the_base_layer_leaves_forward_and_backward_to_subclasses():
     layer = cr.Layer()
     assert layer.params == {} and layer.grads == {}
-    assert layer.param_shapes() == {} and layer.output_dim(7) == 7
+    assert layer.param_shapes() == {} and layer.output_shape((7,)) == (7,)
     assert layer.get_config() == {"type": "Layer"}
     with pytest.raises(NotImplementedError):
         layer.forward(np.ones((2, 3)))
@@ -52,7 +52,7 @@ def test_dense_params_and_grads_share_keys_and_shapes():
     assert layer.param_shapes() == {"W": (3, 5), "b": (5,)}
     for name, shape in layer.param_shapes().items():
         assert layer.params[name].shape == layer.grads[name].shape == shape
-    assert layer.output_dim(3) == 5
+    assert layer.output_shape((3,)) == (5,) and layer.input_shape == (3,)
     assert repr(layer) == "Dense(3, 5)"
 
 
@@ -82,7 +82,7 @@ def test_dense_forward_is_x_w_plus_b():
     assert Z.shape == (5, 4)
     expected = np.array([[sum(X[n, i] * W[i, j] for i in range(3)) + b[j] for j in range(4)] for n in range(5)])
     np.testing.assert_allclose(Z, expected, rtol=1e-13, atol=1e-15)
-    np.testing.assert_array_equal(layer.forward(X, train=False), Z)
+    np.testing.assert_array_equal(layer.forward(X, training=False, keep=False), Z)
 
 
 def test_dense_backward_gives_xt_dz_column_sums_and_dz_wt():
@@ -127,10 +127,10 @@ def test_need_input_grad_false_returns_none_and_still_fills_grads():
 
 def test_backward_before_forward_is_an_error():
     layer = bound_dense(2, 3)
-    with pytest.raises(RuntimeError, match=r"Dense\(2, 3\)\.backward.*before forward"):
+    with pytest.raises(RuntimeError, match=r"Dense\(2, 3\)\.backward.*before a forward"):
         layer.backward(np.ones((1, 3)))
-    layer.forward(np.ones((1, 2)), train=False)  # inference keeps nothing for backward
-    with pytest.raises(RuntimeError, match="before forward"):
+    layer.forward(np.ones((1, 2)), training=False, keep=False)  # inference keeps nothing for backward
+    with pytest.raises(RuntimeError, match="before a forward"):
         layer.backward(np.ones((1, 3)))
 
 

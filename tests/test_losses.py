@@ -282,7 +282,7 @@ def test_probability_losses_fuse_with_their_activation(output, loss):
     model = cr.mlp([3, 4, 2], "tanh", output, seed=0)
     objective = model.objective(loss)
     assert objective.fused is model.layers[-1]
-    assert cr.Objective(loss, model.layers[-1]).fused is model.layers[-1]
+    assert cr.Objective(loss, model.layers).fused is model.layers[-1]
     assert f"fused with the final {type(model.layers[-1]).__name__}" in objective.describe()
 
 
@@ -339,7 +339,7 @@ ENTRY_POINTS = {
     "evaluate": lambda model, X, y, loss: model.evaluate(X, y, loss=loss),
     "explain": lambda model, X, y, loss: cr.explain(model, X, y, loss, lr=0.1, apply=True),
     "gradcheck": lambda model, X, y, loss: cr.gradcheck(model, X, y, loss),
-    "objective": lambda model, X, y, loss: cr.Objective(loss, model.layers[-1]),
+    "objective": lambda model, X, y, loss: cr.Objective(loss, model.layers),
 }
 
 

@@ -247,7 +247,7 @@ def test_unknown_names_list_the_valid_ones(make, valid):
 
 
 def test_bad_constructor_arguments():
-    with pytest.raises(ValueError, match=r"Dense\(3, 1\) expects 3 inputs.*gives 4"):
+    with pytest.raises(ValueError, match=r"Dense\(3, 1\) expects 3 inputs.*gets 4"):
         cr.Sequential(cr.Dense(2, 4), cr.Dense(3, 1))
     with pytest.raises(TypeError, match="not a chainrule Layer"):
         cr.Sequential(cr.Dense(2, 1), "relu")

@@ -349,7 +349,7 @@ def test_an_activation_without_a_translation_is_refused_naming_it_and_the_suppor
 
 def test_a_layer_that_is_not_dense_nor_an_activation_is_refused(tmp_path):
     class _Double(cr.Layer):
-        def forward(self, X, train=True):
+        def forward(self, X, training=True, keep=True):
             return 2 * X
 
     with pytest.raises(ValueError, match="layer type _Double"):

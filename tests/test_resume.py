@@ -44,7 +44,7 @@ def test_resume_is_bit_identical(tmp_path, name, dtype):
     first = build(dtype)
     path = tmp_path / "ckpt.npz"
     first.fit(X, y, optimizer=OPTIMIZERS[name](), epochs=3, callbacks=[cr.ModelCheckpoint(path)], **FIT)
-    assert not np.array_equal(first._flat, straight._flat)
+    assert not np.array_equal(first.flat_params, straight.flat_params)
 
     resumed = build(dtype)
     resumed.initialize(seed=999)  # different starting weights and generator: the file must override both
@@ -70,7 +70,7 @@ def test_resume_with_an_explicit_optimizer_of_the_same_kind(tmp_path):
     first.save(tmp_path / "m.npz")
     resumed = build()
     resumed.fit(X, y, optimizer=cr.Adam(lr=0.01), epochs=4, resume_from=tmp_path / "m.npz", **FIT)
-    assert np.array_equal(resumed._flat, straight._flat)
+    assert np.array_equal(resumed.flat_params, straight.flat_params)
 
 
 def test_resume_refuses_a_mismatch_and_changes_nothing(tmp_path):
@@ -80,13 +80,13 @@ def test_resume_refuses_a_mismatch_and_changes_nothing(tmp_path):
     path = tmp_path / "m.npz"
     first.save(path)
     other = cr.Sequential(cr.Dense(4, 9), cr.Tanh(), cr.Dense(9, 1), seed=0)
-    before = other._flat.copy()
+    before = other.flat_params.copy()
     with pytest.raises(ValueError, match="cannot resume"):
         other.fit(X, y, epochs=4, resume_from=path)
     with pytest.raises(ValueError, match="cannot resume"):
         build("float32").fit(X, y, epochs=4, resume_from=path)
     model = build()
-    before = model._flat.copy()
+    before = model.flat_params.copy()
     with pytest.raises(ValueError, match="cannot resume"):
         model.fit(X, y, optimizer="sgd", epochs=4, resume_from=path)
     with pytest.raises(ValueError, match="already trained 2"):
@@ -96,7 +96,7 @@ def test_resume_refuses_a_mismatch_and_changes_nothing(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(cr.ModelFileError):
         model.fit(X, y, epochs=4, resume_from=tmp_path / "junk.npz")
-    assert np.array_equal(model._flat, before) and model.epochs_trained_ == 0 and model.optimizer_ is None
+    assert np.array_equal(model.flat_params, before) and model.epochs_trained_ == 0 and model.optimizer_ is None
     fresh = build()
     fresh.save(tmp_path / "untrained.npz")
     with pytest.raises(ValueError, match="before any training"):

@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 import chainrule as cr  # noqa: E402
+from chainrule.gradcheck import relative_error  # noqa: E402
 from chainrule.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=50, learning_rate_init=0.01, random_state=0)
@@ -105,20 +106,33 @@ def test_alpha_penalises_weights_only_as_sklearn_defines_it():
     X, y = blobs()
     alpha = 3.0
     clf = MLPClassifier(hidden_layer_sizes=(4,), alpha=alpha, max_iter=1, random_state=0).fit(X, y)
-    model, loss = clf.model_, clf.model_.loss_
-    out = model.forward(X)
-    Y = loss.prepare_targets(y, 3, model.dtype)
-    value, G = loss.value_and_grad(out, Y)
-    data_value, _ = loss.inner.value_and_grad(out, Y)
+    model, objective = clf.model_, clf.model_.objective_
+    plain = model.objective(objective.loss)  # the same data loss without the penalty
+    Y = objective.loss.prepare_targets(y, 3, model.dtype)
+    value, _, _ = model.gradient(X, Y, objective)
+    grads = [{k: v.copy() for k, v in layer.grads.items()} for layer in model.layers]
+    data_value, _, _ = model.gradient(X, Y, plain)
     squares = sum(float((W**2).sum()) for W in clf.coefs_)
     assert value - data_value == pytest.approx(alpha / (2 * len(X)) * squares, rel=1e-12)
-    model.backward(G)
-    data_grads = [layer.grads.copy() for layer in loss.layers]
-    data_grads = [{k: v.copy() for k, v in g.items()} for g in data_grads]
-    loss.add_penalty_grad()
-    for layer, before in zip(loss.layers, data_grads):
-        np.testing.assert_allclose(layer.grads["W"], before["W"] + alpha * layer.params["W"] / len(X))
-        np.testing.assert_array_equal(layer.grads["b"], before["b"])
+    for layer, penalised in zip(model.layers, grads):
+        if "W" in layer.params:  # dW gains α·W/n; biases are not penalised
+            np.testing.assert_allclose(penalised["W"], layer.grads["W"] + alpha * layer.params["W"] / len(X))
+            np.testing.assert_array_equal(penalised["b"], layer.grads["b"])
+
+
+def test_the_penalty_is_part_of_what_gradcheck_checks():
+    X, y = blobs(n=60)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), alpha=5.0, max_iter=1, random_state=0).fit(X, y)
+    objective = clf.model_.objective_
+    assert objective.l2 == 5.0 and "penalty" in objective.describe()
+    result = cr.gradcheck(clf.model_, X, y, objective)
+    assert result.passed, str(result)
+    # the finite differences see the penalty: without its gradient, backprop's would disagree with them
+    Y = objective.loss.prepare_targets(y, 3, clf.model_.dtype)
+    clf.model_.gradient(X, Y, objective)
+    with_penalty = clf.model_.flat_grads.copy()
+    clf.model_.gradient(X, Y, clf.model_.objective(objective.loss))
+    assert relative_error(with_penalty, clf.model_.flat_grads) > 1e-3
 
 
 def test_sample_weight_zero_equals_dropping_samples():
@@ -201,7 +215,7 @@ def test_pickle_round_trip_keeps_training():
     clf = MLPClassifier(**FAST).fit(X, y)
     copy = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
-    assert np.shares_memory(copy.coefs_[0], copy.model_._flat)  # the views survive unpickling
+    assert np.shares_memory(copy.coefs_[0], copy.model_.flat_params)  # the views survive unpickling
     clf.partial_fit(X, y)
     copy.partial_fit(X, y)
     np.testing.assert_allclose(copy.predict_proba(X), clf.predict_proba(X), rtol=1e-12)

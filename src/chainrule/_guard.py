@@ -46,6 +46,9 @@ class Guard:
     def start_epoch(self) -> None:
         self.snapshot[...] = self.flat
 
+    def finish(self, history: Any) -> None:
+        """Called when the fit ends, with its history."""
+
     def check_loss(self, value: float, epoch: int, batch: int) -> None:
         if not math.isfinite(value):
             self._stop(epoch, batch)
@@ -94,37 +97,43 @@ class MemberGuard(Guard):
 
     A frozen member's weights go back to those at the start of the epoch, its
     optimiser moments to zero, and from then on its gradient and learning rate
-    are zero, so it takes no more steps. ``diverged`` lists (member, epoch),
-    both counted from 0, in the order they happened; members in the
-    ``diverged`` it starts from (an earlier fit's) are frozen from the start.
+    are zero, so it takes no more steps. ``diverged`` (the Ensemble's own list,
+    kept across fits) gains (member, epoch), both counted from 0, in the order
+    they happened; members already in it are frozen from the start. ``halt``
+    freezes members for other reasons (EarlyStopping) for the rest of this fit.
     """
 
     def __init__(
-        self, flat: np.ndarray, flat_grad: np.ndarray, optimizer: Any, max_weight: float | None, diverged: list = ()
+        self, flat: np.ndarray, flat_grad: np.ndarray, optimizer: Any, max_weight: float | None, diverged: list
     ) -> None:
         super().__init__(flat, optimizer, max_weight)
         self.flat_grad = flat_grad
-        self.diverged: list[tuple[int, int]] = list(diverged)  # members frozen before, by an earlier fit, stay so
+        self.diverged: list[tuple[int, int]] = diverged
+        self.first_new = len(diverged)
         self.active = np.ones((len(flat), 1), dtype=flat.dtype)  # 1 for a member still training, 0 once frozen
         self.active[[member for member, _ in self.diverged]] = 0
+        self.halted = bool(self.diverged)
 
     def start_epoch(self) -> None:
         super().start_epoch()
-        if self.diverged:  # a schedule may have set a fresh rate: frozen members keep a rate of zero
+        if self.halted:  # a schedule may have set a fresh rate: frozen members keep a rate of zero
             self.optimizer.current_lr = self.optimizer.current_lr * self.active
 
     def check_loss(self, values: np.ndarray, epoch: int, batch: int) -> None:
         """Freeze every active member whose loss is NaN or infinite; zero the gradients of every frozen one."""
         if not np.isfinite(values).all():
-            self._freeze(~np.isfinite(values), epoch)
-        if self.diverged:
+            self._diverge(~np.isfinite(values), epoch)
+        if self.halted:
             self.flat_grad *= self.active
 
     def epoch_loss(self, losses: np.ndarray) -> np.ndarray:
-        """The members' mean losses of the epoch, NaN for the frozen ones."""
+        """The members' mean losses of the epoch, NaN for the diverged ones."""
         if self.diverged:
-            losses[self.active[:, 0] == 0] = np.nan
+            losses[[member for member, _ in self.diverged]] = np.nan
         return losses
+
+    def finish(self, history: Any) -> None:
+        history.diverged = self.diverged[self.first_new :]
 
     def _weights_failed_sum(self, epoch: int, batch: int) -> None:
         """Freeze every active member with a weight that is not finite or beyond ``max_weight``.
@@ -133,16 +142,21 @@ class MemberGuard(Guard):
         fit's ``np.errstate``.
         """
         peak = np.maximum(np.maximum.reduce(self.flat, axis=1), -np.minimum.reduce(self.flat, axis=1))
-        self._freeze(~(peak <= self.max_weight), epoch)
+        self._diverge(~(peak <= self.max_weight), epoch)
 
-    def _freeze(self, bad: np.ndarray, epoch: int) -> None:
+    def _diverge(self, bad: np.ndarray, epoch: int) -> None:
         bad = bad & (self.active[:, 0] > 0)
-        if not bad.any():
-            return
-        self.flat[bad] = self.snapshot[bad]
+        if bad.any():
+            self.halt(bad, self.snapshot[bad])
+            self.diverged += [(int(i), epoch) for i in np.flatnonzero(bad)]
+
+    def halt(self, members: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Stop training ``members`` (a boolean mask) for the rest of the fit, their weights set to ``weights``."""
+        if weights is not None:
+            self.flat[members] = weights
         for slot in self.optimizer.state:
             for moments in slot.values():
-                moments[bad] = 0
-        self.active[bad] = 0
+                moments[members] = 0
+        self.active[members] = 0
         self.optimizer.current_lr = self.optimizer.current_lr * self.active
-        self.diverged += [(int(i), epoch) for i in np.flatnonzero(bad)]
+        self.halted = True

@@ -120,3 +120,11 @@ def check_positive_float(value: Any, name: str, *, allow_zero: bool = False) -> 
         bound = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be a {bound} finite number; received {name}={value!r}.")
     return float(value)
+
+
+def table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as aligned text lines: a header, a rule, the body, a rule; the last column right-aligned."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    cells = lambda r: "  ".join(f"{v:<{w}}" if c < len(r) - 1 else f"{v:>{w}}" for c, (v, w) in enumerate(zip(r, widths)))  # noqa: E731,E501
+    rule = "-" * (sum(widths) + 2 * (len(widths) - 1))
+    return [cells(rows[0]), rule, *map(cells, rows[1:]), rule]

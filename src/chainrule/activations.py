@@ -19,7 +19,7 @@ import numpy as np
 from ._math import sigmoid, softmax
 from ._special import logistic, normal_cdf, normal_pdf
 from ._validate import check_positive_float, lookup
-from .layers.base import Layer, bad_input
+from .layers.base import Layer, check_input
 
 
 class Activation(Layer):
@@ -45,11 +45,10 @@ class Activation(Layer):
                 Activation.registry[key] = cls
             cls.__doc__ = f"{cls.__doc__ or ''}\n\n    f(z) = {cls.formula}\n    f'(z) = {cls.derivative}\n"
 
-    def forward(self, Z: np.ndarray, train: bool = True) -> np.ndarray:
-        if not isinstance(Z, np.ndarray) or Z.ndim not in (2, 3) or Z.dtype.kind != "f":
-            raise bad_input(self, Z)
+    def forward(self, Z: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        check_input(self, Z)
         A = self.f(Z)
-        if train:
+        if keep:
             self._cache, self._out_shape = (Z, A), A.shape
         return A
 

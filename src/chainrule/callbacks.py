@@ -107,6 +107,11 @@ class EarlyStopping(Callback):
     With ``restore_best_weights=True`` the model ends with the weights of its best epoch.
     ``mode`` is "min" (losses) or "max" (accuracies); "auto" picks "max" for names
     containing "acc".
+
+    On an Ensemble every member is watched on its own: a member that stops improving
+    is halted (``Ensemble.halt``: its best weights back if asked, no more steps), and
+    the fit ends when every member has stopped. ``best``, ``best_epoch`` and ``wait``
+    then hold one value per member.
     """
 
     def __init__(
@@ -129,26 +134,36 @@ class EarlyStopping(Callback):
         check_monitor(keys, self.monitor)
 
     def on_train_begin(self, model):
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_epoch = -1
+        members = () if model.n_models is None else (model.n_models,)
+        self.best: Any = np.full(members, math.inf if self.mode == "min" else -math.inf)
+        self.best_epoch: Any = np.full(members, -1)
+        self.wait: Any = np.zeros(members, dtype=int)
         self.best_weights: np.ndarray | None = None
-        self.wait = 0
         self.stopped_epoch: int | None = None
+        self.stopped = np.zeros(members, dtype=bool)  # members halted (one model: the whole fit)
 
-    def _improved(self, value: float) -> bool:
+    def _improved(self, value: Any) -> Any:
         if self.mode == "min":
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
     def on_epoch_end(self, model, epoch, logs):
-        value = monitored(logs, self.monitor)
-        if self._improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
+        value = np.asarray(monitored(logs, self.monitor), dtype=float)
+        better = self._improved(value) & ~self.stopped
+        self.best, self.best_epoch = np.where(better, value, self.best), np.where(better, epoch, self.best_epoch)
+        self.wait = np.where(better, 0, self.wait + ~self.stopped)
+        if self.restore_best_weights and better.any():
+            if self.best_weights is None:
                 self.best_weights = model.flat_params.copy()
+            self.best_weights[better] = model.flat_params[better]
+        done = (self.wait > self.patience) & ~self.stopped
+        if not done.any():
             return
-        self.wait += 1
-        if self.wait > self.patience:
+        self.stopped = self.stopped | done
+        if model.n_models is not None:
+            best = None if self.best_weights is None else self.best_weights[done]
+            model.halt(done, best)
+        if self.stopped.all():
             self.stopped_epoch = epoch
             model.stop_training = True
 
@@ -157,10 +172,14 @@ class EarlyStopping(Callback):
             model.flat_params[...] = self.best_weights
 
     def get_state(self):
-        return {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait, "best_weights": self.best_weights}
+        plain = lambda a: a.item() if a.ndim == 0 else a.tolist()  # noqa: E731  (an Ensemble's: one per member)
+        return {"best": plain(self.best), "best_epoch": plain(self.best_epoch), "wait": plain(self.wait),
+                "best_weights": self.best_weights}  # fmt: skip
 
     def set_state(self, state):
-        self.best = float(state.get("best", self.best))
-        self.best_epoch, self.wait = int(state.get("best_epoch", -1)), int(state.get("wait", 0))
+        shape = self.best.shape
+        self.best = np.broadcast_to(np.asarray(state.get("best", self.best), dtype=float), shape).copy()
+        self.best_epoch = np.broadcast_to(np.asarray(state.get("best_epoch", -1)).astype(int), shape).copy()
+        self.wait = np.broadcast_to(np.asarray(state.get("wait", 0)).astype(int), shape).copy()
         weights = state.get("best_weights")
-        self.best_weights = weights if isinstance(weights, np.ndarray) else None
+        self.best_weights = weights.copy() if isinstance(weights, np.ndarray) else None

@@ -32,13 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from . import training
 from ._guard import MemberGuard
 from ._validate import check_positive_int
 from .callbacks import History
 from .io import register_model
 from .layers import Layer
-from .losses import Loss
 from .model import Sequential
 from .optimizers import Optimizer
 
@@ -83,10 +81,11 @@ class Ensemble(Sequential):
         seeds: Sequence[int] | None = None,
         init: str | Sequence[str] | None = None,
         dtype: Any = "float64",
+        input_shape: Sequence[int] | None = None,
     ) -> None:
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
-        self.n_models = check_positive_int(n_models, "n_models")
+        self.n_models = check_positive_int(n_models, "n_models")  # declared before the layers are built
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise ValueError(f"seed must be an integer; received seed={seed!r}.")
         self.seeds = [int(seed) + i for i in range(self.n_models)] if seeds is None else list(seeds)
@@ -98,8 +97,8 @@ class Ensemble(Sequential):
             raise ValueError(f"seeds must be integers; received {self.seeds[:5]!r}….")
         self.inits = list(inits)
         self.diverged_: list[tuple[int, int]] = []  # every (member, epoch) frozen so far, over all fits
-        self._starts = self._member_starts(layers, dtype)
-        super().__init__(*layers, seed=int(seed), dtype=dtype)
+        self._starts = self._member_starts(layers, dtype, input_shape)
+        super().__init__(*layers, seed=int(seed), dtype=dtype, input_shape=input_shape)
 
     @classmethod
     def stack(cls, models: Sequence[Sequential]) -> Ensemble:
@@ -116,13 +115,15 @@ class Ensemble(Sequential):
                 )
         layers = [Layer.registry[c["type"]].from_config(c) for c in first.get_config()["layers"]]
         seeds = [m.seed if isinstance(m.seed, int) else 0 for m in models]
-        ens = cls(*layers, n_models=len(models), seeds=seeds, dtype=first.dtype)
+        ens = cls(*layers, n_models=len(models), seeds=seeds, dtype=first.dtype,
+                  input_shape=first.get_config().get("input_shape"))  # fmt: skip
         ens.flat_params[...] = np.stack([m.flat_params for m in models])
+        ens.flat_state[...] = np.stack([m.flat_state for m in models])
         return ens
 
-    def _member_starts(self, layers: Sequence[Layer], dtype: Any) -> np.ndarray:
+    def _member_starts(self, layers: Sequence[Layer], dtype: Any, input_shape: Any) -> np.ndarray:
         """Member i's starting weights: those of Sequential(<copies of layers>, seed=seeds[i]), drawn alike."""
-        template = Sequential(*copy.deepcopy(list(layers)), dtype=dtype)  # raises on any bad layer, before the rest
+        template = Sequential(*copy.deepcopy(list(layers)), dtype=dtype, input_shape=input_shape)  # raises first
         starts = np.empty((self.n_models, template.n_params), dtype=template.dtype)
         own = {i: layer.init for i, layer in enumerate(template.layers) if layer.params and hasattr(layer, "init")}
         for i, (s, init) in enumerate(zip(self.seeds, self.inits)):
@@ -132,53 +133,32 @@ class Ensemble(Sequential):
             starts[i] = template.flat_params
         return starts
 
-    def _adopt_layers(self, lead: tuple[int, ...] = ()) -> list[set[str]]:
-        unset = super()._adopt_layers((self.n_models,))
+    def _adopt_layers(self) -> list[set[str]]:
+        unset = super()._adopt_layers()
         if self._starts is not None:  # None when unpickling: the layers then carry their own values
-            self._flat[...] = self._starts
+            self.flat_params[...] = self._starts
             self._starts = None
         return [set() for _ in unset]
 
     # ---------------------------------------------------------------- training
-    def fit(  # type: ignore[override]
-        self,
-        X: Any,
-        y: Any,
-        loss: str | Loss | None = None,
-        optimizer: str | Optimizer | None = None,
-        epochs: int = 1,
-        batch_size: int | None = None,
-        shuffle: bool = True,
-        seed: int | None = None,
-        sample_weight: Any = None,
-        max_weight: float | None = 1e8,
-        verbose: int = 0,
-    ) -> EnsembleHistory:
-        """Train every member for ``epochs`` passes over (X, y); ``hist["loss"]`` is (epochs, n_models).
+    # ``fit`` is Sequential's (``training.fit``): the same arguments, the same epoch loop. Here the losses and
+    # metrics in the history are one column per member, and the optimiser's lr, momentum and weight decay may
+    # hold one value per member.
 
-        The arguments are those of ``Sequential.fit``; ``optimizer``'s lr,
-        momentum and weight decay may hold one value per member.
+    def guard(self, optimizer: Optimizer, max_weight: float | None) -> MemberGuard:  # type: ignore[override]
+        """What watches a fit: a member that diverges is frozen (see ``MemberGuard``), the others go on."""
+        self._guard = MemberGuard(self.flat_params, self.flat_grads, optimizer, max_weight, self.diverged_)
+        return self._guard
+
+    def new_history(self) -> EnsembleHistory:
+        return EnsembleHistory()
+
+    def halt(self, members: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """During a fit, stop training ``members`` (a boolean mask), their weights set to ``weights`` if given.
+
+        EarlyStopping calls it for each member whose monitor stopped improving; the fit ends when none is left.
         """
-        plan = training.prepare(self, X, y, loss, optimizer, epochs, batch_size, shuffle, None, 0.0,
-                                (), seed, (), sample_weight, None, max_weight)  # fmt: skip
-        n = plan.optimizer.n_values
-        if n is not None and n != self.n_models:
-            raise ValueError(f"the optimiser holds {n} per-member values; this ensemble has {self.n_models} members.")
-        self.loss_, self.objective_, self.optimizer_ = plan.objective.loss, plan.objective, plan.optimizer
-        opt, history = plan.optimizer, EnsembleHistory()
-        guard = MemberGuard(self._flat, self._flat_grad, opt, max_weight, self.diverged_)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            for _ in range(plan.epochs):
-                epoch = self.epochs_trained_
-                logs = training.run_epoch(self, plan, guard, epoch)  # Sequential.fit's epoch, with members
-                history.record(epoch, logs)
-                self.epochs_trained_ += 1
-                if verbose and (epoch % verbose == 0 or epoch + 1 == plan.epochs):
-                    mean = np.nanmean(logs["loss"])
-                    print(f"epoch {epoch + 1}: mean loss {mean:.6g}, diverged {len(guard.diverged)}")
-        history.diverged = guard.diverged[len(self.diverged_) :]
-        self.diverged_ = list(guard.diverged)
-        return history
+        self._guard.halt(np.asarray(members, dtype=bool), weights)
 
     # --------------------------------------------------------------- inference
     def predict(self, X: Any, reduce: str | None = None) -> np.ndarray:
@@ -196,7 +176,7 @@ class Ensemble(Sequential):
         Y = self.loss_.prepare_targets(y, self.n_out, self.dtype)
         if Y.ndim == 1:  # class labels
             Y = np.eye(self.n_out, dtype=self.dtype)[Y]
-        out = self.predict_proba(X) if self._squash() is not None else self.predict(X)
+        out = self.predict_proba(X) if self.squash() is not None else self.predict(X)
         if len(Y) != out.shape[1]:
             raise ValueError(f"X has {out.shape[1]} samples but y has {len(Y)}.")
         return np.abs(out - Y).reshape(self.n_models, -1).max(axis=1) <= tol
@@ -205,9 +185,10 @@ class Ensemble(Sequential):
         """Member ``i`` as a plain Sequential (its own copy of the weights, the loss and the epoch count)."""
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not -self.n_models <= i < self.n_models:
             raise IndexError(f"member index {i!r} is out of range for {self.n_models} members.")
-        built = [type(layer).from_config(layer.get_config()) for layer in self.layers]
-        single = Sequential(*built, seed=self.seeds[i], dtype=self.dtype)
-        single.flat_params[...] = self._flat[i]
+        single = Sequential.from_config({**self.get_config(), "seed": self.seeds[i]})
+        single.seed, single.rng = self.seeds[i], np.random.default_rng(self.seeds[i])
+        single.flat_params[...] = self.flat_params[i]
+        single.flat_state[...] = self.flat_state[i]
         single.loss_, single.epochs_trained_ = self.loss_, self.epochs_trained_
         return single
 
@@ -215,12 +196,6 @@ class Ensemble(Sequential):
         """One member's summary (its layers, shapes and parameter counts), then the count over all members."""
         total = f"an ensemble of {self.n_models:,} such members: {self.n_params:,} parameters in all"
         return f"{self.member(0).summary()}\n{total}"
-
-    def copy(self, dtype: Any = None) -> Ensemble:
-        twin = Ensemble.from_config({**self.get_config(), "dtype": str(dtype or self.dtype)})
-        twin.flat_params[...] = self._flat
-        twin.loss_ = self.loss_
-        return twin
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n_models": self.n_models, "seeds": list(self.seeds)}
@@ -230,7 +205,7 @@ class Ensemble(Sequential):
         layers = [Layer.registry[c["type"]].from_config(c) for c in config["layers"]]
         n = config.get("n_models")
         return cls(*layers, n_models=n, seeds=config.get("seeds"), seed=config.get("seed") or 0,
-                   dtype=config.get("dtype", "float64"))  # fmt: skip
+                   dtype=config.get("dtype", "float64"), input_shape=config.get("input_shape"))  # fmt: skip
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)

@@ -15,6 +15,13 @@ correct gradient can miss the tolerance at ε. An array that does is measured
 again at a step ``RETRY`` times larger, where rounding weighs that much less,
 and passes if it agrees there; a wrong gradient is wrong at every step. The
 report names the step of an array that passed that way.
+
+Every evaluation runs in training mode, as the gradient does, with
+randomness frozen: the model's generator is put back to one state before
+each forward, so a Dropout layer draws the same mask every time, and
+BatchNorm normalises with the batch's own statistics (its three-term
+backward is what is checked). The running statistics and the generator are
+restored afterwards.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .losses import Loss
+from .objective import Objective
 
 if TYPE_CHECKING:
     from .model import Sequential
@@ -75,7 +83,7 @@ def gradcheck(
     model: Sequential,
     X: Any,
     y: Any,
-    loss: str | Loss,
+    loss: str | Loss | Objective,
     eps: float = 1e-6,
     tol: float = 1e-6,
     check_input: bool = True,
@@ -88,22 +96,35 @@ def gradcheck(
     same weights, same backward code), since float32 finite differences are
     too coarse to tell a bug from rounding. ``max_entries`` checks at most that
     many randomly chosen entries per array (all by default). The model itself
-    is left exactly as it was.
+    is left exactly as it was. ``loss`` may be an Objective (``model.objective(loss, l2=…)``): its penalty
+    is then checked too.
     """
     if model.stacked:
         raise TypeError("gradcheck checks one network; pass ens.member(i), a Sequential, to check member i.")
     work = model if model.dtype == np.float64 else model.copy(dtype="float64")
-    objective = work.objective(loss)
+    objective = work.objective(*((loss.loss, loss.l2) if isinstance(loss, Objective) else (loss,)))
     Xa = work.check_input(X)
     Y = objective.loss.prepare_targets(y, work.n_out, work.dtype)
     if len(Y) != len(Xa):
         raise ValueError(f"X has {len(Xa)} samples but y has {len(Y)}.")
 
+    generator, state = work.rng.bit_generator.state, work.flat_state.copy()
+
     def value() -> float:
-        out, z = work.head(Xa, objective)
+        work.rng.bit_generator.state = generator
+        out, z = objective.forward(work, Xa, training=True, keep=False)
         return objective.value_and_grad(out, Y, None, z)[0]
 
-    _, _, dX = work.gradient(Xa, Y, objective, input_grad=True)  # the path fit trains with
+    try:
+        work.rng.bit_generator.state = generator
+        _, _, dX = work.gradient(Xa, Y, objective, input_grad=True)  # the path fit trains with
+        return _compare(work, Xa, dX, check_input, max_entries, eps, tol, seed, value)
+    finally:
+        work.rng.bit_generator.state, work.flat_state[...] = generator, state
+
+
+def _compare(work, Xa, dX, check_input, max_entries, eps, tol, seed, value) -> GradcheckResult:
+    """Each parameter array's (and the input's) backprop gradient against its central differences."""
 
     rng = np.random.default_rng(seed)
     arrays = [

@@ -1,6 +1,7 @@
-"""Weight initialisers: functions ``init(shape, rng, dtype) -> ndarray``.
+"""Weight initialisers: functions ``init(shape, rng, dtype, fan_in, fan_out) -> ndarray``.
 
-For a weight matrix of shape (fan_in, fan_out):
+The layer gives fan_in and fan_out (Dense: n_in and n_out), never the shape: an Ensemble's weights lead
+with a model axis, which is no fan. Left out, they are read from a (fan_in, fan_out) shape.
 
 ==============  ======================================  ==========================
 name            distribution                            suits
@@ -27,12 +28,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-Initializer = Callable[[tuple[int, ...], np.random.Generator, np.dtype], np.ndarray]
+Initializer = Callable[..., np.ndarray]  # (shape, rng, dtype, fan_in, fan_out) -> array of that shape
 
 
-def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
-    fan_in = shape[0] if len(shape) >= 1 else 1
-    fan_out = shape[1] if len(shape) >= 2 else shape[0]
+def _fans(shape: tuple[int, ...], fan_in: int | None, fan_out: int | None) -> tuple[int, int]:
+    if fan_in is None or fan_out is None:
+        fan_in = shape[0] if len(shape) >= 1 else 1
+        fan_out = shape[1] if len(shape) >= 2 else shape[0]
     return fan_in, fan_out
 
 
@@ -44,37 +46,37 @@ def _normal(std: float, shape, rng, dtype) -> np.ndarray:
     return (rng.standard_normal(size=shape) * std).astype(dtype, copy=False)
 
 
-def glorot_uniform(shape, rng, dtype=np.float64) -> np.ndarray:
-    fan_in, fan_out = _fans(shape)
+def glorot_uniform(shape, rng, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
+    fan_in, fan_out = _fans(shape, fan_in, fan_out)
     return _uniform(np.sqrt(6.0 / (fan_in + fan_out)), shape, rng, dtype)
 
 
-def glorot_normal(shape, rng, dtype=np.float64) -> np.ndarray:
-    fan_in, fan_out = _fans(shape)
+def glorot_normal(shape, rng, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
+    fan_in, fan_out = _fans(shape, fan_in, fan_out)
     return _normal(np.sqrt(2.0 / (fan_in + fan_out)), shape, rng, dtype)
 
 
-def he_uniform(shape, rng, dtype=np.float64) -> np.ndarray:
-    return _uniform(np.sqrt(6.0 / _fans(shape)[0]), shape, rng, dtype)
+def he_uniform(shape, rng, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
+    return _uniform(np.sqrt(6.0 / _fans(shape, fan_in, fan_out)[0]), shape, rng, dtype)
 
 
-def he_normal(shape, rng, dtype=np.float64) -> np.ndarray:
-    return _normal(np.sqrt(2.0 / _fans(shape)[0]), shape, rng, dtype)
+def he_normal(shape, rng, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
+    return _normal(np.sqrt(2.0 / _fans(shape, fan_in, fan_out)[0]), shape, rng, dtype)
 
 
-def lecun_uniform(shape, rng, dtype=np.float64) -> np.ndarray:
-    return _uniform(np.sqrt(3.0 / _fans(shape)[0]), shape, rng, dtype)
+def lecun_uniform(shape, rng, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
+    return _uniform(np.sqrt(3.0 / _fans(shape, fan_in, fan_out)[0]), shape, rng, dtype)
 
 
-def lecun_normal(shape, rng, dtype=np.float64) -> np.ndarray:
-    return _normal(np.sqrt(1.0 / _fans(shape)[0]), shape, rng, dtype)
+def lecun_normal(shape, rng, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
+    return _normal(np.sqrt(1.0 / _fans(shape, fan_in, fan_out)[0]), shape, rng, dtype)
 
 
-def zeros(shape, rng=None, dtype=np.float64) -> np.ndarray:
+def zeros(shape, rng=None, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
     return np.zeros(shape, dtype=dtype)
 
 
-def uniform(shape, rng, dtype=np.float64) -> np.ndarray:
+def uniform(shape, rng, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
     """U(0, 1): every weight positive, so hidden units start alike and saturate together."""
     return rng.uniform(0.0, 1.0, size=shape).astype(dtype, copy=False)
 

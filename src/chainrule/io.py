@@ -6,7 +6,7 @@ Layout (format version 1; version 2 adds stacked models)::
                                  "loss": …, "optimizer": …, "epochs_trained": …,
                                  "rng_state": …, "callbacks": […],
                                  "arrays": {name: {"shape", "dtype"}}}
-    layers.<i>.<param>.npy      each layer's parameters
+    layers.<i>.<param>.npy      each layer's parameters, and its untrained state (running statistics)
     optimizer.<slot>.npy        the optimiser's moment buffers (flat), if any
     callbacks.<k>.<key>.npy     arrays of the k-th saved callback state (flat, like the parameters)
 
@@ -93,7 +93,7 @@ def save(model: Any, path: str | os.PathLike, callback_states: list = ()) -> Non
     """Write ``model`` (and the ``callback_states`` of its fit) to ``path`` atomically."""
     arrays: dict[str, np.ndarray] = {}
     for i, layer in enumerate(model.layers):
-        for name, p in layer.params.items():
+        for name, p in {**layer.params, **layer.state}.items():
             arrays[f"layers.{i}.{name}"] = p
     state = model.get_state()
     opt, loss = state["optimizer"], state["loss"]
@@ -188,8 +188,13 @@ def _read(archive: Archive) -> ModelFile:
     except (ValueError, TypeError) as exc:
         raise archive.fail(f"its layers do not fit together ({exc}).") from exc
     for i, layer in enumerate(model.layers):
-        for name, p in layer.params.items():
+        for name, p in {**layer.params, **layer.state}.items():
+            archive.check(f"layers.{i}.{name}", p.shape, dtype)
             p[...] = archive.read(f"layers.{i}.{name}", p.shape, dtype)
+        try:
+            layer.check_state()
+        except ValueError as exc:
+            raise archive.fail(f"layer {i}, {layer!r}: {exc}") from exc
     epochs = doc.get("epochs_trained", 0)
     if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
         raise archive.fail(f"epochs_trained is {short(epochs)}.")
@@ -252,11 +257,16 @@ def _callback_states(entries: Any, archive: Archive, shape: tuple[int, ...], dty
                 raise archive.fail(f"callback state {k} has the key {short(key)}.")
             if value == "array":
                 value = archive.read(f"callbacks.{k}.{key}", shape, dtype).copy()
-            elif not (value is None or isinstance(value, (int, float)) and not math.isnan(value)):
+            elif not (_number(value) or value is None or isinstance(value, list) and all(map(_number, value))):
                 raise archive.fail(f"callback state {k} holds {key}={short(value)}.")
             values[key] = value
         out.append((kind, monitor, values))
     return out
+
+
+def _number(value: Any) -> bool:
+    """A plain number that is not NaN (per-member values of an Ensemble's callbacks come as lists of them)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
 def _loss_from_config(cfg: Any, archive: Archive) -> Loss | None:

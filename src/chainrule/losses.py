@@ -98,19 +98,23 @@ class Loss:
         return self._grad
 
     def value_and_grad(
-        self, P: np.ndarray, Y: np.ndarray, w: np.ndarray | None = None, logits: np.ndarray | None = None
+        self,
+        P: np.ndarray,
+        Y: np.ndarray,
+        w: np.ndarray | None = None,
+        logits: np.ndarray | None = None,
+        stacked: bool = False,
     ) -> tuple[Any, np.ndarray]:
         """Loss and ∂L/∂P for targets already passed through ``prepare_targets``.
 
         With ``logits`` z, where P is the ``fuses`` activation of z, the pair is
         one fused step: the gradient is ∂L/∂z and the value comes from z (see
-        the module docstring). P may carry a
-        leading model axis, (n_models, n, k) against targets for (n, k): then the
-        value is one loss per model, an array, each reduced as for one model.
+        the module docstring). ``stacked``: P carries a leading model axis,
+        (n_models, n, k) against targets for (n, k), and the value is one loss
+        per model, an array, each reduced as for one model.
         """
         E, G = self._elementwise(P, Y) if logits is None else self._elementwise_through(logits, P, Y)
         n = P.shape[-2]
-        stacked = P.ndim == 3  # (n_models, n, k): one loss per model, each reduced as a single model's
         if w is None:
             if stacked:  # each model's sum as one matrix-vector product: a reduce over short rows is slower
                 rows = E.reshape(len(E), -1)

@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from . import initializers, onnx, training
-from ._validate import check_array, check_dtype
+from . import initializers, onnx, predictions, training
+from ._guard import Guard
+from ._validate import check_array, check_dtype, table
 from .activations import Activation
+from .callbacks import History
 from .io import register_model, save
-from .layers import Layer, bind, chain_sizes
+from .layers import Layer, bind, build_chain, check_layers
 from .losses import Loss
 from .objective import Objective
 from .optimizers import Optimizer
@@ -39,21 +41,18 @@ class Sequential:
     every array the model computes with.
     """
 
-    def __init__(self, *layers: Layer, seed: int | None = None, dtype: Any = "float64") -> None:
-        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
-            layers = tuple(layers[0])
-        if not layers:
-            raise ValueError("Sequential needs at least one layer, e.g. Sequential(Dense(2, 1)).")
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"layer {i} is {layer!r}, not a chainrule Layer.")
-        if len({id(layer) for layer in layers}) != len(layers):
-            raise ValueError("the same layer object appears twice; build a separate layer for each position.")
-        self.layers: list[Layer] = list(layers)
+    n_models: int | None = None  # an Ensemble's member count: its arrays carry a leading model axis
+    stacked = False  # True for a class whose models carry that axis (Ensemble); model files read it
+
+    def __init__(
+        self, *layers: Layer, seed: int | None = None, dtype: Any = "float64", input_shape: Sequence[int] | None = None
+    ) -> None:
+        self.layers: list[Layer] = check_layers(layers[0] if len(layers) == 1 and isinstance(layers[0], (list, tuple))
+                                                else layers)  # fmt: skip
         self.dtype = check_dtype(dtype)
         self.seed = seed
         self.rng = np.random.default_rng(seed)
-        self.n_in, self.n_out = chain_sizes(self.layers)
+        self.in_shape, self.out_shape = build_chain(self.layers, self.n_models, input_shape)
         self.loss_: Loss | None = None
         self.objective_: Objective | None = None
         self.optimizer_: Optimizer | None = None
@@ -63,18 +62,21 @@ class Sequential:
         self.initialize(unset_only=True)
 
     # ---------------------------------------------------------------- building
-    stacked = False  # True for an Ensemble: every array carries a leading model axis
+    @property
+    def n_in(self) -> int:
+        """Features per input sample (the input's first axis after the batch)."""
+        return self.in_shape[0]
 
-    def _adopt_layers(self, lead: tuple[int, ...] = ()) -> list[set[str]]:
-        """Bind every layer to one flat parameter buffer (see ``layers.bind``); return the names to draw."""
-        self._flat, self._flat_grad, unset = bind(self.layers, self, self.dtype, lead)
-        # The layers backward visits, last first, keyed by (fused output, input gradient wanted). Training stops
-        # at the first layer with parameters and does not ask it for dX: nothing would use it.
-        first = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
-        trained = [(self.layers[i], i > first) for i in range(len(self.layers) - 1, first - 1, -1)]
-        every = [(layer, True) for layer in reversed(self.layers)]
-        self._plans = {(False, False): trained, (True, False): trained[1:]}
-        self._plans.update({(False, True): every, (True, True): every[1:]})
+    @property
+    def n_out(self) -> int:
+        """Outputs per sample."""
+        return self.out_shape[-1]
+
+    def _adopt_layers(self) -> list[set[str]]:
+        """Bind every layer to the model's flat buffers (see ``layers.bind``); return the names to draw."""
+        self._buffers, unset = bind(self.layers, self, self.dtype, self.n_models)
+        # backward stops at the first layer with parameters: nothing would use its dX in training
+        self._first_trained = next((i for i, layer in enumerate(self.layers) if layer.params), len(self.layers))
         return unset
 
     def _default_init(self, i: int) -> str:
@@ -95,17 +97,22 @@ class Sequential:
 
     @property
     def n_params(self) -> int:
-        return self._flat.size
+        return self._buffers.params.size
 
     @property
     def flat_params(self) -> np.ndarray:
         """Every parameter in one flat array, layer by layer; writing into it changes the weights."""
-        return self._flat
+        return self._buffers.params
 
     @property
     def flat_grads(self) -> np.ndarray:
         """Every gradient of the last backward pass, flat, in the order of ``flat_params``."""
-        return self._flat_grad
+        return self._buffers.grads
+
+    @property
+    def flat_state(self) -> np.ndarray:
+        """Every layer's untrained state (running statistics) in one flat array; saved, copied, never trained."""
+        return self._buffers.state
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of every parameter array, layer by layer."""
@@ -126,12 +133,18 @@ class Sequential:
             p[...] = a
 
     # ------------------------------------------------------------ the data path
-    def forward(self, X: np.ndarray, train: bool = True, record: list | None = None, stop: int | None = None) -> Any:
-        """Run the layers in order (those before index ``stop``, if given); with ``train=True`` each keeps what
-        backward needs. ``record``, a list, receives ("forward", layer, input, output) for each layer.
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True, record: list | None = None,
+                stop: int | None = None) -> Any:  # fmt: skip
+        """Run the layers in order (those before index ``stop``, if given).
+
+        ``training`` is the mode (Dropout drops, BatchNorm normalises with the batch's statistics); with
+        ``keep`` each layer keeps what backward needs. ``record``, a list, receives ("forward", layer,
+        input, output) for each layer. An Ensemble's input gains a model axis of length 1 first.
         """
+        if self.n_models is not None:
+            X = X[None]
         for layer in self.layers if stop is None else self.layers[:stop]:
-            out = layer.forward(X, train)
+            out = layer.forward(X, training, keep)
             if record is not None:
                 record.append(("forward", layer, X, out))
             X = out
@@ -139,11 +152,16 @@ class Sequential:
 
     def backward(self, dOut: np.ndarray) -> None:
         """Propagate ∂L/∂output back through the layers, filling their ``grads`` (the layer half of ``gradient``)."""
-        self._backward_along(dOut, self._plans[False, False], None)
+        self._backward_from(len(self.layers), dOut, False, None)
 
-    def objective(self, loss: str | Loss) -> Objective:
-        """``loss`` bound to this model's output: fused with it, or refused if it would squash twice."""
-        return Objective(loss, self.layers[-1])
+    def objective(self, loss: str | Loss | Objective, l2: float = 0.0) -> Objective:
+        """``loss`` bound to this model's layers: fused with the output, or refused if it would squash twice.
+
+        ``l2`` adds the penalty l2/(2n)·Σ‖W‖² (see ``chainrule.objective``). An Objective passes through.
+        """
+        if isinstance(loss, Objective):
+            return loss
+        return Objective(loss, self.layers, self.n_models, l2)
 
     def gradient(self, X: np.ndarray, Y: np.ndarray, objective: Objective, sample_weight: np.ndarray | None = None,
                  input_grad: bool = False, record: list | None = None) -> tuple[Any, np.ndarray, Any]:  # fmt: skip
@@ -156,95 +174,69 @@ class Sequential:
         the forward entries (see ``forward``), then ("loss", objective, d) and
         ("backward", layer, dOut, dIn) for each layer visited.
         """
-        out, z = self.head(X, objective, True, record)
+        out, z = objective.forward(self, X, True, True, record)
         value, d = objective.value_and_grad(out, Y, sample_weight, z)
         if record is not None:
             record.append(("loss", objective, d))
-        return value, out, self._backward_along(d, self._plans[objective.fused is not None, input_grad], record)
+        dX = self._backward_from(objective.start, d, input_grad, record)
+        objective.add_penalty_grads()
+        return value, out, dX
 
-    def head(self, X: np.ndarray, objective: Objective, train: bool = False, record: list | None = None) -> Any:
-        """The output for ``objective``, and the logits z under a fused output layer (else None): the loss of a
-        fused pair is computed from z (see ``Objective.value_and_grad``)."""
-        if objective.fused is None:
-            return self.forward(X, train, record), None
-        z = self.forward(X, train, record, stop=-1)
-        out = self.layers[-1].forward(z, train)
-        if record is not None:
-            record.append(("forward", self.layers[-1], z, out))
-        return out, z
-
-    @staticmethod
-    def _backward_along(d: np.ndarray, plan: list[tuple[Layer, bool]], record: list | None) -> np.ndarray | None:
-        for layer, need_input_grad in plan:
-            dIn = layer.backward(d, need_input_grad)
+    def _backward_from(self, start: int, d: np.ndarray, input_grad: bool, record: list | None) -> np.ndarray | None:
+        """Backward through ``layers[:start]``, last first; below the first layer with parameters only for ∂L/∂X."""
+        first = self._first_trained
+        for i in range(start - 1, -1 if input_grad else first - 1, -1):
+            layer = self.layers[i]
+            dIn = layer.backward(d, input_grad or i > first)
             if record is not None:
                 record.append(("backward", layer, d, dIn))
             d = dIn
         return d
 
     def check_input(self, X: Any, name: str = "X") -> np.ndarray:
-        """X as a 2-D array of the model's dtype with the model's input width, or a clear error."""
-        X = check_array(X, name, dtype=self.dtype)
-        if X.shape[1] != self.n_in:
-            first = next(layer for layer in self.layers if hasattr(layer, "n_in"))
-            raise ValueError(
-                f"{name} has {X.shape[1]} features (shape {X.shape}) but the model's first layer "
-                f"{first!r} expects {self.n_in}."
-            )
-        return X
+        """X as an array of the model's dtype holding samples of the model's input shape, or a clear error."""
+        shape, first = self.in_shape, self.layers[0]
+        X = check_array(X, name, dtype=self.dtype, ndim=len(shape) + 1 if len(shape) == 1 else None)
+        if X.shape[1:] == shape:
+            return X
+        if len(shape) == 1:
+            raise ValueError(f"{name} has {X.shape[1]} features (shape {X.shape}) but the model's first layer "
+                             f"{first!r} expects {self.n_in}.")  # fmt: skip
+        fix = f" Reshape it to (n, 1, {X.shape[1]}): {name}[:, None, :]." if X.ndim == 2 and shape[0] == 1 else ""
+        raise ValueError(f"{name} has shape {X.shape} but the model's first layer {first!r} expects "
+                         f"(n_samples, {', '.join(map(str, shape))}).{fix}")  # fmt: skip
 
     # ---------------------------------------------------------------- training
     fit = training.fit
     evaluate = training.evaluate
 
+    def guard(self, optimizer: Optimizer, max_weight: float | None) -> Guard:
+        """What watches a fit for divergence: it raises, putting the last good weights back."""
+        return Guard(self.flat_params, optimizer, max_weight)
+
+    def new_history(self) -> History:
+        return History()
+
     # --------------------------------------------------------------- inference
     def predict(self, X: Any) -> np.ndarray:
         """The last layer's output for every row of X, shape (n_samples, n_outputs)."""
-        return self.forward(self.check_input(X), train=False)
+        return self.forward(self.check_input(X), training=False, keep=False)
 
-    def _squash(self) -> str | None:
-        """The activation that makes outputs probabilities: a final Sigmoid/Softmax, or the fitted loss's."""
-        last = self.layers[-1]
-        if isinstance(last, Activation) and last.probabilities:
-            return last.name
-        return None if self.loss_ is None else self.loss_.output_activation
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Probabilities: the output of a final Sigmoid/Softmax, or the fitted logits loss's activation of it."""
-        out, squash = self.predict(X), self._squash()
-        if squash is None:
-            raise TypeError(
-                "predict_proba needs a model that ends in Sigmoid or Softmax, or one fitted with "
-                "loss='bce_logits' or 'softmax_cross_entropy'."
-            )
-        return out if squash == getattr(self.layers[-1], "name", None) else Activation.registry[squash]().f(out)
-
-    def predict_classes(self, X: Any) -> np.ndarray:
-        """Class labels, (n_samples,) (multilabel: (n_samples, n_outputs); an Ensemble's gain a member axis):
-        argmax over several outputs, probability ≥ 0.5 for a binary or multilabel model."""
-        P = self.predict_proba(X)
-        if self._squash() == "softmax":
-            return np.argmax(P, axis=-1)
-        labels = (P >= 0.5).astype(np.int64)
-        return labels[..., 0] if labels.shape[-1] == 1 else labels
+    squash = predictions.squash
+    predict_proba = predictions.predict_proba
+    predict_classes = predictions.predict_classes
 
     # ----------------------------------------------------------------- display
     def summary(self) -> str:
         """A table of layers, output shapes and parameter counts, and how the loss meets the output."""
-        rows = [("layer", "output shape", "params")]
-        n = self.n_in
-        for i, layer in enumerate(self.layers):
-            n = layer.output_dim(n)
-            count = sum(p.size for p in layer.params.values())
-            rows.append((f"{i}: {layer!r}", f"(None, {n})", f"{count:,}"))
-        widths = [max(len(r[c]) for r in rows) for c in range(3)]
-        line = "-" * (sum(widths) + 4)
-        fmt = lambda r: f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}"  # noqa: E731
-        body = [fmt(rows[0]), line, *map(fmt, rows[1:]), line]
-        body.append(f"total parameters: {self.n_params:,} ({self.dtype})")
+        counts = [sum(p.size for p in layer.params.values()) // (self.n_models or 1) for layer in self.layers]
+        lines = table([("layer", "output shape", "params")] + [
+            (f"{i}: {layer!r}", f"(None, {', '.join(map(str, layer.out_shape))})", f"{count:,}")
+            for i, (layer, count) in enumerate(zip(self.layers, counts))])  # fmt: skip
+        lines.append(f"total parameters: {sum(counts):,} ({self.dtype})")
         if self.loss_ is not None:
-            body.append(self.objective(self.loss_).describe())
-        return "\n".join(body)
+            lines.append(self.objective(self.loss_).describe())
+        return "\n".join(lines)
 
     def save(self, path: Any) -> None:
         """Write the model to ``path`` atomically (see ``chainrule.io``)."""
@@ -256,20 +248,23 @@ class Sequential:
 
     def copy(self, dtype: Any = None) -> Sequential:
         """A new model with the same layers, weights and loss (cast to ``dtype`` if given); nothing shared."""
-        built = [type(layer).from_config(layer.get_config()) for layer in self.layers]
-        twin = Sequential(*built, dtype=dtype or self.dtype)
-        twin.set_weights(self.get_weights())
+        twin = type(self).from_config({**self.get_config(), "dtype": str(dtype or self.dtype)})
+        twin.flat_params[...] = self.flat_params
+        twin.flat_state[...] = self.flat_state
         twin.loss_ = self.loss_
         return twin
 
     def get_config(self) -> dict[str, Any]:
-        return {"layers": [layer.get_config() for layer in self.layers], "dtype": str(self.dtype), "seed": self.seed}
+        config = {"layers": [layer.get_config() for layer in self.layers], "dtype": str(self.dtype), "seed": self.seed}
+        if self.layers[0].input_shape != self.in_shape:  # the first layer does not fix it: the config must
+            config["input_shape"] = list(self.in_shape)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         """A model of the architecture ``get_config`` described (weights drawn afresh)."""
         layers = [Layer.registry[c["type"]].from_config(c) for c in config["layers"]]
-        return cls(*layers, dtype=config.get("dtype", "float64"))
+        return cls(*layers, dtype=config.get("dtype", "float64"), input_shape=config.get("input_shape"))
 
     def get_state(self) -> dict[str, Any]:
         """What training changes besides the weights: loss, optimiser (with its moments), epochs, generator."""

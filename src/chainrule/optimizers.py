@@ -136,12 +136,9 @@ class Optimizer:
         """The factor that brings the gradient's L2 norm down to ``clip_norm`` (per member: a column), or None."""
         if self.clip_norm is None:
             return None
-        # Σg² along the last axis: one number, or one per member of an Ensemble's (n_models, P) buffer
-        norm = np.sqrt(sum(np.einsum("...i,...i->...", g, g) for g in grads))
-        if norm.ndim:
-            norm = norm[:, None]
-            return np.minimum(1.0, self.clip_norm / np.maximum(norm, np.finfo(norm.dtype).tiny))
-        return self.clip_norm / float(norm) if norm > self.clip_norm else None
+        # ‖g‖ along the flat buffer's last axis, kept as an axis: (1,), or (n_models, 1) for an Ensemble's
+        norm = np.sqrt(sum(np.einsum("...i,...i->...", g, g)[..., None] for g in grads))
+        return np.minimum(1.0, self.clip_norm / np.maximum(norm, np.finfo(norm.dtype).tiny))
 
     def _update(self, p: np.ndarray, g: np.ndarray, slot: dict[str, np.ndarray], lr: float) -> None:
         raise NotImplementedError

@@ -81,14 +81,14 @@ def fit(
     plan = prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validation_data, validation_split,
                    callbacks, seed, metrics, sample_weight, resume_from, max_weight)  # fmt: skip
     model.loss_, model.objective_, model.optimizer_ = plan.objective.loss, plan.objective, plan.optimizer
-    guard = Guard(model.flat_params, plan.optimizer, plan.max_weight)
-    history, model.stop_training = History(), False
+    guard = model.guard(plan.optimizer, plan.max_weight)
+    history, model.stop_training = model.new_history(), False
     for cb in plan.callbacks:
         cb.set_peers(plan.callbacks)
         cb.on_train_begin(model)
     checkpoint.restore_callbacks(plan.callbacks, plan.callback_states)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        for _ in range(plan.epochs):
+        for i in range(plan.epochs):
             epoch = model.epochs_trained_
             logs = run_epoch(model, plan, guard, epoch)
             if plan.validation is not None:
@@ -96,21 +96,29 @@ def fit(
                 logs.update({f"val_{k}": v for k, v in val_scores.items()})
             model.epochs_trained_ += 1
             history.record(epoch, logs)
-            if verbose and (epoch % verbose == 0 or model.epochs_trained_ == epoch + 1 == plan.epochs):
-                print(f"epoch {epoch + 1}: " + "  ".join(f"{k}={v:.6g}" for k, v in logs.items()))
+            if verbose and (epoch % verbose == 0 or i + 1 == plan.epochs):
+                print(f"epoch {epoch + 1}: " + "  ".join(f"{k}={_shown(v)}" for k, v in logs.items()))
             for cb in plan.callbacks:
                 cb.on_epoch_end(model, epoch, logs)
             if model.stop_training:
                 break
     for cb in plan.callbacks:
         cb.on_train_end(model)
+    guard.finish(history)
     return history
+
+
+def _shown(value: Any) -> str:
+    """A log value for the verbose line: the number, or an Ensemble's mean over the members still training."""
+    if isinstance(value, np.ndarray):
+        return f"{np.nanmean(value):.6g} (mean of {value.size})" if np.isfinite(value).any() else "nan"
+    return f"{value:.6g}"
 
 
 def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[str, Any]:
     """One pass over the batches: gradient, divergence check, optimiser step; the epoch's logs.
 
-    An Ensemble runs it too, with a MemberGuard: its loss is then one value per member.
+    An Ensemble runs it too, with its guard (``model.guard``): its loss and metrics are then one value per member.
     """
     opt, objective, metrics, (params, grads) = plan.optimizer, plan.objective, plan.metrics, plan.buffers
     opt.start_epoch(epoch)
@@ -141,7 +149,7 @@ def evaluate(
     if loss is None and model.loss_ is None:
         raise ValueError("evaluate needs a loss, e.g. loss='mse'; this model has not been fitted with one.")
     objective = model.objective(model.loss_ if loss is None else loss)  # refuses a pair that squashes twice
-    metric_fns = {name: get_metric(name, objective.loss) for name in metrics}
+    metric_fns = {name: get_metric(name, objective.loss, model.stacked) for name in metrics}
     X = model.check_input(X)
     Y = objective.loss.prepare_targets(y, model.n_out, model.dtype)
     check_same_length(X, Y)
@@ -149,8 +157,8 @@ def evaluate(
 
 
 def scores(model: Sequential, X: np.ndarray, Y: np.ndarray, objective: Objective, metrics: dict) -> dict[str, float]:
-    """The loss and metrics of the model's inference output on checked (X, Y)."""
-    out, z = model.head(X, objective)
+    """The loss and metrics of the model's output in inference mode on checked (X, Y)."""
+    out, z = objective.forward(model, X, training=False, keep=False)
     value, _ = objective.value_and_grad(out, Y, None, z)
     return {"loss": value, **{name: fn(out, Y) for name, fn in metrics.items()}}
 
@@ -224,6 +232,9 @@ def prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validatio
     opt = get_optimizer(optimizer if optimizer is not None else model.optimizer_ or "adam")
     if opt.n_values is not None and not model.stacked:
         raise ValueError(f"{opt!r} holds per-member values, which only an Ensemble takes; give one value each.")
+    if opt.n_values is not None and opt.n_values != model.n_models:
+        raise ValueError(f"the optimiser holds {opt.n_values} per-member values; this ensemble has "
+                         f"{model.n_models} members.")  # fmt: skip
     epochs = check_positive_int(epochs, "epochs")
     if saved is not None:
         done = saved.model.epochs_trained_
@@ -237,7 +248,7 @@ def prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validatio
     if max_weight is not None:
         max_weight = check_positive_float(max_weight, "max_weight")
     validation_split = check_fraction(validation_split, "validation_split")
-    metric_fns = {name: get_metric(name, objective.loss) for name in metrics}
+    metric_fns = {name: get_metric(name, objective.loss, model.stacked) for name in metrics}
     X = model.check_input(X)
     Y = objective.loss.prepare_targets(y, model.n_out, model.dtype)
     check_same_length(X, Y)

@@ -1,19 +1,22 @@
 """The ``chainrule`` command: train, evaluate, predict, gradcheck, explain, export and list datasets.
 
 ``main(argv)`` parses, calls the library and prints; it returns 0 on success and 2 on a user mistake,
-printed as one line (``--debug`` shows the traceback).
+printed as one line (``--debug``, before or after the command, shows the traceback). What the library notes
+about the data (a ``DataNote``: a column dropped or ignored) is printed as one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import traceback
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
 from .._guard import DivergenceError
 from .._version import __version__
-from ..datasets import DataError
+from ..datasets import DataError, DataNote
 from ..io import ModelFileError
 from .pipeline import CLIError, blas_threads, threads_for
 
@@ -36,7 +39,27 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parsers(sub)
     export.add_parser(sub)
     sweep.add_parser(sub)
+    for command in sub.choices.values():  # --debug after the command too; SUPPRESS keeps one given before it
+        command.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback on errors"
+        )
     return p
+
+
+@contextlib.contextmanager
+def notes_printed(command: str) -> Iterator[None]:
+    """Print each DataNote raised inside the block as one line on stderr, as it comes; other warnings as usual."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DataNote)
+        show = warnings.showwarning
+
+        def note(message, category, filename, lineno, file=None, line=None):
+            if not issubclass(category, DataNote):
+                return show(message, category, filename, lineno, file, line)
+            print(f"chainrule {command}: note: {' '.join(str(message).split())}", file=sys.stderr)
+
+        warnings.showwarning = note
+        yield
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.print_help()
         return 0
     try:
-        with blas_threads(threads_for(args)):
+        with blas_threads(threads_for(args)), notes_printed(args.command):
             return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)

@@ -48,7 +48,7 @@ def add_parsers(sub: Any) -> None:
         "label per row, e.g. 3",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", help="a saved model file to explain")
+    p.add_argument("--model", help="a saved model file to explain (model.npz, or an ONNX file)")
     p.add_argument("--lr", type=float, help="learning rate for the update step")
     p.add_argument("--apply", action="store_true", help="apply the update to the model")
     p.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
@@ -90,7 +90,7 @@ def gradcheck(args: argparse.Namespace) -> int:
         raise CLIError("give a MODEL file or --layers (e.g. --layers 2,3,1), not both and not neither.")
     if args.model is not None:
         model, _ = pipeline.open_model(args.model)
-        loss = get_loss(args.loss) if args.loss else model.loss_ or get_loss("mse")
+        loss = get_loss(args.loss) if args.loss else pipeline.model_loss(model) or get_loss("mse")
     else:
         sizes = pipeline.parse_sizes(args.layers)
         if len(sizes) < 2:
@@ -134,7 +134,7 @@ def explain(args: argparse.Namespace) -> int:
         X, y = _rows(args.x, "--x"), _rows(args.y, "--y")
         if args.model:
             model, pre = pipeline.open_model(args.model)
-            loss = args.loss or model.loss_ or "sse"
+            loss = args.loss or pipeline.model_loss(model) or "sse"
             X = pre.transform(X, "--x")  # the model was trained on standardised inputs
             if pre.task == "regression":
                 y = pre.transform_y(y)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import datasets
+from .._archive import atomic_write
 from ..datasets import DataError
 from ..datasets.preprocess import sidecar
 from ..datasets.targets import TargetError, target_index
@@ -23,8 +26,11 @@ def add_parsers(sub: Any) -> None:
         help="score a saved model on a dataset",
         description="Score a saved model on a named dataset (its test split) or on every row of a data file.",
     )
-    p.add_argument("model", help="model file written by chainrule train (model.npz)")
-    p.add_argument("dataset", help="dataset name or file (CSV, .npy/.npz, IDX)")
+    p.add_argument("model", help="model file written by chainrule train (model.npz), or an ONNX file (.onnx)")
+    p.add_argument(
+        "dataset",
+        help="dataset name or file (CSV, .npy/.npz, IDX); a CSV with a header is matched to the model by column name",
+    )
     p.add_argument(
         "--target",
         help="target column of a CSV (name or index) or of a single-array .npy/.npz (index); default: the one used "
@@ -32,6 +38,7 @@ def add_parsers(sub: Any) -> None:
         "another is refused. Named datasets, MNIST IDX files and an .npz holding X and y come with their own "
         "target: any other --target is refused",
     )
+    pipeline.add_csv_options(p)
     pipeline.add_threads_option(p)
     p.set_defaults(run=evaluate)
 
@@ -40,10 +47,15 @@ def add_parsers(sub: Any) -> None:
         help="predict for the rows of a CSV or .npy file",
         description="Write one prediction per input row as CSV (to stdout unless --output).",
     )
-    p.add_argument("model", help="model file written by chainrule train (model.npz)")
-    p.add_argument("input", help="features as .csv (a target column named as in training is ignored) or .npy")
-    p.add_argument("--proba", action="store_true", help="also write the class probabilities")
+    p.add_argument("model", help="model file written by chainrule train (model.npz), or an ONNX file (.onnx)")
+    p.add_argument(
+        "input",
+        help="features as .csv/.tsv, matched to the model by column name where it has a header (a target column "
+        "named as in training is ignored), or as .npy/.npz",
+    )
+    p.add_argument("--proba", action="store_true", help="also write the class probabilities (classifiers only)")
     p.add_argument("--output", help="CSV file to write instead of stdout")
+    pipeline.add_csv_options(p)
     pipeline.add_threads_option(p)
     p.set_defaults(run=predict)
 
@@ -71,7 +83,14 @@ def evaluate(args: argparse.Namespace) -> int:
     seed = int(pre.source.get("seed", 0))
     try:  # named sets and IDX files have a fixed task: a regression model is refused below, naming both tasks
         data = datasets.load(
-            args.dataset, seed=seed, target=target, task=pre.task if datasets.takes_task(args.dataset) else None
+            args.dataset,
+            seed=seed,
+            target=target,
+            task=pre.task if datasets.takes_task(args.dataset) else None,
+            features=pre.feature_names if pre.named_columns else None,
+            index_column=pre.index_column,
+            delimiter=args.delimiter,
+            decimal=args.decimal,
         )
     except TargetError as exc:  # the recorded target names no column of this file
         if not from_sidecar:
@@ -120,7 +139,7 @@ def _check_target(args: argparse.Namespace, recorded: str | int) -> None:
     with other ones), nothing says --target is wrong, and it is used. Only the file's first rows, or an array's
     header, are read; a file that cannot be read, or a --target that names no column, is left to the loader.
     """
-    layout = datasets.columns(args.dataset)
+    layout = datasets.columns(args.dataset, args.delimiter, args.decimal)
     if layout is None:
         return
     header, width = layout
@@ -148,54 +167,51 @@ def _check_target(args: argparse.Namespace, recorded: str | int) -> None:
     )
 
 
-def read_features(path: str, pre: datasets.Preprocessor) -> np.ndarray:
-    """The feature matrix in ``path``; a CSV column named like the training target is dropped."""
-    p = Path(path)
-    if p.suffix.lower() in (".npy", ".npz"):
-        arrays = datasets.read_array_file(p)
-        X = arrays.get("X", next(iter(arrays.values())))
-        X = np.asarray(X)
-        if X.dtype.kind not in "biuf":
-            raise DataError(f"{path}: features must be numeric; got dtype {X.dtype}.")
-        X = X.reshape(len(X), -1).astype(float) if X.ndim != 1 else X.astype(float)[None, :]
-        datasets.check_finite(X, path)
-        return X
-    if p.suffix.lower() not in (".csv", ".txt"):
-        raise CLIError(f"{path}: predict reads .csv, .npy or .npz files.")
-    from ..datasets.csv import parse_features
-
-    header, rows, lines = datasets.read_csv_rows(p)
-    cols = list(range(len(rows[0])))
+def read_features(args: argparse.Namespace, pre: datasets.Preprocessor) -> np.ndarray:
+    """The feature matrix of ``args.input``, matched to the model's columns; a column named like the training
+    target is left out."""
     target = pre.source.get("target")
-    if header is not None and isinstance(target, str) and target in header:
-        cols.remove(header.index(target))
-    names = [header[c] for c in cols] if header else [f"column {c + 1}" for c in cols]
-    return parse_features(rows, cols, names, path, lines)
+    return datasets.read_features(
+        args.input,
+        features=pre.feature_names if pre.named_columns else None,
+        index_column=pre.index_column,
+        ignore=[target] if isinstance(target, str) else [],
+        delimiter=args.delimiter,
+        decimal=args.decimal,
+    )
 
 
 def predict(args: argparse.Namespace) -> int:
     model, pre = pipeline.open_model(args.model)
-    X = pre.transform(read_features(args.input, pre), args.input)
-    columns: list[str] = []
-    values: list[np.ndarray] = []
-    if pre.task == "regression" or model.loss_ is None or not model.loss_.classification:
-        columns, values = ["prediction"], [pre.inverse_y(model.predict(X).ravel())]
-        formatted = [[f"{v:.6g}"] for v in values[0]]
+    classifier = pipeline.is_classifier(model)
+    if args.proba and not classifier:
+        raise CLIError(
+            f"--proba: {args.model} is a regression model, which predicts values, not class probabilities; "
+            "leave out --proba."
+        )
+    out = Path(args.output) if args.output else None
+    if out is not None and not out.parent.is_dir():
+        raise CLIError(f"--output {out}: the folder {out.parent} does not exist.")
+    X = pre.transform(read_features(args, pre), args.input)
+    columns = ["prediction"]
+    if not classifier:
+        values = pre.inverse_y(model.predict(X).ravel()).astype(model.dtype)
+        formatted = [[v] for v in pipeline.exact(values)]
     else:
         codes = pipeline.predict_labels(model, X)
-        names = pre.classes or [str(i) for i in range(int(codes.max()) + 1)]
+        names = pre.classes or [str(i) for i in range(max(model.n_out, 2))]
         formatted = [[names[int(c)]] for c in codes]
-        columns = ["prediction"]
         if args.proba:
             P = model.predict_proba(X)
             if P.shape[1] == 1:  # one sigmoid output: probability of class 1
                 P = np.c_[1 - P, P]
             columns += [f"p_{n}" for n in names]
-            formatted = [row + [f"{p:.6f}" for p in probs] for row, probs in zip(formatted, P)]
-    text = ",".join(columns) + "\n" + "".join(",".join(r) + "\n" for r in formatted)
-    if args.output:
-        out = Path(args.output)
-        out.write_text(text, encoding="utf-8")
+            formatted = [row + pipeline.exact(probs) for row, probs in zip(formatted, P)]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([columns, *formatted])  # quotes a class name holding a ','
+    text = buffer.getvalue()
+    if out is not None:
+        atomic_write(out, lambda fh: fh.write(text.encode("utf-8")))
         print(f"wrote {len(formatted)} predictions to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..datasets.preprocess import sidecar
@@ -27,6 +28,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from .. import onnx as chainrule_onnx
 
+    if Path(args.model).suffix.lower() == ".onnx":
+        raise pipeline.CLIError(f"{args.model} is an ONNX file already; export takes a chainrule model (model.npz).")
     model, pre = pipeline.open_model(args.model)
     has_sidecar = sidecar(args.model).is_file()
     classifier = model.loss_ is not None and model.loss_.classification

@@ -99,6 +99,33 @@ def blas_threads(n: int | None) -> Iterator[None]:
         yield
 
 
+def add_csv_options(p: argparse.ArgumentParser) -> None:
+    """``--delimiter`` and ``--decimal`` on a command that reads a CSV file."""
+    p.add_argument(
+        "--delimiter",
+        type=delimiter,
+        help="the character between a CSV file's fields: ',', ';', 'tab' or another single character "
+        "(default: detected among ',', ';' and tab; tab for .tsv files)",
+    )
+    p.add_argument(
+        "--decimal",
+        choices=[".", ","],
+        default=".",
+        metavar="MARK",
+        help="the decimal mark of a CSV file's numbers: '.' (default) or ',' (reads 1,5 as 1.5; the fields are then "
+        "separated by ';' or tab)",
+    )
+
+
+def delimiter(text: str) -> str:
+    """``--delimiter``'s value: one character; 'tab' or '\\t' for a tab."""
+    if text.lower() in ("tab", "\\t", "\t"):
+        return "\t"
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"takes one character, e.g. ';', or 'tab'; received {text!r}")
+    return text
+
+
 def output_spec(task: str, n_classes: int, loss: str) -> tuple[int, str | None]:
     """The number of outputs, and the final activation (or None) that ``loss`` fuses with."""
     chosen = get_loss(loss)
@@ -117,9 +144,14 @@ def output_spec(task: str, n_classes: int, loss: str) -> tuple[int, str | None]:
 
 
 def open_model(path: str | Path) -> tuple[Sequential, Preprocessor]:
-    """The model at ``path`` and its preprocessing sidecar (identity if there is none)."""
+    """The model at ``path`` and its preprocessing sidecar (identity if there is none); an ``.onnx`` file
+    through ``chainrule.onnx.load`` (see ``onnx_model``)."""
     if not Path(path).is_file():
         raise CLIError(f"{path}: no such model file.")
+    if Path(path).suffix.lower() == ".onnx":
+        from .onnx_model import open_onnx
+
+        return open_onnx(path)
     model = load_model(path)
     return model, load_for(path, model.n_in)
 
@@ -130,12 +162,38 @@ def model_input(model: Sequential, X: np.ndarray) -> np.ndarray:
     return X.reshape(len(X), *shape) if X.ndim == 2 and len(shape) == 2 and shape[0] == 1 else X
 
 
+def is_classifier(model: Sequential) -> bool:
+    """Whether ``model`` predicts classes: fitted with a classification loss, or ending in probabilities."""
+    if model.loss_ is not None:
+        return bool(model.loss_.classification)
+    return bool(getattr(model.layers[-1], "probabilities", False))
+
+
+def model_loss(model: Sequential) -> Loss | None:
+    """The model's fitted loss, else the loss that fuses with its final Softmax or Sigmoid (an imported
+    classifier), else None."""
+    if model.loss_ is not None:
+        return model.loss_
+    last = getattr(model.layers[-1], "name", None)
+    fused = [cls for cls in set(Loss.registry.values()) if cls.fuses is not None and cls.fuses == last]
+    return fused[0]() if len(fused) == 1 else None
+
+
 def predict_labels(model: Sequential, X: np.ndarray) -> np.ndarray:
     """Class codes for classification models, values for regression (in training units)."""
     X = model_input(model, X)
-    if model.loss_ is not None and model.loss_.classification:
+    if is_classifier(model):
         return np.asarray(model.predict_classes(X)).ravel()
     return model.predict(X).ravel()
+
+
+def exact(values: np.ndarray) -> list[str]:
+    """Numbers as text that reads back to the same value: the shortest repr of a float64; 9 significant digits
+    of a float32 (enough for any float32 to read back exactly)."""
+    values = np.asarray(values)
+    if values.dtype == np.float32:
+        return [format(float(v), ".9g") for v in values.ravel()]
+    return [repr(float(v)) for v in values.ravel()]
 
 
 def relabel(data: Dataset, pre: Preprocessor) -> tuple[np.ndarray, np.ndarray]:

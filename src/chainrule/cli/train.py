@@ -62,6 +62,7 @@ def add_parser(sub: Any) -> None:
         help="the task of a CSV or .npy/.npz file (default: guessed from its target). Named datasets and MNIST IDX "
         "files have a fixed task: a --task that disagrees with it is refused",
     )
+    pipeline.add_csv_options(p)
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
     p.add_argument("--force", action="store_true", help="write into an existing, non-empty output folder")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -121,7 +122,9 @@ def _validation(X: np.ndarray, y: np.ndarray, task: str, seed: int):
 
 
 def run(args: argparse.Namespace) -> int:
-    data = datasets.load(args.dataset, seed=args.seed, target=args.target, task=args.task)
+    data = datasets.load(
+        args.dataset, seed=args.seed, target=args.target, task=args.task, delimiter=args.delimiter, decimal=args.decimal
+    )
     s = _settings(args, data)
     pre = Preprocessor.fit(data, standardize=s.get("standardize", True))
     pre.source["seed"] = args.seed

@@ -2,20 +2,26 @@
 
 ``load("digits", seed=0)`` returns a :class:`Dataset` with train and test arrays. ``load`` also accepts
 a path to a CSV, .npy/.npz or MNIST IDX file. Nothing here downloads. Problems with the data are reported
-as :class:`DataError` (a ValueError) naming what is wrong and what to do.
+as :class:`DataError` (a ValueError) naming what is wrong and what to do; what was done to the data that the
+user should know of (a column dropped or ignored) as a :class:`DataNote` warning.
+
+Files with a header are matched to a model by column name (:mod:`.columns`): ``load(path, features=...)``,
+``read_features`` and ``Preprocessor.transform`` of a data frame follow the same rules.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import bundled, generated
 from . import files as files  # the file loaders' names, where they were imported before each format had a module
-from ._base import FILE_TEST_SIZE, DataError, Dataset, check_finite, check_task, split
+from ._base import FILE_TEST_SIZE, DataError, DataNote, Dataset, check_finite, check_task, split
 from .arrays import array_columns, holds_targets, load_array, read_array_file
-from .csv import load_csv, read_csv_columns, read_csv_rows
+from .columns import select_features
+from .csv import load_csv, read_csv, read_csv_columns, read_csv_rows
+from .features import read_features
 from .idx import load_idx, read_idx
 from .preprocess import Preprocessor
 
@@ -67,7 +73,9 @@ def takes_target(name: str | os.PathLike) -> bool:
     return kind == "csv" or (kind == "array" and not holds_targets(name))
 
 
-def columns(name: str | os.PathLike) -> tuple[list[str] | None, int] | None:
+def columns(
+    name: str | os.PathLike, delimiter: str | None = None, decimal: str = "."
+) -> tuple[list[str] | None, int] | None:
     """The column names (None where the file has none) and the number of columns of ``name``, a file whose target
     is one of its columns (see ``takes_target``); only a CSV's first rows or an array's header are read.
 
@@ -79,7 +87,7 @@ def columns(name: str | os.PathLike) -> tuple[list[str] | None, int] | None:
         width = array_columns(name)
         return None if width is None else (None, width)
     try:
-        return read_csv_columns(name)
+        return read_csv_columns(name, delimiter, decimal)
     except DataError:
         return None
 
@@ -98,6 +106,11 @@ def load(
     target: str | int | None = None,
     task: str | None = None,
     test_size: float = FILE_TEST_SIZE,
+    *,
+    features: Sequence[str] | None = None,
+    index_column: str | None = None,
+    delimiter: str | None = None,
+    decimal: str = ".",
 ) -> Dataset:
     """The dataset called ``name``, or the data in the file ``name`` (CSV, .npy/.npz, IDX).
 
@@ -108,9 +121,15 @@ def load(
     ``task`` ("classification", "regression", or None to guess from the target) applies to CSV and .npy/.npz
     files. A named dataset and an IDX file have a fixed task: there a ``task`` that agrees with it is accepted
     and one that disagrees raises DataError. ``test_size`` applies to files; a named dataset has its own split.
+
+    For a CSV: ``features`` (a model's feature names) picks the feature columns of a file with a header by name,
+    and ``index_column`` names an index column recorded in training (see ``load_csv``); ``delimiter`` (None:
+    detected) and ``decimal`` ("." or ",") say how it is written, and are refused for any other kind of file.
     """
     check_task(task)
     kind = _kind(name)
+    if kind != "csv" and (delimiter is not None or decimal != "."):
+        raise DataError(f"{name}: a delimiter and a decimal mark apply to CSV files only.")
     if kind == "named":
         key = str(name).lower().replace("-", "_")
         if key not in DATASETS:
@@ -142,7 +161,17 @@ def load(
     if kind == "array":
         return load_array(path, target=target, task=task, test_size=test_size, seed=seed)
     if kind == "csv":
-        return load_csv(path, target=target, task=task, test_size=test_size, seed=seed)
+        return load_csv(
+            path,
+            target=target,
+            task=task,
+            test_size=test_size,
+            seed=seed,
+            features=features,
+            index_column=index_column,
+            delimiter=delimiter,
+            decimal=decimal,
+        )
     if not path.exists():
         raise DataError(f"{path}: no such file.")
     raise DataError(f"{path}: unknown file type; use .csv, .npy, .npz or an MNIST IDX file.")
@@ -152,6 +181,7 @@ __all__ = [
     "DATASETS",
     "DEFAULT",
     "DataError",
+    "DataNote",
     "Dataset",
     "FILE_TEST_SIZE",
     "Preprocessor",
@@ -162,8 +192,11 @@ __all__ = [
     "load_csv",
     "load_idx",
     "read_array_file",
+    "read_csv",
     "read_csv_rows",
+    "read_features",
     "read_idx",
+    "select_features",
     "split",
     "takes_target",
     "takes_task",

@@ -20,6 +20,12 @@ class DataError(ValueError):
     """Data that cannot be used as given: the message names the file, row or column and what to do."""
 
 
+class DataNote(UserWarning):
+    """Something done to the data that the user should know of, such as a column dropped or ignored; one line.
+
+    The command line prints each as a note on stderr."""
+
+
 def check_task(task: str | None) -> None:
     """Refuse a ``task`` other than None (guess it), "classification" or "regression"."""
     if task is not None and task not in TASKS:
@@ -32,7 +38,9 @@ class Dataset:
 
     ``task`` is "classification" (``y`` holds integer labels 0..k-1, named by
     ``classes``) or "regression" (``y`` holds floats). ``defaults`` are the
-    training settings the command line uses for this dataset.
+    training settings the command line uses for this dataset. ``named_features``
+    says whether ``feature_names`` are the data's own column names (a CSV header,
+    a named dataset's), by which files given to a model trained on it are matched.
     """
 
     name: str
@@ -45,6 +53,7 @@ class Dataset:
     feature_names: list[str] = field(default_factory=list)
     defaults: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
+    named_features: bool = False
 
     @property
     def n_features(self) -> int:

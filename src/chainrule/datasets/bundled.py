@@ -27,6 +27,7 @@ def _sklearn(name: str, loader: str, seed: int, **defaults) -> Dataset:
         task="regression" if regression else "classification",
         classes=classes,
         feature_names=[str(f) for f in getattr(ds, "feature_names", [])] or [f"x{i + 1}" for i in range(X.shape[1])],
+        named_features=len(getattr(ds, "feature_names", [])) > 0,
         defaults=dict(TABULAR, **defaults),
     )
 

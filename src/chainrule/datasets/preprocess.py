@@ -3,7 +3,9 @@
 The model file stays a plain chainrule model (``cr.load`` reads it unchanged); the pipeline lives in a
 JSON sidecar named after it: ``model.npz`` → ``model.preprocess.json``. It holds the feature means and
 scales, the class names (the label mapping of a CSV target), the feature names and, for regression,
-the target's mean and scale.
+the target's mean and scale; and the data contract: whether the feature names are the training data's
+own column names (``named_columns``: files and data frames with a header are then matched to the model by
+them) and the name of an index column dropped in training (``index_column``: dropped from later files too).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ._base import DataError, Dataset
+from .columns import select_features
 
 LARGEST = float(np.finfo(np.float64).max) / 4  # larger values would overflow x − mean or the plots' padding
 
@@ -54,7 +57,11 @@ def _check_magnitude(A: np.ndarray, names: list[str], what: str) -> None:
 
 @dataclass
 class Preprocessor:
-    """``transform(X) = (X − mean) / scale``; for regression targets likewise with ``y_mean``, ``y_scale``."""
+    """``transform(X) = (X − mean) / scale``; for regression targets likewise with ``y_mean``, ``y_scale``.
+
+    ``transform`` takes a matrix by position, or a data frame with named columns (anything with ``columns``,
+    such as pandas') by column name where ``named_columns``, as ``chainrule.datasets.columns`` sets out.
+    """
 
     task: str = "classification"
     mean: list[float] = field(default_factory=list)
@@ -64,6 +71,8 @@ class Preprocessor:
     y_mean: float = 0.0
     y_scale: float = 1.0
     source: dict[str, Any] = field(default_factory=dict)
+    named_columns: bool = False
+    index_column: str | None = None
 
     @classmethod
     def fit(cls, data: Dataset, standardize: bool = True) -> Preprocessor:
@@ -82,6 +91,8 @@ class Preprocessor:
             list(data.classes),
             list(data.feature_names),
             source=dict(data.source, dataset=data.name),
+            named_columns=data.named_features,
+            index_column=data.source.get("index_column"),
         )
         if data.task == "regression":
             y = np.asarray(data.y_train, dtype=float)
@@ -94,12 +105,28 @@ class Preprocessor:
     def n_features(self) -> int:
         return len(self.mean)
 
-    def transform(self, X: np.ndarray, where: str = "input") -> np.ndarray:
+    def transform(self, X: Any, where: str = "input") -> np.ndarray:
+        if any(isinstance(c, str) for c in getattr(X, "columns", ())):  # pandas' default labels 0, 1, … name nothing
+            X = self.align(X, where)
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             got = X.shape[1] if X.ndim == 2 else f"shape {X.shape}"
             raise DataError(f"{where} has {got} features but the model was trained on {self.n_features}.")
         return (X - np.asarray(self.mean)) / np.asarray(self.scale)
+
+    def align(self, frame: Any, where: str = "input") -> np.ndarray:
+        """The feature columns of a data frame as a matrix in training order: by name where ``named_columns``
+        (reordered ones realigned, missing ones refused, extra ones ignored with a note), else by position; an
+        index column is dropped as from a file, and a column named as the training target is left out."""
+        header = [str(c) for c in frame.columns]
+        values = np.asarray(frame)
+        if values.ndim != 2:
+            raise DataError(f"{where}: expected a table of rows and columns; got shape {values.shape}.")
+        features = self.feature_names if self.named_columns else None
+        target = self.source.get("target")
+        skip = {header.index(target)} if isinstance(target, str) and target in header else set()
+        chosen = select_features(header, lambda c: values[:, c], where, skip, features, self.index_column)
+        return values[:, chosen.columns]
 
     def transform_y(self, y: np.ndarray) -> np.ndarray:
         return y if self.task != "regression" else (np.asarray(y, float) - self.y_mean) / self.y_scale
@@ -123,6 +150,8 @@ class Preprocessor:
         if not isinstance(doc, dict) or doc.pop("format", None) != "chainrule-preprocess":
             raise DataError(f"{path}: not a chainrule preprocessing file.")
         doc.pop("version", None)
+        if "named_columns" not in doc:  # written before the contract: a CSV header's target was recorded by name
+            doc["named_columns"] = isinstance((doc.get("source") or {}).get("target"), str)
         known = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 

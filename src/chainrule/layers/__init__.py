@@ -1,6 +1,6 @@
 """Layers: the protocol (``base``) and one module per family."""
 
-from .base import Layer, bad_input, bind, chain_sizes
+from .base import Buffers, Layer, bad_input, bind, build_chain, check_input, check_layers
 from .conv import Conv1D
 from .dense import Dense
 from .dropout import Dropout
@@ -12,6 +12,7 @@ from .residual import Residual
 __all__ = [
     "AvgPool1D",
     "BatchNorm",
+    "Buffers",
     "Conv1D",
     "Dense",
     "Dropout",
@@ -23,5 +24,7 @@ __all__ = [
     "Residual",
     "bad_input",
     "bind",
-    "chain_sizes",
+    "build_chain",
+    "check_input",
+    "check_layers",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,17 +20,32 @@ import numpy as np
 class Layer:
     """One step of the forward pass, with its backward step beside it.
 
-    The protocol:
+    The protocol (a new layer kind implements what applies; nothing else in chainrule changes):
 
-    * ``forward(X, train=True)`` returns the output. With ``train=True`` the
-      layer keeps what ``backward`` needs; with ``train=False`` it keeps
-      nothing, so inference calls can run from several threads at once.
-    * ``backward(dA, need_input_grad=True)`` takes ∂L/∂(output), fills
-      ``grads`` (assigned, never accumulated) and returns ∂L/∂(input), or
-      ``None`` when ``need_input_grad`` is False.
-    * ``params`` and ``grads`` are dicts name -> ndarray with the same keys
-      and shapes. Optimisers reach parameters only through them, updating in
-      place, so they may be views into one flat buffer.
+    * **Shapes.** ``output_shape(in_shape)`` gives the shape of one sample out
+      from one sample in (tuples, no batch axis), and raises ValueError when
+      ``in_shape`` does not fit. ``input_shape`` is the shape a layer fixes by
+      itself (Dense: (n_in,)), or None. A model calls ``build(in_shape,
+      n_models)`` on each layer in order when it is made.
+    * **The model axis is declared.** ``build`` tells the layer ``n_models``:
+      None in a Sequential, M in an Ensemble. With M, every array carries a
+      leading model axis: inputs are (M, n, *in_shape), or (1, n, *in_shape)
+      for the model's own input, outputs (M, n, *out_shape), parameters
+      (M, *shape). Nothing infers this from ``ndim``.
+    * **Mode and caching are separate.** ``forward(X, training=True,
+      keep=True)``: ``training`` is the mode (Dropout drops, BatchNorm uses
+      batch statistics); ``keep`` says whether to keep what ``backward``
+      needs. Inference (``keep=False``) keeps nothing, so it can run from
+      several threads at once.
+    * ``backward(dOut, need_input_grad=True)`` takes ∂L/∂(output) of the
+      last forward that kept, fills ``grads`` (assigned, never accumulated)
+      and returns ∂L/∂(input), or ``None`` when ``need_input_grad`` is False.
+    * **State.** ``params`` and ``grads`` are dicts name -> ndarray with the
+      same keys and shapes (``param_shapes()``, per member), views into the
+      model's flat buffers; optimisers update them in place. ``state``
+      (``state_shapes()``, e.g. running statistics) is saved with the model
+      but never trained. Initialisers take ``fans()`` from the layer.
+    * **Randomness** comes from the owning model's generator, ``generator()``.
     * ``get_config()`` and ``from_config(config)`` describe and rebuild the
       layer (without its weights); every subclass is registered by its class
       name in ``Layer.registry``, which model files read from.
@@ -55,26 +71,67 @@ class Layer:
     def __init__(self) -> None:
         self.params = {}
         self.grads = {}
-        self._cache: Any = None  # what backward needs, from the last training forward
+        self.state: dict[str, np.ndarray] = {}
+        self.n_models: int | None = None  # declared by the model in ``build``
+        self.in_shape: tuple[int, ...] | None = None
+        self.out_shape: tuple[int, ...] | None = None
+        self._cache: Any = None  # what backward needs, from the last forward with keep=True
         self._out_shape = None  # that forward's output shape: the gradient backward must receive
         self._drawn: dict[str, np.ndarray] = {}  # the values this layer drew itself, until a model adopts it
         self._owner: weakref.ref | None = None
 
-    def forward(self, X: np.ndarray, train: bool = True) -> np.ndarray:
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, dA: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+    def backward(self, dOut: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         raise NotImplementedError
 
-    def output_dim(self, n_in: int) -> int:
-        """Features per sample that come out, given ``n_in`` going in."""
-        return n_in
+    # ---------------------------------------------------------------- shapes
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """The shape of one input sample this layer fixes by itself, or None (it takes what comes)."""
+        return None
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The shape of one output sample, given one input sample of ``in_shape``; ValueError if it does not fit."""
+        return in_shape
+
+    def build(self, in_shape: tuple[int, ...], n_models: int | None) -> tuple[int, ...]:
+        """Fix this layer's input shape and model axis (the model calls it once); return the output shape."""
+        out = self.output_shape(tuple(in_shape))
+        self.in_shape, self.out_shape, self.n_models = tuple(in_shape), tuple(out), n_models
+        return self.out_shape
+
+    @property
+    def batch_axis(self) -> int:
+        """The axis that runs over samples: 0, or 1 behind an Ensemble's model axis."""
+        return 0 if self.n_models is None else 1
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The trained parameters' shapes, for one model."""
         return {}
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shapes of the state that is kept but not trained (running statistics), for one model."""
+        return {}
+
+    def reset_state(self) -> None:
+        """Put ``state`` back to its starting values."""
+
+    def check_state(self) -> None:
+        """Raise ValueError if ``state`` (as read from a model file) is unusable, saying what is wrong."""
+
+    def fans(self) -> tuple[int, int]:
+        """(fan_in, fan_out) of the weights, for the initialisers."""
+        raise NotImplementedError(f"{type(self).__name__} has no weights to initialise.")
 
     def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
         """Draw fresh parameters from ``rng`` in place (only ``names``, when given)."""
+
+    def generator(self) -> np.random.Generator:
+        """The random generator this layer draws from: its model's (a layer in no model has one of its own)."""
+        owner = self._owner() if self._owner is not None else None
+        return UNOWNED_DRAWS if owner is None else owner.rng
 
     # ------------------------------------------------------------- ownership
     def user_set(self) -> set[str]:
@@ -151,71 +208,115 @@ class Layer:
             pass
         if self._cache is None:
             raise RuntimeError(
-                f"{self!r}.backward was called before forward(X, train=True); run a training forward pass first."
+                f"{self!r}.backward was called before a forward that kept its values; run forward(X, keep=True) first."
             )
         got = f"shape {dOut.shape}" if isinstance(dOut, np.ndarray) else type(dOut).__name__
         raise ValueError(
             f"{self!r}.backward needs ∂L/∂output as an array of shape {self._out_shape}, "
-            f"the shape of the last training forward's output; received {got}."
+            f"the shape of the last kept forward's output; received {got}."
         )
 
     def forget(self) -> None:
-        """Drop what the last training forward kept (before pickling, or to free memory)."""
+        """Drop what the last kept forward kept (before pickling, or to free memory)."""
         self._cache, self._out_shape = None, None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
-def chain_sizes(layers: list[Layer]) -> tuple[int, int]:
-    """The input and output widths of ``layers`` applied in order; ValueError where they do not fit."""
-    first = next((layer for layer in layers if hasattr(layer, "n_in")), None)
-    if first is None:
-        raise ValueError("a model needs a layer that fixes the input size, such as Dense.")
-    n = n_in = first.n_in
-    for layer in layers:
-        expected = getattr(layer, "n_in", n)
-        if expected != n:
+def check_layers(layers: Any) -> list[Layer]:
+    """``layers`` as a list, checked: at least one, each a Layer, none twice."""
+    if not layers:
+        raise ValueError("a model needs at least one layer, e.g. Sequential(Dense(2, 1)).")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer {i} is {layer!r}, not a chainrule Layer.")
+    if len({id(layer) for layer in layers}) != len(layers):
+        raise ValueError("the same layer object appears twice; build a separate layer for each position.")
+    return list(layers)
+
+
+def build_chain(
+    layers: list[Layer], n_models: int | None, input_shape: tuple[int, ...] | None = None
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Build ``layers`` in order (see ``Layer.build``); return the model's input and output sample shapes.
+
+    The input shape is ``input_shape``, or the first one a layer fixes by itself (Dense's (n_in,)). Where
+    two neighbours do not fit, the ValueError names both layers and the shape that passes between them.
+    """
+    if input_shape is None:
+        first = next((layer for layer in layers if layer.input_shape is not None), None)
+        if first is None:
             raise ValueError(
-                f"{layer!r} expects {expected} inputs but the layer before it gives {n}; "
-                f"make it {type(layer).__name__}({n}, …)."
+                "no layer fixes the input shape (as Dense(n_in, n_out) does); pass it, e.g. input_shape=(1, 40)."
             )
-        n = layer.output_dim(n)
-    return n_in, n
+        input_shape = first.input_shape
+    shape = in_shape = tuple(int(d) for d in input_shape)
+    for i, layer in enumerate(layers):
+        try:
+            shape = layer.build(shape, n_models)
+        except ValueError as e:
+            before = f"the layer before it, {layers[i - 1]!r}" if i else "the model's input"
+            raise ValueError(f"layer {i} does not fit {before}: {e}") from None
+    return in_shape, shape
+
+
+@dataclass
+class Buffers:
+    """A model's flat buffers: parameters, their gradients, and the untrained state, each (P,) or (n_models, P)."""
+
+    params: np.ndarray
+    grads: np.ndarray
+    state: np.ndarray
 
 
 def bind(
-    layers: list[Layer], owner: Any, dtype: np.dtype, lead: tuple[int, ...] = ()
-) -> tuple[np.ndarray, np.ndarray, list[set[str]]]:
-    """Give every layer views into one flat parameter buffer and one gradient buffer, in layer order.
+    layers: list[Layer], owner: Any, dtype: np.dtype, n_models: int | None = None
+) -> tuple[Buffers, list[set[str]]]:
+    """Give every layer views into one flat parameter buffer, one gradient buffer and one state buffer.
 
-    ``lead`` = (n_models,) stacks models: the buffers are (n_models, P) and
-    every parameter view gains that leading axis. Values somebody set (see
-    ``Layer.user_set``) are copied in (to every model of a stack); every layer
-    is checked before any is changed. Returns the two buffers and, per layer,
-    the names of the parameters still to be drawn.
+    With ``n_models`` the buffers are (n_models, P) and every view gains that
+    leading axis. Values somebody set (see ``Layer.user_set``) are copied in
+    (to every model of a stack); every layer is checked before any is
+    changed; state starts from ``reset_state``. Returns the buffers and, per
+    layer, the names of the parameters still to be drawn.
     """
-    shapes = [layer.param_shapes() for layer in layers]
-    total = sum(math.prod(s) for layer_shapes in shapes for s in layer_shapes.values())
-    flat, flat_grad = np.zeros((*lead, total), dtype=dtype), np.zeros((*lead, total), dtype=dtype)
-    offset, views = 0, []
-    for layer_shapes in shapes:
-        params, grads = {}, {}
-        for name, shape in layer_shapes.items():
-            size = math.prod(shape)
-            params[name] = flat[..., offset : offset + size].reshape(*lead, *shape)
-            grads[name] = flat_grad[..., offset : offset + size].reshape(*lead, *shape)
-            offset += size
-        views.append((params, grads))
+    lead = () if n_models is None else (n_models,)
+    param_shapes = [layer.param_shapes() for layer in layers]
+    state_shapes = [layer.state_shapes() for layer in layers]
+    buffers = Buffers(*(_flat(param_shapes, lead, dtype) for _ in range(2)), _flat(state_shapes, lead, dtype))
+    params, grads = _views(buffers.params, param_shapes, lead), _views(buffers.grads, param_shapes, lead)
+    states = _views(buffers.state, state_shapes, lead)
     for layer in layers:
         layer.check_adoptable(owner)
     unset = []
-    for layer, (params, grads) in zip(layers, views):
-        kept = layer.adopt(owner, params, grads)
+    for layer, p, g, st in zip(layers, params, grads, states):
+        kept = layer.adopt(owner, p, g)
         for name, value in kept.items():
-            params[name][...] = value
-        unset.append(set(params) - set(kept))
-    return flat, flat_grad, unset
+            p[name][...] = value
+        old, layer.state = layer.state, st
+        layer.reset_state()
+        for name, value in old.items():  # state the layer already held (an unpickled model's) is kept
+            if name in st and np.shape(value) == st[name].shape:
+                st[name][...] = value
+        unset.append(set(p) - set(kept))
+    return buffers, unset
+
+
+def _flat(shapes: list[dict[str, tuple[int, ...]]], lead: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    return np.zeros((*lead, sum(math.prod(s) for layer_shapes in shapes for s in layer_shapes.values())), dtype)
+
+
+def _views(flat: np.ndarray, shapes: list[dict[str, tuple[int, ...]]], lead: tuple[int, ...]) -> list[dict]:
+    """Per layer, name -> a view of ``flat`` with that shape (and the lead axes), in layer order."""
+    offset, views = 0, []
+    for layer_shapes in shapes:
+        views.append({})
+        for name, shape in layer_shapes.items():
+            size = math.prod(shape)
+            views[-1][name] = flat[..., offset : offset + size].reshape(*lead, *shape)
+            offset += size
+    return views
 
 
 UNOWNED_DRAWS = np.random.default_rng()  # what a layer not yet in a model draws from (a model draws afresh)
@@ -226,17 +327,35 @@ def _same(a: Any, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
-def bad_input(layer: Layer, X: Any, width: int | None = None) -> Exception:
-    """The error for an input that is not a 2-D float array (of ``width`` columns, when given)."""
+def check_input(layer: Layer, X: Any) -> None:
+    """Raise a clear error unless X is a float array holding samples of the layer's input shape.
+
+    The shape is the one ``build`` fixed (or the layer's own ``input_shape`` before that; with neither, any
+    float array of at least two axes passes), behind the batch axis and, in an Ensemble, the model axis.
+    """
+    sample = layer.in_shape or layer.input_shape
+    if not isinstance(X, np.ndarray) or X.dtype.kind != "f":
+        raise bad_input(layer, X)
+    if sample is None:
+        if X.ndim < 2:
+            raise bad_input(layer, X)
+    elif X.ndim != len(sample) + 1 + (layer.n_models is not None) or X.shape[X.ndim - len(sample) :] != sample:
+        raise bad_input(layer, X)
+
+
+def bad_input(layer: Layer, X: Any) -> Exception:
+    """The error for an input that is not a float array of the layer's input shape."""
     if not isinstance(X, np.ndarray):
         return TypeError(
-            f"{layer!r}.forward needs a 2-D NumPy array; received {type(X).__name__}. "
+            f"{layer!r}.forward needs a NumPy array; received {type(X).__name__}. "
             "Convert it first, e.g. np.asarray(X, dtype=np.float64)."
         )
     if X.dtype.kind != "f":
         return TypeError(f"{layer!r} got input of dtype {X.dtype}; it needs floats, e.g. X.astype(np.float64).")
-    shape = f"(n_samples, {width})" if width is not None else "(n_samples, n_features)"
-    return ValueError(f"{layer!r} got input of shape {X.shape}; it expects {shape}.")
+    sample = layer.in_shape or layer.input_shape
+    inner = ", ".join(map(str, sample)) if sample is not None else "n_features"
+    lead = "n_models, " if layer.n_models is not None else ""
+    return ValueError(f"{layer!r} got input of shape {X.shape}; it expects ({lead}n_samples, {inner}).")
 
 
 def check_given(layer: str, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import initializers
 from .._validate import check_positive_int
-from .base import UNOWNED_DRAWS, Layer, bad_input, check_given
+from .base import UNOWNED_DRAWS, Layer, check_given, check_input
 
 
 class Dense(Layer):
@@ -27,7 +27,7 @@ class Dense(Layer):
 
     ``W`` and ``b`` give the starting values (kept by any model the layer
     joins). Otherwise ``init`` names the weight initialiser (see
-    ``chainrule.initializers``) or is a callable ``init(shape, rng, dtype)``;
+    ``chainrule.initializers``) or is a callable ``init(shape, rng, dtype, fan_in, fan_out)``;
     left as None, a Sequential picks the one the next activation suits (He
     for the ReLU family, Glorot otherwise). Biases start at zero.
     """
@@ -53,15 +53,12 @@ class Dense(Layer):
             self.params[name][...] = value
             del self._drawn[name]
 
-    def forward(self, X: np.ndarray, train: bool = True) -> np.ndarray:
-        W = self.params["W"]
-        ok = isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.ndim in (2, W.ndim)
-        if not ok or X.shape[-1] != self.n_in:
-            raise bad_input(self, X, self.n_in)
-        Z = X @ W  # (n, n_out); (n_models, n, n_out) for a stack of models
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        check_input(self, X)
+        Z = X @ self.params["W"]  # (n, n_out); (n_models, n, n_out) in an Ensemble
         b = self.params["b"]
-        Z += b if b.ndim == 1 else b[:, None, :]
-        if train:
+        Z += b if self.n_models is None else b[:, None, :]
+        if keep:
             self._cache, self._out_shape = X, Z.shape  # what backward needs, and the gradient shape it must get
         return Z
 
@@ -77,8 +74,19 @@ class Dense(Layer):
             ones = self._ones = np.ones(dZ.shape[-2], dtype=dZ.dtype)
         return ones
 
-    def output_dim(self, n_in: int) -> int:
-        return self.n_out
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.n_in,)
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if in_shape != (self.n_in,):
+            got = f"gets {in_shape[0]}" if len(in_shape) == 1 else f"gets samples of shape {in_shape}"
+            fix = f"make it Dense({in_shape[0]}, {self.n_out})" if len(in_shape) == 1 else "put a Flatten() before it"
+            raise ValueError(f"{self!r} expects {self.n_in} inputs per sample but {got}; {fix}.")
+        return (self.n_out,)
+
+    def fans(self) -> tuple[int, int]:
+        return self.n_in, self.n_out
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {"W": (self.n_in, self.n_out), "b": (self.n_out,)}
@@ -88,7 +96,7 @@ class Dense(Layer):
             W = self.params["W"]
             chosen = self.init if self.init is not None else default_init or initializers.DEFAULT_INIT
             draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
-            W[...] = draw(W.shape, rng, W.dtype)
+            W[...] = draw(W.shape, rng, W.dtype, *self.fans())  # W.shape may lead with the model axis
         if names is None or "b" in names:
             self.params["b"][...] = 0
 

@@ -21,7 +21,7 @@ from ..losses import Loss
 from ..model import Sequential
 from ..optimizers import SGD, Adam, Optimizer, RMSProp
 from ._monitor import _Monitor
-from ._penalty import _PenalizedLoss, _PenalizedOptimizer
+from ._penalty import _ScaledLoss
 
 _SOLVERS = ("sgd", "adam", "rmsprop")
 
@@ -162,12 +162,11 @@ class _BaseMLP(BaseEstimator):
         elif n_out != self.model_.n_out:
             raise ValueError(f"y gives {n_out} outputs but the fitted model has {self.model_.n_out}.")
         model = self.model_
-        if incremental and isinstance(model.loss_, _PenalizedLoss):
+        if incremental and model.loss_ is not None:
             loss, opt = model.loss_, model.optimizer_
-            loss.alpha = float(self.alpha)
         else:
-            loss = _PenalizedLoss(inner_loss, self._dense_layers(), float(self.alpha), scale)
-            opt = _PenalizedOptimizer(self._make_optimizer(), loss)
+            loss, opt = inner_loss if scale == 1.0 else _ScaledLoss(inner_loss, scale), self._make_optimizer()
+        objective = model.objective(loss, l2=float(self.alpha))  # the penalty is part of every gradient
         early = bool(self.early_stopping) and not incremental
         val = None
         if early:
@@ -194,7 +193,7 @@ class _BaseMLP(BaseEstimator):
         monitor = _Monitor(self, n, val, incremental)
         epochs = 1 if incremental else self.max_iter
         history = model.fit(
-            X, Y, loss=loss, optimizer=opt, epochs=epochs, batch_size=bs, shuffle=bool(self.shuffle),
+            X, Y, loss=objective, optimizer=opt, epochs=epochs, batch_size=bs, shuffle=bool(self.shuffle),
             validation_data=(Xv, Yv) if early else None, callbacks=[monitor, *self.callbacks],
             seed=int(rng.randint(np.iinfo(np.int32).max)), sample_weight=sw,
         )  # fmt: skip
@@ -234,7 +233,7 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype), train=False)
+        return self.model_.forward(np.ascontiguousarray(X, dtype=self.model_.dtype), training=False, keep=False)
 
     def _score_outputs(self, Z: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
         """Early stopping's validation score of the outputs Z: ``_score_metric`` (accuracy or R²) of the decoded Z."""

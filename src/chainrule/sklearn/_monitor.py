@@ -28,7 +28,7 @@ class _Monitor(Callback):
         est.loss_curve_.append(est.loss_)
         if self.val is not None:
             Xv, yv, swv = self.val
-            score = est._score_outputs(model.forward(Xv, train=False), yv, swv)
+            score = est._score_outputs(model.forward(Xv, training=False, keep=False), yv, swv)
             est.validation_scores_.append(score)
             worse = score < est.best_validation_score_ + est.tol
             if score > est.best_validation_score_:
