@@ -13,10 +13,7 @@ F = torch.nn.functional
 
 def built(layer, in_shape, n_models=None, dtype=np.float64):
     """``layer`` built for samples of ``in_shape`` with parameters of ``dtype`` (model axis M in front when given)."""
-    if hasattr(layer, "build"):
-        layer.build(in_shape, n_models)
-    else:  # TEMPORARY until the declared-shapes protocol lands
-        layer.n_models = n_models
+    layer.build(in_shape, n_models)
     lead = () if n_models is None else (n_models,)
     for name, shape in layer.param_shapes().items():
         value = np.broadcast_to(layer.params[name], (*lead, *shape)).astype(dtype)
@@ -113,7 +110,7 @@ def test_forward_leaves_its_input_alone_and_inference_keeps_nothing():
     before = X.copy()
     layer.forward(X, training=False, keep=False)
     np.testing.assert_array_equal(X, before)
-    with pytest.raises(RuntimeError, match="before forward"):
+    with pytest.raises(RuntimeError, match="before a forward that kept"):
         layer.backward(np.ones((4, 3, 7)))
 
 
@@ -230,3 +227,87 @@ def test_the_terms_sum_to_backwards_gradients_on_a_random_layer():
     for n, c, i in [(0, 0, 0), (1, 1, 8), (1, 0, 4)]:
         total = sum(w * d for *_, w, d in layer.input_gradient_terms(dZ, n, c, i))
         assert total == pytest.approx(dX[n, c, i], rel=1e-12, abs=1e-12)
+
+
+# ------------------------------------------------------------------ in a model
+def small_cnn(seed=0, dtype="float64", **kwargs):
+    """Every signal layer in one network: (2, 16) -> Conv -> (3, 8) -> MaxPool -> (3, 4) -> Conv -> (2, 4) -> ..."""
+    return cr.Sequential(
+        cr.Conv1D(2, 3, 3, stride=2, padding=1),
+        cr.Tanh(),
+        cr.MaxPool1D(2),
+        cr.Conv1D(3, 2, 2, padding="same", dilation=2),
+        cr.AvgPool1D(2, stride=1),
+        cr.Flatten(),
+        cr.Dense(6, 3),
+        input_shape=(2, 16),
+        seed=seed,
+        dtype=dtype,
+        **kwargs,
+    )
+
+
+def signals(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 2, 16)), rng.integers(0, 3, size=n)
+
+
+def test_gradcheck_passes_through_every_signal_layer():
+    X, y = signals()
+    result = cr.gradcheck(small_cnn(), X, y, "softmax_cross_entropy")
+    assert result.passed, str(result)
+
+
+def test_gradcheck_can_fail_when_a_convolution_gradient_is_wrong(monkeypatch):
+    X, y = signals()
+    model = small_cnn()
+    backward = cr.Conv1D.backward
+
+    def off_by_a_tenth(self, dZ, need_input_grad=True):
+        out = backward(self, dZ, need_input_grad)
+        self.grads["W"][...] *= 1.1
+        return out
+
+    monkeypatch.setattr(cr.Conv1D, "backward", off_by_a_tenth)
+    assert not cr.gradcheck(model, X, y, "softmax_cross_entropy").passed
+
+
+def test_summary_shows_each_layers_output_shape():
+    text = small_cnn().summary()
+    for shape in ("(None, 3, 8)", "(None, 3, 4)", "(None, 2, 4)", "(None, 2, 3)", "(None, 6)", "(None, 3)"):
+        assert shape in text, text
+
+
+def test_save_and_load_give_the_same_predictions(tmp_path):
+    X, y = signals()
+    model = small_cnn()
+    model.fit(X, y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=0.01), epochs=3, batch_size=3)
+    model.save(tmp_path / "cnn.npz")
+    again = cr.load(tmp_path / "cnn.npz")
+    assert [repr(layer) for layer in again.layers] == [repr(layer) for layer in model.layers]
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+
+
+def test_float32_model_trains_in_float32():
+    X, y = signals()
+    model = small_cnn(dtype="float32")
+    model.fit(X.astype(np.float32), y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=0.01), epochs=2)
+    assert model.predict(X.astype(np.float32)).dtype == np.float32
+
+
+def test_an_ensemble_of_cnns_equals_separate_fits():
+    X, y = signals(n=12)
+    fit = dict(loss="softmax_cross_entropy", epochs=4, batch_size=4, shuffle=False)
+    ens = cr.Ensemble.stack([small_cnn(seed=s) for s in range(3)])
+    ens.fit(X, y, optimizer=cr.Adam(lr=0.01), **fit)
+    for s in range(3):
+        alone = small_cnn(seed=s)
+        alone.fit(X, y, optimizer=cr.Adam(lr=0.01), **fit)
+        for mine, theirs in zip(ens.member(s).get_weights(), alone.get_weights()):
+            np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_flatten_into_a_dense_of_the_wrong_width_names_the_width_it_needs():
+    with pytest.raises(ValueError, match=r"gets 6; make it Dense\(6, 2\)"):
+        cr.Sequential(cr.Conv1D(2, 3, 3, stride=2, padding=1), cr.MaxPool1D(4), cr.Flatten(), cr.Dense(5, 2),
+                      input_shape=(2, 16))  # fmt: skip

@@ -9,10 +9,7 @@ torch = pytest.importorskip("torch")
 
 
 def built(layer, in_shape, n_models=None):
-    if hasattr(layer, "build"):
-        layer.build(in_shape, n_models)
-    else:  # TEMPORARY until the declared-shapes protocol lands
-        layer.n_models = n_models
+    layer.build(in_shape, n_models)
     return layer
 
 

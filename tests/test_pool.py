@@ -12,10 +12,7 @@ F = torch.nn.functional
 
 
 def built(layer, in_shape, n_models=None):
-    if hasattr(layer, "build"):
-        layer.build(in_shape, n_models)
-    else:  # TEMPORARY until the declared-shapes protocol lands
-        layer.n_models = n_models
+    layer.build(in_shape, n_models)
     return layer
 
 

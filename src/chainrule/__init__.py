@@ -17,7 +17,7 @@ from .activations import (
     Tanh,
     get_activation,
 )
-from .builders import clone, mlp
+from .builders import clone, cnn1d, mlp
 from .callbacks import Callback, EarlyStopping, History
 from .checkpoint import ModelCheckpoint
 from .ensemble import Ensemble, EnsembleHistory
@@ -115,6 +115,7 @@ __all__ = [
     "StepDecay",
     "Tanh",
     "clone",
+    "cnn1d",
     "explain",
     "from_onnx",
     "get_activation",

@@ -158,7 +158,7 @@ def open_model(path: str | Path) -> tuple[Sequential, Preprocessor]:
 
 def model_input(model: Sequential, X: np.ndarray) -> np.ndarray:
     """``X`` as ``model`` takes it: rows of features become one-channel signals (n, 1, length) for a CNN."""
-    shape = model.input_shape
+    shape = model.in_shape
     return X.reshape(len(X), *shape) if X.ndim == 2 and len(shape) == 2 and shape[0] == 1 else X
 
 

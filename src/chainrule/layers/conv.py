@@ -9,7 +9,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import initializers
 from ._windows import check_signal, check_size, output_length
-from .base import Layer, check_given
+from .base import UNOWNED_DRAWS, Layer, check_given
 
 
 class Conv1D(Layer):
@@ -37,7 +37,9 @@ class Conv1D(Layer):
 
     ``padding`` is an int (zeros on both ends) or "same" (stride 1 only: L_out = L,
     the extra zero on the right when dilation·(K − 1) is odd, as PyTorch does).
-    ``init`` names the weight initialiser (fans C·K and O·K); ``W``/``b`` give starting values.
+    ``init`` names the weight initialiser (fans C·K and O·K) or is a callable ``init(shape, rng, dtype, fan_in,
+    fan_out)``; left as None, a Sequential picks the one the next activation suits. ``W``/``b`` give starting
+    values (kept by any model the layer joins). Biases start at zero.
     """
 
     def __init__(
@@ -76,11 +78,15 @@ class Conv1D(Layer):
             initializers.get_initializer(init)  # fail now on a typo, not at build time
         self.init = init
         shapes = self.param_shapes()
-        self.params = {k: np.zeros(s) for k, s in shapes.items()}
-        for key, value in (("W", W), ("b", b)):
-            if value is not None:
-                self.params[key][...] = check_given(repr(self), key, value, shapes[key])
+        given = {key: check_given(repr(self), key, value, shapes[key]) for key, value in (("W", W), ("b", b))
+                 if value is not None}  # fmt: skip
+        self.params = {k: np.zeros(shape) for k, shape in shapes.items()}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.initialize(UNOWNED_DRAWS)  # usable on its own; a model redraws these from its seed
+        self._drawn = {name: p.copy() for name, p in self.params.items()}
+        for name, value in given.items():
+            self.params[name][...] = value
+            del self._drawn[name]
 
     # ----------------------------------------------------------------- shapes
     @property
@@ -185,8 +191,7 @@ class Conv1D(Layer):
             W = self.params["W"]
             chosen = self.init if self.init is not None else default_init or initializers.DEFAULT_INIT
             draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
-            fan_in, fan_out = self.fans()
-            W[...] = draw(W.shape, rng, W.dtype, fan_in, fan_out)
+            W[...] = draw(W.shape, rng, W.dtype, *self.fans())  # W.shape may lead with the model axis
         if names is None or "b" in names:
             self.params["b"][...] = 0
 
