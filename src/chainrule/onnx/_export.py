@@ -8,6 +8,7 @@ Everything is checked (layers, parameters, preprocessing, the output folder) bef
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,7 @@ def export(
         head = _proba_head(model)
         layers += [head] if head is not None else []
     steps = [_step(layer, i, opset, dtype) for i, layer in enumerate(layers)]
-    pre = _preprocessing(preprocess, model.n_in)
+    pre = _preprocessing(preprocess, math.prod(model.in_shape))  # a signal's values, each position its own
     labels = _labels(classes, preprocess)
     target = _check_target(path)
     size = sum(p.nbytes for layer in layers for p in layer.params.values())
@@ -67,8 +68,9 @@ def export(
     g = _Builder(onnx, dtype)
     x = "X"
     if pre["mean"] is not None:
-        x = g.node("Sub", [x, g.const("preprocess.mean", pre["mean"])], "preprocess/Sub")
-        x = g.node("Div", [x, g.const("preprocess.scale", pre["scale"])], "preprocess")
+        mean, scale = (pre[k].reshape(model.in_shape) for k in ("mean", "scale"))
+        x = g.node("Sub", [x, g.const("preprocess.mean", mean)], "preprocess/Sub")
+        x = g.node("Div", [x, g.const("preprocess.scale", scale)], "preprocess")
     for i, step in enumerate(steps):
         x = _write_step(g, step, x, f"layers.{i}")
     if pre["y_scale"] is not None:
@@ -81,7 +83,7 @@ def export(
     graph = helper.make_graph(
         g.nodes,
         "chainrule",
-        [helper.make_tensor_value_info("X", elem, ["N", model.n_in])],
+        [helper.make_tensor_value_info("X", elem, ["N", *model.in_shape])],
         [helper.make_tensor_value_info("Y", elem, ["N", model.n_out])],
         initializer=g.inits,
         doc_string=repr(model),

@@ -28,7 +28,7 @@ from ..layers import Dense
 from . import _layers, _table
 from ._errors import OnnxFileError, require_onnx
 from ._safe import DTYPES, Reader
-from ._signal import SIGNAL_OPS, drop_redundant_flattens, read_signal_node
+from ._signal import SIGNAL_OPS, drop_redundant_flattens, read_signal_node, signal_input_shape
 from ._table import Attr, Op, Param, X
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class _Graph:
         if len(inputs) != 1 or len(g.output) != 1:
             raise self.fail(f"its graph has {len(inputs)} inputs and {len(g.output)} outputs; one of each is expected.")
         self.input, self.output = inputs[0].name, g.output[0].name
-        self.dtype, self.width = self._input_type(inputs[0])
+        self.dtype, self.sample = self._input_type(inputs[0])
 
     def _constant_identities(self) -> None:
         """An Identity of a constant is that constant (PyTorch writes them for parameters with equal values)."""
@@ -120,7 +120,8 @@ class _Graph:
             raise self.fail(f"the constant {short(name, 60)} is defined twice.")
         self.constants[name] = value
 
-    def _input_type(self, info: Any) -> tuple[np.dtype, int | None]:
+    def _input_type(self, info: Any) -> tuple[np.dtype, tuple[int | None, ...] | None]:
+        """The input's dtype and its sample shape: (n_features,) or (channels, length), None where not given."""
         t = info.type.tensor_type if info.type.HasField("tensor_type") else None
         dtype = DTYPES.get(t.elem_type) if t is not None else None
         if dtype is None:
@@ -128,9 +129,12 @@ class _Graph:
         if not t.HasField("shape"):
             return dtype.newbyteorder("="), None
         dims = t.shape.dim
-        if len(dims) != 2:
-            raise self.fail(f"its input {short(info.name, 60)} has {len(dims)} dimensions; (N, n_features) is needed.")
-        return dtype.newbyteorder("="), dims[1].dim_value if dims[1].HasField("dim_value") else None
+        if len(dims) not in (2, 3):
+            raise self.fail(
+                f"its input {short(info.name, 60)} has {len(dims)} dimensions; (N, n_features) or (N, channels, "
+                "length) is needed."
+            )
+        return dtype.newbyteorder("="), tuple(d.dim_value if d.HasField("dim_value") else None for d in dims[1:])
 
     # ------------------------------------------------------------ reading the chain
     def model(self) -> Sequential:
@@ -296,13 +300,16 @@ class _Graph:
     def _build(self, steps: list[tuple]) -> Sequential:
         states: list[tuple[Any, dict[str, np.ndarray]]] = []  # running statistics, written once a model holds them
         layers = drop_redundant_flattens(self._layers(steps, states))
-        first = next((layer for layer in layers if isinstance(layer, Dense)), None)
-        if first is None:
-            raise self.fail("it has no MatMul or Gemm, so no dense layer.")
-        if self.width is not None and self.width != first.n_in:
-            raise self.fail(f"its input has {self.width} features but its first MatMul takes {first.n_in}.")
-        try:
-            model = MODELS["Sequential"](*layers, dtype=self.dtype)  # the class io builds models from
+        input_shape = signal_input_shape(self.sample, self.fail)
+        if input_shape is None:
+            first = next((layer for layer in layers if isinstance(layer, Dense)), None)
+            if first is None:
+                raise self.fail("it has no MatMul or Gemm, so no dense layer.")
+            width = self.sample[0] if self.sample else None
+            if width is not None and width != first.n_in:
+                raise self.fail(f"its input has {width} features but its first MatMul takes {first.n_in}.")
+        try:  # the class io builds models from
+            model = MODELS["Sequential"](*layers, dtype=self.dtype, input_shape=input_shape)
         except (ValueError, TypeError) as exc:
             raise self.fail(f"its layers do not fit together ({exc}).") from None
         for layer, state in states:

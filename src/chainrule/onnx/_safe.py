@@ -24,7 +24,7 @@ MAX_FILE_BYTES = 1 << 30  # 1 GiB; a float32 MLP this large has 250 M parameters
 MAX_ELEMENTS = MAX_PARAMS  # per tensor
 MAX_NODES = 10_000
 MIN_OPSET = 9  # Erf, and the Gemm, Softmax and activation ops as they have been since
-FLOAT, DOUBLE = 1, 11  # TensorProto.DataType
+FLOAT, DOUBLE, INT64 = 1, 11, 7  # TensorProto.DataType
 DTYPES = {FLOAT: np.dtype("<f4"), DOUBLE: np.dtype("<f8")}
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
@@ -87,12 +87,14 @@ class Reader:
             )
         if tensor.HasField("segment"):
             raise self.fail(f"{what} is a segment of a larger tensor.")
+        if tensor.data_type == INT64 and len(tensor.dims) == 1 and 0 < tensor.dims[0] <= 8:
+            return self._shape(tensor, what)
         dtype = DTYPES.get(tensor.data_type)
         if dtype is None:
             raise self.fail(f"{what} has data type {tensor.data_type}; chainrule reads float32 (1) and float64 (11).")
         dims = list(tensor.dims)
-        if len(dims) > 2 or any(d < 0 or d > MAX_ELEMENTS for d in dims):
-            raise self.fail(f"{what} has dims {_short(dims)}; chainrule reads scalars, vectors and matrices.")
+        if len(dims) > 3 or any(d < 0 or d > MAX_ELEMENTS for d in dims):
+            raise self.fail(f"{what} has dims {_short(dims)}; chainrule reads up to three (a convolution's kernel).")
         n = math.prod(dims)
         if n > MAX_ELEMENTS:
             raise self.fail(f"{what} declares {n:,} elements (limit {MAX_ELEMENTS:,}).")
@@ -111,6 +113,13 @@ class Reader:
         if not np.isfinite(arr).all():
             raise self.fail(f"{what} contains NaN or infinity.")
         return arr.reshape(dims)
+
+    def _shape(self, tensor: Any, what: str) -> np.ndarray:
+        """A short int64 vector (a Reshape's target shape), checked as ``array`` checks floats."""
+        n, raw, typed = tensor.dims[0], tensor.raw_data, tensor.int64_data
+        if len(raw) and len(typed) or (len(raw) != 8 * n if len(raw) else len(typed) != n):
+            raise self.fail(f"{what} does not hold the {n} int64 values its dims declare.")
+        return np.frombuffer(raw, dtype="<i8").astype(np.int64) if len(raw) else np.array(typed, dtype=np.int64)
 
     def attributes(self, node: Any, where: str) -> dict[str, Any]:
         """A node's attributes as Python values: float, int, str, or a tensor (Constant's value)."""

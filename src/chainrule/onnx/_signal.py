@@ -71,9 +71,20 @@ def read_signal_node(node: Any, constants: dict[str, np.ndarray], fail: Any) -> 
         _refuse_unless(attrs.get("axis", 1) == 1, where, f"axis={attrs.get('axis')}", fail)
         return Flatten(), x
     shape = constants.get(node.inputs[1]) if len(node.inputs) == 2 else None  # Reshape
-    if shape is None or shape.shape != (2,) or shape[1] != -1 or shape[0] not in (-1, 0):
+    # (0 or −1, −1), or (−1, C·L) as PyTorch's default exporter writes it: the layer after checks that C·L fits
+    first = (-1,) if attrs.get("allowzero", 0) else (-1, 0)  # with allowzero a 0 is a length, not "copy N"
+    if shape is None or shape.shape != (2,) or shape[0] not in first or not (shape[1] == -1 or shape[1] > 0):
         raise fail(f"{where} must reshape to (N, −1) with a constant shape; chainrule reads no other Reshape.")
     return Flatten(), x
+
+
+def signal_input_shape(sample: tuple[int | None, ...] | None, fail: Any) -> tuple[int, int] | None:
+    """The model's input shape (channels, length) for a graph whose input X is (N, C, L); None for (N, n_features)."""
+    if sample is None or len(sample) != 2:
+        return None
+    if None in sample or min(sample) < 1:
+        raise fail(f"its input X is (N, C, L) with C, L = {sample}; chainrule needs both as numbers.")
+    return sample[0], sample[1]
 
 
 def drop_redundant_flattens(layers: list[Layer]) -> list[Layer]:
