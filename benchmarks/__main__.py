@@ -23,6 +23,9 @@ WORKLOADS = [
     ("ensemble", "float64"),
     ("defaults", "float64"),
     ("mnist1d_layers", "float32"),
+    ("cnn", "float32"),
+    ("cnn", "float64"),
+    ("cnn_accuracy", "float32"),
 ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import initializers
 from ._windows import check_signal, check_size, output_length
@@ -21,8 +20,8 @@ class Conv1D(Layer):
 
         Z[n, o, t] = b[o] + Σ_c Σ_k W[o, c, k] · x[n, c, t·stride + k·dilation − padding]
 
-    where x is zero outside 0 ≤ index < L (the padding). Computed as im2col: the
-    windows become the rows of one matrix X̂ (n·L_out, C·K), and Z = X̂·Wᵀ + b.
+    where x is zero outside 0 ≤ index < L (the padding). Computed as im2col: one
+    gather makes the windows the rows of a matrix X̂ (n·L_out, C·K), and Z = X̂·Wᵀ + b.
 
     Backward, given δ = dZ = ∂L/∂Z (n, O, L_out):
 
@@ -82,6 +81,8 @@ class Conv1D(Layer):
                  if value is not None}  # fmt: skip
         self.params = {k: np.zeros(shape) for k, shape in shapes.items()}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._taps_for: tuple[tuple[int, int, int], np.ndarray] | None = None  # the gather's indices, per input shape
+        self._ones_row = np.ones(0)
         self.initialize(UNOWNED_DRAWS)  # usable on its own; a model redraws these from its seed
         self._drawn = {name: p.copy() for name, p in self.params.items()}
         for name, value in given.items():
@@ -124,21 +125,33 @@ class Conv1D(Layer):
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         check_signal(self, X, self.in_channels, self.n_models)
         L_out = self.output_shape(X.shape[-2:])[1]
-        K, s, d, (left, right) = self.kernel_size, self.stride, self.dilation, self.pads()
+        (left, right), n_out = self.pads(), self.out_channels
         *lead, C, L = X.shape
-        XT = np.zeros((*lead, left + L + right, C), dtype=X.dtype)  # padded, channels last: (…, n, Lp, C)
-        XT[..., left : left + L, :] = X.swapaxes(-1, -2)
-        windows = sliding_window_view(XT, self.span, axis=-2)[..., : s * (L_out - 1) + 1 : s, :, ::d]
-        cols = windows.reshape(*lead[:-1], lead[-1] * L_out, C * K)  # X̂ (…, n·L_out, C·K), one copy
+        Xp = X
+        if left or right:  # the padded signal (…, n, C, Lp)
+            Xp = np.zeros((*lead, C, left + L + right), dtype=X.dtype)
+            Xp[..., left : left + L] = X
+        taps = self._taps(C, Xp.shape[-1], L_out)
+        cols = np.take(Xp.reshape(*lead, -1), taps, axis=-1)  # every window's C·K inputs, in one gather
+        cols = cols.reshape(*lead[:-1], lead[-1] * L_out, C * self.kernel_size)  # X̂ (…, n·L_out, C·K)
         W = self.params["W"]
-        W2 = W.reshape(*W.shape[:-3], self.out_channels, C * K)  # (…, O, C·K)
-        Z = cols @ W2.mT  # (…, n·L_out, O)
+        Z = cols @ W.reshape(*W.shape[:-3], n_out, -1).mT  # X̂·Wᵀ (…, n·L_out, O)
         Z += self.params["b"][..., None, :]
-        Z = Z.reshape(*Z.shape[:-2], lead[-1], L_out, self.out_channels).swapaxes(-1, -2)
-        Z = np.ascontiguousarray(Z)  # (…, n, O, L_out)
+        Z = np.ascontiguousarray(Z.reshape(*Z.shape[:-2], lead[-1], L_out, n_out).swapaxes(-1, -2))  # (…, n, O, L_out)
         if keep:
             self._cache, self._out_shape = (cols, X.shape), Z.shape
         return Z
+
+    def _taps(self, C: int, Lp: int, L_out: int) -> np.ndarray:
+        """Flat indices into a padded (C, Lp) sample: window t's input c at tap k is c·Lp + t·stride + k·dilation.
+
+        Ordered (t, c, k), so that the gather gives X̂'s rows; made once per input shape.
+        """
+        if self._taps_for is None or self._taps_for[0] != (C, Lp, L_out):
+            t = np.arange(L_out)[:, None, None] * self.stride
+            k = np.arange(self.kernel_size)[None, None, :] * self.dilation
+            self._taps_for = ((C, Lp, L_out), (t + k + Lp * np.arange(C)[None, :, None]).ravel())
+        return self._taps_for[1]
 
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         cols, in_shape = self._cached(dZ)
@@ -146,7 +159,7 @@ class Conv1D(Layer):
         dZT = dZ.swapaxes(-1, -2).reshape(*lead[:-1], lead[-1] * L_out, n_out)  # δ as (…, n·L_out, O)
         W = self.params["W"]
         self.grads["W"][...] = (dZT.mT @ cols).reshape(W.shape)  # dW = δᵀ·X̂
-        self.grads["b"][...] = dZT.sum(axis=-2)
+        np.matmul(self._ones(dZT), dZT, out=self.grads["b"])  # db = Σ over samples and positions, as 1ᵀ·δ
         if not need_input_grad:
             return None
         K, s, d, (left, _) = self.kernel_size, self.stride, self.dilation, self.pads()
@@ -157,6 +170,12 @@ class Conv1D(Layer):
         for k in range(K):  # each tap adds back what it read: the scatter of the transposed convolution
             dXT[..., k * d : k * d + s * (L_out - 1) + 1 : s, :] += dcols[..., k]
         return np.ascontiguousarray(dXT[..., left : left + L, :].swapaxes(-1, -2))
+
+    def _ones(self, dZT: np.ndarray) -> np.ndarray:
+        """A row of ones as long as δ's rows (kept between calls)."""
+        if self._ones_row.shape[0] != dZT.shape[-2] or self._ones_row.dtype != dZT.dtype:
+            self._ones_row = np.ones(dZT.shape[-2], dtype=dZT.dtype)
+        return self._ones_row
 
     # ------------------------------------------------ the sums, term by term
     def weight_gradient_terms(self, dZ: np.ndarray, o: int, c: int, k: int) -> list[tuple[int, int, int, float, float]]:
