@@ -29,10 +29,9 @@ def make_data(n: int, dtype, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_model(dtype, seed: int = 0) -> cr.Sequential:
-    layers: list[cr.Layer] = []
-    for c, o, k in CONVS:
-        layers += [cr.Conv1D(c, o, k, stride=STRIDE, padding=PADDING), cr.ReLU()]
-    return cr.Sequential(*layers, cr.Flatten(), cr.Dense(125, CLASSES), seed=seed, dtype=dtype)
+    """The paper's network, as ``cr.cnn1d`` builds it without BatchNorm."""
+    return cr.cnn1d(LENGTH, CLASSES, [o for _, o, _ in CONVS], [k for _, _, k in CONVS], stride=STRIDE, padding=PADDING,
+                    batchnorm=False, seed=seed, dtype=dtype)  # fmt: skip
 
 
 class Chainrule:
