@@ -258,6 +258,17 @@ def test_gradcheck_passes_through_every_signal_layer():
     assert result.passed, str(result)
 
 
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "gelu", "sigmoid", "softplus"])
+def test_batchnorm_and_activations_work_on_signals_per_channel(activation):
+    X, y = signals(n=8)
+    # the activation before BatchNorm: a bias right before it has a gradient of exactly 0, which no relative
+    # finite-difference check can confirm
+    model = cr.Sequential(cr.Conv1D(2, 3, 3, padding=1), cr.get_activation(activation), cr.BatchNorm(3),
+                          cr.GlobalAvgPool1D(), cr.Dense(3, 3), input_shape=(2, 16), seed=1)  # fmt: skip
+    result = cr.gradcheck(model, X, y, "softmax_cross_entropy")
+    assert result.passed, str(result)
+
+
 def test_gradcheck_can_fail_when_a_convolution_gradient_is_wrong(monkeypatch):
     X, y = signals()
     model = small_cnn()
