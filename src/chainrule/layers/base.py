@@ -333,13 +333,15 @@ def check_input(layer: Layer, X: Any) -> None:
     The shape is the one ``build`` fixed (or the layer's own ``input_shape`` before that; with neither, any
     float array of at least two axes passes), behind the batch axis and, in an Ensemble, the model axis.
     """
-    sample = layer.in_shape or layer.input_shape
-    if not isinstance(X, np.ndarray) or X.dtype.kind != "f":
+    sample = layer.in_shape
+    if sample is None:
+        sample = layer.input_shape
+    if X.__class__ is not np.ndarray and not isinstance(X, np.ndarray) or X.dtype.kind != "f":
         raise bad_input(layer, X)
     if sample is None:
         if X.ndim < 2:
             raise bad_input(layer, X)
-    elif X.ndim != len(sample) + 1 + (layer.n_models is not None) or X.shape[X.ndim - len(sample) :] != sample:
+    elif X.shape[-len(sample) :] != sample or X.ndim != len(sample) + (1 if layer.n_models is None else 2):
         raise bad_input(layer, X)
 
 
