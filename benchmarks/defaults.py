@@ -60,7 +60,10 @@ def describe(data) -> str:
     d = data.defaults
     n_out = 1 if data.task == "regression" else data.n_classes
     sizes = "-".join(map(str, [data.n_features, *d["layers"], n_out]))
-    extra = [d["dtype"]] if d.get("dtype", "float64") != "float64" else []
+    extra = [f"dropout {d['dropout']:g}"] if d.get("dropout") else []
+    extra += [f"{d['norm']} norm"] if d.get("norm") else []
+    extra += ["residual"] if d.get("residual") else []
+    extra += [d["dtype"]] if d.get("dtype", "float64") != "float64" else []
     extra += [] if d.get("standardize", True) else ["raw inputs"]
     text = f"{sizes} {d['activation']}, {d['optimizer']} lr {d['lr']:g}, batch {d['batch_size'] or 'full'}, "
     return text + f"{d['epochs']} epochs" + "".join(f", {e}" for e in extra)

@@ -96,6 +96,27 @@ def test_config_round_trip():
         cr.Residual.config_shapes({"type": "Residual", "layers": [{"type": "Nope"}]})
 
 
+def test_a_model_file_cannot_nest_blocks_without_bound(tmp_path):
+    import json
+    import zipfile
+
+    model = cr.Sequential(cr.Residual(cr.Dense(2, 2)), seed=0)
+    model.save(tmp_path / "m.zip")
+    with zipfile.ZipFile(tmp_path / "m.zip") as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    doc = json.loads(files["model.json"])
+    block = doc["config"]["layers"][0]
+    for _ in range(200):  # a hostile file: blocks inside blocks
+        block = {"type": "Residual", "layers": [block]}
+    doc["config"]["layers"][0] = block
+    files["model.json"] = json.dumps(doc).encode()
+    with zipfile.ZipFile(tmp_path / "deep.zip", "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    with pytest.raises(cr.ModelFileError, match="nests more than 16 Residual layers"):
+        cr.load(tmp_path / "deep.zip")
+
+
 # ---------------------------------------------------------------- in a model
 def blobs(n=32, seed=0):
     rng = np.random.default_rng(seed)

