@@ -78,7 +78,7 @@ def add_parser(sub: Any) -> None:
 def _settings(args: argparse.Namespace, data: datasets.Dataset) -> dict[str, Any]:
     s = dict(data.defaults)
     if args.model == "cnn":
-        s.update(CNN1D_TRAINING, layers=[25, 25, 25], norm="batch")
+        s.update(CNN1D_TRAINING, layers=[25, 25, 25], norm="batch", dropout=0.0, residual=False)
     for key in ("activation", "optimizer", "lr", "epochs", "dropout", "norm", "residual"):
         if getattr(args, key) is not None:
             s[key] = getattr(args, key)
