@@ -10,7 +10,7 @@ import time
 from ._harness import format_table, header
 
 # (module, dtype) in the order of the workloads; float64 versions of 1 and 2 are workload 6, and
-# workload 7 compares the scikit-learn estimators; workload 8 trains ensembles
+# workload 7 compares the scikit-learn estimators; workload 8 trains ensembles; workload 9 is lbfgs
 WORKLOADS = [
     ("xor", "float32"),
     ("mnist", "float32"),
@@ -26,6 +26,7 @@ WORKLOADS = [
     ("cnn", "float32"),
     ("cnn", "float64"),
     ("cnn_accuracy", "float32"),
+    ("sklearn_lbfgs", "float64"),
 ]
 
 

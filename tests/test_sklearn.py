@@ -257,7 +257,10 @@ def test_pipeline_cross_val_and_grid_search():
 def test_invalid_parameters_name_the_argument():
     X, y = blobs(n=20)
     for params, match in [
-        ({"solver": "lbfgs"}, "solver"),
+        ({"solver": "newton"}, "solver"),
+        ({"learning_rate": "optimal"}, "learning_rate"),
+        ({"power_t": -0.5}, "power_t"),
+        ({"max_fun": 0}, "max_fun"),
         ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes"),
         ({"activation": "mish"}, "activation"),
         ({"batch_size": 0}, "batch_size"),

@@ -248,7 +248,7 @@ class Sequential:
 
     def copy(self, dtype: Any = None) -> Sequential:
         """A new model with the same layers, weights and loss (cast to ``dtype`` if given); nothing shared."""
-        twin = type(self).from_config({**self.get_config(), "dtype": str(dtype or self.dtype)})
+        twin = type(self).from_config({**self.get_config(), "dtype": str(check_dtype(dtype or self.dtype))})
         twin.flat_params[...] = self.flat_params
         twin.flat_state[...] = self.flat_state
         twin.loss_ = self.loss_

@@ -1,7 +1,9 @@
 """Models that leave chainrule, and come back: ONNX export and import.
 
-``export(model, "model.onnx")`` writes a Sequential of Dense layers and activations as one ONNX graph;
-``load("model.onnx")`` reads such a graph (from chainrule, PyTorch or elsewhere) back as a Sequential.
+``export(model, "model.onnx")`` writes a Sequential of Dense layers and activations as one ONNX graph
+(``to_model_proto`` gives the same graph as an ``onnx.ModelProto``, without a file);
+``load("model.onnx")`` reads such a graph (from chainrule, PyTorch, skl2onnx or elsewhere) back as a
+Sequential, and ``class_labels("model.onnx")`` the class names it carries.
 Both need the optional ``onnx`` package (``pip install "chainrule[onnx]"``, which also brings onnxruntime
 to run the files); ``import chainrule`` never imports it.
 
@@ -38,19 +40,38 @@ scaling are in the graph, and the chainrule model it came from. Read them with
 
 Import reads a chain from input to output: MatMul or Gemm (alpha, beta and transB folded into W and b),
 elementwise Add/Sub/Mul/Div by constants (folded into the neighbouring dense layer: biases,
-standardisation, output scaling), and every recipe of the table, composites included (also as PyTorch
-writes gelu and gelu_tanh); BatchNormalization (inference mode), LayerNormalization over the last axis,
-Dropout (as a Dropout layer of its ratio), Add of two computed tensors where one is reached from the other
-by a chain (a Residual block), and an Identity of a constant (PyTorch writes one for parameters of equal
-values). Anything else is refused with an ``OnnxFileError`` naming the op.
+standardisation, output scaling), and every recipe of the table, composites included (also as both of
+PyTorch's exporters write gelu, gelu_tanh and softplus); BatchNormalization (inference mode),
+LayerNormalization over the last axis, Dropout (as a Dropout layer of its ratio), Add of two computed tensors
+where one is reached from the other by a chain (a Residual block), an Identity of a constant (PyTorch writes
+one for parameters of equal values), and on signals X (N, C, L) Conv, MaxPool, AveragePool,
+GlobalAveragePool, Flatten and a Reshape to (N, −1). Around the chain it reads what other tools write:
 
-Untrusted files: ``load`` reads at most ``MAX_FILE_BYTES`` from a regular file, parses only those bytes
-(never external data: tensors stored outside the file are refused, so no path in a file is ever
-opened), checks the IR version, the opset (``MIN_OPSET`` to the newest the installed onnx knows), node
+* skl2onnx's MLPClassifier and MLPRegressor graphs: the input Cast (a no-op where the dtype matches;
+  otherwise its target is the model's dtype), the Reshape to (−1, k) of an (N, k) output, the label output
+  (ArgMax → ArrayFeatureExtractor → Reshape → Cast) and the ZipMap, with or without it. Their class labels
+  come back from ``class_labels(path)``, as those of chainrule's own "classes" metadata do. A binary
+  classifier's Concat(1 − σ(z), σ(z)) becomes a two-column Dense layer and Softmax (softmax(−z/2, z/2) is
+  that pair), so ``predict_proba`` gives both columns, as scikit-learn's does.
+* Flatten(axis=1) of the 2-D input, and Identity after an activation: no-ops. After a dense layer,
+  Identity is chainrule's identity activation, as ``export`` writes it.
+* **LogSoftmax**, as the last op, imports as **Softmax**: the model outputs the probabilities exp(Y), not
+  the file's log-probabilities Y (``np.log(model.predict(X))`` gives those). So ``predict_proba`` and
+  explain see an ordinary softmax output, and ``categorical_cross_entropy`` fuses with it into the
+  step (p − y)/n, which is also the gradient of the negative log-likelihood on the file's LogSoftmax.
+  A LogSoftmax anywhere else is refused.
+
+Anything else is refused with an ``OnnxFileError`` naming the op and its node.
+
+Untrusted files: ``load`` reads at most ``MAX_FILE_BYTES`` from a regular file, parses only those bytes,
+checks the IR version, the opset (``MIN_OPSET`` to the newest the installed onnx knows), node
 domains, ops, attribute types, and each tensor's type, dims (at most ``MAX_ELEMENTS`` elements) and
 byte count against the bytes present before converting it to NumPy. A damaged, truncated or hostile
 file gives an ``OnnxFileError`` (a ValueError, and a ``chainrule.ModelFileError``), never another
-exception, never code run from the file.
+exception, never code run from the file. External data (PyTorch keeps weights of 1 KiB or more in
+``model.onnx.data`` by default) is read only from a regular file directly in the model's own folder, named
+by a bare file name, opened without following links, within its size and ``MAX_EXTERNAL_BYTES`` in all;
+absolute paths, ``..``, folders, links, ranges past the end of the file and oversized tensors are refused.
 
 Where the two differ: chainrule's softplus is z itself above 20, as PyTorch's; ONNX's Softplus is
 log(1 + eᶻ) everywhere (PyTorch exports it so too), less than e⁻²⁰ ≈ 2e-9 apart, which float32 cannot see.
@@ -60,8 +81,8 @@ export ``model.copy("float32")``.
 """
 
 from ._errors import INSTALL, OnnxFileError
-from ._export import DEFAULT_OPSET, export
-from ._load import load
+from ._export import DEFAULT_OPSET, export, to_model_proto
+from ._load import class_labels, load
 from ._safe import MAX_ELEMENTS, MAX_FILE_BYTES, MIN_OPSET
 from ._table import SUPPORTED, describe
 
@@ -73,7 +94,9 @@ __all__ = [
     "MIN_OPSET",
     "OnnxFileError",
     "SUPPORTED",
+    "class_labels",
     "describe",
     "export",
     "load",
+    "to_model_proto",
 ]

@@ -50,6 +50,20 @@ def export(
     Softmax is appended to a model that ends in logits. ``classes`` (default: the preprocessor's, for a
     classifier) go into the metadata as JSON. ``opset`` defaults to 17 (13 at least).
     """
+    proto = to_model_proto(model, preprocess=preprocess, opset=opset, proba=proba, classes=classes)
+    _write(_check_target(path), proto.SerializeToString())
+
+
+def to_model_proto(
+    model: Sequential,
+    *,
+    preprocess: Preprocessor | None = None,
+    opset: int | None = None,
+    proba: bool = False,
+    classes: Sequence[Any] | None = None,
+) -> Any:
+    """The checked ``onnx.ModelProto`` that ``export`` writes (same arguments, no file): to embed the network
+    in a larger graph, as ``chainrule.sklearn``'s skl2onnx converter does."""
     onnx = require_onnx()
     opset = _check_opset(onnx, opset)
     dtype = np.dtype(model.dtype)
@@ -60,7 +74,6 @@ def export(
     steps = [_step(layer, i, opset, dtype) for i, layer in enumerate(layers)]
     pre = _preprocessing(preprocess, math.prod(model.in_shape))  # a signal's values, each position its own
     labels = _labels(classes, preprocess)
-    target = _check_target(path)
     size = sum(p.nbytes for layer in layers for p in layer.params.values())
     if size > MAX_BYTES:
         raise ValueError(f"the model's {size:,} bytes of weights do not fit in one ONNX file (2 GiB at most).")
@@ -99,7 +112,7 @@ def export(
     props = _metadata(model, layers[-1], labels, pre)
     helper.set_model_props(proto, props)
     onnx.checker.check_model(proto, full_check=True)
-    _write(target, proto.SerializeToString())
+    return proto
 
 
 def _metadata(model: Sequential, last: Any, labels: list[Any] | None, pre: dict[str, Any]) -> dict[str, str]:

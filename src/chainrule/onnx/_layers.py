@@ -113,6 +113,31 @@ def build(step: tuple, build_inner: Callable[[list[tuple]], list[Layer]]) -> tup
     return layer, {k: v for k, v in arrays.items() if k.startswith("running")}
 
 
+def constant_identities(graph: Any) -> None:
+    """An Identity of a constant is that constant (PyTorch writes them for parameters with equal values)."""
+    found = True
+    while found:
+        found = False
+        for t, node in list(graph.producer.items()):
+            if node.op == "Identity" and len(node.inputs) == 1 and node.inputs[0] in graph.constants:
+                graph.constants[t] = graph.constants[node.inputs[0]]
+                del graph.producer[t]
+                found = True
+
+
+def residual(graph: Any, node: Any, fold: Callable) -> tuple[tuple, str, set[int]]:
+    """Add(x, f(x)): the input from which a chain of steps leads to the other input is the skip path."""
+    for skip, branch in (node.inputs, node.inputs[::-1]):
+        try:
+            inner, used = graph.chain(branch, skip)
+        except LookupError:
+            continue
+        if not inner:
+            break
+        return ("residual", fold(inner[::-1], graph.fail)), skip, used | {node.index}
+    raise graph.fail(f"{node.where} adds two computed tensors, but neither is the input of a chain to the other.")
+
+
 def kinds() -> set[str]:
     """The step kinds ``read`` and the residual reading make, which ``build`` turns into layers."""
     return {"dropout", "residual", "batchnorm", "layernorm"}

@@ -6,14 +6,16 @@ The graph is read backwards, from its output to its input, one step at a time:
 * a dense layer: MatMul(x, W), or Gemm(x, B, C) with alpha, beta and transB folded into W and b;
 * an elementwise Add, Sub, Mul or Div by a constant: folded into the dense layer before it (a bias,
   an output scaling) or, failing that, the one after it (a standardisation of the input);
-* BatchNormalization, LayerNormalization and Dropout nodes, and Add(x, f(x)) of two computed tensors, where
-  f is a chain back to x: a residual block (``_layers``). An Identity of a constant is that constant.
+* what other tools write around such a chain (``_foreign``): Cast, Reshape, Flatten, Identity, LogSoftmax,
+  skl2onnx's binary pair, and its label and ZipMap outputs, which name the classes;
+* BatchNorm, LayerNorm, Dropout and residual blocks (``_layers``); Conv, the poolings and Flatten (``_signal``).
 
 Every node must be one of these steps, used once; anything else is refused, naming the node and its op.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -25,10 +27,10 @@ from .._archive import short
 from ..activations import Activation
 from ..io import MODELS
 from ..layers import Dense
-from . import _layers, _table
+from . import _foreign, _layers, _table
 from ._errors import OnnxFileError, require_onnx
 from ._safe import DTYPES, Reader
-from ._signal import SIGNAL_OPS, drop_redundant_flattens, read_signal_node, signal_input_shape
+from ._signal import DESCRIBE, SIGNAL_OPS, drop_redundant_flattens, read_signal_node, signal_input_shape
 from ._table import Attr, Op, Param, X
 
 if TYPE_CHECKING:
@@ -44,13 +46,36 @@ def load(path: str | os.PathLike) -> Sequential:
     """The chainrule Sequential an ONNX file describes; OnnxFileError for anything else.
 
     A missing path raises FileNotFoundError. Any file, however damaged or hostile, gives either a model
-    or an OnnxFileError (a ValueError): never code run from the file, never a read outside it, never an
-    allocation larger than the file's size justifies.
+    or an OnnxFileError (a ValueError): never code run from the file, never a read outside it (external
+    data only from plain files in its folder), never an allocation larger than the file's size justifies.
     """
+    return _read(path, labels=False)[0]
+
+
+def class_labels(path: str | os.PathLike) -> list[Any] | None:
+    """The class labels an ONNX file names, column by column of the model ``load`` returns (None: it names none).
+
+    They come from the "classes" metadata (as ``export`` writes it), else from the label output or ZipMap
+    that skl2onnx writes. The file is checked as by ``load``.
+    """
+    return _read(path, labels=True)[1]
+
+
+def _read(path: str | os.PathLike, labels: bool) -> tuple[Sequential, list[Any] | None]:
+    """The model, and with ``labels`` the class labels (metadata first, which ``load`` leaves unread)."""
     onnx = require_onnx()
     reader = Reader(path)
     try:
-        return _Graph(reader, reader.parse(onnx)).model()
+        proto = reader.parse(onnx)
+        graph = _Graph(reader, proto)
+        model = graph.model()
+        props = {p.key: p.value for p in proto.metadata_props}
+        if not labels or "classes" not in props:
+            return model, graph.classes
+        named = json.loads(props["classes"])
+        if not isinstance(named, list) or not all(isinstance(v, (str, int, float, bool)) for v in named):
+            raise reader.fail("its 'classes' metadata is not a JSON list of labels.")
+        return model, named
     except OnnxFileError:
         raise
     except DAMAGE as exc:
@@ -78,12 +103,13 @@ class _Graph:
             self._add_constant(t.name, reader.array(t, f"initializer {short(t.name, 60)}"))
         for k, n in enumerate(g.node):
             where = f"node {short(n.name or k, 60)} ({n.op_type[:40]})"
-            if n.domain not in ("", "ai.onnx") or n.op_type not in KNOWN_OPS:
+            ml = n.domain == "ai.onnx.ml" and n.op_type in _foreign.ML_OPS
+            if not ml and (n.domain not in ("", "ai.onnx") or n.op_type not in KNOWN_OPS):
                 op = f"{n.domain}.{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type
                 raise self.fail(
                     f"unsupported op {short(op, 60)} (node {short(n.name or k, 60)}); chainrule reads MatMul or Gemm, "
-                    f"elementwise Add/Sub/Mul/Div by constants, {_layers.DESCRIBE}, and these activations: "
-                    f"{_table.describe()}."
+                    f"elementwise Add/Sub/Mul/Div by constants, {_layers.DESCRIBE}, {DESCRIBE}, these activations: "
+                    f"{_table.describe()}; and Cast, Reshape, Flatten, LogSoftmax and skl2onnx's outputs around them."
                 )
             if len(n.output) != 1 or not n.output[0]:
                 raise self.fail(f"{where} has {len(n.output)} outputs; one is expected.")
@@ -97,23 +123,16 @@ class _Graph:
                 tensor = short(n.output[0], 60)
                 raise self.fail(f"{where} writes the tensor {tensor}, which another node or constant also does.")
             self.producer[n.output[0]] = _Node(k, n.op_type, tuple(n.input), attrs, where)
-        self._constant_identities()
+        _layers.constant_identities(self)
         inputs = [i for i in g.input if i.name not in self.constants]
-        if len(inputs) != 1 or len(g.output) != 1:
-            raise self.fail(f"its graph has {len(inputs)} inputs and {len(g.output)} outputs; one of each is expected.")
-        self.input, self.output = inputs[0].name, g.output[0].name
+        if len(inputs) != 1 or not len(g.output):
+            raise self.fail(f"its graph has {len(inputs)} inputs and {len(g.output)} outputs; one input is expected.")
+        self.input = inputs[0].name
+        self.output, self.classes, self.head_nodes = _foreign.main_output(self, [o.name for o in g.output])
         self.dtype, self.sample = self._input_type(inputs[0])
-
-    def _constant_identities(self) -> None:
-        """An Identity of a constant is that constant (PyTorch writes them for parameters with equal values)."""
-        found = True
-        while found:
-            found = False
-            for t, node in list(self.producer.items()):
-                if node.op == "Identity" and len(node.inputs) == 1 and node.inputs[0] in self.constants:
-                    self._add_constant(t, self.constants[node.inputs[0]])
-                    del self.producer[t]
-                    found = True
+        self.width = self.sample[0] if self.sample is not None and len(self.sample) == 1 else None
+        windowed = SIGNAL_OPS - set(_foreign.OPS)  # ops only signal models have
+        self.signals = len(self.sample or ()) == 2 or any(n.op in windowed for n in self.producer.values())
 
     def _add_constant(self, name: str, value: np.ndarray) -> None:
         if name in self.constants:
@@ -121,7 +140,6 @@ class _Graph:
         self.constants[name] = value
 
     def _input_type(self, info: Any) -> tuple[np.dtype, tuple[int | None, ...] | None]:
-        """The input's dtype and its sample shape: (n_features,) or (channels, length), None where not given."""
         t = info.type.tensor_type if info.type.HasField("tensor_type") else None
         dtype = DTYPES.get(t.elem_type) if t is not None else None
         if dtype is None:
@@ -129,26 +147,27 @@ class _Graph:
         if not t.HasField("shape"):
             return dtype.newbyteorder("="), None
         dims = t.shape.dim
-        if len(dims) not in (2, 3):
-            raise self.fail(
-                f"its input {short(info.name, 60)} has {len(dims)} dimensions; (N, n_features) or (N, channels, "
-                "length) is needed."
-            )
+        if len(dims) not in (2, 3):  # (N, n_features) or signals (N, C, L)
+            raise self.fail(f"its input {short(info.name, 60)} has {len(dims)} dimensions; (N, n_features) is needed.")
         return dtype.newbyteorder("="), tuple(d.dim_value if d.HasField("dim_value") else None for d in dims[1:])
 
     # ------------------------------------------------------------ reading the chain
     def model(self) -> Sequential:
-        steps, used = self._chain(self.output, self.input)
+        steps, used = self.chain(self.output, self.input, set(self.head_nodes))
         unused = [n for n in self.producer.values() if n.index not in used]
         if unused:
             raise self.fail(f"{unused[0].where} is not on the chain from the input to the output.")
-        return self._build(_fold(steps[::-1], self.fail))
+        steps, self.dtype = _foreign.settle(steps[::-1], self.dtype, self.width, self.fail)
+        model = self._build(_foreign.outputs(_fold(steps, self.fail), self.fail))
+        if self.classes is not None and len(self.classes) != model.n_out:
+            raise self.fail(f"its label output names {len(self.classes)} classes for {model.n_out} output columns.")
+        return model
 
-    def _chain(self, t: str, stop: str) -> tuple[list[tuple], set[int]]:
-        """The steps from tensor ``t`` back to tensor ``stop`` (last first) and their nodes; LookupError if the
-        chain reaches the input without meeting ``stop``."""
+    def chain(self, t: str, stop: str, used: set[int] | None = None) -> tuple[list[tuple], set[int]]:
+        """The steps from tensor ``t`` back to tensor ``stop`` (last first) and their nodes (with ``used``);
+        LookupError if the chain reaches the input without meeting ``stop``."""
         steps: list[tuple] = []
-        used: set[int] = set()
+        used = set() if used is None else used
         while t != stop:
             if t == self.input:
                 raise LookupError(stop)
@@ -163,20 +182,20 @@ class _Graph:
             steps.append(step)
         return steps, used
 
-    def _residual(self, node: _Node) -> tuple[tuple, str, set[int]]:
-        """Add(x, f(x)): the input from which a chain of steps leads to the other input is the skip path."""
-        for skip, branch in (node.inputs, node.inputs[::-1]):
-            try:
-                inner, used = self._chain(branch, skip)
-            except LookupError:
-                continue
-            if not inner:
-                break
-            return ("residual", _fold(inner[::-1], self.fail)), skip, used | {node.index}
-        raise self.fail(f"{node.where} adds two computed tensors, but neither is the input of a chain to the other.")
-
     def _step(self, t: str) -> tuple[tuple, str, set[int]]:
         """The step that computes ``t``, the tensor it starts from, and the nodes it takes."""
+        node = self.producer[t]
+        if node.op in SIGNAL_OPS and (self.signals or node.op not in _foreign.OPS):  # a Flatten of signals: a layer
+            layer, x = read_signal_node(node, self.constants, self.fail)
+            return ("signal", layer), x, {node.index}
+        if node.op in _layers.OPS_READ:
+            step, x = _layers.read(node, self.constants, self.fail)
+            return step, x, {node.index}
+        if node.op == "Add" and len(set(node.inputs)) == 2 and not set(node.inputs) & set(self.constants):
+            return _layers.residual(self, node, _fold)
+        foreign = _foreign.step(self, node)
+        if foreign is not None:
+            return foreign
         for name, recipe in RECIPES.get(self.producer[t].op, ()):
             env = self._match(recipe.expr, t, {"X": None, "nodes": frozenset()})
             if env is not None:
@@ -184,14 +203,6 @@ class _Graph:
         node = self.producer[t]
         if node.op in LINEAR:
             return self._linear(node)
-        if node.op in _layers.OPS_READ:
-            step, x = _layers.read(node, self.constants, self.fail)
-            return step, x, {node.index}
-        if node.op in SIGNAL_OPS:
-            layer, x = read_signal_node(node, self.constants, self.fail)
-            return ("signal", layer), x, {node.index}
-        if node.op == "Add" and len(set(node.inputs)) == 2 and not set(node.inputs) & set(self.constants):
-            return self._residual(node)
         if node.op in AFFINE:
             return self._affine(node)
         raise self.fail(f"{node.where} is not used as in any supported activation ({_table.describe()}).")
@@ -204,7 +215,7 @@ class _Graph:
             return {**env, "X": t}
         if not isinstance(e, Op):
             c = self.constants.get(t)
-            if c is None or c.size != 1:
+            if c is None or c.size != 1 or c.dtype.kind != "f":
                 return None
             value = float(c.reshape(-1)[0])
             if isinstance(e, Param):
@@ -256,7 +267,7 @@ class _Graph:
         if len(node.inputs) != (2 if node.op == "MatMul" else len(node.inputs)) or len(node.inputs) not in (2, 3):
             raise self.fail(f"{node.where} has {len(node.inputs)} inputs.")
         x, first, W = self._operands(node)
-        if first is not None or W is None or W.ndim != 2:
+        if first is not None or W is None or W.ndim != 2 or W.dtype.kind != "f":
             raise self.fail(f"{node.where} must multiply the computed input by a constant matrix on its right.")
         if node.op == "Gemm":
             attrs = node.attrs
@@ -266,7 +277,8 @@ class _Graph:
             b = np.zeros(W.shape[1])
             if len(node.inputs) == 3 and node.inputs[2]:
                 C = self.constants.get(node.inputs[2])
-                if C is None or C.size not in (1, W.shape[1]) or (C.ndim == 2 and C.shape[0] != 1):
+                bad = C is None or C.dtype.kind != "f" or C.size not in (1, W.shape[1])
+                if bad or (C.ndim == 2 and C.shape[0] != 1):
                     raise self.fail(f"{node.where} needs a constant bias C of shape ({W.shape[1]},).")
                 b = b + C.reshape(-1) * attrs.get("beta", 1.0)
         elif node.attrs:
@@ -281,6 +293,8 @@ class _Graph:
             raise self.fail(f"{node.where} must have two inputs and no attributes.")
         x, left, right = self._operands(node)
         c = left if left is not None else right
+        if c.dtype.kind != "f":
+            raise self.fail(f"{node.where} uses a constant of {c.dtype}; a float constant is needed.")
         if c.ndim > 2 or (c.ndim == 2 and c.shape[0] != 1):
             raise self.fail(f"{node.where} uses a constant of shape {c.shape}; a row of per-feature values is needed.")
         c = c.reshape(-1).astype(np.float64)
@@ -305,9 +319,8 @@ class _Graph:
             first = next((layer for layer in layers if isinstance(layer, Dense)), None)
             if first is None:
                 raise self.fail("it has no MatMul or Gemm, so no dense layer.")
-            width = self.sample[0] if self.sample else None
-            if width is not None and width != first.n_in:
-                raise self.fail(f"its input has {width} features but its first MatMul takes {first.n_in}.")
+            if self.width is not None and self.width != first.n_in:
+                raise self.fail(f"its input has {self.width} features but its first MatMul takes {first.n_in}.")
         try:  # the class io builds models from
             model = MODELS["Sequential"](*layers, dtype=self.dtype, input_shape=input_shape)
         except (ValueError, TypeError) as exc:
@@ -348,7 +361,8 @@ for _name, _recipe in sorted(
     ((name, r) for name, recipes in _table.TABLE.items() for r in recipes), key=lambda item: -len(item[1].ops())
 ):
     RECIPES.setdefault(_recipe.expr.op, []).append((_name, _recipe))
-KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant"} | _layers.OPS_READ | SIGNAL_OPS
+KNOWN_OPS = (_table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant", "Identity"} | set(_foreign.OPS)
+             | _layers.OPS_READ | SIGNAL_OPS)  # fmt: skip
 
 
 def _fold(steps: list[tuple], fail: Any) -> list[tuple]:

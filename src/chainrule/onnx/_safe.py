@@ -4,8 +4,8 @@ The file is read by chainrule (a regular file, at most ``MAX_FILE_BYTES``), pars
 bytes alone (``onnx.load``'s external-data step never runs), and checked before anything is built: the IR
 version and the opset, every node's domain and op, every attribute's type, and every tensor's type, dims
 and byte count. A tensor becomes a NumPy array only once its dims × item size are within
-``MAX_ELEMENTS`` and equal the bytes actually present; tensors kept outside the file (external data) are
-refused, so nothing outside the file is ever opened.
+``MAX_ELEMENTS`` and equal the bytes actually present. Tensors kept outside the file (external data) are
+read by ``_external`` from plain files in the model's own folder only, and nowhere else.
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ import numpy as np
 from .._archive import short as _short
 from ..io import MAX_PARAMS
 from ._errors import OnnxFileError
+from ._external import ExternalData
 
 MAX_FILE_BYTES = 1 << 30  # 1 GiB; a float32 MLP this large has 250 M parameters
 MAX_ELEMENTS = MAX_PARAMS  # per tensor
 MAX_NODES = 10_000
 MIN_OPSET = 9  # Erf, and the Gemm, Softmax and activation ops as they have been since
-FLOAT, DOUBLE, INT64 = 1, 11, 7  # TensorProto.DataType
-DTYPES = {FLOAT: np.dtype("<f4"), DOUBLE: np.dtype("<f8")}
+FLOAT, INT32, INT64, STRING, DOUBLE = 1, 6, 7, 8, 11  # TensorProto.DataType
+DTYPES = {FLOAT: np.dtype("<f4"), DOUBLE: np.dtype("<f8")}  # what a model computes in
+CONSTANT_DTYPES = {**DTYPES, INT32: np.dtype("<i4"), INT64: np.dtype("<i8")}  # also shapes and class labels
+MAX_LABEL_BYTES = 1 << 16  # one string constant's value (a class name)
 DEFAULT_DOMAINS = ("", "ai.onnx")
 
 
@@ -36,6 +39,7 @@ class Reader:
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"No ONNX file at {self.path!r}.")
+        self.external = ExternalData(self.path, self.fail)
 
     def fail(self, what: str) -> OnnxFileError:
         return OnnxFileError(f"{self.path!r} is not an ONNX model chainrule can read: {what}")
@@ -79,30 +83,32 @@ class Reader:
 
     # ------------------------------------------------------------ tensors and attributes
     def array(self, tensor: Any, what: str) -> np.ndarray:
-        """A float tensor as a NumPy array, checked before a byte is converted."""
-        if tensor.data_location == 1 or len(tensor.external_data):
-            raise self.fail(
-                f"{what} keeps its data in an external file; chainrule reads only self-contained files "
-                "(save with onnx.save(model, path, save_as_external_data=False))."
-            )
+        """A float, int64 or string tensor as a NumPy array, checked before a byte is converted."""
         if tensor.HasField("segment"):
             raise self.fail(f"{what} is a segment of a larger tensor.")
-        if tensor.data_type == INT64 and len(tensor.dims) == 1 and 0 < tensor.dims[0] <= 8:
-            return self._shape(tensor, what)
-        dtype = DTYPES.get(tensor.data_type)
-        if dtype is None:
-            raise self.fail(f"{what} has data type {tensor.data_type}; chainrule reads float32 (1) and float64 (11).")
         dims = list(tensor.dims)
         if len(dims) > 3 or any(d < 0 or d > MAX_ELEMENTS for d in dims):
             raise self.fail(f"{what} has dims {_short(dims)}; chainrule reads up to three (a convolution's kernel).")
         n = math.prod(dims)
         if n > MAX_ELEMENTS:
             raise self.fail(f"{what} declares {n:,} elements (limit {MAX_ELEMENTS:,}).")
-        typed = tensor.float_data if tensor.data_type == FLOAT else tensor.double_data
-        raw = tensor.raw_data
-        if len(raw) and len(typed):
+        if tensor.data_type == STRING:
+            return self._strings(tensor, dims, n, what)
+        dtype = CONSTANT_DTYPES.get(tensor.data_type)
+        if dtype is None:
+            raise self.fail(
+                f"{what} has data type {tensor.data_type}; chainrule reads float32 (1) and float64 (11) weights, "
+                "and int32 (6), int64 (7) or string (8) shapes and labels."
+            )
+        external = tensor.data_location == 1
+        if len(tensor.external_data) and not external:
+            raise self.fail(f"{what} lists external data but says its data is in the file.")
+        fields = {FLOAT: "float_data", DOUBLE: "double_data", INT32: "int32_data", INT64: "int64_data"}
+        typed = getattr(tensor, fields[tensor.data_type])
+        raw = self.external.read(tensor, n * dtype.itemsize, what) if external else tensor.raw_data
+        if (len(raw) or external) and len(typed):
             raise self.fail(f"{what} holds its values twice (raw and typed).")
-        if len(raw):
+        if len(raw) or external:
             if len(raw) != n * dtype.itemsize:
                 raise self.fail(f"{what} holds {len(raw):,} bytes; dims {dims} need {n * dtype.itemsize:,}.")
             arr = np.frombuffer(raw, dtype=dtype, count=n).astype(dtype.newbyteorder("="))
@@ -110,16 +116,20 @@ class Reader:
             if len(typed) != n:
                 raise self.fail(f"{what} holds {len(typed):,} values; dims {dims} need {n:,}.")
             arr = np.array(typed, dtype=dtype.newbyteorder("="))
-        if not np.isfinite(arr).all():
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
             raise self.fail(f"{what} contains NaN or infinity.")
         return arr.reshape(dims)
 
-    def _shape(self, tensor: Any, what: str) -> np.ndarray:
-        """A short int64 vector (a Reshape's target shape), checked as ``array`` checks floats."""
-        n, raw, typed = tensor.dims[0], tensor.raw_data, tensor.int64_data
-        if len(raw) and len(typed) or (len(raw) != 8 * n if len(raw) else len(typed) != n):
-            raise self.fail(f"{what} does not hold the {n} int64 values its dims declare.")
-        return np.frombuffer(raw, dtype="<i8").astype(np.int64) if len(raw) else np.array(typed, dtype=np.int64)
+    def _strings(self, tensor: Any, dims: list[int], n: int, what: str) -> np.ndarray:
+        if tensor.data_location == 1 or len(tensor.raw_data) or len(tensor.string_data) != n:
+            raise self.fail(f"{what} holds {len(tensor.string_data):,} strings in the file; dims {dims} need {n:,}.")
+        if any(len(b) > MAX_LABEL_BYTES for b in tensor.string_data):
+            raise self.fail(f"{what} holds a string longer than {MAX_LABEL_BYTES:,} bytes.")
+        try:
+            values = [b.decode("utf-8") for b in tensor.string_data]
+        except UnicodeDecodeError:
+            raise self.fail(f"{what} holds a string that is not UTF-8.") from None
+        return np.array(values, dtype=object).reshape(dims)
 
     def attributes(self, node: Any, where: str) -> dict[str, Any]:
         """A node's attributes as Python values: float, int, str, or a tensor (Constant's value)."""
@@ -140,8 +150,13 @@ class Reader:
                     raise self.fail(f"{where} has a non-ASCII attribute {_short(a.name)}.") from None
             elif a.type == 4:
                 out[a.name] = a.t
-            elif a.type == 7 and len(a.ints) <= 16:  # INTS: a convolution's kernel_shape, strides, pads, …
-                out[a.name] = [int(v) for v in a.ints]
+            elif a.type == 7:  # INTS
+                out[a.name] = tuple(int(i) for i in a.ints)
+            elif a.type == 8:  # STRINGS (ZipMap's class labels)
+                try:
+                    out[a.name] = tuple(s.decode("utf-8") for s in a.strings)
+                except UnicodeDecodeError:
+                    raise self.fail(f"{where} has a non-UTF-8 attribute {_short(a.name)}.") from None
             else:
                 raise self.fail(f"{where} has the attribute {_short(a.name)} of type {a.type}, which is not read.")
         return out

@@ -17,6 +17,7 @@ from ..layers import AvgPool1D, Conv1D, Flatten, GlobalAvgPool1D, Layer, MaxPool
 
 SIGNAL_LAYERS = (Conv1D, MaxPool1D, AvgPool1D, GlobalAvgPool1D, Flatten)
 SIGNAL_OPS = {"Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape"}
+DESCRIBE = "Conv, MaxPool, AveragePool and GlobalAveragePool on (N, C, L) signals"
 
 
 # ---------------------------------------------------------------- export
@@ -120,7 +121,7 @@ def _conv(node: Any, constants: dict[str, np.ndarray], fail: Any) -> Conv1D:
 
 
 def _one(value: Any, where: str, name: str, fail: Any) -> int:
-    if not isinstance(value, list) or len(value) != 1 or not isinstance(value[0], int):
+    if not isinstance(value, (list, tuple)) or len(value) != 1 or not isinstance(value[0], int):
         raise fail(f"{where} has {name}={value!r}; one-dimensional layers need one whole number.")
     return value[0]
 

@@ -122,7 +122,11 @@ TABLE: dict[str, tuple[Recipe, ...]] = {
         # relu(x) + α·(exp(min(x, 0)) − 1), min(x, 0) = −relu(−x): likewise for a float64 α
         Recipe(op("Add", op("Relu", X), op("Mul", op("Sub", op("Exp", _negative_part()), 1.0), Param("alpha")))),
     ),
-    "softplus": (Recipe(op("Softplus", X)),),
+    "softplus": (
+        Recipe(op("Softplus", X)),
+        # PyTorch's default exporter: z itself above 20, as torch.nn.Softplus() and chainrule compute it
+        Recipe(op("Where", op("Greater", X, 20.0), X, op("Softplus", X))),
+    ),
     "softmax": (Recipe(op("Softmax", X, axis=Attr(-1, (-1, 1), default=-1))),),
     "silu": (Recipe(op("Mul", X, op("Sigmoid", X))),),
     "gelu": (
@@ -131,12 +135,16 @@ TABLE: dict[str, tuple[Recipe, ...]] = {
         Recipe(op("Mul", op("Mul", X, 0.5), op("Add", op("Erf", op("Mul", X, SQRT1_2)), 1.0))),
         # the same, as PyTorch writes it: (x·(1 + erf(x / √2)))·0.5
         Recipe(op("Mul", op("Mul", X, op("Add", op("Erf", op("Div", X, math.sqrt(2))), 1.0)), 0.5)),
+        # and as its default (dynamo) exporter writes it: x·(0.5·(1 + erf(x / √2)))
+        Recipe(op("Mul", X, op("Mul", 0.5, op("Add", op("Erf", op("Div", X, math.sqrt(2))), 1.0)))),
     ),
     "gelu_tanh": (
         Recipe(op("Gelu", X, approximate=Attr("tanh", ("tanh",))), min_opset=20, float64=False),
         Recipe(_gelu_tanh(op("Pow", X, 3.0))),
         # as PyTorch writes it: x·(x·x) for the cube, the constants on the left
         Recipe(op("Mul", op("Mul", X, op("Add", op("Tanh", _tanh_argument(_cube())), 1.0)), 0.5)),
+        # as its default (dynamo) exporter writes it: x·(0.5·(1 + tanh(√(2/π)·(x + 0.044715·x³)))), x³ by Pow
+        Recipe(op("Mul", X, op("Mul", 0.5, op("Add", op("Tanh", _tanh_argument(op("Pow", X, 3.0))), 1.0)))),
     ),
 }
 """Activation name → its recipes; ``export`` writes the first one the opset and dtype allow."""

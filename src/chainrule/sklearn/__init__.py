@@ -14,11 +14,20 @@ Extras: ``dtype`` (float32 trains in float32 end to end), ``callbacks``
 (chainrule callbacks, called after each epoch), ``solver="rmsprop"``, any
 chainrule activation, and ``loss`` for the regressor.
 
-This package needs scikit-learn (``pip install chainrule[sklearn]``);
+``solver="lbfgs"`` runs scipy's L-BFGS-B on the whole data (``_lbfgs``), and ``learning_rate``
+("constant", "invscaling", "adaptive") with ``power_t`` set the step size of ``solver="sgd"`` (``_rate``).
+
+When skl2onnx is installed, importing this package registers both estimators with it (``_skl2onnx``), so
+pipelines that hold them convert with ``skl2onnx.to_onnx``; ``to_onnx(path, dtype=)`` writes one alone.
+
+This package needs scikit-learn (``pip install chainrule[sklearn]``, which brings scipy for lbfgs);
 ``import chainrule`` alone never imports it.
 """
 
+from ._skl2onnx import register_with_skl2onnx
 from .classifier import MLPClassifier
 from .regressor import MLPRegressor
+
+register_with_skl2onnx()
 
 __all__ = ["MLPClassifier", "MLPRegressor"]

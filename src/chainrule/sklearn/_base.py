@@ -19,11 +19,14 @@ from ..callbacks import Callback
 from ..layers import Dense
 from ..losses import Loss
 from ..model import Sequential
+from ..objective import Objective
 from ..optimizers import SGD, Adam, Optimizer, RMSProp
+from ._lbfgs import minimize
 from ._monitor import _Monitor
 from ._penalty import _ScaledLoss
+from ._rate import SCHEDULES, Rate
 
-_SOLVERS = ("sgd", "adam", "rmsprop")
+_SOLVERS = ("sgd", "adam", "rmsprop", "lbfgs")
 
 
 def _check_params(est: _BaseMLP) -> tuple[int, ...]:
@@ -35,11 +38,13 @@ def _check_params(est: _BaseMLP) -> tuple[int, ...]:
     if est.solver not in _SOLVERS:
         raise ValueError(f"solver must be one of {_SOLVERS}; received solver={est.solver!r}.")
     get_activation(est.activation)
-    for name in ("max_iter", "n_iter_no_change"):
+    if est.learning_rate not in SCHEDULES:
+        raise ValueError(f"learning_rate must be one of {SCHEDULES}; received learning_rate={est.learning_rate!r}.")
+    for name in ("max_iter", "n_iter_no_change", "max_fun"):
         value = getattr(est, name)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer; received {name}={value!r}.")
-    for name in ("alpha", "tol"):
+    for name in ("alpha", "tol", "power_t"):
         if not np.isfinite(getattr(est, name)) or getattr(est, name) < 0:
             raise ValueError(f"{name} must be a non-negative number; received {name}={getattr(est, name)!r}.")
     if not 0.0 < est.validation_fraction < 1.0:
@@ -61,7 +66,9 @@ class _BaseMLP(BaseEstimator):
         solver: str = "adam",
         alpha: float = 0.0001,
         batch_size: int | str = "auto",
+        learning_rate: str = "constant",
         learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
         random_state: int | np.random.RandomState | None = None,
@@ -76,6 +83,7 @@ class _BaseMLP(BaseEstimator):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         dtype: Any = None,
         callbacks: Sequence[Callback] = (),
     ) -> None:
@@ -84,7 +92,9 @@ class _BaseMLP(BaseEstimator):
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -99,6 +109,7 @@ class _BaseMLP(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dtype = dtype
         self.callbacks = callbacks
 
@@ -122,8 +133,11 @@ class _BaseMLP(BaseEstimator):
     # ---------------------------------------------------------------- training
     def _make_optimizer(self) -> Optimizer:
         lr = self.learning_rate_init
+        self._rate = None
         if self.solver == "sgd":
-            return SGD(lr, momentum=self.momentum, nesterov=bool(self.nesterovs_momentum and self.momentum > 0))
+            self._rate = Rate(lr, self.learning_rate, self.power_t)
+            nesterov = bool(self.nesterovs_momentum and self.momentum > 0)
+            return SGD(self._rate, momentum=self.momentum, nesterov=nesterov)
         if self.solver == "adam":
             return Adam(lr, beta_1=self.beta_1, beta_2=self.beta_2, eps=self.epsilon)
         return RMSProp(lr, eps=self.epsilon)
@@ -133,6 +147,8 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> _BaseMLP:
         sizes = _check_params(self)
+        if incremental and self.solver == "lbfgs":
+            raise ValueError("partial_fit needs solver 'sgd', 'adam' or 'rmsprop'; lbfgs fits the whole data at once.")
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         X, y = validate_data(
             self, X, y, reset=first, dtype=(np.float64, np.float32), multi_output=True, y_numeric=self._y_numeric
@@ -167,6 +183,8 @@ class _BaseMLP(BaseEstimator):
         else:
             loss, opt = inner_loss if scale == 1.0 else _ScaledLoss(inner_loss, scale), self._make_optimizer()
         objective = model.objective(loss, l2=float(self.alpha))  # the penalty is part of every gradient
+        if self.solver == "lbfgs":
+            return self._fit_lbfgs(X, Y, objective, sw, inner_loss)
         early = bool(self.early_stopping) and not incremental
         val = None
         if early:
@@ -190,7 +208,7 @@ class _BaseMLP(BaseEstimator):
         if bs > n:
             warnings.warn(f"batch_size={bs} is larger than the {n} training samples; using {n}.", stacklevel=3)
             bs = n
-        monitor = _Monitor(self, n, val, incremental)
+        monitor = _Monitor(self, n, val, incremental, self._rate if self.solver == "sgd" else None)
         epochs = 1 if incremental else self.max_iter
         history = model.fit(
             X, Y, loss=objective, optimizer=opt, epochs=epochs, batch_size=bs, shuffle=bool(self.shuffle),
@@ -198,11 +216,7 @@ class _BaseMLP(BaseEstimator):
             seed=int(rng.randint(np.iinfo(np.int32).max)), sample_weight=sw,
         )  # fmt: skip
         self.history_ = history.to_dict() if not incremental else getattr(self, "history_", {})
-        for layer in model.layers:
-            layer.forget()  # the last batch is not worth keeping (nor pickling)
-        self.out_activation_ = {"sigmoid": "logistic", "softmax": "softmax"}.get(
-            inner_loss.output_activation, "identity"
-        )
+        self._finish(inner_loss)
         if not incremental and not monitor.converged and len(history) == self.max_iter:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the optimization "
@@ -212,19 +226,53 @@ class _BaseMLP(BaseEstimator):
             )
         return self
 
+    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, objective: Objective, sw: Any, inner_loss: Loss) -> _BaseMLP:
+        """Full-batch L-BFGS-B (``_lbfgs``); ``n_iter_`` and ``loss_`` are scipy's iterations and final value."""
+        self.model_.loss_, self.model_.objective_ = objective.loss, objective
+        result = minimize(self.model_, X, Y, objective, sw, max_iter=self.max_iter, max_fun=self.max_fun, tol=self.tol)
+        self.n_iter_, self.loss_, self.t_ = int(result.nit), float(result.fun), len(X)
+        self.loss_curve_, self.best_loss_ = [self.loss_], self.loss_
+        self._finish(inner_loss)
+        if result.status != 0:
+            message = result.message if isinstance(result.message, str) else str(result.message)
+            warnings.warn(
+                f"lbfgs stopped after {self.n_iter_} iterations without converging ({message}); "
+                "raise max_iter or max_fun, or scale the data.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        return self
+
+    def _finish(self, inner_loss: Loss) -> None:
+        for layer in self.model_.layers:
+            layer.forget()  # the last batch is not worth keeping (nor pickling)
+        self.out_activation_ = {"sigmoid": "logistic", "softmax": "softmax"}.get(
+            inner_loss.output_activation, "identity"
+        )
+
     # ------------------------------------------------------------------ export
-    def to_onnx(self, path: Any, *, opset: int | None = None) -> None:
+    def to_onnx(self, path: Any, *, opset: int | None = None, dtype: Any = None) -> None:
         """Write the fitted network as an ONNX file: input "X" (N, n_features), output "Y".
 
         A classifier's Y is ``predict_proba``'s output, (N, n_classes), with ``classes_`` in the file's
-        metadata (key "classes", JSON); a regressor's Y is ``predict``'s, as (N, n_outputs). The layout and
-        the metadata are described in ``chainrule.onnx``; it needs ``pip install "chainrule[onnx]"``.
+        metadata (key "classes", JSON); a regressor's Y is ``predict``'s, as (N, n_outputs). ``dtype``
+        ("float32" or "float64"; default: the network's) is the graph's: a network fitted on float64 data
+        can be written as float32. The layout and the metadata are described in ``chainrule.onnx``; it needs
+        ``pip install "chainrule[onnx]"``.
         """
         from ..onnx import export
 
         check_is_fitted(self, "model_")
-        model, classes = self._onnx_network()
+        model, classes = self.onnx_network(dtype)
         export(model, path, opset=opset, classes=classes)
+
+    def onnx_network(self, dtype: Any = None) -> tuple[Sequential, list[Any] | None]:
+        """The network ``to_onnx`` writes, in ``dtype`` (default: the fitted network's), and its class labels."""
+        check_is_fitted(self, "model_")
+        if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32' or 'float64'; received dtype={dtype!r}.")
+        model, classes = self._onnx_network()
+        return (model if dtype is None else model.copy(dtype)), classes
 
     def _onnx_network(self) -> tuple[Sequential, list[Any] | None]:
         """The network ``to_onnx`` writes, and the class labels for its metadata (None for a regressor)."""

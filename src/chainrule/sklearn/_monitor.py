@@ -10,13 +10,15 @@ from ..callbacks import Callback
 
 if TYPE_CHECKING:
     from ._base import _BaseMLP
+    from ._rate import Rate
 
 
 class _Monitor(Callback):
     """scikit-learn's bookkeeping and stopping rule, run after every epoch."""
 
-    def __init__(self, est: _BaseMLP, n_samples: int, val: tuple | None, incremental: bool) -> None:
+    def __init__(self, est: _BaseMLP, n_samples: int, val: tuple | None, incremental: bool, rate: Rate | None) -> None:
         self.est, self.n_samples, self.val, self.incremental = est, n_samples, val, incremental
+        self.rate = rate  # SGD's learning rate, which "invscaling" and "adaptive" change after each epoch
         self.best_flat: np.ndarray | None = None
         self.converged = False
 
@@ -40,7 +42,14 @@ class _Monitor(Callback):
         est._no_improvement_count = est._no_improvement_count + 1 if worse else 0
         if est.verbose:
             print(f"Iteration {est.n_iter_}, loss = {est.loss_:.8f}")
+        if self.rate is not None:
+            self.rate.epoch_end(est.t_)
         if not self.incremental and est._no_improvement_count > est.n_iter_no_change:
+            if self.rate is not None and not self.rate.no_improvement():
+                est._no_improvement_count = 0
+                if est.verbose:
+                    print(f"Setting learning rate to {self.rate.value:f}")
+                return
             self.converged = True
             model.stop_training = True
             if est.verbose:

@@ -33,16 +33,22 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Units in each hidden layer.
     activation : {"relu", "logistic", "tanh", "identity"} or a chainrule activation name, default="relu"
         Activation after each hidden layer.
-    solver : {"adam", "sgd", "rmsprop"}, default="adam"
-        The optimiser.
+    solver : {"adam", "sgd", "rmsprop", "lbfgs"}, default="adam"
+        The optimiser. "lbfgs" is scipy's L-BFGS-B on the whole data at once (no minibatches, no early
+        stopping, no ``partial_fit``); it suits small data sets and needs scipy.
     alpha : float, default=1e-4
         Strength of the L2 penalty α/(2·n)·Σ‖W‖² on the weights (not the biases).
     batch_size : int or "auto", default="auto"
         Minibatch size; "auto" is min(200, n_samples).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The step size of ``solver="sgd"`` over the epochs: constant; η₀/(t + 1)^power_t after each epoch, t the
+        samples seen; or divided by 5 each time fitting would otherwise stop, until it is 1e-6 or less.
     learning_rate_init : float, default=1e-3
-        Constant learning rate.
+        The initial learning rate η₀ (the only one for the solvers other than "sgd").
+    power_t : float, default=0.5
+        The exponent of "invscaling".
     max_iter : int, default=200
-        Most epochs per ``fit``.
+        Most epochs per ``fit`` (with "lbfgs": most iterations).
     shuffle : bool, default=True
         Shuffle the samples every epoch.
     random_state : int, RandomState or None, default=None
@@ -66,6 +72,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Adam's moment decay rates and ε (ε is also RMSProp's).
     n_iter_no_change : int, default=10
         Epochs without improvement before stopping.
+    max_fun : int, default=15000
+        Most evaluations of the loss and its gradient with "lbfgs".
     dtype : {None, "float32", "float64"}, default=None
         Dtype of the network; None means float32 for float32 X and float64 otherwise.
     callbacks : sequence of chainrule Callback, default=()

@@ -47,7 +47,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         solver: str = "adam",
         alpha: float = 0.0001,
         batch_size: int | str = "auto",
+        learning_rate: str = "constant",
         learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
         max_iter: int = 200,
         shuffle: bool = True,
         random_state: int | np.random.RandomState | None = None,
@@ -62,16 +64,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         dtype: Any = None,
         callbacks: Sequence[Callback] = (),
     ) -> None:
         super().__init__(
             hidden_layer_sizes, activation, solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate_init=learning_rate_init, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state,
             tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change, dtype=dtype, callbacks=callbacks,
+            n_iter_no_change=n_iter_no_change, max_fun=max_fun, dtype=dtype, callbacks=callbacks,
         )  # fmt: skip
         self.loss = loss
 
