@@ -188,21 +188,20 @@ class _Graph:
         if node.op in SIGNAL_OPS and (self.signals or node.op not in _foreign.OPS):  # a Flatten of signals: a layer
             layer, x = read_signal_node(node, self.constants, self.fail)
             return ("signal", layer), x, {node.index}
+        foreign = _foreign.step(self, node)
+        if foreign is not None:
+            return foreign
+        for name, recipe in RECIPES.get(node.op, ()):
+            env = self._match(recipe.expr, t, {"X": None, "nodes": frozenset()})
+            if env is not None:
+                return ("activation", name, env.get("params", {})), env["X"], set(env["nodes"])
+        if node.op in LINEAR:
+            return self._linear(node)
         if node.op in _layers.OPS_READ:
             step, x = _layers.read(node, self.constants, self.fail)
             return step, x, {node.index}
         if node.op == "Add" and len(set(node.inputs)) == 2 and not set(node.inputs) & set(self.constants):
             return _layers.residual(self, node, _fold)
-        foreign = _foreign.step(self, node)
-        if foreign is not None:
-            return foreign
-        for name, recipe in RECIPES.get(self.producer[t].op, ()):
-            env = self._match(recipe.expr, t, {"X": None, "nodes": frozenset()})
-            if env is not None:
-                return ("activation", name, env.get("params", {})), env["X"], set(env["nodes"])
-        node = self.producer[t]
-        if node.op in LINEAR:
-            return self._linear(node)
         if node.op in AFFINE:
             return self._affine(node)
         raise self.fail(f"{node.where} is not used as in any supported activation ({_table.describe()}).")
