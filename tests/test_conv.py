@@ -322,3 +322,22 @@ def test_flatten_into_a_dense_of_the_wrong_width_names_the_width_it_needs():
     with pytest.raises(ValueError, match=r"gets 6; make it Dense\(6, 2\)"):
         cr.Sequential(cr.Conv1D(2, 3, 3, stride=2, padding=1), cr.MaxPool1D(4), cr.Flatten(), cr.Dense(5, 2),
                       input_shape=(2, 16))  # fmt: skip
+
+
+def test_explain_writes_each_weights_gradient_as_its_sum_with_the_numbers():
+    from chainrule.explain.text import layer_numbers
+
+    layer = built(cr.Conv1D(1, 1, 3, stride=2, padding=1, W=HAND_W, b=[0.0]), (1, 5))
+    layer.forward(HAND_X)
+    text = layer_numbers(layer, HAND_DELTA)
+    # the hand-worked sums of test_hand_worked_stride_two_with_padding_one, the padding's zeros included
+    assert "∂L/∂w[0, 0, 0] = Σₙ Σₜ δ[n, 0, t]·x[n, 0, 2t − 1] = 1·0 + 2·2 + 3·4" in text
+    assert "∂L/∂w[0, 0, 1] = Σₙ Σₜ δ[n, 0, t]·x[n, 0, 2t] = 1·1 + 2·3 + 3·5" in text
+    assert "∂L/∂w[0, 0, 2] = Σₙ Σₜ δ[n, 0, t]·x[n, 0, 2t + 1] = 1·2 + 2·4 + 3·0" in text
+    np.testing.assert_array_equal(layer.grads["W"], [[[16.0, 22.0, 10.0]]])  # filled as backward fills them
+    terms = layer.forward_terms()
+    np.testing.assert_array_equal(terms["X̂: one row per sample and position t, the C·K inputs under the kernel"],
+                                  [[0, 1, 2], [2, 3, 4], [4, 5, 0]])  # fmt: skip
+    big = built(cr.Conv1D(3, 8, 3), (3, 9))  # 72 weights: summarised by its arrays, no per-weight sums
+    big.forward(np.ones((2, 3, 9)))
+    assert not any(label.startswith("∂L/∂w") for label in big.backward_terms(np.ones((2, 8, 7))))

@@ -204,6 +204,41 @@ class Conv1D(Layer):
                 terms += [(o, k, t, float(W[o, c, k]), float(dZ[n, o, t])) for o in range(self.out_channels)]
         return terms
 
+    # ------------------------------------------------ the numbers, for explain
+    def forward_terms(self) -> dict[str, np.ndarray]:
+        """The last kept forward's numbers, labelled: X̂ (one row per window), W as rows, b and Z = X̂·Wᵀ + b."""
+        if self._cache is None:
+            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
+        cols, b = self._cache[0], self.params["b"]
+        W2 = self.params["W"].reshape(*b.shape[:-1], self.out_channels, -1)
+        return {"X̂: one row per sample and position t, the C·K inputs under the kernel": cols,
+                "W: one row per output channel (C·K weights)": W2, "b": b,
+                "Z = X̂·Wᵀ + b: one row per sample and position t": cols @ W2.mT + b[..., None, :]}  # fmt: skip
+
+    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+        """δ, dW, db and dX for the last kept forward, labelled (filling the gradients as ``backward`` does).
+
+        A layer of at most 64 weights in one model also writes each weight's gradient as its sum, term by term.
+        """
+        dX = self.backward(dZ)
+        dW = self.grads["W"]
+        terms = {
+            "δ = ∂L/∂Z": dZ,
+            "dW = Σₙ Σₜ δ·x (O, C, K)": dW,
+            "db = Σₙ Σₜ δ": self.grads["b"],
+            "dX: each input collects w·δ from every window that read it (the transposed convolution)": dX,
+        }
+        if self.n_models is None and dW.size <= 64:
+            for o, c, k in np.ndindex(*dW.shape):
+                parts = [f"{d:.4g}·{x:.4g}" for *_, d, x in self.weight_gradient_terms(dZ, o, c, k)]
+                shown = " + ".join(parts if len(parts) <= 12 else [*parts[:6], f"… ({len(parts)} terms)"])
+                offset = k * self.dilation - self.pads()[0]
+                where = ("t" if self.stride == 1 else f"{self.stride}t") + (
+                    f" + {offset}" if offset > 0 else f" − {-offset}" if offset < 0 else ""
+                )
+                terms[f"∂L/∂w[{o}, {c}, {k}] = Σₙ Σₜ δ[n, {o}, t]·x[n, {c}, {where}] = {shown}"] = dW[o, c, k]
+        return terms
+
     # ------------------------------------------------------------ parameters
     def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
         if names is None or "W" in names:

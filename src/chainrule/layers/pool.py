@@ -35,6 +35,11 @@ class _Pool1D(Layer):
         L_out = output_length(self, X.shape[-1], self.kernel_size, self.stride)
         return sliding_window_view(X, self.kernel_size, axis=-1)[..., : self.stride * (L_out - 1) + 1 : self.stride, :]
 
+    def _forward_cache(self) -> Any:
+        if self._cache is None:
+            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
+        return self._cache
+
     def _taps(self, L_out: int) -> list[slice]:
         """For each tap j of the window, the input positions it reads: j, j + stride, …"""
         return [slice(j, j + self.stride * (L_out - 1) + 1, self.stride) for j in range(self.kernel_size)]
@@ -72,17 +77,27 @@ class MaxPool1D(_Pool1D):
         winner = windows.argmax(axis=-1)  # (…, C, L_out): argmax keeps the first of tied maxima
         Z = np.take_along_axis(windows, winner[..., None], axis=-1)[..., 0]
         if keep:
-            self._cache, self._out_shape = (winner, X.shape), Z.shape
+            self._cache, self._out_shape = (winner, X), Z.shape
         return Z
 
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        winner, in_shape = self._cached(dZ)
+        winner, X = self._cached(dZ)
         if not need_input_grad:
             return None
-        dX = np.zeros(in_shape, dtype=dZ.dtype)
+        dX = np.zeros(X.shape, dtype=dZ.dtype)
         for j, positions in enumerate(self._taps(dZ.shape[-1])):
             dX[..., positions] += np.where(winner == j, dZ, 0)
         return dX
+
+    def forward_terms(self) -> dict[str, np.ndarray]:
+        """The last kept forward's numbers, labelled: X, where each window's maximum won, and Z."""
+        winner, X = self._forward_cache()
+        return {"X": X, "j*: which element of each window won (the first of tied maxima)": winner,
+                "Z = the winner's value": self.forward(X, keep=False)}  # fmt: skip
+
+    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+        """dZ and dX, where each window's gradient goes to its winner alone."""
+        return {"dZ": dZ, "dX: each window's dZ goes to its winner alone": self.backward(dZ)}
 
 
 class AvgPool1D(_Pool1D):
@@ -98,18 +113,29 @@ class AvgPool1D(_Pool1D):
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         Z = self._windows(X).mean(axis=-1)
         if keep:
-            self._cache, self._out_shape = X.shape, Z.shape
+            self._cache, self._out_shape = X, Z.shape
         return Z
 
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        in_shape = self._cached(dZ)
+        X = self._cached(dZ)
         if not need_input_grad:
             return None
-        dX = np.zeros(in_shape, dtype=dZ.dtype)
+        dX = np.zeros(X.shape, dtype=dZ.dtype)
         share = dZ / dZ.dtype.type(self.kernel_size)
         for positions in self._taps(dZ.shape[-1]):
             dX[..., positions] += share
         return dX
+
+    def forward_terms(self) -> dict[str, np.ndarray]:
+        """The last kept forward's numbers, labelled: X and Z, each window's mean."""
+        X = self._forward_cache()
+        return {"X": X, f"Z = (1/{self.kernel_size})·Σ over each window": self.forward(X, keep=False)}
+
+    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+        """dZ, the 1/K share each input of a window gets, and dX, the sum of an input's shares."""
+        share = dZ / dZ.dtype.type(self.kernel_size)
+        return {"dZ": dZ, f"dZ/{self.kernel_size}: the share each input of a window gets": share,
+                "dX: the sum of the shares of every window that read each input": self.backward(dZ)}  # fmt: skip
 
 
 class GlobalAvgPool1D(Layer):
