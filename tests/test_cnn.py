@@ -83,13 +83,21 @@ def test_train_model_cnn_reads_rows_as_one_channel_signals(tmp_path, capsys):
     assert SCORE.search(capsys.readouterr().out) is not None
 
 
-@pytest.mark.parametrize("flags", [["--dropout", "0.1"], ["--norm", "layer"], ["--residual"]])
-def test_train_model_cnn_refuses_the_mlp_options_in_one_line(flags, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--dropout", "0.1"], "--model cnn takes --norm batch or none"),
+        (["--norm", "layer"], "--model cnn takes --norm batch or none"),
+        (["--residual"], "--model cnn takes --norm batch or none"),
+        (["--html"], "--html replays networks of feature rows"),
+    ],
+)
+def test_train_model_cnn_refuses_the_mlp_options_in_one_line(flags, message, tmp_path, capsys):
     pytest.importorskip("mnist1d.data")
     argv = ["train", "mnist1d", "--model", "cnn", *flags, "--quiet", "--no-plots", "--out", str(tmp_path / "r")]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "--model cnn takes --norm batch or none" in err
+    assert len(err.splitlines()) == 1 and message in err
 
 
 def test_the_default_cnn_reaches_95_percent_less_three_spreads(tmp_path, capsys):
