@@ -16,7 +16,7 @@ import chainrule as cr
 from chainrule.cli import main
 
 TARGET = 0.95
-SPREAD = 0.0033  # sd of the default's test accuracy over seeds 0-4: 0.952 ± 0.0033 (benchmarks/cnn_accuracy)
+SPREAD = 0.0048  # sd of the default's test accuracy over seeds 0-4: 0.955 ± 0.0048 (benchmarks/cnn_accuracy)
 SCORE = re.compile(r"^accuracy:\s+([0-9.]+)", re.M)
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
