@@ -7,6 +7,7 @@ import importlib
 import sys
 import time
 
+from . import _jax
 from ._harness import format_table, header
 
 # (module, dtype) in the order of the workloads; float64 versions of 1 and 2 are workload 6, and
@@ -22,11 +23,11 @@ WORKLOADS = [
     ("sklearn_estimators", "float32"),
     ("ensemble", "float64"),
     ("defaults", "float64"),
+    ("sklearn_lbfgs", "float64"),
     ("mnist1d_layers", "float32"),
     ("cnn", "float32"),
     ("cnn", "float64"),
     ("cnn_accuracy", "float32"),
-    ("sklearn_lbfgs", "float64"),
 ]
 
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     if only - known:
         parser.error(f"unknown workload(s) {sorted(only - known)}; choose from {sorted(known)}")
     print(header())
+    print("jax: " + (_jax.threads_note() if _jax.load() is not None else _jax.SKIP_NOTE))
     print("ratio column: chainrule's median time / the contender's (below 1: chainrule is faster)\n", flush=True)
     rows = []
     for name, dtype in WORKLOADS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -18,7 +19,7 @@ class Row:
 
     workload: str
     contender: str
-    seconds: float  # median wall time of one timed run
+    seconds: float  # median wall time of one timed run; NaN when not timed (a skipped peer, a published figure)
     per: str = ""  # what one unit is ("epoch", "run"), for the per-unit column
     units: int = 1  # units in one timed run
     note: str = ""
@@ -113,6 +114,15 @@ def blas_name() -> str:
         return "unknown"
 
 
+def blas_threads() -> int | None:
+    """Threads of NumPy's BLAS (the largest count among the BLAS libraries loaded), None when unknown."""
+    tpc = optional("threadpoolctl")
+    if tpc is None:
+        return None
+    counts = [info["num_threads"] for info in tpc.threadpool_info() if info.get("user_api") == "blas"]
+    return max(counts) if counts else None
+
+
 def thread_counts() -> dict[str, str]:
     counts = {"cpus": str(os.cpu_count())}
     tpc = optional("threadpoolctl")
@@ -134,7 +144,7 @@ def header() -> str:
         f"chainrule {chainrule.__version__}",
     ]
     peers = []
-    for mod in ("torch", "sklearn", "psutil"):
+    for mod in ("torch", "jax", "sklearn", "psutil"):
         m = optional(mod)
         peers.append(f"{mod} {m.__version__}" if m is not None else f"{mod} (not installed)")
     lines.append("peers: " + ", ".join(peers))
@@ -146,9 +156,10 @@ def format_table(rows: list[Row]) -> str:
     head = ("workload", "contender", "median", "per unit", "chainrule/this", "note")
     body = []
     for r in rows:
-        per = f"{r.per_unit_us:,.1f} µs/{r.per}" if r.per else ""
+        untimed = math.isnan(r.seconds)
+        per = f"{r.per_unit_us:,.1f} µs/{r.per}" if r.per and not untimed else ""
         ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
-        body.append((r.workload, r.contender, _fmt_seconds(r.seconds), per, ratio, r.note))
+        body.append((r.workload, r.contender, "—" if untimed else _fmt_seconds(r.seconds), per, ratio, r.note))
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(len(head))]
     fmt = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"

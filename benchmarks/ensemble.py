@@ -7,9 +7,11 @@ Four rows, each from a fixed seed (member i starts as ``Sequential(<the same lay
    (target: at most 4× its time), PyTorch's ``torch.func`` ensemble (``stack_module_state`` over 100 twins,
    ``vmap(grad_and_value(loss))`` with ``functional_call``, an SGD update of the stacked parameters and the
    loss every epoch, on one thread; target: the Ensemble at least 10× faster) and a loop of
-   ``Sequential.fit`` over the members (timed on 10 of them and scaled to 100).
+   ``Sequential.fit`` over the members (timed on 10 of them and scaled to 100). With jax installed, JAX's
+   ``jit`` of ``lax.scan`` over the epochs of a ``vmap`` over the members, at steady state and compiling
+   afresh in each run (see ``_jax``).
 2. 1,000 such networks × 1,000 epochs: throughput, networks × epochs per second, of the Ensemble against a
-   loop of ``Sequential.fit`` (timed on 10 members and scaled); target at least 40×.
+   loop of ``Sequential.fit`` (timed on 10 members and scaled), target at least 40×, and against JAX.
 3. 16 MLPs 40-100-100-10 (ReLU, softmax cross-entropy, Adam lr 1e-3, batch 100, float32) on MNIST-1D's
    4,000 training samples (random data of that shape without the mnist1d package, and with ``--quick``;
    the note says which), one shuffled epoch per timed run: the 16-member Ensemble against 16 separate
@@ -29,7 +31,6 @@ most of its time.
 
 from __future__ import annotations
 
-import copy
 import json
 import subprocess
 import sys
@@ -41,23 +42,15 @@ import chainrule as cr
 
 from . import sweep
 from ._hand import eight_products
-from ._harness import Row, best_ratio, optional, rows_with_ratios, set_torch_weights, time_rounds, torch_linears
+from ._harness import Row, best_ratio, optional, rows_with_ratios, time_rounds
+from ._xor_peers import add_jax, check_curves, jax_notes, torch_func_xor, with_skipped_jax, xor_layers
 from .memory import peak_mb, rss_mb
 from .xor import LR, X_XOR, Y_XOR
 
-SIZES = (2, 2, 2, 1)
 # xor, throughput: (members, epochs, members the Sequential.fit loop times); mlp: (members, samples);
 # memory: (members, epochs)
 FULL = {"xor": (100, 5_000, 10), "throughput": (1_000, 1_000, 10), "mlp": (16, sweep.N), "memory": (10_000, 100)}
 QUICK = {"xor": (5, 50, 2), "throughput": (20, 50, 2), "mlp": (2, 5 * sweep.BATCH), "memory": (1_000, 5)}
-
-
-def xor_layers(sizes=SIZES) -> list:
-    """Fresh layers of the XOR network: tanh after each hidden Dense, a sigmoid after the last."""
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers += [cr.Dense(a, b), cr.Sigmoid() if i == len(sizes) - 2 else cr.Tanh()]
-    return layers
 
 
 def mlp_layers() -> list:
@@ -94,66 +87,6 @@ def sequential_loop(seeds, epochs, dtype):
     return run
 
 
-def torch_func_xor(torch, n_models, epochs, dtype):
-    """PyTorch's model ensembling: the members' stacked parameters, one vmapped gradient call per epoch."""
-    from torch.func import functional_call, grad_and_value, stack_module_state, vmap
-
-    nets = []
-    for s in range(n_models):
-        lins = torch_linears(torch, SIZES, dtype)
-        set_torch_weights(torch, lins, cr.Sequential(*xor_layers(), seed=s, dtype=dtype).get_weights())
-        mods = []
-        for i, lin in enumerate(lins):
-            mods += [lin, torch.nn.Sigmoid() if i == len(lins) - 1 else torch.nn.Tanh()]
-        nets.append(torch.nn.Sequential(*mods))
-    params, buffers = stack_module_state(nets)
-    start = {k: v.detach().clone() for k, v in params.items()}  # (n_models, …) each
-    base = copy.deepcopy(nets[0]).to("meta")
-    tdtype = start["0.weight"].dtype
-    X = torch.tensor(X_XOR, dtype=tdtype)
-    Y = torch.tensor(Y_XOR.reshape(-1, 1), dtype=tdtype)
-
-    def loss_fn(p, b, X, Y):
-        return torch.nn.functional.binary_cross_entropy(functional_call(base, (p, b), (X,)), Y)
-
-    step = vmap(grad_and_value(loss_fn), in_dims=(0, 0, None, None))
-
-    def run():
-        p = {k: v.clone() for k, v in start.items()}
-        losses = torch.empty(epochs, n_models, dtype=tdtype)
-        for e in range(epochs):
-            grads, loss = step(p, buffers, X, Y)
-            for k, v in p.items():
-                v.sub_(grads[k], alpha=LR)
-            losses[e] = loss
-        return losses.numpy()
-
-    return run
-
-
-def check_curves(workload: str, name: str, theirs: np.ndarray, ours: np.ndarray) -> str:
-    """Every member's first epochs agree; the final loss of at least 90 % of them, too.
-
-    At lr 0.5 a member that lingers near a saddle magnifies rounding differences, so over thousands of
-    epochs a few members' trajectories may part; the note gives how many agree at the end.
-    """
-    head = min(10, len(ours))
-    early = float(np.max(np.abs(theirs[:head] - ours[:head])))
-    final = np.abs(theirs[-1] - ours[-1])  # (members,)
-    close = int(np.sum(final <= 1e-6))
-    if not (early <= 1e-10 and close >= 0.9 * final.size):
-        raise AssertionError(
-            f"{workload}: {name}'s losses differ from the Ensemble's members' by {early:.3g} over the first "
-            f"{head} epochs; final losses agree for {close} of {final.size} members"
-        )
-    if close == final.size:
-        return f"losses within {float(final.max()):.0e} (final) and {early:.0e} (first {head} epochs)"
-    return (
-        f"losses within {early:.0e} over the first {head} epochs; final losses within 1e-6 for {close} of "
-        f"{final.size} members (max {float(final.max()):.1e}: rounding amplified near saddles)"
-    )
-
-
 def loop_scaled_medians(rounds: dict[str, list[float]], scale: float) -> dict[str, float]:
     """Each contender's median run; the "Sequential.fit loop", timed on a subset of the members, scaled up."""
     return {name: float(np.median(ts)) * (scale if name == "Sequential.fit loop" else 1) for name, ts in rounds.items()}
@@ -171,6 +104,7 @@ def xor_rows(quick: bool, dtype: str) -> list[Row]:
     torch = optional("torch")
     if torch is not None:
         contenders["torch.func vmap"] = torch_func_xor(torch, n_models, epochs, dtype)
+    compile_s = add_jax(contenders, n_models, epochs, dtype)
     threads = torch.get_num_threads() if torch else None
     if torch:
         torch.set_num_threads(1)  # as in workload 1: networks this small only lose from threads
@@ -197,7 +131,8 @@ def xor_rows(quick: bool, dtype: str) -> list[Row]:
     if "torch.func vmap" in medians:
         faster = best_ratio(rounds, "torch.func vmap", "chainrule")
         notes["torch.func vmap"] += f"; one thread; target: Ensemble ≥ 10× faster, measured {faster:.1f}× ({fastest})"
-    return rows_with_ratios(workload, medians, "epoch", epochs, notes)
+    notes.update(jax_notes(workload, curves, rounds, compile_s, fastest))
+    return with_skipped_jax(rows_with_ratios(workload, medians, "epoch", epochs, notes), compile_s)
 
 
 def throughput_rows(quick: bool, dtype: str) -> list[Row]:
@@ -208,19 +143,24 @@ def throughput_rows(quick: bool, dtype: str) -> list[Row]:
         "chainrule": ensemble_xor(n_models, epochs, dtype),
         "Sequential.fit loop": sequential_loop(range(subset), epochs, dtype),
     }
-    ours, loop = (fn() for fn in contenders.values())  # the check, and the warm-up
-    loop_note = check_curves(workload, "the loop", loop, ours[:, :subset])
+    compile_s = add_jax(contenders, n_models, epochs, dtype)
+    curves = {name: fn() for name, fn in contenders.items()}  # the check, and the warm-up
+    ours = curves["chainrule"]
+    loop_note = check_curves(workload, "the loop", curves["Sequential.fit loop"], ours[:, :subset])
     rounds = time_rounds(contenders, repeats, warmup=0)
     medians = loop_scaled_medians(rounds, n_models / subset)
     rate = {name: n_models * epochs / t for name, t in medians.items()}  # networks × epochs per second
     speedup = best_ratio(rounds, "Sequential.fit loop", "chainrule", scale=subset / n_models)
+    fastest = f"fastest of {repeats} runs each"
     notes = {
         "chainrule": f"Ensemble(n_models={n_models:,}): {rate['chainrule']:,.0f} net-epochs/s",
         "Sequential.fit loop": f"{rate['Sequential.fit loop']:,.0f} net-epochs/s; timed on {subset} of the "
         f"{n_models:,} members, scaled ×{n_models / subset:g}; {loop_note}; "
-        f"target: Ensemble ≥ 40× the throughput, measured {speedup:.1f}× (fastest of {repeats} runs each)",
+        f"target: Ensemble ≥ 40× the throughput, measured {speedup:.1f}× ({fastest})",
     }
-    return rows_with_ratios(workload, medians, "net-epoch", n_models * epochs, notes)
+    for name, note in jax_notes(workload, curves, rounds, compile_s, fastest).items():
+        notes[name] = f"{rate[name]:,.0f} net-epochs/s; {note}"
+    return with_skipped_jax(rows_with_ratios(workload, medians, "net-epoch", n_models * epochs, notes), compile_s)
 
 
 # ------------------------------------------------------------------------------------------------ MLPs

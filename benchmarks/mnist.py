@@ -3,7 +3,9 @@
 Softmax cross-entropy on logits, SGD lr 0.01 with momentum 0.9, shuffled, one epoch timed after a
 warm-up epoch. Contenders: chainrule's ``fit``, PyTorch (the machine's threads), scikit-learn's
 MLPClassifier (``partial_fit``, one epoch per call), a plain NumPy loop, and the epoch's eight matrix
-products per batch alone (same shapes and dtype, same BLAS): the limit for any NumPy implementation.
+products per batch alone (same shapes and dtype, same BLAS): the limit for any NumPy implementation;
+with jax installed, JAX's ``jit`` of the batch step, compiled before timing and compiled afresh in every
+timed run (see ``_jax``).
 The data are random (the shapes set the cost, not the values); the check trains ten unshuffled
 batches from the same weights and compares every contender's weights with chainrule's.
 """
@@ -17,6 +19,7 @@ import numpy as np
 
 import chainrule as cr
 
+from . import _jax
 from ._hand import eight_products, relu_mlp_grads
 from ._harness import Row, optional, rows_with_ratios, set_torch_weights, time_alternating, torch_linears
 
@@ -187,6 +190,10 @@ def contenders(X, y, weights, dtype):
         out["pytorch"] = Torch
     if optional("sklearn") is not None:
         out["scikit-learn"] = Sklearn
+    if _jax.load() is not None:
+        sgd = _jax.sgd_momentum(LR, MOMENTUM)
+        out["jax jit"] = lambda X, y, weights, dtype: _jax.MLPTrainer(X, y, weights, BATCH, sgd)
+        out["jax jit, compiling"] = lambda X, y, weights, dtype: _jax.MLPTrainer(X, y, weights, BATCH, sgd, True)
     return {name: cls(X, y, weights, dtype) for name, cls in out.items()}
 
 
@@ -194,6 +201,7 @@ def check_equal(X, y, weights, dtype, workload: str) -> dict[str, str]:
     """Ten unshuffled batches from the same weights: every contender that takes them must agree."""
     n = 10 * BATCH
     runs = contenders(X[:n], y[:n], weights, dtype)
+    runs.pop("jax jit, compiling", None)  # the same step as "jax jit", compiled anew
     for r in runs.values():
         r.epoch(shuffle=False)
     ref = runs["chainrule"].weights()
@@ -206,7 +214,7 @@ def check_equal(X, y, weights, dtype, workload: str) -> dict[str, str]:
         diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ws, ref))
         if not diff <= tol:
             raise AssertionError(f"{workload}: {name}'s weights differ from chainrule's by {diff:.3g}")
-        notes[name] = f"weights agree to {diff:.0e}"
+        notes[name] = f"weights agree to {diff:.0e} (tolerance {tol:.0e})"
     return notes
 
 
@@ -263,7 +271,12 @@ def run(quick: bool = False, dtype: str = "float32") -> list[Row]:
     runs = contenders(X, y, weights, dtype)
     medians = time_alternating({name: r.epoch for name, r in runs.items()}, repeats, warmup=1)
     batches = -(-n // BATCH)
+    if "jax jit" in runs:
+        notes["jax jit"] += f"; compiled before timing; {_jax.threads_note()}"
+        notes["jax jit, compiling"] = runs["jax jit, compiling"].compile_note()
     rows = rows_with_ratios(workload, medians, "batch", batches, notes)
+    if "jax jit" not in runs:
+        rows.append(_jax.skipped_row(workload))
     phases(X, y, weights, dtype)  # warm-up
     split = phases(X, y, weights, dtype)
     text = ", ".join(f"{name} {us:,.0f}" for name, us in split.items())

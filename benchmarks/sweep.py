@@ -2,10 +2,10 @@
 
 The XOR workload (full batch, loss every epoch, SGD lr 0.5) for 2-4-1, 2-16-1 and 2-64-64-1, and a
 40-100-100-10 ReLU MLP on MNIST-1D's 4,000 training samples (40 features, 10 classes, standardised),
-batch 100, Adam lr 1e-3, one shuffled epoch per timed run, against PyTorch and a hand-written NumPy
-loop of the same maths. Without the mnist1d package (and with
-``--quick``) the MLP runs on random data of the same shape; the note says which. PyTorch runs the XOR
-nets on one thread and the MLP on the machine's threads.
+batch 100, Adam lr 1e-3, one shuffled epoch per timed run, against PyTorch, a hand-written NumPy loop
+of the same maths and, with jax installed, JAX's ``jit`` of the batch step (see ``_jax``). Without the
+mnist1d package (and with ``--quick``) the MLP runs on random data of the same shape; the note says
+which. PyTorch runs the XOR nets on one thread and the MLP on the machine's threads.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 
 import chainrule as cr
 
-from . import xor
+from . import _jax, xor
 from ._hand import adam_step, relu_mlp_grads
 from ._harness import Row, optional, rows_with_ratios, set_torch_weights, time_alternating, torch_linears
 
@@ -85,6 +85,18 @@ def torch_mlp(X, y, weights, dtype):
     return epoch
 
 
+def jax_mlp(X, y, weights, dtype, compile_each_epoch=False):
+    """The jitted batch step with Adam, or None without jax; returns the trainer (its ``epoch`` is the run)."""
+    if _jax.load() is None:
+        return None
+    return _jax.MLPTrainer(X, y, weights, BATCH, _jax.adam(LR), compile_each_epoch)
+
+
+def jax_mlp_epoch(X, y, weights, dtype):
+    trainer = jax_mlp(X, y, weights, dtype)
+    return trainer and trainer.epoch
+
+
 def mlp_data(n: int, dtype: str, real: bool) -> tuple[np.ndarray, np.ndarray, str]:
     """MNIST-1D's first ``n`` training samples, standardised per feature, when wanted and installed;
     otherwise random values of the same shape. The third item names which."""
@@ -108,22 +120,30 @@ def mlp_rows(quick: bool, dtype: str) -> list[Row]:
     notes = {"chainrule": source}
     # check: ten unshuffled batches from the same weights agree
     ours = chainrule_mlp(X[: 10 * BATCH], y[: 10 * BATCH], weights, dtype)(shuffle=False)
-    for name, make in (("numpy loop", numpy_mlp), ("pytorch", torch_mlp)):
+    tol = 1e-9 if dtype == "float64" else 1e-4
+    for name, make in (("numpy loop", numpy_mlp), ("pytorch", torch_mlp), ("jax jit", jax_mlp_epoch)):
         run = make(X[: 10 * BATCH], y[: 10 * BATCH], weights, dtype)
         if run is None:
             continue
         diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ours, run(shuffle=False)))
-        if not diff <= (1e-9 if dtype == "float64" else 1e-4):
+        if not diff <= tol:
             raise AssertionError(f"{workload}: {name}'s weights differ from chainrule's by {diff:.3g}")
-        notes[name] = f"weights agree to {diff:.0e}"
+        notes[name] = f"weights agree to {diff:.0e} (tolerance {tol:.0e})"
+    jax_steady, jax_compiling = jax_mlp(X, y, weights, dtype), jax_mlp(X, y, weights, dtype, True)
     contenders = {
         "chainrule": chainrule_mlp(X, y, weights, dtype),
         "numpy loop": numpy_mlp(X, y, weights, dtype),
         "pytorch": torch_mlp(X, y, weights, dtype),
+        "jax jit": jax_steady and jax_steady.epoch,
+        "jax jit, compiling": jax_compiling and jax_compiling.epoch,
     }
     contenders = {k: v for k, v in contenders.items() if v is not None}
     medians = time_alternating(contenders, repeats, warmup=1)
-    return rows_with_ratios(workload, medians, "batch", -(-n // BATCH), notes)
+    if jax_steady is not None:
+        notes["jax jit"] += f"; compiled before timing; {_jax.threads_note()}"
+        notes["jax jit, compiling"] = jax_compiling.compile_note()
+    rows = rows_with_ratios(workload, medians, "batch", -(-n // BATCH), notes)
+    return rows if jax_steady is not None else [*rows, _jax.skipped_row(workload)]
 
 
 def run(quick: bool = False, dtype: str = "float32") -> list[Row]:

@@ -246,7 +246,6 @@ def test_summary_shows_the_layer_and_its_parameters():
     assert row.split()[-1] == "10"  # γ and β, 5 each; the running statistics are not parameters
 
 
-@pytest.mark.xfail(strict=True, reason="fit(resume_from=) restores flat_params but not flat_state (training.py)")
 def test_resume_is_bit_identical(tmp_path):
     """The weights follow already (training normalises with batch statistics); the running statistics must too."""
     X, y = blobs()
@@ -275,3 +274,12 @@ def test_its_numbers_in_text_and_markdown():
     assert "dγ = Σ dy ∘ x̂ = [-1.00000]" in text  # 1·(−1/√(1 + ε)) + 0·(+1/√(1 + ε))
     md = layer_numbers_markdown(layer)
     assert md.startswith("**BatchNorm(1)**, forward:") and r"\begin{bmatrix} 2.00000 \end{bmatrix}" in md
+
+
+def test_input_of_another_shape_is_refused_by_name():
+    layer = cr.BatchNorm(3)
+    layer.build((3,), None)
+    with pytest.raises(ValueError, match=r"BatchNorm\(3\) got input of shape \(4, 5\); it expects \(n_samples, 3\)"):
+        layer.forward(np.ones((4, 5)))
+    with pytest.raises(TypeError, match=r"BatchNorm\(3\) got input of dtype int64"):
+        layer.forward(np.ones((4, 3), dtype=np.int64))

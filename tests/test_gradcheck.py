@@ -208,3 +208,24 @@ def test_a_wrong_gradient_fails_at_the_larger_step_too():
     result = cr.gradcheck(model, XOR_X, XOR_Y, "bce")
     assert not result.passed and "layers[0].W" not in result.steps  # no step rescues it
     assert result.errors["layers[0].W"] == pytest.approx(1 / 3, rel=1e-4)  # ‖g/2 − g‖ / (‖g/2‖ + ‖g‖)
+
+
+def test_a_bias_right_before_batchnorm_has_a_zero_gradient_and_passes():
+    """The batch mean removes any bias added just before BatchNorm: ∂L/∂b = 0 exactly, so both sides of the
+    comparison are rounding alone; it is judged against a share of the whole gradient, and passes."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((16, 3)), rng.integers(0, 2, 16)
+    model = cr.Sequential(cr.Dense(3, 4), cr.BatchNorm(4), cr.Tanh(), cr.Dense(4, 1), seed=0)
+    result = cr.gradcheck(model, X, y, "bce_logits")
+    assert result.passed, str(result)
+    assert np.abs(model.layers[0].grads["b"]).max() < 1e-15  # the exact zero, up to rounding
+    # a wrong gradient for the other parameters still fails: halve W's backward
+    original = model.layers[0].backward
+
+    def halved(dZ, need_input_grad=True):
+        out = original(dZ, need_input_grad)
+        model.layers[0].grads["W"] *= 0.5
+        return out
+
+    model.layers[0].backward = halved
+    assert not cr.gradcheck(model, X, y, "bce_logits").passed

@@ -45,7 +45,7 @@ def text_terms(text: str) -> dict[str, tuple[list[str], str]]:
     chains: dict[str, list[str]] = {}
     current: list[str] = []
     for line in text.splitlines():
-        if found := re.match(r"^  ∂L/∂(\w\(\d+\)\[[\d,]+\]) = (.+)$", line):
+        if found := re.match(r"^  ∂L/∂([Wb]\(\d+\)\[[\d,]+\]) = (.+)$", line):
             current = chains[found.group(1)] = [line.strip()]
         elif line.startswith("      sample ") and current:
             current.append(line.strip())
@@ -482,4 +482,16 @@ def test_a_notebook_shows_both_pages_inline(browser, tmp_path):
     frames = page.frame_locator("iframe")
     assert frames.nth(0).locator("#loss-value").text_content() == "0.29837"
     assert frames.nth(1).locator("#epoch-label").text_content() == "epoch 30 of 30"
+    assert not errors and not leaked
+
+
+def test_a_hidden_units_tooltip_and_card_write_mazurs_sum(browser, tmp_path):
+    """Mazur: ∂E/∂out_h1 = 0.13850·0.40 + (−0.03810)·0.50 = 0.05540 + (−0.01905) = 0.03635 (5 decimals)."""
+    page, errors, leaked = open_page(browser, explained("two-two-two").to_html(tmp_path / "p.html"))
+    page.click("#view-backward")
+    page.focus('.node[data-layer="1"][data-j="0"]')
+    tip = page.text_content("#cr-tip")
+    assert "= 0.13850·0.40000 + (-0.03810)·0.50000" in tip and "= 0.05540 + (-0.01905)" in tip and "= 0.03635" in tip
+    card = page.text_content("#path-sums")
+    assert "∂L/∂a(1)[1] = δ(2)[1]·W(2)[1,1] + δ(2)[2]·W(2)[1,2]" in card and "= 0.03635" in card
     assert not errors and not leaked

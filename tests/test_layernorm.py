@@ -129,3 +129,10 @@ def test_save_load_and_summary(tmp_path):
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
     row = next(line for line in model.summary().splitlines() if "LayerNorm(6)" in line)
     assert row.split()[-1] == "12"
+
+
+def test_input_of_another_shape_is_refused_by_name():
+    layer = cr.LayerNorm(4)
+    layer.build((4,), None)
+    with pytest.raises(ValueError, match=r"LayerNorm\(4\) got input of shape \(2, 3\); it expects \(n_samples, 4\)"):
+        layer.forward(np.ones((2, 3)))

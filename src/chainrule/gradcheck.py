@@ -6,7 +6,9 @@ For every parameter θ (and every input entry) the numerical derivative is
 
 and each array is scored by the relative error ‖g_backprop − g_numeric‖ /
 (‖g_backprop‖ + ‖g_numeric‖), which is 0 for a perfect match and 1 for
-gradients that have nothing in common. Below about 1e-7 in float64 the two
+gradients that have nothing in common. The denominator is at least 1 % of
+the norm of every gradient together, so an array whose gradient is exactly
+zero (a bias right before BatchNorm) is not judged on rounding alone. Below about 1e-7 in float64 the two
 agree to the limit of finite differences.
 
 Near a minimum the gradients shrink towards the rounding error of the
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     from .model import Sequential
 
 RETRY = 100  # an array that misses the tolerance at eps is measured again at RETRY·eps
+FLOOR = 1e-2  # relative errors are taken against at least this share of the whole gradient's norm
 
 
 @dataclass
@@ -73,9 +76,9 @@ class GradcheckResult:
         return "\n".join(lines)
 
 
-def relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    """‖a − b‖ / (‖a‖ + ‖b‖), or 0 when both are zero."""
-    denom = np.linalg.norm(a) + np.linalg.norm(b)
+def relative_error(a: np.ndarray, b: np.ndarray, floor: float = 0.0) -> float:
+    """‖a − b‖ / max(‖a‖ + ‖b‖, floor), or 0 when both are zero."""
+    denom = max(np.linalg.norm(a) + np.linalg.norm(b), floor)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
 
 
@@ -134,15 +137,18 @@ def _compare(work, Xa, dX, check_input, max_entries, eps, tol, seed, value) -> G
     ]
     if check_input:
         arrays.append(("input", Xa, dX))
+    # An array whose true gradient is exactly zero (a bias just before BatchNorm, whose batch mean removes it)
+    # has only rounding on both sides; each array is judged against at least FLOOR of the whole gradient's norm.
+    floor = FLOOR * float(np.sqrt(sum(np.vdot(g, g) for _, _, g in arrays)))
     errors, checked, steps = {}, {}, {}
     for name, p, g in arrays:
         flat, analytic = p.reshape(-1), np.array(g).reshape(-1)
         idx = np.arange(flat.size)
         if max_entries is not None and flat.size > max_entries:
             idx = np.sort(rng.choice(flat.size, max_entries, replace=False))
-        errors[name] = relative_error(analytic[idx], _differences(flat, idx, eps, value))
+        errors[name] = relative_error(analytic[idx], _differences(flat, idx, eps, value), floor)
         if errors[name] > tol:  # maybe rounding at a tiny gradient (see the module doc): a larger step tells
-            retried = relative_error(analytic[idx], _differences(flat, idx, RETRY * eps, value))
+            retried = relative_error(analytic[idx], _differences(flat, idx, RETRY * eps, value), floor)
             if retried <= tol:
                 errors[name], steps[name] = retried, RETRY * eps
         checked[name] = len(idx)

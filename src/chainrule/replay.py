@@ -34,9 +34,7 @@ import numpy as np
 from ._validate import check_array, check_positive_int, check_same_length
 from .callbacks import Callback
 from .explain.explanation import MAX_BATCH, explain
-from .explain.html import iframe, replay_html, write_replay
-from .explain.html_data import drawable, network_data, sizes_of, step_data
-from .explain.html_page import check_target
+from .explain.html import check_target, drawable, iframe, network_data, replay_html, sizes_of, step_data, write_replay
 from .explain.text import num
 from .explain.trace import blocks
 
@@ -286,6 +284,7 @@ class Replay(Callback):
             "featureNames": self.feature_names,
             "classNames": self.class_names,
             "batch": {"X": self._X[:n].tolist(), "y": self.y[:n].tolist()},
+            "nTrain": int(len(self._X)),
             "snapshots": snapshots,
         }
 

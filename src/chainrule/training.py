@@ -265,7 +265,7 @@ def prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validatio
         cb.check_logs(log_keys)  # a monitor naming a missing log fails now, before any weight changes
 
     if saved is not None:
-        model.flat_params[...] = saved.model.flat_params
+        model.flat_params[...], model.flat_state[...] = saved.model.flat_params, saved.model.flat_state
         model.set_state({**state, "seed": model.seed})
         opt.t, opt.state = state["optimizer"].t, state["optimizer"].state
     if seed is not None:

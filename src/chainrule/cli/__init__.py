@@ -24,7 +24,7 @@ USER_ERRORS = (CLIError, DataError, ModelFileError, DivergenceError, ImportError
 
 
 def parser() -> argparse.ArgumentParser:
-    from . import commands, export, sweep, train
+    from . import commands, export, playground, sweep, train
 
     p = argparse.ArgumentParser(
         prog="chainrule",
@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parsers(sub)
     export.add_parser(sub)
     sweep.add_parser(sub)
+    playground.add_parser(sub)
     for command in sub.choices.values():  # --debug after the command too; SUPPRESS keeps one given before it
         command.add_argument(
             "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback on errors"

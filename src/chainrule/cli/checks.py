@@ -150,7 +150,7 @@ def explain(args: argparse.Namespace) -> int:
         model, X, y, loss, lr = EXAMPLES[name]()
         lr = args.lr if args.lr is not None else lr
     if args.html:
-        from ..explain.html_page import check_target
+        from ..explain.html import check_target
 
         check_target(args.html)  # a missing folder fails before anything runs
     result = explain_step(model, X, y, loss, lr=lr, apply=args.apply)

@@ -9,7 +9,8 @@
 ``cr.explain.explain(...)``.
 
 Limits: batches of at most ``MAX_BATCH`` (16) samples; every weight's chain
-rule is written out for networks of at most ``MAX_DETAIL_PARAMS`` (64)
+rule, and every hidden unit's ∂L/∂a as the sum over the units it feeds
+(``ex.paths``), is written out for networks of at most ``MAX_DETAIL_PARAMS`` (64)
 parameters, larger ones get the layer-level (matrix) explanation, and arrays
 of more than ``MAX_SHOWN_ENTRIES`` (48) numbers are summarised by shape and norms.
 """
@@ -20,7 +21,7 @@ import types
 from .examples import EXAMPLES, from_layers
 from .explanation import GRADCHECK_ENTRIES, MAX_BATCH, MAX_DETAIL_PARAMS, Explanation, explain
 from .text import MAX_SHOWN_ENTRIES
-from .trace import BackwardStep, ChainTerm, ForwardStep, LossStep, UpdateStep
+from .trace import BackwardStep, ChainTerm, ForwardStep, LossStep, PathSum, UpdateStep
 
 __all__ = [
     "EXAMPLES",
@@ -33,6 +34,7 @@ __all__ = [
     "Explanation",
     "ForwardStep",
     "LossStep",
+    "PathSum",
     "UpdateStep",
     "explain",
     "from_layers",

@@ -4,7 +4,9 @@ Both are FIGURE_PX = 960 × 540 pixels (9.6 × 5.4 inches at 100 dpi). Neurons
 are circles, one column per layer; the edges carry the weights (forward) or
 their gradients ∂L/∂w (backward) when the network has at most
 MAX_DETAIL_PARAMS parameters. Neuron values are those of the first sample;
-in ``backward.png`` each drawn output neuron has its ∂L/∂ŷ beside it, or,
+in ``backward.png`` each drawn hidden neuron has its ∂L/∂a under it, written as the sum
+over the units it feeds (Σⱼ δⱼ·Wᵢⱼ, networks of at most MAX_DETAIL_PARAMS parameters),
+each drawn output neuron has its ∂L/∂ŷ beside it, or,
 where the output activation is fused with the loss (one step, no
 ∂L/∂a ∘ f'(z) product), its δ = (ŷ − y)·batch factor written out, with a
 note under the title. Columns
@@ -114,6 +116,8 @@ def draw(ex: Explanation, backward: bool, precision: int = 3) -> Any:
         if sizes[c] > len(col):
             more = f"+{sizes[c] - len(col)} more" + (" (not drawn)" if c == len(pos) - 1 and backward else "")
             ax.text(col[-1][0], col[-1][1] - height / 2 - 0.035, more, fontsize=8, ha="center", va="center")
+        if backward:
+            _path_labels(ax, ex, c, col, height, precision)
         name = "input a(0)" if c == 0 else f"layer {c}: {ex.forward[c - 1].activation}"
         ax.text(col[0][0], 0.95, name, fontsize=9, ha="center")
     loss = ex.loss
@@ -137,6 +141,22 @@ def draw(ex: Explanation, backward: bool, precision: int = 3) -> Any:
     n = len(loss.y_hat)
     fig.suptitle(title + (f"  (sample 1 of {n})" if n > 1 else ""), fontsize=10)
     return fig
+
+
+def _path_labels(ax: Any, ex: Explanation, layer: int, col: list, height: float, precision: int) -> None:
+    """Under each drawn hidden unit: its ∂L/∂a as the sum over the units it feeds (first sample), gid
+    ``"path_sum_l_i"``: "∂L/∂a = 0.0554 + (-0.019) = 0.0364" (above the lowest unit, to stay in the figure)."""
+    for ps in ex.paths:
+        if ps.layer != layer or ps.unit >= len(col):
+            continue
+        x, y = col[ps.unit]
+        terms = [_g(v, precision) for v in ps.products(0)]
+        shown = " + ".join(t if k == 0 or not t.startswith("-") else f"({t})" for k, t in enumerate(terms))
+        label = f"∂L/∂a = Σ δ·W\n= {shown}\n= {_g(ps.value[0], precision)}"
+        below = ps.unit < len(col) - 1  # the lowest unit's label goes above it, inside the figure
+        ax.text(x, y - height / 2 - 0.01 if below else y + height / 2 + 0.01, label, fontsize=6, ha="center",
+                va="top" if below else "bottom", zorder=6,
+                gid=f"path_sum_{layer}_{ps.unit + 1}", bbox={"fc": "white", "ec": "none", "pad": 0.3})  # fmt: skip
 
 
 def _fused_label(ex: Explanation, j: int, precision: int) -> str:

@@ -12,7 +12,17 @@ import numpy as np
 from ..gradcheck import gradcheck
 from ..losses import Loss
 from ..optimizers import SGD
-from .trace import BackwardStep, ChainTerm, ForwardStep, LossStep, Trace, UpdateStep, run_step, sgd_updates
+from .trace import (
+    BackwardStep,
+    ChainTerm,
+    ForwardStep,
+    LossStep,
+    PathSum,
+    Trace,
+    UpdateStep,
+    run_step,
+    sgd_updates,
+)
 
 if TYPE_CHECKING:
     from ..model import Sequential
@@ -32,7 +42,8 @@ class Explanation:
     """One training step of a model on a batch, with every intermediate number.
 
     ``steps`` lists, in order, the forward block records, the loss, the
-    backward block records (from the output down), the per-weight chain-rule
+    backward block records (from the output down), each hidden unit's ∂L/∂a as a
+    sum over the units it feeds and the per-weight chain-rule
     terms (small networks only) and the SGD updates (when a rate was given).
     ``gradcheck_error`` is the largest relative error between the backward
     pass and central finite differences, and ``gradcheck_passed`` the
@@ -72,13 +83,18 @@ class Explanation:
         return self.trace.chain
 
     @property
+    def paths(self) -> list[PathSum]:
+        """Each hidden unit's ∂L/∂a as the sum over the units it feeds (small networks only)."""
+        return self.trace.paths
+
+    @property
     def updates(self) -> list[UpdateStep]:
         return self.trace.updates
 
     @property
-    def steps(self) -> list[ForwardStep | LossStep | BackwardStep | ChainTerm | UpdateStep]:
+    def steps(self) -> list[ForwardStep | LossStep | BackwardStep | PathSum | ChainTerm | UpdateStep]:
         t = self.trace
-        return [*t.forward, t.loss, *reversed(t.backward), *t.chain, *t.updates]
+        return [*t.forward, t.loss, *reversed(t.backward), *t.paths, *t.chain, *t.updates]
 
     def to_text(self, precision: int = 5) -> str:
         """Plain text for a terminal, at most 80 columns wide."""

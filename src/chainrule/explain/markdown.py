@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..activations import Activation
-from .text import MAX_SHOWN_ENTRIES, as_rows, fused_note, num
+from .text import MAX_SHOWN_ENTRIES, MAX_SHOWN_SAMPLES, as_rows, fused_note, loss_card, num
 
 if TYPE_CHECKING:
     from .explanation import Explanation
-    from .trace import BackwardStep, ChainTerm, LossStep
+    from .trace import BackwardStep, ChainTerm, LossStep, PathSum
 
 MAX_MATRIX_COLUMNS = 8
 """Wider arrays are summarised by shape and norm rather than typeset."""
@@ -70,6 +70,49 @@ def chain_tex(term: ChainTerm, delta_only: bool, precision: int) -> list[str]:
     return lines
 
 
+def path_tex(ps: PathSum, precision: int) -> list[str]:
+    """A hidden unit's ∂L/∂a as the sum over the units it feeds, with its numbers (first samples)."""
+    layer, i, nxt = ps.layer, ps.unit + 1, ps.layer + 1
+
+    def signed(values: list[float], first_plain: bool = True) -> list[str]:
+        return [tex_num(v, precision) if (k == 0 and first_plain) or v >= 0 else f"({tex_num(v, precision)})"
+                for k, v in enumerate(values)]  # fmt: skip
+
+    lines = []
+    n = len(ps.terms)
+    for s in range(min(n, MAX_SHOWN_SAMPLES)):
+        target = rf"\frac{{\partial L}}{{\partial a^{{({layer})}}_{{{i}}}}}"
+        target += rf"\ (\text{{sample {s + 1}}})" if n > 1 else ""
+        js = range(1, len(ps.terms[s]) + 1)
+        symbols = " + ".join(rf"\delta^{{({nxt})}}_{{{j}}} W^{{({nxt})}}_{{{i},{j}}}" for j in js)
+        deltas = signed([d for d, _ in ps.terms[s]])
+        weights = signed([w for _, w in ps.terms[s]], first_plain=False)
+        factors = " + ".join(rf"{d} \cdot {w}" for d, w in zip(deltas, weights))
+        products = " + ".join(signed(ps.products(s)))
+        lines.append(display(target, symbols, factors, products, tex_num(ps.value[s], precision)))
+    return lines
+
+
+def card_tex(loss: LossStep, precision: int) -> list[str]:
+    """The loss card of the text (ŷ, p, y, p − y, the batch factor), each row typeset with its label."""
+    act = rf"\operatorname{{{loss.squash}}}" if loss.squash else ""
+    letter = r"\hat y" if loss.fused else "p"
+    names = {
+        "yhat": rf"\hat y = p = {act}(z)\ \text{{(probabilities)}}" if loss.fused else (
+            r"\hat y = z\ \text{(logits)}" if loss.squash else r"\hat y"),
+        "p": rf"p = {act}(z)\ \text{{(probabilities)}}",
+        "residual": rf"{letter} - y" + (r"\ (y \text{ one-hot})" if loss.labels else ""),
+        "scaled": rf"\frac{{\partial L}}{{\partial z}} = {loss.batch_latex}({letter} - y)",
+    }
+    out = []
+    for key, _, value in loss_card(loss):
+        if key == "y" and isinstance(value, str):
+            out.append(f"$y$ = {value} (class labels)")
+        else:
+            out.append(display(names.get(key, "y"), matrix(value, precision)))
+    return out
+
+
 def fused_block(bk: BackwardStep, loss: LossStep, precision: int) -> list[str]:
     """A fused output block: the note, ŷ − y, and δ with its batch factor written out."""
     k = bk.layer
@@ -116,7 +159,7 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
         out.append(display(sym("b", k), matrix(f.b, p)))
         out.append(display(f"{sym('z', k)} = {sym('a', k - 1)} {sym('W', k)} + {sym('b', k)}", matrix(f.z, p)))
         out.append(display(rf"{sym('a', k)} = {act}\left({sym('z', k)}\right)", matrix(f.a, p)))
-    out += ["", "#### Loss", "", display(loss.latex, tex_num(loss.value, p))]
+    out += ["", "#### Loss", "", display(loss.latex, tex_num(loss.value, p)), *card_tex(loss, p)]
     out += ["", r"with $\hat y = a^{(" + str(L) + ")}$ and $n = " + f"{n}$.", "", "#### Backward pass", ""]
     out.append(display(r"\delta^{(l)} = \frac{\partial L}{\partial a^{(l)}} \circ f'\left(z^{(l)}\right)"))
     out.append(display(r"\frac{\partial L}{\partial a^{(l-1)}} = \delta^{(l)} W^{(l)\top}"))
@@ -153,6 +196,11 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
         if k > 1:
             da = rf"\frac{{\partial L}}{{\partial a^{{({k - 1})}}}} = \delta^{{({k})}} W^{{({k})\top}}"
             out.append(display(da, matrix(bk.da_prev, p)))
+            sums = [ps for ps in ex.paths if ps.layer == k - 1]
+            if sums:
+                out += ["", f"Unit by unit, each hidden unit's sum over the units of layer {k} it feeds:", ""]
+                for ps in sums:
+                    out += path_tex(ps, p)
     if ex.chain:
         delta_only = {bk.layer: bk.fused or bk.fprime is None for bk in ex.backward}
         out += ["", "#### Chain rule, weight by weight", ""]

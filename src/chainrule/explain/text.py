@@ -11,10 +11,12 @@ from ..activations import Activation
 
 if TYPE_CHECKING:
     from .explanation import Explanation
-    from .trace import ChainTerm, LossStep
+    from .trace import ChainTerm, LossStep, PathSum
 
 WIDTH = 80
 MAX_SHOWN_ENTRIES = 48
+MAX_SHOWN_SAMPLES = 4
+"""Sums and products are written out sample by sample for batches of at most this many samples."""
 """Arrays with more numbers than this are summarised by shape, norm, min and max."""
 
 
@@ -37,6 +39,44 @@ def fused_delta(k: int, loss: LossStep) -> str:
     if loss.batch_count is None:  # reduction "sum"
         return f"δ({k}) = ∂L/∂z({k}) = ŷ − y"
     return f"δ({k}) = ∂L/∂z({k}) = {loss.batch_text}(ŷ − y) = {loss.factor_text}(ŷ − y)"
+
+
+def loss_card(loss: LossStep) -> list[tuple[str, str, np.ndarray | str]]:
+    """The loss's rows, each (key, label, value): ŷ named for what it is, then, where the loss squashes,
+    p = softmax(z) or σ(z), y (labels written as labels), p − y, and the batch mean's factor applied to it.
+
+    The keys ("yhat", "p", "y", "residual", "scaled") let the Markdown typeset its own labels.
+    """
+    squash, letter = loss.squash, "ŷ" if loss.fused else "p"
+    if loss.fused:
+        rows = [("yhat", f"ŷ = p = {squash}(z), the network's output: probabilities", loss.y_hat)]
+    elif squash is not None:
+        rows = [("yhat", "ŷ = z, the network's output: logits", loss.y_hat)]
+        rows.append(("p", f"p = {squash}(z), the probabilities the loss computes", loss.probabilities))
+    else:
+        rows = [("yhat", "ŷ, the network's output", loss.y_hat)]
+    if loss.labels:
+        rows.append(("y", "y, class labels", ", ".join(f"class {int(c)}" for c in loss.y)))
+    else:
+        rows.append(("y", "y, the targets", loss.y))
+    if loss.residual is None:
+        return rows
+    rows.append(("residual", f"{letter} − y" + (" (y one-hot)" if loss.labels else ""), loss.residual))
+    scaled = loss.delta_out if loss.fused else loss.dL_dyhat
+    if loss.batch_count is None:
+        rows.append(("scaled", f"∂L/∂z = {letter} − y (reduction 'sum': no batch factor)", scaled))
+    else:
+        factor = loss.batch_text.rstrip("·")
+        label = f"∂L/∂z = {loss.batch_text}({letter} − y), the batch mean's {factor} ({loss.count_text})"
+        rows.append(("scaled", label, scaled))
+    return rows
+
+
+def grad_text(loss: LossStep) -> str:
+    """∂L/∂ŷ's formula; on logits, where ŷ = z, it is ∂L/∂z = 1/n·(p − y) with p defined in the loss card."""
+    if loss.on_logits:
+        return f"∂L/∂z = {loss.batch_text}(p − y)"
+    return loss.grad_formula + ("  (unused: the fused step)" if loss.fused else "")
 
 
 def residual_label(loss: LossStep) -> str:
@@ -115,6 +155,60 @@ def chain_lines(term: ChainTerm, precision: int) -> list[str]:
     return out
 
 
+def bracket(x: str) -> str:
+    return f"({x})" if x.startswith("-") else x
+
+
+def signed(values: list[str]) -> str:
+    """ "a + (−b) + c": terms after the first in brackets when negative."""
+    return " + ".join(x if k == 0 else bracket(x) for k, x in enumerate(values))
+
+
+def path_parts(ps: PathSum, s: int, precision: int) -> tuple[str, list[str]]:
+    """One hidden unit's sum over the units it feeds, sample ``s``: its name, then each side of the equation.
+
+    ∂L/∂a(1)[1] = δ(2)[1]·W(2)[1,1] + δ(2)[2]·W(2)[1,2] = 0.13850·0.40000 + … = 0.05540 + (-0.01905) = 0.03635
+    """
+    layer, i, nxt = ps.layer, ps.unit + 1, ps.layer + 1
+    symbols = " + ".join(f"δ({nxt})[{j}]·W({nxt})[{i},{j}]" for j in range(1, len(ps.terms[s]) + 1))
+    factors = " + ".join(
+        f"{num(d, precision) if k == 0 else bracket(num(d, precision))}·{bracket(num(w, precision))}"
+        for k, (d, w) in enumerate(ps.terms[s])
+    )
+    products = signed([num(v, precision) for v in ps.products(s)])
+    return f"∂L/∂a({layer})[{i}]", [symbols, factors, products, num(ps.value[s], precision)]
+
+
+def path_lines(ps: PathSum, precision: int) -> list[str]:
+    """The sum for every sample shown, one side of the equation per line when it does not fit on one."""
+    out = []
+    n = len(ps.terms)
+    for s in range(min(n, MAX_SHOWN_SAMPLES)):
+        name, sides = path_parts(ps, s, precision)
+        head = f"  {name}" + (f" (sample {s + 1})" if n > 1 else "")
+        line = head + " = " + " = ".join(sides)
+        if len(line) <= WIDTH:
+            out.append(line)
+            continue
+        out += packed(f"{head} = ", sides[0])
+        for side in sides[1:]:
+            out += packed("      = ", side)
+    return out
+
+
+def packed(prefix: str, side: str) -> list[str]:
+    """``prefix + side``, broken before a " + " wherever the line would pass WIDTH."""
+    terms = side.split(" + ")
+    lines, line = [], prefix + terms[0]
+    for term in terms[1:]:
+        if len(line) + 3 + len(term) > WIDTH:
+            lines.append(line)
+            line = " " * (len(prefix) - 2) + "+ " + term
+        else:
+            line += " + " + term
+    return [*lines, line]
+
+
 def render_text(ex: Explanation, precision: int = 5) -> str:
     p = precision
     fw, loss, L = ex.forward, ex.loss, len(ex.forward)
@@ -134,10 +228,11 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
         out += field(f"z({f.layer}) = a({f.layer - 1})·W({f.layer}) + b({f.layer})", f.z, p)
         out += field(f"a({f.layer}) = {f.activation}(z({f.layer}))", f.a, p)
     out += ["", f"LOSS   {loss.formula}"]
-    out += field("ŷ", loss.y_hat, p) + field("y", loss.y, p)
+    for _, label, value in loss_card(loss):
+        out += wrap(f"{label} = {value}") if isinstance(value, str) else field(label, value, p)
     out.append(f"  L = {num(loss.value, p)}")
     out += ["", "BACKWARD   δ(l) = ∂L/∂a(l) ∘ f'(z(l)),   ∂L/∂a(l-1) = δ(l)·W(l)ᵀ"]
-    out += field(f"∂L/∂ŷ = {loss.grad_formula}", loss.dL_dyhat, p)
+    out += field(f"∂L/∂ŷ = {grad_text(loss)}", loss.dL_dyhat, p)
     if loss.simplification:
         out += wrap(f"Note: {loss.simplification}.")
     for bk in reversed(ex.backward):
@@ -163,6 +258,11 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
         out += field(f"∂L/∂b({k}) = Σₛ δ({k})", bk.db, p)
         if k > 1:
             out += field(f"∂L/∂a({k - 1}) = δ({k})·W({k})ᵀ (passed down)", bk.da_prev, p)
+            sums = [ps for ps in ex.paths if ps.layer == k - 1]
+            if sums:
+                out += wrap(f"unit by unit, the sum over the units of layer {k} that each one feeds:")
+                for ps in sums:
+                    out += path_lines(ps, p)
     if ex.chain:
         out += ["", "CHAIN RULE, weight by weight   (a_in: the input the weight multiplies)"]
         if loss.batch_text:

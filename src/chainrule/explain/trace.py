@@ -53,7 +53,14 @@ class LossStep:
     simplification: str | None = None
     fused: str | None = None  # the fused output step, when the loss takes the last activation's backward over
     delta_out: np.ndarray | None = None  # where fused: ∂L/∂z of the output layer, where backward starts
-    residual: np.ndarray | None = None  # where fused: ŷ − y (y one-hot where given as labels), before the factor
+    residual: np.ndarray | None = None  # fused or on logits: p − y (y one-hot where given as labels), before the factor
+    probabilities: np.ndarray | None = None  # p: ŷ itself where fused, the loss's own squashing of ŷ on logits
+    squash: str | None = None  # the activation that makes p: the fused one, or the one applied inside the loss
+
+    @property
+    def on_logits(self) -> bool:
+        """ŷ is logits z and the loss squashes them itself (p = softmax(z) or σ(z))."""
+        return self.squash is not None and self.fused is None
 
     @property
     def labels(self) -> bool:
@@ -99,6 +106,24 @@ class ChainTerm:
 
 
 @dataclass
+class PathSum:
+    """∂L/∂a of hidden unit i of layer l as the sum over the units j it feeds: Σⱼ δⱼ^(l+1) · W^(l+1)[i, j].
+
+    This is ∂L/∂a^(l) = δ^(l+1)·W^(l+1)ᵀ written out for one unit: each unit j of the next layer passes
+    back its δⱼ, weighted by the weight that joins i to j.
+    """
+
+    layer: int  # l, the hidden layer
+    unit: int  # i, 0-based
+    terms: list[list[tuple[float, float]]]  # per sample: (δⱼ^(l+1), W^(l+1)[i, j]) for each j
+    value: list[float]  # per sample: ∂L/∂aᵢ^(l), as backward computed it
+
+    def products(self, s: int) -> list[float]:
+        """The terms δⱼ·W[i, j] of sample ``s``, whose sum is ``value[s]``."""
+        return [d * w for d, w in self.terms[s]]
+
+
+@dataclass
 class UpdateStep:
     """Plain SGD: new = old − lr·grad for one parameter array."""
 
@@ -116,6 +141,7 @@ class Trace:
     loss: LossStep
     backward: list[BackwardStep]
     chain: list[ChainTerm] = field(default_factory=list)
+    paths: list[PathSum] = field(default_factory=list)
     updates: list[UpdateStep] = field(default_factory=list)
 
 
@@ -159,6 +185,13 @@ def loss_step(objective: Objective, out: np.ndarray, Y: np.ndarray, d: np.ndarra
         s_text, s_tex, count, N = "1/n·", r"\frac{1}{n}", f"n = {n}", n
     fused = objective.fused is not None
     dL_dyhat = loss.value_and_grad(out, Y)[1] if fused else d
+    squash = objective.fused.name if fused else loss.output_activation
+    if fused:
+        p = out.copy()
+    elif squash is not None:
+        p = Activation.registry[squash]().f(out)  # the probabilities the loss computes from the logits
+    else:
+        p = None
     return LossStep(
         name=loss.name,
         formula=loss.formula.format(s=s_text) + (f",  {count}" if count else ""),
@@ -177,7 +210,9 @@ def loss_step(objective: Objective, out: np.ndarray, Y: np.ndarray, d: np.ndarra
         simplification=simplification(objective),
         fused=f"{objective.fused.name} + {loss.name}: δ = ∂L/∂z = {s_text}(ŷ − y)" if fused else None,
         delta_out=d.copy() if fused else None,
-        residual=out - dense_targets(Y, k, out.dtype) if fused else None,
+        residual=None if p is None else p - dense_targets(Y, k, out.dtype),
+        probabilities=p,
+        squash=squash,
     )
 
 
@@ -239,6 +274,7 @@ def run_step(model, X: np.ndarray, Y: np.ndarray, objective: Objective, detail: 
     trace = Trace(forward, lstep, backward)
     if detail:
         trace.chain = chain_terms(forward, backward)
+        trace.paths = path_sums(forward, backward)
     return trace
 
 
@@ -259,6 +295,20 @@ def chain_terms(forward: list[ForwardStep], backward: list[BackwardStep]) -> lis
                 terms.append(ChainTerm(f.layer, "W", (i, j), factors, float(bk.dW[i, j])))
             terms.append(ChainTerm(f.layer, "b", (j,), [[*p, ("1", 1.0)] for p in per_sample], float(bk.db[j])))
     return terms
+
+
+def path_sums(forward: list[ForwardStep], backward: list[BackwardStep]) -> list[PathSum]:
+    """Every hidden unit's ∂L/∂a as the sum over the units it feeds, from the output down."""
+    sums = []
+    for f_next, bk_next in zip(reversed(forward[1:]), reversed(backward[1:])):
+        layer = f_next.layer - 1
+        for i in range(f_next.W.shape[0]):
+            terms = [
+                [(float(bk_next.delta[s, j]), float(f_next.W[i, j])) for j in range(f_next.W.shape[1])]
+                for s in range(bk_next.batch_size)
+            ]
+            sums.append(PathSum(layer, i, terms, [float(v) for v in bk_next.da_prev[:, i]]))
+    return sums
 
 
 def sgd_updates(backward: list[BackwardStep], forward: list[ForwardStep], lr: float) -> list[UpdateStep]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer
+from .base import Layer, check_input
 
 
 class Dropout(Layer):
@@ -37,6 +37,7 @@ class Dropout(Layer):
         self.rate = float(rate)
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        check_input(self, X)
         scale = self.draw_scale(X) if training and self.rate > 0 else None
         Y = X if scale is None else X * scale
         if keep:

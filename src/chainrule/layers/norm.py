@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._validate import check_positive_int
-from .base import Layer
+from .base import Layer, check_input
 
 
 class _Normalization(Layer):
@@ -162,6 +162,7 @@ class BatchNorm(_Normalization):
         return tuple(in_shape)
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        check_input(self, X)
         b = self.batch_axis
         over = (b,) if X.ndim == b + 2 else (b, b + 2)  # the batch, and the length of a (C, L) signal
         per_channel = self._per_channel_view(X)
@@ -244,6 +245,7 @@ class LayerNorm(_Normalization):
         return tuple(in_shape)
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        check_input(self, X)
         mu = X.mean(axis=-1, keepdims=True)
         Xc = X - mu
         var = (Xc * Xc).mean(axis=-1, keepdims=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer
+from .base import Layer, check_input
 
 
 class Residual(Layer):
@@ -71,6 +71,7 @@ class Residual(Layer):
 
     # ------------------------------------------------------------- maths
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        check_input(self, X)
         F = X
         for layer in self.layers:
             F = layer.forward(F, training, keep)

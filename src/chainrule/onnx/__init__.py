@@ -55,6 +55,9 @@ GlobalAveragePool, Flatten and a Reshape to (N, −1). Around the chain it reads
   that pair), so ``predict_proba`` gives both columns, as scikit-learn's does.
 * Flatten(axis=1) of the 2-D input, and Identity after an activation: no-ops. After a dense layer,
   Identity is chainrule's identity activation, as ``export`` writes it.
+* BatchNormalization (inference mode), LayerNormalization over the last axis, Dropout (as a Dropout layer of
+  its ratio), Add of two computed tensors where one is reached from the other by a chain (a Residual
+  block), and an Identity of a constant (PyTorch writes one for parameters of equal values).
 * **LogSoftmax**, as the last op, imports as **Softmax**: the model outputs the probabilities exp(Y), not
   the file's log-probabilities Y (``np.log(model.predict(X))`` gives those). So ``predict_proba`` and
   explain see an ordinary softmax output, and ``categorical_cross_entropy`` fuses with it into the

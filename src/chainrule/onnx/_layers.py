@@ -99,6 +99,36 @@ def _dropout_ratio(node: Any, rest: list[str], constants: dict[str, np.ndarray],
     return float(str(np.float32(ratio)))
 
 
+def constant_identities(graph: Any) -> None:
+    """Make an Identity of a constant that constant (PyTorch writes them for parameters with equal values)."""
+    found = True
+    while found:
+        found = False
+        for t, node in list(graph.producer.items()):
+            if node.op == "Identity" and len(node.inputs) == 1 and node.inputs[0] in graph.constants:
+                graph.constants[t] = graph.constants[node.inputs[0]]
+                del graph.producer[t]
+                found = True
+
+
+def residual(graph: Any, node: Any, fold: Callable[[list[tuple]], list[tuple]]) -> tuple[tuple, str, set[int]]:
+    """Add(x, f(x)) as a residual step: the input from which a chain of layers leads to the other is the skip.
+
+    Returns the step (its inner steps, input to output, ``fold``ed), the skip tensor and the nodes taken.
+    """
+    for skip, branch in (node.inputs, node.inputs[::-1]):
+        try:
+            inner, used = graph.chain(branch, skip, set())
+        except LookupError:
+            continue
+        inner = fold(inner[::-1])
+        if not inner or any(s[0] not in ("linear", "activation", *kinds()) for s in inner):
+            break
+        return ("residual", inner), skip, used | {node.index}
+    raise graph.fail(f"{node.where} adds two computed tensors, but neither is the input of a chain of layers to the "
+                     "other.")  # fmt: skip
+
+
 def build(step: tuple, build_inner: Callable[[list[tuple]], list[Layer]]) -> tuple[Layer, dict[str, np.ndarray]]:
     """The layer a read step describes, with the state to write once a model holds it (bind resets state)."""
     kind = step[0]
@@ -111,31 +141,6 @@ def build(step: tuple, build_inner: Callable[[list[tuple]], list[Layer]]) -> tup
     for name in ("gamma", "beta"):
         layer.params[name][...] = arrays[name]
     return layer, {k: v for k, v in arrays.items() if k.startswith("running")}
-
-
-def constant_identities(graph: Any) -> None:
-    """An Identity of a constant is that constant (PyTorch writes them for parameters with equal values)."""
-    found = True
-    while found:
-        found = False
-        for t, node in list(graph.producer.items()):
-            if node.op == "Identity" and len(node.inputs) == 1 and node.inputs[0] in graph.constants:
-                graph.constants[t] = graph.constants[node.inputs[0]]
-                del graph.producer[t]
-                found = True
-
-
-def residual(graph: Any, node: Any, fold: Callable) -> tuple[tuple, str, set[int]]:
-    """Add(x, f(x)): the input from which a chain of steps leads to the other input is the skip path."""
-    for skip, branch in (node.inputs, node.inputs[::-1]):
-        try:
-            inner, used = graph.chain(branch, skip)
-        except LookupError:
-            continue
-        if not inner:
-            break
-        return ("residual", fold(inner[::-1], graph.fail)), skip, used | {node.index}
-    raise graph.fail(f"{node.where} adds two computed tensors, but neither is the input of a chain to the other.")
 
 
 def kinds() -> set[str]:

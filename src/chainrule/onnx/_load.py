@@ -6,9 +6,10 @@ The graph is read backwards, from its output to its input, one step at a time:
 * a dense layer: MatMul(x, W), or Gemm(x, B, C) with alpha, beta and transB folded into W and b;
 * an elementwise Add, Sub, Mul or Div by a constant: folded into the dense layer before it (a bias,
   an output scaling) or, failing that, the one after it (a standardisation of the input);
+* BatchNormalization, LayerNormalization and Dropout nodes, and Add(x, f(x)) of two computed tensors, where
+  f is a chain back to x: a residual block (``_layers``). An Identity of a constant is that constant;
 * what other tools write around such a chain (``_foreign``): Cast, Reshape, Flatten, Identity, LogSoftmax,
-  skl2onnx's binary pair, and its label and ZipMap outputs, which name the classes;
-* BatchNorm, LayerNorm, Dropout and residual blocks (``_layers``); Conv, the poolings and Flatten (``_signal``).
+  skl2onnx's binary pair, and its label and ZipMap outputs, which name the classes.
 
 Every node must be one of these steps, used once; anything else is refused, naming the node and its op.
 """
@@ -163,11 +164,10 @@ class _Graph:
             raise self.fail(f"its label output names {len(self.classes)} classes for {model.n_out} output columns.")
         return model
 
-    def chain(self, t: str, stop: str, used: set[int] | None = None) -> tuple[list[tuple], set[int]]:
-        """The steps from tensor ``t`` back to tensor ``stop`` (last first) and their nodes (with ``used``);
+    def chain(self, t: str, stop: str, used: set[int]) -> tuple[list[tuple], set[int]]:
+        """The steps from tensor ``t`` back to tensor ``stop`` (last first) and the nodes used, ``used`` included;
         LookupError if the chain reaches the input without meeting ``stop``."""
         steps: list[tuple] = []
-        used = set() if used is None else used
         while t != stop:
             if t == self.input:
                 raise LookupError(stop)
@@ -182,6 +182,7 @@ class _Graph:
             steps.append(step)
         return steps, used
 
+
     def _step(self, t: str) -> tuple[tuple, str, set[int]]:
         """The step that computes ``t``, the tensor it starts from, and the nodes it takes."""
         node = self.producer[t]
@@ -191,17 +192,18 @@ class _Graph:
         foreign = _foreign.step(self, node)
         if foreign is not None:
             return foreign
-        for name, recipe in RECIPES.get(node.op, ()):
+        for name, recipe in RECIPES.get(self.producer[t].op, ()):
             env = self._match(recipe.expr, t, {"X": None, "nodes": frozenset()})
             if env is not None:
                 return ("activation", name, env.get("params", {})), env["X"], set(env["nodes"])
+        node = self.producer[t]
         if node.op in LINEAR:
             return self._linear(node)
         if node.op in _layers.OPS_READ:
             step, x = _layers.read(node, self.constants, self.fail)
             return step, x, {node.index}
         if node.op == "Add" and len(set(node.inputs)) == 2 and not set(node.inputs) & set(self.constants):
-            return _layers.residual(self, node, _fold)
+            return _layers.residual(self, node, lambda steps: _foreign.outputs(_fold(steps, self.fail), self.fail))
         if node.op in AFFINE:
             return self._affine(node)
         raise self.fail(f"{node.where} is not used as in any supported activation ({_table.describe()}).")
@@ -360,8 +362,8 @@ for _name, _recipe in sorted(
     ((name, r) for name, recipes in _table.TABLE.items() for r in recipes), key=lambda item: -len(item[1].ops())
 ):
     RECIPES.setdefault(_recipe.expr.op, []).append((_name, _recipe))
-KNOWN_OPS = (_table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant", "Identity"} | set(_foreign.OPS)
-             | _layers.OPS_READ | SIGNAL_OPS)  # fmt: skip
+KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant", "Identity"} | set(_foreign.OPS)
+KNOWN_OPS |= _layers.OPS_READ | SIGNAL_OPS
 
 
 def _fold(steps: list[tuple], fail: Any) -> list[tuple]:

@@ -15,11 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..activations import Activation
-from .text import MAX_SHOWN_ENTRIES, fused_note, gradcheck_line, num, residual_label, summary
+from ...activations import Activation
+from ..text import (
+    MAX_SHOWN_ENTRIES,
+    fused_note,
+    grad_text,
+    gradcheck_line,
+    loss_card,
+    num,
+    path_parts,
+    residual_label,
+    summary,
+)
 
 if TYPE_CHECKING:
-    from .explanation import Explanation
+    from ..explanation import Explanation
 
 MAX_DRAWN_UNITS = 40
 """Largest layer (units, inputs included) that the pages draw neuron by neuron."""
@@ -97,13 +107,18 @@ def formulas(ex: Explanation) -> list[dict[str, str]]:
     return list(seen.values())
 
 
-def loss_data(ex: Explanation, precision: int) -> dict[str, Any]:
+def loss_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
     loss = ex.loss
     fused = next((bk for bk in ex.backward if bk.fused), None)
     return {
         "name": loss.name,
         "formula": loss.formula,
-        "gradFormula": loss.grad_formula,
+        "gradFormula": grad_text(loss),
+        "gradRule": loss.grad_formula,
+        "card": [
+            [label, value, True] if isinstance(value, str) else [label, listed(value, precision, drawn), False]
+            for _, label, value in loss_card(loss)
+        ],
         "value": num(loss.value, precision),
         "simplification": loss.simplification,
         "fused": loss.fused,
@@ -135,10 +150,13 @@ def step_data(ex: Explanation, precision: int, drawn: bool) -> dict[str, Any]:
             if (f.layer, "W") in ups:
                 rows.append(("W new", ups[f.layer, "W"].new))
             block["table"] = [[name, "×".join(map(str, np.shape(a))), *norms(a)] for name, a in rows]
+        sums = [ps for ps in ex.paths if ps.layer == f.layer]
+        if drawn and sums:  # per unit, per sample: the name, then each side of the sum (as the text writes it)
+            block["sums"] = [[path_parts(ps, q, p) for q in range(len(ps.terms))] for ps in sums]
         blocks.append(block)
     loss = ex.loss
     return {
-        "loss": loss_data(ex, p),
+        "loss": loss_data(ex, p, drawn),
         "blocks": blocks,
         "gradcheck": gradcheck_data(ex),
         "notes": list(ex.notes),

@@ -1,23 +1,21 @@
-"""The replay page's plots: the loss curve with its epoch cursor, the decision boundary of a 2-D
-classifier, the weight heatmaps of layers too large to draw, and the JSON downloads.
-
-Weights travel as base64 float32 and the decision surface as base64 bytes (probability × 255). It runs
-after the explain view's script (``html_js``, ``html_svg``, ``html_view``), whose helpers it uses.
-"""
-
-PLOTS_JS = r"""
+// The replay page's plots: the loss curve with its epoch cursor, the decision boundary of a 2-D classifier, the
+// weight heatmaps of layers too large to draw, and the JSON downloads.  Weights travel as base64 float32 and the
+// decision surface as base64 bytes (probability × 255). It runs after the explain view's script (tools.js,
+// diagram.js, view.js), whose helpers it uses. Classes get colours of their own, apart from the blue/red of a
+// weight's sign in the diagram.
 const COLORS = [
-  "#2563eb",
-  "#dc2626",
-  "#059669",
+  "#0d9488",
   "#d97706",
   "#7c3aed",
   "#db2777",
-  "#0891b2",
   "#65a30d",
+  "#0891b2",
+  "#a16207",
   "#4b5563",
   "#9333ea",
+  "#be123c",
 ];
+const CURVE_COLORS = ["#1f2937", "#6b7280"];
 const rgb = (c) => [1, 3, 5].map((q) => parseInt(c.slice(q, q + 2), 16));
 function bytes(b64) {
   const bin = atob(b64),
@@ -63,6 +61,14 @@ function download(name, obj) {
   setTimeout(() => URL.revokeObjectURL(url), 2000);
 }
 
+// Text over a plot, in HTML so that it keeps its CSS size however the plot scales: (x, y) in the plot's
+// viewBox units of W × H, anchored at its start, middle or end.
+function overlay(box, x, y, W, H, text, anchor) {
+  const tx = anchor === "end" ? "-100%" : anchor === "middle" ? "-50%" : "0";
+  const at = "left: " + ((100 * x) / W).toFixed(2) + "%; top: " + ((100 * y) / H).toFixed(2) + "%; ";
+  box.appendChild(h("span", { class: "tick", style: at + "transform: translate(" + tx + ", -50%)" }, text));
+}
+
 function curve(data) {
   const W = 520,
     H = 240,
@@ -98,6 +104,7 @@ function curve(data) {
   svg.appendChild(
     s("rect", { x: ml, y: mt, width: W - ml - mr, height: H - mt - mb, fill: "#fff", stroke: "#e5e7eb" }),
   );
+  const box = h("div", { class: "overlaid", id: "curve-box" }, svg);
   const stride = Math.max(1, Math.floor(E / 1000));
   keys.forEach((q, c) => {
     let d = "";
@@ -105,26 +112,31 @@ function curve(data) {
       if (k % stride === 0 || k === E - 1) d += (d ? "L" : "M") + X(e0 + k + 1).toFixed(1) + "," + Y(v).toFixed(1);
     });
     svg.appendChild(
-      s("path", { d, fill: "none", stroke: COLORS[c], "stroke-width": 2, "stroke-dasharray": c ? "5 4" : null }),
+      s("path", {
+        d,
+        fill: "none",
+        stroke: CURVE_COLORS[c],
+        "stroke-width": 2,
+        "stroke-dasharray": c ? "5 4" : null,
+      }),
     );
-    svg.appendChild(s("text", { x: W - mr - 4, y: mt + 14 + 14 * c, "text-anchor": "end", fill: COLORS[c] }, q));
+    const name = q === "loss" ? "training loss (solid)" : "validation loss (dashed)";
+    overlay(box, W - mr - 4, mt + 12 + 16 * c, W, H, name, "end");
   });
   const tick = (v) => {
     const x = logY ? Math.pow(10, v) : v;
     return Math.abs(x) >= 0.01 && Math.abs(x) < 1e4 ? x.toPrecision(3) : x.toExponential(1);
   };
-  svg.append(
-    s("text", { x: ml - 4, y: mt + 10, "text-anchor": "end" }, tick(hi)),
-    s("text", { x: ml - 4, y: H - mb, "text-anchor": "end" }, tick(lo)),
-    s("text", { x: ml, y: H - 8 }, "epoch " + (e0 + 1)),
-    s("text", { x: W - mr, y: H - 8, "text-anchor": "end" }, "epoch " + (e0 + E)),
-    s("text", { x: ml + 6, y: mt + 14 }, logY ? "log scale" : ""),
-  );
+  overlay(box, ml - 4, mt + 4, W, H, tick(hi), "end");
+  overlay(box, ml - 4, H - mb - 4, W, H, tick(lo), "end");
+  overlay(box, ml, H - 10, W, H, "epoch " + (e0 + 1), "start");
+  overlay(box, W - mr, H - 10, W, H, "epoch " + (e0 + E), "end");
+  if (logY) overlay(box, ml + 6, mt + 12, W, H, "log scale", "start");
   const cur = s("line", { x1: 0, x2: 0, y1: mt, y2: H - mb, stroke: "#f59e0b", "stroke-width": 2 }),
     dot = s("circle", { r: 4.5, fill: "#f59e0b" });
   svg.append(cur, dot);
   return {
-    svg,
+    el: box,
     move(epoch) {
       const k = epoch - e0 - 1,
         x = X(Math.max(epoch, e0 + 1)).toFixed(1);
@@ -139,17 +151,21 @@ function curve(data) {
   };
 }
 
-function surface(data) {
+// The decision boundary (or one neuron's output, with opts.small) over the plane: data.surface gives the
+// grid and range, draw(snap) paints snap.surface (bytes, probability × 255). Points past data.points.nTrain,
+// when given, are test points, drawn hollow.
+function surface(data, opts) {
+  const o = opts || {};
   const S = data.surface,
     G = S.grid,
-    size = 360,
+    size = o.size || 360,
     canvas = h("canvas", {
-      class: "surface",
+      class: o.small ? "surface small" : "surface",
       width: size,
       height: size,
-      id: "surface",
+      id: o.small ? null : "surface",
       role: "img",
-      "aria-label": "decision boundary",
+      "aria-label": o.label || "decision boundary",
     });
   const off = h("canvas", { width: G, height: G }),
     octx = off.getContext("2d"),
@@ -159,8 +175,18 @@ function surface(data) {
     rgb(COLORS[c % COLORS.length]),
   );
   const px = (v, lo, hi) => ((v - lo) / (hi - lo)) * size;
+  const tick = (v) => String(Number(v.toPrecision(2)));
+  const box = o.small ? canvas : h("div", { class: "plot", id: "boundary-plot" }, canvas);
+  for (let q = 0; q <= 4 && !o.small; q++) {
+    const f = q / 4;
+    const left = "left: calc(48px + (100% - 48px) * " + f + ")",
+      top = "top: calc((100% - 24px) * " + f + ")";
+    box.appendChild(h("span", { class: "tick tick-x", style: left }, tick(S.x0 + f * (S.x1 - S.x0))));
+    box.appendChild(h("span", { class: "tick tick-y", style: top }, tick(S.y1 - f * (S.y1 - S.y0))));
+  }
   return {
     canvas,
+    box,
     draw(snap) {
       const p = bytes(snap.surface),
         C = S.channels;
@@ -183,14 +209,16 @@ function surface(data) {
       octx.putImageData(img, 0, 0);
       ctx.imageSmoothingEnabled = true;
       ctx.drawImage(off, 0, 0, size, size);
-      if (!data.points) return;
+      if (!data.points || o.small) return;
+      const nTrain = data.points.nTrain === undefined ? data.points.X.length : data.points.nTrain;
       data.points.X.forEach((pt, q) => {
+        const colour = COLORS[data.points.y[q] % COLORS.length];
         ctx.beginPath();
-        ctx.arc(px(pt[0], S.x0, S.x1), size - px(pt[1], S.y0, S.y1), 4, 0, 2 * Math.PI);
-        ctx.fillStyle = COLORS[data.points.y[q] % COLORS.length];
+        ctx.arc(px(pt[0], S.x0, S.x1), size - px(pt[1], S.y0, S.y1), q < nTrain ? 4 : 3.5, 0, 2 * Math.PI);
+        ctx.fillStyle = q < nTrain ? colour : "#fff";
         ctx.fill();
-        ctx.lineWidth = 1.2;
-        ctx.strokeStyle = "#fff";
+        ctx.lineWidth = q < nTrain ? 1.2 : 2;
+        ctx.strokeStyle = q < nTrain ? "#fff" : colour;
         ctx.stroke();
       });
     },
@@ -238,4 +266,3 @@ function heatmaps(data) {
     },
   };
 }
-"""

@@ -1,12 +1,8 @@
-"""The network drawn as SVG: the forward view (z and a on the neurons, W on the edges, b beside them) and
-the backward view (δ on the neurons, ∂L/∂W on the edges, ∂L/∂b beside them).
-
-Colour shows the sign (blue positive, red negative) and an edge's width its size. Every weight, bias
-and neuron is focusable (tabindex) and carries its numbers in ``data-`` attributes for the tooltips.
-Small networks show their numbers on the drawing; larger ones on hover and focus only.
-"""
-
-DIAGRAM_JS = r"""
+// The network drawn as SVG: the forward view (z and a on the neurons, W on the edges, b beside them) and the
+// backward view (δ on the neurons, ∂L/∂W on the edges, ∂L/∂b beside them).  Colour shows the sign (blue
+// positive, red negative) and an edge's width its size. Every weight, bias and neuron is focusable (tabindex)
+// and carries its numbers in data- attributes for the tooltips. Small networks show their numbers on the
+// drawing where a label fits without touching another (see placeLabel); larger ones on hover and focus only.
 const PAL = { pos: [37, 99, 235], neg: [220, 38, 38] };
 const fill = (v, max) => {
   const c = v >= 0 ? PAL.pos : PAL.neg,
@@ -26,7 +22,7 @@ function drawNetwork(net, step, view, k) {
   const nodeW = big ? 16 : 140,
     nodeH = big ? 16 : 56,
     rowGap = big ? Math.max(26, Math.min(60, 480 / maxU)) : 116,
-    colGap = big ? 230 : 300;
+    colGap = big ? 230 : 340;
   const padX = big && named ? 130 : 24,
     top = 40,
     back = view === "backward";
@@ -55,6 +51,8 @@ function drawNetwork(net, step, view, k) {
       s("text", { x: pos[l][0].x + nodeW / 2, y: 18, "text-anchor": "middle", class: "name" }, title),
     );
   });
+  const taken = obstacles(net, pos, nodeW, nodeH, big);
+  let hidden = 0;
   let maxE = 0,
     maxN = 0;
   for (let l = 1; l <= L; l++) {
@@ -98,10 +96,28 @@ function drawNetwork(net, step, view, k) {
           }),
         );
         if (edgeText) {
-          const t = 0.3 + (sizes[l - 1] > 1 ? (0.4 * i) / (sizes[l - 1] - 1) : 0.2);
-          const at = { class: "elabel", x: x1 + t * (x2 - x1), y: y1 + t * (y2 - y1) + 4, "text-anchor": "middle" };
-          const data = { "data-param": "W", "data-layer": l, "data-i": i, "data-j": j };
-          gL.appendChild(s("g", { class: "label", ...data }, s("text", at, M[i][j]))); // above every line
+          const text = M[i][j],
+            data = { "data-param": "W", "data-layer": l, "data-i": i, "data-j": j };
+          const first = 0.3 + (sizes[l - 1] > 1 ? (0.4 * i) / (sizes[l - 1] - 1) : 0.2);
+          const box = placeLabel(first, text, x1, y1, x2, y2, taken);
+          if (box === null) hidden++;
+          else {
+            taken.push(box);
+            gL.appendChild(
+              s(
+                "g",
+                { class: "label", ...data },
+                s("rect", {
+                  class: "elabel-bg",
+                  x: box.x0,
+                  y: box.y0,
+                  width: box.x1 - box.x0,
+                  height: box.y1 - box.y0,
+                }),
+                s("text", { class: "elabel", x: (box.x0 + box.x1) / 2, y: box.y1 - 4.5, "text-anchor": "middle" }, text),
+              ),
+            ); // above every line, on a background that no line crosses
+          }
         }
         gE.appendChild(g);
       }
@@ -207,6 +223,40 @@ function drawNetwork(net, step, view, k) {
       gN.appendChild(bg);
     }
   });
+  svg.setAttribute("width", width);
+  svg.setAttribute("height", height);
+  svg.dataset.hiddenLabels = edgeText ? hidden : edges;
+  svg.dataset.edges = edges;
   return svg;
 }
-"""
+
+// Edge labels are placed one by one where their box meets no other label, neuron, bias or title; a label
+// with no free place is left off the drawing (its number stays on hover and focus) and counted.
+const LABEL_FONT = 12,
+  CHAR_W = 0.62 * LABEL_FONT; // a monospace digit is 0.6 em wide; the margin keeps the estimate safe
+const overlaps = (a, b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+function placeLabel(first, text, x1, y1, x2, y2, taken) {
+  const w = text.length * CHAR_W + 8,
+    hgt = LABEL_FONT + 6;
+  const ts = [first, 0.5, 0.4, 0.6, 0.3, 0.7, 0.35, 0.65, 0.25, 0.75, 0.45, 0.55, 0.2, 0.8];
+  for (const t of ts) {
+    const cx = x1 + t * (x2 - x1),
+      cy = y1 + t * (y2 - y1);
+    const box = { x0: cx - w / 2, y0: cy - hgt / 2, x1: cx + w / 2, y1: cy + hgt / 2 };
+    if (!taken.some((o) => overlaps(o, box))) return box;
+  }
+  return null;
+}
+function obstacles(net, pos, nodeW, nodeH, big) {
+  const out = [];
+  pos.forEach((col, l) => {
+    const title = 8 * 12; // room for the column's title, centred over it
+    out.push({ x0: col[0].x + nodeW / 2 - title, y0: 4, x1: col[0].x + nodeW / 2 + title, y1: 24 });
+    col.forEach((p) => {
+      out.push({ x0: p.x - 2, y0: p.y - nodeH / 2 - 2, x1: p.x + nodeW + 2, y1: p.y + nodeH / 2 + 2 });
+      const top = p.y - nodeH / 2;
+      if (l > 0 && !big) out.push({ x0: p.x + 8, y0: top - 28, x1: p.x + nodeW - 8, y1: top - 4 }); // the bias
+    });
+  });
+  return out;
+}

@@ -1,8 +1,5 @@
-"""The explain view: the diagram with its forward/backward toggle and tooltips, and the sections for the
-loss, the fused step, the formulas, the updates and the gradient check; and the explain page's entry point.
-"""
-
-VIEW_JS = r"""
+// The explain view: the diagram with its forward/backward toggle and tooltips, and the sections for the loss,
+// the fused step, the formulas, the updates and the gradient check; and the explain page's entry point.
 function summaryTable(net, step) {
   const t = h(
     "table",
@@ -32,14 +29,30 @@ function summaryTable(net, step) {
   return h("div", { class: "scroll" }, t);
 }
 
-function details(net, step, drawn) {
+function sumsSection(step, k) {
+  const sec = h(
+    "section",
+    { class: "card", id: "path-sums" },
+    h("h2", null, "Hidden units: ∂L/∂a, the sum over the units each one feeds"),
+    h(
+      "p",
+      { class: "hint" },
+      "∂L/∂a(l)[i] = Σⱼ δ(l+1)[j]·W(l+1)[i,j]: each unit j it feeds passes back its δ, weighted.",
+    ),
+  );
+  step.blocks.forEach((b) => {
+    if (b.sums) b.sums.forEach((u) => sec.appendChild(h("pre", null, sumLines(u[k]).join("\n"))));
+  });
+  return sec;
+}
+
+function details(net, step, drawn, k) {
   const L = step.loss,
     out = [];
   const lossPre = [
     "L = " + L.value,
     L.formula,
-    field("ŷ", step.yhat),
-    field("y", step.y),
+    ...L.card.map(([label, value, isText]) => (isText ? label + " = " + value : field(label, value))),
     field("∂L/∂ŷ = " + L.gradFormula, step.dLdyhat),
   ];
   out.push(
@@ -51,6 +64,7 @@ function details(net, step, drawn) {
       L.simplification ? h("p", null, "Note: " + L.simplification + ".") : null,
     ),
   );
+  if (step.blocks.some((b) => b.sums)) out.push(sumsSection(step, k || 0));
   if (L.fused) {
     out.push(
       h(
@@ -78,7 +92,7 @@ function details(net, step, drawn) {
       h("h2", null, "Formulas"),
       net.equations.map((e) => h("pre", null, e)),
       h("div", { class: "scroll" }, ftab),
-      h("pre", null, "loss " + L.name + ":  " + L.formula + "\n∂L/∂ŷ = " + L.gradFormula),
+      h("pre", null, "loss " + L.name + ":  " + L.formula + "\n∂L/∂ŷ = " + L.gradRule),
     ),
   );
   if (step.lr !== null) {
@@ -153,6 +167,8 @@ function explainView(net, first) {
       sel.addEventListener("change", () => {
         state.k = +sel.value;
         redraw();
+        more.textContent = "";
+        more.append(...details(net, state.step, net.drawn, state.k));
       });
       tools.appendChild(sel);
     }
@@ -162,19 +178,30 @@ function explainView(net, first) {
   }
   const legend = h(
     "div",
-    { class: "legend" },
-    h("span", null, h("span", { class: "swatch", style: "background: var(--pos)" }), "positive"),
-    h("span", null, h("span", { class: "swatch", style: "background: var(--neg)" }), "negative"),
+    { class: "legend", id: "diagram-legend" },
+    h("span", null, h("span", { class: "swatch", style: "background: var(--pos)" }), "blue: positive"),
+    h("span", null, h("span", { class: "swatch", style: "background: var(--neg)" }), "red: negative"),
     h("span", { id: "legend-view" }, ""),
   );
+  const note = h("p", { class: "hint", id: "hidden-numbers" });
+  const skip = h("a", { class: "skip", href: "#after-diagram", id: "skip-diagram" }, "Skip past the diagram");
+  const after = h("span", { id: "after-diagram", tabindex: "-1", class: "after" });
   const diagram = h(
     "section",
     { class: "card", id: "diagram-card" },
     h("h2", { id: "diagram-title" }, "Network"),
+    net.drawn ? skip : null,
     tools,
     box,
     net.drawn ? legend : null,
+    net.drawn ? h("p", { class: "hint narrow-only" }, "On a narrow screen the diagram scrolls inside its box.") : null,
+    note,
+    after,
   );
+  skip.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    after.focus();
+  });
   const more = h("div", { class: "details" });
   function redraw() {
     box.textContent = "";
@@ -183,11 +210,24 @@ function explainView(net, first) {
       box.appendChild(summaryTable(net, state.step));
       return;
     }
-    box.appendChild(drawNetwork(net, state.step, state.view, state.k));
+    const svg = drawNetwork(net, state.step, state.view, state.k);
+    box.appendChild(svg);
+    const hidden = +svg.dataset.hiddenLabels,
+      edges = +svg.dataset.edges;
+    note.textContent =
+      hidden === 0
+        ? ""
+        : hidden === edges
+          ? "The weights' numbers do not fit on a drawing this size: hover over or focus (Tab) an edge, bias or " +
+            "neuron to read its numbers."
+          : hidden +
+            " of " +
+            edges +
+            " weights have no room for their number on the drawing: hover over or focus (Tab) an edge to read it.";
     legend.lastChild.textContent =
       state.view === "forward"
-        ? "edges: W, width ∝ |W|; neurons: z and a"
-        : "edges: ∂L/∂W, width ∝ |∂L/∂W|; neurons: δ = ∂L/∂z";
+        ? "the sign of W on the edges (width ∝ |W|) and of a in the neurons"
+        : "the sign of ∂L/∂W on the edges (width ∝ |∂L/∂W|) and of δ = ∂L/∂z in the neurons";
   }
   function setView(v) {
     state.view = v;
@@ -226,7 +266,7 @@ function explainView(net, first) {
     state.step = step;
     redraw();
     more.textContent = "";
-    more.append(...details(net, step, net.drawn));
+    more.append(...details(net, step, net.drawn, state.k));
   }
   update(first);
   return { diagram, details: more, update, tip };
@@ -267,4 +307,3 @@ function renderExplain(app, data) {
   const v = explainView(net, step);
   app.append(v.diagram, v.details);
 }
-"""

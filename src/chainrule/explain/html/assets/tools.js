@@ -1,13 +1,8 @@
-"""The pages' shared script helpers: building elements, the names of units and parameters, and the
-chain-rule and update lines that the tooltips show.
-
-The numbers arrive as strings formatted in Python (``html_data``); the script only joins them: a
-weight's chain-rule product is the factors the trace records (∂L/∂a · f'(z) · a_in, or δ · a_in for a
-fused or softmax block), as ``ChainTerm.factors`` holds them. User strings (feature and class names) go
-into the page with ``textContent`` and ``setAttribute``, never as HTML.
-"""
-
-TOOLS_JS = r"""
+// The pages' shared script helpers: building elements, the names of units and parameters, and the chain-rule and
+// update lines that the tooltips show.  The numbers arrive as strings formatted in Python
+// (explain/html/data.py); the script only joins them: a weight's chain-rule product is the factors the trace
+// records (∂L/∂a · f'(z) · a_in, or δ · a_in for a fused or softmax block), as ChainTerm.factors holds them.
+// User strings (feature and class names) go into the page with textContent and setAttribute, never as HTML.
 const SVGNS = "http://www.w3.org/2000/svg";
 const SUB = "₀₁₂₃₄₅₆₇₈₉";
 const sub = (n) =>
@@ -101,15 +96,21 @@ function paramTip(net, step, l, param, i, j) {
   if (up) lines.push("update θ − α·∂L/∂θ:", up);
   return lines;
 }
+function sumLines(sum, name) {
+  const [full, sides] = sum;
+  return [(name || full) + " = " + sides[0] + "   (the units it feeds)", ...sides.slice(1).map((x) => "    = " + x)];
+}
 function nodeTip(net, step, l, j, k) {
   const lines = [fullName(net, l, j) + (net.n > 1 ? "   (sample " + (k + 1) + ")" : "")];
   if (l === 0) return [...lines, "a(0) = x = " + step.x[k][j]];
   const b = step.blocks[l - 1],
     act = net.activations[l - 1];
   lines.push("z = " + b.z[k][j], "a = " + act + "(z) = " + b.a[k][j]);
-  if (b.fused) lines.push("δ = ∂L/∂z = " + step.loss.batchText + "(ŷ − y) = " + b.delta[k][j] + "   (fused step)");
+  if (b.fused)
+    lines.push("δ = ∂L/∂z = " + step.loss.batchText + "(ŷ − y) = " + b.delta[k][j] + "   (fused step)");
   else {
-    lines.push("∂L/∂a = " + b.upstream[k][j]);
+    if (b.sums) lines.push(...sumLines(b.sums[j][k], "∂L/∂a"));
+    else lines.push("∂L/∂a = " + b.upstream[k][j]);
     if (b.fprime) lines.push("f'(z) = " + b.fprime[k][j], "δ = ∂L/∂a · f'(z) = " + b.delta[k][j]);
     else lines.push("δ = a ∘ (g − Σⱼ(g ∘ a)ⱼ) = " + b.delta[k][j]);
   }
@@ -137,4 +138,3 @@ function tipper() {
     },
   };
 }
-"""

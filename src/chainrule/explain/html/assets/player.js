@@ -1,9 +1,6 @@
-"""The replay page's entry point: play/pause and an epoch slider drive the network diagram, the loss
-curve's cursor and the decision boundary; while paused, the explained step at that epoch is shown, with
-the same numbers as ``chainrule explain``.
-"""
-
-PLAYER_JS = r"""
+// The replay page's entry point: play/pause and an epoch slider drive the network diagram, the loss curve's
+// cursor and the decision boundary; while paused, the explained step at that epoch is shown, with the same
+// numbers as chainrule explain.
 function renderReplay(app, data) {
   const net = data.net,
     snaps = data.snapshots,
@@ -41,57 +38,36 @@ function renderReplay(app, data) {
     logs = h("span", { id: "epoch-logs", class: "mono" });
   const dW = h("button", { type: "button", id: "download-weights" }, "Download weights (JSON)");
   const dD = h("button", { type: "button", id: "download-data" }, "Download data (JSON)");
-  app.appendChild(
-    h(
-      "section",
-      { class: "card" },
-      h("div", { class: "toolbar" }, play, slider, label),
-      h("div", { class: "toolbar" }, logs),
-      h("div", { class: "toolbar" }, dW, dD),
-    ),
+  const controls = h(
+    "section",
+    { class: "card", id: "controls" },
+    h("div", { class: "toolbar" }, play, slider, label),
+    h("div", { class: "toolbar" }, logs),
+    h("div", { class: "toolbar" }, dW, dD),
   );
   const view = explainView(net, snaps[last].step),
     cv = curve(data);
-  const right = h(
-    "div",
-    { class: "stack" },
-    h("section", { class: "card" }, h("h2", null, "Loss per epoch (fit's History)"), cv.svg),
-  );
+  const curveTitle = h("h2", null, "Loss per epoch (fit's History)");
+  const curveCard = h("section", { class: "card", id: "curve-card" }, curveTitle, cv.el);
   let surf = null,
-    heat = null;
+    heat = null,
+    boundary = null;
   if (data.surface) {
     surf = surface(data);
-    const names = data.classNames || [];
-    right.appendChild(
-      h(
-        "section",
-        { class: "card", id: "boundary-card" },
-        h("h2", null, "Decision boundary"),
-        surf.canvas,
-        h(
-          "div",
-          { class: "legend" },
-          names.map((n, c) =>
-            h("span", null, h("span", { class: "swatch dot", style: "background:" + COLORS[c % COLORS.length] }), n),
-          ),
-        ),
-        h(
-          "p",
-          { class: "hint" },
-          "horizontal: " +
-            (data.featureNames ? data.featureNames[0] : "x₁") +
-            " · vertical: " +
-            (data.featureNames ? data.featureNames[1] : "x₂"),
-        ),
-      ),
-    );
+    boundary = boundaryCard(data, surf);
   }
   if (!net.drawn) {
     heat = heatmaps(data);
     view.diagram.appendChild(heat.box);
   }
-  app.appendChild(h("div", { class: "grid" }, view.diagram, right));
+  // one grid: on a wide screen the diagram beside the plots, on a narrow one the boundary right under Play
+  const layout = boundary ? "replay" : "replay no-boundary";
+  app.appendChild(h("div", { class: layout }, controls, view.diagram, curveCard, boundary));
   const stepTitle = h("h2", { id: "step-title" });
+  const stepScope =
+    net.n < data.nTrain
+      ? "this step: the first " + net.n + " of " + data.nTrain + " samples"
+      : "this step: all " + net.n + " samples";
   const stepBox = h(
     "section",
     { id: "step" },
@@ -104,7 +80,10 @@ function renderReplay(app, data) {
         { class: "hint" },
         "One training step on the first " +
           net.n +
-          " training sample(s), with the weights after this epoch: the same numbers as chainrule's explain.",
+          " of " +
+          data.nTrain +
+          " training samples, with the weights after this epoch: the same numbers as chainrule's explain. " +
+          "Its loss L is over those samples only; the epoch's loss above is over all of them.",
       ),
     ),
     view.details,
@@ -120,12 +99,17 @@ function renderReplay(app, data) {
     const snap = snaps[q];
     label.textContent = epochText(snap.epoch);
     logs.textContent = snap.logs
-      ? Object.keys(snap.logs)
+      ? "this epoch, over all " +
+        data.nTrain +
+        " samples: " +
+        Object.keys(snap.logs)
           .map((k) => k + " " + snap.logs[k])
           .join(" · ")
       : "no epoch finished yet";
+    slider.setAttribute("aria-valuetext", epochText(snap.epoch));
     document.getElementById("diagram-title").textContent = "Network at " + epochText(snap.epoch);
-    stepTitle.textContent = "The training step at epoch " + snap.epoch + ": loss L = " + snap.step.loss.value;
+    stepTitle.textContent =
+      "The training step at epoch " + snap.epoch + ": " + stepScope + ", L = " + snap.step.loss.value;
     view.update(snap.step);
     cv.move(snap.epoch);
     if (surf) surf.draw(snap);
@@ -186,4 +170,31 @@ function renderReplay(app, data) {
   );
   set(last);
 }
-"""
+
+function boundaryCard(data, surf) {
+  const names =
+    data.classNames && data.classNames.length
+      ? data.classNames
+      : Array.from({ length: Math.max(2, data.surface.channels) }, (_, c) => "class " + c);
+  const swatch = (c) => h("span", { class: "swatch dot", style: "background:" + COLORS[c % COLORS.length] });
+  return h(
+    "section",
+    { class: "card", id: "boundary-card" },
+    h("h2", null, "Decision boundary"),
+    surf.box,
+    h(
+      "div",
+      { class: "legend" },
+      names.map((n, c) => h("span", null, swatch(c), n)),
+      h("span", null, "shade: the predicted class, paler where the model is unsure"),
+    ),
+    h(
+      "p",
+      { class: "hint" },
+      "horizontal: " +
+        (data.featureNames ? data.featureNames[0] : "x₁") +
+        " · vertical: " +
+        (data.featureNames ? data.featureNames[1] : "x₂"),
+    ),
+  );
+}

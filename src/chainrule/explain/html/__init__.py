@@ -2,6 +2,11 @@
 
 Each page is one file with its CSS, script and data inline; it makes no network request and
 opens from disk in any modern browser. ``Explanation.to_html`` and ``Replay.to_html`` call these.
+
+    data.py     the numbers a page shows, formatted in Python by the text rendering's own ``num``
+    page.py     the page around them: CSS, the script (allowed by its hash) and the JSON data
+    assets/     page.css and the scripts: tools.js (helpers and tooltips), diagram.js (the network as SVG),
+                view.js (the explain view), plots.js (loss curve, decision boundary, heatmaps), player.js (replay)
 """
 
 from __future__ import annotations
@@ -11,33 +16,34 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .html_data import explanation_data
-from .html_js import TOOLS_JS
-from .html_page import check_target, iframe, page, write_page
-from .html_player import PLAYER_JS
-from .html_replay import PLOTS_JS
-from .html_svg import DIAGRAM_JS
-from .html_view import VIEW_JS
+from .data import drawable, explanation_data, network_data, sizes_of, step_data
+from .page import asset, check_target, iframe, page, write_page
 
 if TYPE_CHECKING:
-    from .explanation import Explanation
+    from ..explanation import Explanation
 
-__all__ = ["explanation_html", "iframe", "replay_html", "write_explanation", "write_replay"]
+__all__ = [
+    "check_target",
+    "drawable",
+    "explanation_html",
+    "iframe",
+    "network_data",
+    "replay_html",
+    "sizes_of",
+    "step_data",
+    "write_explanation",
+    "write_replay",
+]
 
 NOTEBOOK_HEIGHT = {"explain": 900, "replay": 1150}
 """Height in pixels of the iframe that shows a page in a notebook."""
 
 
 def script(kind: str) -> str:
-    """The page's one script: the shared explain view, the replay player where needed, and the entry point."""
-    parts = [TOOLS_JS, DIAGRAM_JS, VIEW_JS] + ([PLOTS_JS, PLAYER_JS] if kind == "replay" else [])
-    start = "renderReplay" if kind == "replay" else "renderExplain"
-    return (
-        '(function () {\n"use strict";\n'
-        + "".join(parts)
-        + 'const DATA = JSON.parse(document.getElementById("cr-data").textContent);\n'
-        + f'{start}(document.getElementById("app"), DATA);\n}})();\n'
-    )
+    """The page's one script: the shared explain view, the replay player where needed, and the entry point,
+    in one block so that their names stay out of the page's global scope."""
+    names = ["tools.js", "diagram.js", "view.js"] + (["plots.js", "player.js"] if kind == "replay" else [])
+    return '"use strict";\n{\n' + "".join(asset(name) for name in [*names, "start.js"]) + "}\n"
 
 
 def explanation_html(

@@ -1,0 +1,13 @@
+"""The playground: a local web app in which a learner changes the data, features and network and watches chainrule
+itself train, with every number one click away (``chainrule playground``; needs ``chainrule[playground]``).
+
+    settings.py   the settings, parsed and checked      data.py     the datasets, the features, CSV uploads
+    session.py    one tab's run: data, model, training  server.py   the ASGI app: the page, the WebSocket, exports
+
+The page is drawn by the explain pages' own scripts (``chainrule/explain/html/assets``) plus ``assets/``.
+"""
+
+from .server import create_app
+from .settings import Settings, SettingsError, parse
+
+__all__ = ["Settings", "SettingsError", "create_app", "parse"]
