@@ -108,3 +108,18 @@ def test_the_default_cnn_reaches_95_percent_less_three_spreads(tmp_path, capsys)
     score = float(SCORE.search(out).group(1))
     floor = TARGET - 3 * SPREAD
     assert score >= floor, f"the CNN's default: {score:.4f} < {TARGET} − 3 × {SPREAD} = {floor:.4f}"
+
+
+def test_a_cnn_file_without_its_sidecar_reads_rows_of_length_values(tmp_path, capsys):
+    """No model.preprocess.json: the identity pipeline must have one column per signal value (40), not per channel."""
+    rng = np.random.default_rng(0)
+    model = cr.cnn1d(40, 3, channels=(4, 4), kernel_sizes=(5, 3), seed=0)
+    X, y = rng.standard_normal((30, 40)), rng.integers(0, 3, 30)
+    model.fit(X[:, None, :], y, loss="softmax_cross_entropy", epochs=2)
+    model.save(tmp_path / "cnn.npz")
+    rows = "\n".join(",".join(map(repr, [*x.tolist(), int(t)])) for x, t in zip(X, y))
+    (tmp_path / "signals.csv").write_text(rows + "\n")
+    assert main(["evaluate", str(tmp_path / "cnn.npz"), str(tmp_path / "signals.csv")]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    expected = float(np.mean(model.predict_classes(X[:, None, :]) == y))
+    assert re.search(r"accuracy: ([0-9.]+)", out).group(1) == f"{expected:.4f}"

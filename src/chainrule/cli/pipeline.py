@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -153,7 +154,7 @@ def open_model(path: str | Path) -> tuple[Sequential, Preprocessor]:
 
         return open_onnx(path)
     model = load_model(path)
-    return model, load_for(path, model.n_in)
+    return model, load_for(path, math.prod(model.in_shape))  # a CNN's rows hold channels × length values
 
 
 def model_input(model: Sequential, X: np.ndarray) -> np.ndarray:
