@@ -46,3 +46,25 @@ def test_flatten_bad_input():
     with pytest.raises(ValueError, match=r"received \(3, 0\)"):
         layer.output_shape((3, 0))
     assert repr(layer) == "Flatten()" and cr.Layer.registry["Flatten"] is cr.Flatten
+
+
+def test_its_numbers_for_explain_and_a_cnn_explained_end_to_end():
+    layer = cr.Flatten()
+    layer.build((2, 2), None)
+    layer.forward(np.array([[[1.0, 2.0], [3.0, 4.0]]]))
+    terms = layer.forward_terms()
+    np.testing.assert_array_equal(terms["Z = X, one row per sample"], [[1.0, 2.0, 3.0, 4.0]])  # row-major, by hand
+    back = layer.backward_terms(np.array([[5.0, 6.0, 7.0, 8.0]]))
+    np.testing.assert_array_equal(back["dX = dZ in X's shape"], [[[5.0, 6.0], [7.0, 8.0]]])
+    # a whole CNN: explain's gradients are the model's own
+    model = cr.Sequential(cr.Conv1D(1, 2, 3), cr.ReLU(), cr.GlobalAvgPool1D(), cr.Dense(2, 1), input_shape=(1, 6),
+                          seed=0)  # fmt: skip
+    X, y = np.random.default_rng(0).standard_normal((4, 1, 6)), np.array([0.0, 1.0, 1.0, 0.0])
+    ex = cr.explain(model, X, y, "bce_logits")
+    text = ex.to_text()
+    assert "GlobalAvgPool1D" in text and "Conv1D" in text
+    model.gradient(X, y[:, None], model.objective("bce_logits"))
+    for step, layer in zip(ex.layers, model.layers):
+        assert set(step.grads) == set(layer.grads)
+        for name, g in layer.grads.items():
+            np.testing.assert_allclose(step.grads[name], g, rtol=1e-12, atol=1e-15)

@@ -199,6 +199,12 @@ class Layer:
         """The constructor arguments in ``config``, checked; ValueError for anything unusable."""
         return {}
 
+    def kept(self) -> Any:
+        """What the last forward with ``keep=True`` kept (explain reads a layer's numbers from it)."""
+        if self._cache is None:
+            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
+        return self._cache
+
     def _cached(self, dOut: Any) -> Any:
         """What forward kept, once ``dOut`` (∂L/∂output) is checked to match the output it was given for."""
         try:

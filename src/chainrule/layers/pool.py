@@ -159,11 +159,20 @@ class GlobalAvgPool1D(Layer):
         check_signal(self, X, None, self.n_models)
         Z = X.mean(axis=-1)
         if keep:
-            self._cache, self._out_shape = X.shape, Z.shape
+            self._cache, self._out_shape = X, Z.shape
         return Z
 
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        in_shape = self._cached(dZ)
+        in_shape = self._cached(dZ).shape
         if not need_input_grad:
             return None
         return np.broadcast_to((dZ / dZ.dtype.type(in_shape[-1]))[..., None], in_shape).copy()
+
+    def forward_terms(self) -> dict[str, np.ndarray]:
+        """X and Z, each channel's mean over the length."""
+        X = self.kept()
+        return {"X": X, f"Z = (1/{X.shape[-1]})·Σ over the length": X.mean(axis=-1)}
+
+    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+        """dZ, and dX: each position's 1/L share of its channel's dZ."""
+        return {"dZ": dZ, f"dX = dZ/{self.kept().shape[-1]} at every position": self.backward(dZ)}

@@ -36,9 +36,18 @@ class Flatten(Layer):
             raise ValueError(f"{self!r} got input of shape {X.shape}; it needs per-sample axes after the batch axis.")
         Z = X.reshape(*X.shape[:batch_axes], -1)
         if keep:
-            self._cache, self._out_shape = X.shape, Z.shape
+            self._cache, self._out_shape = X, Z.shape
         return Z
 
     def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
-        in_shape = self._cached(dZ)
-        return dZ.reshape(in_shape) if need_input_grad else None
+        X = self._cached(dZ)
+        return dZ.reshape(X.shape) if need_input_grad else None
+
+    def forward_terms(self) -> dict[str, np.ndarray]:
+        """X and Z, each sample's values laid out as one row."""
+        X = self.kept()
+        return {"X": X, "Z = X, one row per sample": self.forward(X, keep=False)}
+
+    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+        """dZ, and dX: the same numbers in X's shape."""
+        return {"dZ": dZ, "dX = dZ in X's shape": self.backward(dZ)}
