@@ -967,3 +967,13 @@ def test_export_without_onnx_names_the_pip_command(trained, tmp_path, monkeypatc
     assert 'pip install "chainrule[onnx]"' in err and len(err.strip().splitlines()) == 1
     assert main(["export", "--help"]) == 0
     assert "usage: chainrule export" in capsys.readouterr().out
+
+
+def test_explain_diagrams_of_a_network_they_cannot_draw_fail_before_making_the_folder(tmp_path, capsys):
+    model = cr.Sequential(cr.Dense(3, 4), cr.Tanh(), cr.LayerNorm(4), cr.Dense(4, 1), cr.Sigmoid(), seed=0)
+    model.save(tmp_path / "m.npz")
+    target = tmp_path / "diagrams"
+    args = ["explain", "--model", str(tmp_path / "m.npz"), "--x", "0.5,-1,2", "--y", "1", "--diagrams", str(target)]
+    code = main(args)
+    assert code == 2 and "save_diagrams draws networks of Dense layers" in capsys.readouterr().err
+    assert not target.exists()

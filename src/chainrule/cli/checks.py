@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -155,8 +154,7 @@ def explain(args: argparse.Namespace) -> int:
         check_target(args.html)  # a missing folder fails before anything runs
     result = explain_step(model, X, y, loss, lr=lr, apply=args.apply)
     print(result.to_markdown(args.precision) if args.markdown else result.to_text(args.precision))
-    if args.diagrams:
-        Path(args.diagrams).mkdir(parents=True, exist_ok=True)
+    if args.diagrams:  # save_diagrams makes the folder once it knows it can draw the network
         result.save_diagrams(args.diagrams, precision=args.precision)
         print(f"diagrams written to {args.diagrams}/")
     if args.html:
