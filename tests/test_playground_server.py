@@ -107,7 +107,8 @@ def test_xor_with_x1x2_trains_to_95_percent_test_accuracy(browser, server):
     for box, on in (("#feature-x1x2", True), ("#feature-x1", False), ("#feature-x2", False)):
         page.set_checked(box, on)
         page.wait_for_function(f"() => document.querySelector('{box}').checked === {str(on).lower()}")
-    assert "features=x1x2" in page.url
+    # the settings reach the URL once the server has taken them: wait for that, then check it
+    page.wait_for_function("() => /[?&]features=x1x2(&|$)/.test(location.search)", timeout=10_000)
     page.click("#play")
     page.wait_for_function("() => +document.getElementById('scores').dataset.testAccuracy >= 0.95", timeout=60_000)
     page.click("#play")
