@@ -25,6 +25,9 @@ WORKLOADS = [
     ("defaults", "float64"),
     ("sklearn_lbfgs", "float64"),
     ("mnist1d_layers", "float32"),
+    ("cnn", "float32"),
+    ("cnn", "float64"),
+    ("cnn_accuracy", "float32"),
 ]
 
 

@@ -1,4 +1,7 @@
-"""Shared test settings: a hypothesis profile that keeps the suite fast and deterministic, and one BLAS thread."""
+"""Shared test settings: a hypothesis profile that keeps the suite fast and deterministic, one BLAS thread, and the
+browser the page tests drive (Debian's Chromium; they skip, saying why, where there is none)."""
+
+import shutil
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -12,6 +15,8 @@ settings.register_profile(
 )
 settings.load_profile("chainrule")
 
+CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
 
 @pytest.fixture
 def one_blas_thread():
@@ -23,3 +28,14 @@ def one_blas_thread():
         return
     with threadpool_limits(1):
         yield
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("no browser: shutil.which('chromium') found nothing (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()

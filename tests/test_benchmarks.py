@@ -47,6 +47,8 @@ def test_quick_run_prints_header_with_machine_versions_and_threads(quick_run):
         "defaults iris",
         "defaults wine",
         "mnist1d plain MLP",
+        "11 MNIST-1D CNN float32",
+        "mnist1d cnn, default",
     ],
 )
 def test_quick_run_covers_every_workload(quick_run, workload):

@@ -161,7 +161,7 @@ def test_explain_takes_an_onnx_model(flowers, capsys):
     assert "loss categorical_cross_entropy" in out
     session = ort.InferenceSession(str(flowers / "iris.onnx"), providers=["CPUExecutionProvider"])
     P = session.run(None, {session.get_inputs()[0].name: np.array([x])})[0][0]
-    shown = re.search(r"ŷ = \[([^\]]+)\]", out).group(1).split()
+    shown = re.search(r"ŷ = p = softmax\(z\)[^\n]*\n\s*\[([^\]]+)\]", out).group(1).split()
     np.testing.assert_allclose([float(v) for v in shown], P, rtol=1e-10, atol=1e-12)
 
 

@@ -44,11 +44,21 @@ LOSSES = {
 }
 
 
+# name -> factory(channels) returning a layer on (n, C, L) signals
+SIGNAL_LAYERS = {
+    "Conv1D": lambda c: cr.Conv1D(c, 2, 3, stride=2, padding=1, dilation=2),
+    "MaxPool1D": lambda c: cr.MaxPool1D(3, stride=2),
+    "AvgPool1D": lambda c: cr.AvgPool1D(2),
+    "GlobalAvgPool1D": lambda c: cr.GlobalAvgPool1D(),
+    "Flatten": lambda c: cr.Flatten(),
+}
+
+
 def test_registries_cover_every_exported_layer_and_loss():
     layer_types = {name for name in cr.__all__ if isinstance(getattr(cr, name), type)}
     exported_layers = {n for n in layer_types if issubclass(getattr(cr, n), cr.Layer) and n != "Layer"}
     exported_losses = {n for n in layer_types if issubclass(getattr(cr, n), cr.Loss) and n != "Loss"}
-    assert exported_layers == set(LAYERS)
+    assert exported_layers == set(LAYERS) | set(SIGNAL_LAYERS)
     assert exported_losses == {key.split("_")[0] for key in LOSSES}
 
 
@@ -230,3 +240,64 @@ def test_inference_keeps_nothing_for_backward(name):
     layer.forward(np.ones((2, 4)), training=False, keep=False)
     with pytest.raises(RuntimeError, match="forward"):
         layer.backward(np.ones((2, layer.output_shape((4,))[0])))
+
+
+# ------------------------------------------------------------------ layers on signals
+def signal_model(name, length, dtype="float64", seed=0):
+    """(2, length) signals -> Conv1D(2, 3, 3) -> the layer under test -> Flatten -> Dense(…, 2)."""
+    conv, layer = cr.Conv1D(2, 3, 3, padding=1), SIGNAL_LAYERS[name](3)
+    width = int(np.prod(layer.output_shape(conv.output_shape((2, length)))))
+    return cr.Sequential(conv, layer, cr.Flatten(), cr.Dense(width, 2), input_shape=(2, length), seed=seed, dtype=dtype)
+
+
+@pytest.mark.parametrize("name", list(SIGNAL_LAYERS))
+@given(seed=st.integers(0, 2**31 - 1), length=st.integers(5, 9), batch=st.integers(1, 4))
+def test_signal_layer_gradcheck(name, seed, length, batch):
+    rng = np.random.default_rng(seed)
+    model = signal_model(name, length, seed=seed)
+    X, Y = rng.normal(size=(batch, 2, length)), rng.normal(size=(batch, 2))
+    result = cr.gradcheck(model, X, Y, "mse", tol=1e-6)
+    assert result.passed, str(result)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(SIGNAL_LAYERS))
+def test_signal_layer_shapes_dtype_and_no_mutation(name, dtype):
+    rng = np.random.default_rng(1)
+    layer = signal_model(name, 8, dtype=dtype).layers[1]
+    X = rng.normal(size=(5, 3, 8)).astype(dtype)
+    X0 = X.copy()
+    out = layer.forward(X)
+    assert out.shape == (5, *layer.output_shape((3, 8))) and out.dtype == dtype
+    dA = rng.normal(size=out.shape).astype(dtype)
+    dA0, out0 = dA.copy(), out.copy()
+    dX = layer.backward(dA)
+    assert dX.shape == X.shape and dX.dtype == dtype
+    for array, before in ((X, X0), (dA, dA0), (out, out0)):
+        np.testing.assert_array_equal(array, before)
+    for key, p in layer.params.items():
+        assert layer.grads[key].shape == p.shape and layer.grads[key].dtype == dtype
+    assert layer.backward(dA, need_input_grad=False) is None
+    np.testing.assert_array_equal(layer.forward(X, training=False, keep=False), out0)
+
+
+@pytest.mark.parametrize("name", list(SIGNAL_LAYERS))
+def test_signal_backward_assigns_gradients_and_never_accumulates(name):
+    rng = np.random.default_rng(4)
+    model = signal_model(name, 7)
+    X, Y = rng.normal(size=(4, 2, 7)), rng.normal(size=(4, 2))
+    loss, passes = cr.MSE(), []
+    for _ in range(2):
+        loss.forward(model.forward(X), Y)
+        model.backward(loss.backward())
+        passes.append([g.copy() for layer in model.layers for g in layer.grads.values()])
+    for a, b in zip(*passes):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(SIGNAL_LAYERS))
+def test_signal_inference_keeps_nothing_for_backward(name):
+    layer = signal_model(name, 8).layers[1]
+    out = layer.forward(np.ones((2, 3, 8)), training=False, keep=False)
+    with pytest.raises(RuntimeError, match="forward"):
+        layer.backward(np.ones_like(out))

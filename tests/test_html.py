@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,6 @@ from chainrule.cli import main
 from chainrule.explain import EXAMPLES, from_layers
 from chainrule.explain.text import num
 
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0, 1, 1, 0])
 PAYLOADS = ["<script>window.__pwned=1</script>", '<img src=x onerror="window.__pwned=2">']
@@ -271,15 +269,6 @@ def test_cli_train_html_writes_a_replay_within_its_size(tmp_path, dataset, limit
 
 
 # ------------------------------------------------------------------ in the browser
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no browser: shutil.which('chromium') found nothing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def open_page(browser, path: Path, ready: str = "#app h1"):

@@ -563,12 +563,12 @@ def _two_outputs():
     return graph_model([_mm()], W34, outputs=outputs)
 
 
-def _input_3d():
-    return graph_model([_mm()], W34, inputs=[helper.make_tensor_value_info("X", TensorProto.DOUBLE, [1, 2, 3])])
+def _input_4d():
+    return graph_model([_mm()], W34, inputs=[helper.make_tensor_value_info("X", TensorProto.DOUBLE, [1, 2, 3, 4])])
 
 
 HOSTILE_GRAPHS = {
-    "conv": (lambda: graph_model([helper.make_node("Conv", ["X", "W"], ["Y"])], W34), "unsupported op 'Conv'"),
+    "conv2d": (lambda: graph_model([helper.make_node("Conv", ["X", "W"], ["Y"])], W34), "one-dimensional Conv"),
     "another domain": (
         lambda: graph_model([helper.make_node("FusedMatMul", ["X", "W"], ["Y"], domain="com.microsoft")], W34),
         "unsupported op 'com.microsoft.FusedMatMul'",
@@ -584,7 +584,11 @@ HOSTILE_GRAPHS = {
     "dangling node": (lambda: graph_model([_relu("X", "r"), _mm()], W34), "node 0 .Relu. is not on the chain"),
     "two outputs": (_two_outputs, "has 2 outputs"),
     "integer input": (lambda: graph_model([_mm()], W34, elem=TensorProto.INT64), "not a float32 or float64 tensor"),
-    "3-D input": (_input_3d, "3 dimensions"),
+    "4-D input": (_input_4d, "4 dimensions"),
+    "3-D input into MatMul": (
+        lambda: graph_model([_mm()], W34, inputs=[helper.make_tensor_value_info("X", TensorProto.DOUBLE, [1, 2, 3])]),
+        r"put a Flatten\(\) before it",
+    ),
     "input width": (lambda: graph_model([_mm()], W34, n_in=5), "input has 5 features but its first MatMul takes 3"),
     "no dense layer": (lambda: graph_model([helper.make_node("Tanh", ["X"], ["Y"])], {}), "no MatMul or Gemm"),
     "divide by zero": (
@@ -650,10 +654,10 @@ def refuse_bounded(tmp_path, m, match: str) -> None:
         (raw_tensor([4096, 4096], b"\0" * 16), "holds 16 bytes; dims .4096, 4096. need 134,217,728"),
         (raw_tensor([3000, 3000], double_data=[1.0, 2.0, 3.0]), "holds 3 values; dims .3000, 3000. need 9,000,000"),
         (raw_tensor([-1, 4], b"\0" * 32), "dims"),
-        (raw_tensor([2, 2, 2], b"\0" * 64), "scalars, vectors and matrices"),
+        (raw_tensor([2, 2, 2, 2], b"\0" * 128), "up to three"),
         (raw_tensor([3, 4], b"\0" * 96, double_data=[0.0] * 12), "twice"),
     ],
-    ids=["2^40 elements", "one huge dim", "bytes missing", "values missing", "negative dim", "3-D", "raw and typed"],
+    ids=["2^40 elements", "one huge dim", "bytes missing", "values missing", "negative dim", "4-D", "raw and typed"],
 )
 def test_tensors_whose_dims_the_bytes_do_not_back_are_refused_before_allocating(tensor, match, tmp_path):
     refuse_bounded(tmp_path, with_tensor(tensor), match)

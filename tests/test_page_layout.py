@@ -6,15 +6,11 @@ boundary share the first screen. Skips, with the reason, where Chromium or Playw
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule.explain import EXAMPLES, from_layers
-
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
 TEXT_BOXES = """() => [...document.querySelectorAll('#network text')].filter((t) => t.textContent.trim())
   .map((t) => { const r = t.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom, t.textContent]; })"""
@@ -39,17 +35,6 @@ SMALL_TEXT = """() => {
   }
   return small;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no browser: shutil.which('chromium') found nothing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def explain_page(name: str, folder) -> object:

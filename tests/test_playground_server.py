@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_html import CHROMIUM, selector, text_terms
+from test_html import selector, text_terms
 
 import chainrule as cr
 from chainrule.explain.text import num
@@ -50,17 +50,6 @@ def server():
     yield f"http://127.0.0.1:{port}"
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no browser: shutil.which('chromium') found nothing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def open_tab(browser, url: str, width: int = 1280, height: int = 900):

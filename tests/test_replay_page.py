@@ -9,26 +9,12 @@ Skips, with the reason, where Chromium or Playwright is missing.
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule.explain.text import num
-
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no browser: shutil.which('chromium') found nothing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from .activations import (
     Tanh,
     get_activation,
 )
-from .builders import clone, mlp
+from .builders import clone, cnn1d, mlp
 from .callbacks import Callback, EarlyStopping, History
 from .checkpoint import ModelCheckpoint
 from .ensemble import Ensemble, EnsembleHistory
@@ -25,7 +25,19 @@ from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
 from .initializers import get_initializer
 from .io import ModelFileError, load
-from .layers import BatchNorm, Dense, Dropout, Layer, LayerNorm, Residual
+from .layers import (
+    AvgPool1D,
+    BatchNorm,
+    Conv1D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool1D,
+    Layer,
+    LayerNorm,
+    MaxPool1D,
+    Residual,
+)
 from .losses import (
     MSE,
     SSE,
@@ -54,11 +66,13 @@ from .replay import Replay
 __all__ = [
     "__version__",
     "Adam",
+    "AvgPool1D",
     "BCEWithLogits",
     "BatchNorm",
     "BinaryCrossEntropy",
     "Callback",
     "CategoricalCrossEntropy",
+    "Conv1D",
     "CosineDecay",
     "Dense",
     "DivergenceError",
@@ -69,8 +83,10 @@ __all__ = [
     "EnsembleHistory",
     "Explanation",
     "ExponentialDecay",
+    "Flatten",
     "GELU",
     "GELUTanh",
+    "GlobalAvgPool1D",
     "GradcheckResult",
     "History",
     "Identity",
@@ -79,6 +95,7 @@ __all__ = [
     "LeakyReLU",
     "Loss",
     "MSE",
+    "MaxPool1D",
     "ModelCheckpoint",
     "ModelFileError",
     "Objective",
@@ -98,6 +115,7 @@ __all__ = [
     "StepDecay",
     "Tanh",
     "clone",
+    "cnn1d",
     "explain",
     "from_onnx",
     "get_activation",

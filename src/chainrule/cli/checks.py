@@ -98,7 +98,7 @@ def gradcheck(args: argparse.Namespace) -> int:
         loss = get_loss(args.loss or "mse")
         model = mlp(sizes, args.activation, loss.fuses, seed=args.seed)
     rng = np.random.default_rng(args.seed)
-    X = rng.standard_normal((args.samples, model.n_in))
+    X = rng.standard_normal((args.samples, *model.in_shape))
     y = _random_targets(loss, model.n_out, args.samples, rng)
     result = check(model, X, y, loss, tol=args.tol)
     print(f"{model!r}, loss {loss.name}, {args.samples} random samples (seed {args.seed})")

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if classifier and pre.classes:
         extras.append(f"classes {', '.join(map(str, pre.classes))} in its metadata")
     print(
-        f"wrote {args.output}: {model!r} as ONNX, input X (N, {model.n_in}) {model.dtype}, output Y (N, "
+        f"wrote {args.output}: {model!r} as ONNX, input X (N, {', '.join(map(str, model.in_shape))}) {model.dtype}, "
+        f"output Y (N, "
         f"{model.n_out}) {output}" + (f"; with {' and '.join(extras)}" if extras else "")
     )
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -153,7 +154,13 @@ def open_model(path: str | Path) -> tuple[Sequential, Preprocessor]:
 
         return open_onnx(path)
     model = load_model(path)
-    return model, load_for(path, model.n_in)
+    return model, load_for(path, math.prod(model.in_shape))  # a CNN's rows hold channels × length values
+
+
+def model_input(model: Sequential, X: np.ndarray) -> np.ndarray:
+    """``X`` as ``model`` takes it: rows of features become one-channel signals (n, 1, length) for a CNN."""
+    shape = model.in_shape
+    return X.reshape(len(X), *shape) if X.ndim == 2 and len(shape) == 2 and shape[0] == 1 else X
 
 
 def is_classifier(model: Sequential) -> bool:
@@ -175,6 +182,7 @@ def model_loss(model: Sequential) -> Loss | None:
 
 def predict_labels(model: Sequential, X: np.ndarray) -> np.ndarray:
     """Class codes for classification models, values for regression (in training units)."""
+    X = model_input(model, X)
     if is_classifier(model):
         return np.asarray(model.predict_classes(X)).ravel()
     return model.predict(X).ravel()

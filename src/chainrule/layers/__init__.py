@@ -1,10 +1,30 @@
 """Layers: the protocol (``base``) and one module per family."""
 
 from .base import Buffers, Layer, bad_input, bind, build_chain, check_input, check_layers
+from .conv import Conv1D
 from .dense import Dense
 from .dropout import Dropout
 from .norm import BatchNorm, LayerNorm
+from .pool import AvgPool1D, GlobalAvgPool1D, MaxPool1D
+from .reshape import Flatten
 from .residual import Residual
 
-__all__ = ["BatchNorm", "Buffers", "Dense", "Dropout", "Layer", "LayerNorm", "Residual", "bad_input", "bind",
-           "build_chain", "check_input", "check_layers"]  # fmt: skip
+__all__ = [
+    "AvgPool1D",
+    "BatchNorm",
+    "Buffers",
+    "Conv1D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "GlobalAvgPool1D",
+    "Layer",
+    "LayerNorm",
+    "MaxPool1D",
+    "Residual",
+    "bad_input",
+    "bind",
+    "build_chain",
+    "check_input",
+    "check_layers",
+]

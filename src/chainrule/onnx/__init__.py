@@ -41,7 +41,11 @@ scaling are in the graph, and the chainrule model it came from. Read them with
 Import reads a chain from input to output: MatMul or Gemm (alpha, beta and transB folded into W and b),
 elementwise Add/Sub/Mul/Div by constants (folded into the neighbouring dense layer: biases,
 standardisation, output scaling), and every recipe of the table, composites included (also as both of
-PyTorch's exporters write gelu, gelu_tanh and softplus). Around the chain it reads what other tools write:
+PyTorch's exporters write gelu, gelu_tanh and softplus); BatchNormalization (inference mode),
+LayerNormalization over the last axis, Dropout (as a Dropout layer of its ratio), Add of two computed tensors
+where one is reached from the other by a chain (a Residual block), an Identity of a constant (PyTorch writes
+one for parameters of equal values), and on signals X (N, C, L) Conv, MaxPool, AveragePool,
+GlobalAveragePool, Flatten and a Reshape to (N, −1). Around the chain it reads what other tools write:
 
 * skl2onnx's MLPClassifier and MLPRegressor graphs: the input Cast (a no-op where the dtype matches;
   otherwise its target is the model's dtype), the Reshape to (−1, k) of an (N, k) output, the label output

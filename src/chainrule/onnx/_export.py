@@ -8,6 +8,7 @@ Everything is checked (layers, parameters, preprocessing, the output folder) bef
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from ..activations import Activation
 from ..layers import Dense
 from . import _layers, _table
 from ._errors import require_onnx
+from ._signal import check_signal_layer, emit_signal_layer, is_signal_layer
 from ._table import Op, Param, X
 
 if TYPE_CHECKING:
@@ -70,7 +72,7 @@ def to_model_proto(
         head = _proba_head(model)
         layers += [head] if head is not None else []
     steps = [_step(layer, i, opset, dtype) for i, layer in enumerate(layers)]
-    pre = _preprocessing(preprocess, model.n_in)
+    pre = _preprocessing(preprocess, math.prod(model.in_shape))  # a signal's values, each position its own
     labels = _labels(classes, preprocess)
     size = sum(p.nbytes for layer in layers for p in layer.params.values())
     if size > MAX_BYTES:
@@ -79,8 +81,9 @@ def to_model_proto(
     g = _Builder(onnx, dtype)
     x = "X"
     if pre["mean"] is not None:
-        x = g.node("Sub", [x, g.const("preprocess.mean", pre["mean"])], "preprocess/Sub")
-        x = g.node("Div", [x, g.const("preprocess.scale", pre["scale"])], "preprocess")
+        mean, scale = (pre[k].reshape(model.in_shape) for k in ("mean", "scale"))
+        x = g.node("Sub", [x, g.const("preprocess.mean", mean)], "preprocess/Sub")
+        x = g.node("Div", [x, g.const("preprocess.scale", scale)], "preprocess")
     for i, step in enumerate(steps):
         x = _write_step(g, step, x, f"layers.{i}")
     if pre["y_scale"] is not None:
@@ -93,7 +96,7 @@ def to_model_proto(
     graph = helper.make_graph(
         g.nodes,
         "chainrule",
-        [helper.make_tensor_value_info("X", elem, ["N", model.n_in])],
+        [helper.make_tensor_value_info("X", elem, ["N", *model.in_shape])],
         [helper.make_tensor_value_info("Y", elem, ["N", model.n_out])],
         initializer=g.inits,
         doc_string=repr(model),
@@ -166,12 +169,16 @@ def _step(layer: Any, i: int, opset: int, dtype: np.dtype) -> tuple:
         return "dense", W.astype(dtype), b.astype(dtype)
     if isinstance(layer, _layers.LAYERS):
         return _layers.step(layer, i, opset, dtype, _step)
+    if is_signal_layer(layer):
+        check_signal_layer(layer, i)
+        return "signal", layer
     name = getattr(layer, "name", None) if isinstance(layer, Activation) else None
     if name not in _table.TABLE:
         what = f"activation {name!r}" if isinstance(layer, Activation) else f"layer type {type(layer).__name__}"
         raise ValueError(
             f"layer {i}, {layer!r}: chainrule.onnx has no ONNX translation for {what}. It exports Dense, Dropout, "
-            f"BatchNorm, LayerNorm and Residual layers and these activations: {_table.describe()}."
+            f"BatchNorm, LayerNorm, Residual, Conv1D, the poolings and Flatten layers and these activations: "
+            f"{_table.describe()}."
         )
     config = layer.get_config()
     wanted = {p for r in _table.TABLE[name] for p in _params_of(r.expr)}
@@ -194,6 +201,8 @@ def _write_step(g: _Builder, step: tuple, x: str, name: str) -> str:
         return g.node("Add", [x, g.const(f"{name}.b", step[2])], name)
     if step[0] == "activation":
         return g.recipe(step[1].expr, x, name, step[2])
+    if step[0] == "signal":
+        return emit_signal_layer(g, step[1], x, name)
     return _layers.write(g, step, x, name, _write_step)
 
 

@@ -31,6 +31,7 @@ from ..layers import Dense
 from . import _foreign, _layers, _table
 from ._errors import OnnxFileError, require_onnx
 from ._safe import DTYPES, Reader
+from ._signal import DESCRIBE, SIGNAL_OPS, drop_redundant_flattens, read_signal_node, signal_input_shape
 from ._table import Attr, Op, Param, X
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class _Graph:
                 op = f"{n.domain}.{n.op_type}" if n.domain not in ("", "ai.onnx") else n.op_type
                 raise self.fail(
                     f"unsupported op {short(op, 60)} (node {short(n.name or k, 60)}); chainrule reads MatMul or Gemm, "
-                    f"elementwise Add/Sub/Mul/Div by constants, {_layers.DESCRIBE}, these activations: "
+                    f"elementwise Add/Sub/Mul/Div by constants, {_layers.DESCRIBE}, {DESCRIBE}, these activations: "
                     f"{_table.describe()}; and Cast, Reshape, Flatten, LogSoftmax and skl2onnx's outputs around them."
                 )
             if len(n.output) != 1 or not n.output[0]:
@@ -129,14 +130,17 @@ class _Graph:
             raise self.fail(f"its graph has {len(inputs)} inputs and {len(g.output)} outputs; one input is expected.")
         self.input = inputs[0].name
         self.output, self.classes, self.head_nodes = _foreign.main_output(self, [o.name for o in g.output])
-        self.dtype, self.width = self._input_type(inputs[0])
+        self.dtype, self.sample = self._input_type(inputs[0])
+        self.width = self.sample[0] if self.sample is not None and len(self.sample) == 1 else None
+        windowed = SIGNAL_OPS - set(_foreign.OPS)  # ops only signal models have
+        self.signals = len(self.sample or ()) == 2 or any(n.op in windowed for n in self.producer.values())
 
     def _add_constant(self, name: str, value: np.ndarray) -> None:
         if name in self.constants:
             raise self.fail(f"the constant {short(name, 60)} is defined twice.")
         self.constants[name] = value
 
-    def _input_type(self, info: Any) -> tuple[np.dtype, int | None]:
+    def _input_type(self, info: Any) -> tuple[np.dtype, tuple[int | None, ...] | None]:
         t = info.type.tensor_type if info.type.HasField("tensor_type") else None
         dtype = DTYPES.get(t.elem_type) if t is not None else None
         if dtype is None:
@@ -144,9 +148,9 @@ class _Graph:
         if not t.HasField("shape"):
             return dtype.newbyteorder("="), None
         dims = t.shape.dim
-        if len(dims) != 2:
+        if len(dims) not in (2, 3):  # (N, n_features) or signals (N, C, L)
             raise self.fail(f"its input {short(info.name, 60)} has {len(dims)} dimensions; (N, n_features) is needed.")
-        return dtype.newbyteorder("="), dims[1].dim_value if dims[1].HasField("dim_value") else None
+        return dtype.newbyteorder("="), tuple(d.dim_value if d.HasField("dim_value") else None for d in dims[1:])
 
     # ------------------------------------------------------------ reading the chain
     def model(self) -> Sequential:
@@ -181,7 +185,11 @@ class _Graph:
 
     def _step(self, t: str) -> tuple[tuple, str, set[int]]:
         """The step that computes ``t``, the tensor it starts from, and the nodes it takes."""
-        foreign = _foreign.step(self, self.producer[t])
+        node = self.producer[t]
+        if node.op in SIGNAL_OPS and (self.signals or node.op not in _foreign.OPS):  # a Flatten of signals: a layer
+            layer, x = read_signal_node(node, self.constants, self.fail)
+            return ("signal", layer), x, {node.index}
+        foreign = _foreign.step(self, node)
         if foreign is not None:
             return foreign
         for name, recipe in RECIPES.get(self.producer[t].op, ()):
@@ -306,14 +314,16 @@ class _Graph:
 
     def _build(self, steps: list[tuple]) -> Sequential:
         states: list[tuple[Any, dict[str, np.ndarray]]] = []  # running statistics, written once a model holds them
-        layers = self._layers(steps, states)
-        first = next((layer for layer in layers if isinstance(layer, Dense)), None)
-        if first is None:
-            raise self.fail("it has no MatMul or Gemm, so no dense layer.")
-        if self.width is not None and self.width != first.n_in:
-            raise self.fail(f"its input has {self.width} features but its first MatMul takes {first.n_in}.")
-        try:
-            model = MODELS["Sequential"](*layers, dtype=self.dtype)  # the class io builds models from
+        layers = drop_redundant_flattens(self._layers(steps, states))
+        input_shape = signal_input_shape(self.sample, self.fail)
+        if input_shape is None:
+            first = next((layer for layer in layers if isinstance(layer, Dense)), None)
+            if first is None:
+                raise self.fail("it has no MatMul or Gemm, so no dense layer.")
+            if self.width is not None and self.width != first.n_in:
+                raise self.fail(f"its input has {self.width} features but its first MatMul takes {first.n_in}.")
+        try:  # the class io builds models from
+            model = MODELS["Sequential"](*layers, dtype=self.dtype, input_shape=input_shape)
         except (ValueError, TypeError) as exc:
             raise self.fail(f"its layers do not fit together ({exc}).") from None
         for layer, state in states:
@@ -333,6 +343,9 @@ class _Graph:
                 W, b = step[1], step[2]
                 layers.append(Dense(W.shape[0], W.shape[1], W=W, b=b))
                 continue
+            if step[0] == "signal":
+                layers.append(step[1])
+                continue
             cls = Activation.registry.get(step[1])
             if cls is None:
                 raise self.fail(f"it uses the activation {step[1]}, which this chainrule has no class for.")
@@ -350,7 +363,7 @@ for _name, _recipe in sorted(
 ):
     RECIPES.setdefault(_recipe.expr.op, []).append((_name, _recipe))
 KNOWN_OPS = _table.ops_read() | set(LINEAR) | set(AFFINE) | {"Constant", "Identity"} | set(_foreign.OPS)
-KNOWN_OPS |= _layers.OPS_READ
+KNOWN_OPS |= _layers.OPS_READ | SIGNAL_OPS
 
 
 def _fold(steps: list[tuple], fail: Any) -> list[tuple]:

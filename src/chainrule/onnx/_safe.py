@@ -87,8 +87,8 @@ class Reader:
         if tensor.HasField("segment"):
             raise self.fail(f"{what} is a segment of a larger tensor.")
         dims = list(tensor.dims)
-        if len(dims) > 2 or any(d < 0 or d > MAX_ELEMENTS for d in dims):
-            raise self.fail(f"{what} has dims {_short(dims)}; chainrule reads scalars, vectors and matrices.")
+        if len(dims) > 3 or any(d < 0 or d > MAX_ELEMENTS for d in dims):
+            raise self.fail(f"{what} has dims {_short(dims)}; chainrule reads up to three (a convolution's kernel).")
         n = math.prod(dims)
         if n > MAX_ELEMENTS:
             raise self.fail(f"{what} declares {n:,} elements (limit {MAX_ELEMENTS:,}).")

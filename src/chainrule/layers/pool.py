@@ -1,0 +1,169 @@
+"""Pooling over (n, C, L) signals: MaxPool1D, AvgPool1D and GlobalAvgPool1D, each channel on its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ._windows import check_signal, check_size, output_length
+from .base import Layer
+
+
+class _Pool1D(Layer):
+    """What the windowed poolings share: kernel_size and stride (default kernel_size), shapes and config."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        self.kernel_size = check_size(kernel_size, name, "kernel_size")
+        self.stride = self.kernel_size if stride is None else check_size(stride, name, "stride")
+
+    @property
+    def input_shape(self) -> None:
+        return None
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(in_shape) != 2:
+            raise ValueError(f"{self!r} expects (channels, length) per sample; received {tuple(in_shape)}.")
+        return in_shape[0], output_length(self, in_shape[1], self.kernel_size, self.stride)
+
+    def _windows(self, X: np.ndarray) -> np.ndarray:
+        """The windows as a view (…, C, L_out, K), after checking X."""
+        check_signal(self, X, None, self.n_models)
+        L_out = output_length(self, X.shape[-1], self.kernel_size, self.stride)
+        return sliding_window_view(X, self.kernel_size, axis=-1)[..., : self.stride * (L_out - 1) + 1 : self.stride, :]
+
+    def _forward_cache(self) -> Any:
+        if self._cache is None:
+            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
+        return self._cache
+
+    def _taps(self, L_out: int) -> list[slice]:
+        """For each tap j of the window, the input positions it reads: j, j + stride, …"""
+        return [slice(j, j + self.stride * (L_out - 1) + 1, self.stride) for j in range(self.kernel_size)]
+
+    def get_config(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, "kernel_size": self.kernel_size, "stride": self.stride}
+
+    @classmethod
+    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
+        args = {"kernel_size": config.get("kernel_size"), "stride": config.get("stride")}
+        cls(**args)  # the constructor's checks
+        return args
+
+    def __repr__(self) -> str:
+        stride = "" if self.stride == self.kernel_size else f", stride={self.stride}"
+        return f"{type(self).__name__}({self.kernel_size}{stride})"
+
+
+class MaxPool1D(_Pool1D):
+    """The largest value of each window of ``kernel_size`` samples, stepping by ``stride``.
+
+    Shapes:  X (n, C, L) -> Z (n, C, L_out),  L_out = ⌊(L − K) / stride⌋ + 1
+    (in an Ensemble both gain a leading model axis)
+
+        Z[n, c, t] = max_j x[n, c, t·stride + j],  j* = the first j reaching the maximum (as PyTorch)
+
+    Backward, given dZ = ∂L/∂Z:
+
+        dX[n, c, t·stride + j*] += dZ[n, c, t]      (only the winner of each window gets gradient;
+                                                     overlapping windows may add to the same sample)
+    """
+
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        windows = self._windows(X)
+        winner = windows.argmax(axis=-1)  # (…, C, L_out): argmax keeps the first of tied maxima
+        Z = np.take_along_axis(windows, winner[..., None], axis=-1)[..., 0]
+        if keep:
+            self._cache, self._out_shape = (winner, X), Z.shape
+        return Z
+
+    def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        winner, X = self._cached(dZ)
+        if not need_input_grad:
+            return None
+        dX = np.zeros(X.shape, dtype=dZ.dtype)
+        for j, positions in enumerate(self._taps(dZ.shape[-1])):
+            dX[..., positions] += np.where(winner == j, dZ, 0)
+        return dX
+
+    def forward_terms(self) -> dict[str, np.ndarray]:
+        """The last kept forward's numbers, labelled: X, where each window's maximum won, and Z."""
+        winner, X = self._forward_cache()
+        return {"X": X, "j*: which element of each window won (the first of tied maxima)": winner,
+                "Z = the winner's value": self.forward(X, keep=False)}  # fmt: skip
+
+    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+        """dZ and dX, where each window's gradient goes to its winner alone."""
+        return {"dZ": dZ, "dX: each window's dZ goes to its winner alone": self.backward(dZ)}
+
+
+class AvgPool1D(_Pool1D):
+    """The mean of each window of ``kernel_size`` samples, stepping by ``stride``.
+
+    Shapes:  X (n, C, L) -> Z (n, C, L_out),  L_out = ⌊(L − K) / stride⌋ + 1
+
+        Z[n, c, t] = (1/K) Σ_j x[n, c, t·stride + j]
+
+    Backward, given dZ = ∂L/∂Z:   dX[n, c, t·stride + j] += dZ[n, c, t] / K   for every j: a 1/K share each
+    """
+
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        Z = self._windows(X).mean(axis=-1)
+        if keep:
+            self._cache, self._out_shape = X, Z.shape
+        return Z
+
+    def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        X = self._cached(dZ)
+        if not need_input_grad:
+            return None
+        dX = np.zeros(X.shape, dtype=dZ.dtype)
+        share = dZ / dZ.dtype.type(self.kernel_size)
+        for positions in self._taps(dZ.shape[-1]):
+            dX[..., positions] += share
+        return dX
+
+    def forward_terms(self) -> dict[str, np.ndarray]:
+        """The last kept forward's numbers, labelled: X and Z, each window's mean."""
+        X = self._forward_cache()
+        return {"X": X, f"Z = (1/{self.kernel_size})·Σ over each window": self.forward(X, keep=False)}
+
+    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+        """dZ, the 1/K share each input of a window gets, and dX, the sum of an input's shares."""
+        share = dZ / dZ.dtype.type(self.kernel_size)
+        return {"dZ": dZ, f"dZ/{self.kernel_size}: the share each input of a window gets": share,
+                "dX: the sum of the shares of every window that read each input": self.backward(dZ)}  # fmt: skip
+
+
+class GlobalAvgPool1D(Layer):
+    """The mean of each channel over the whole length.
+
+    Shapes:  X (n, C, L) -> Z (n, C)        Z[n, c] = (1/L) Σᵢ x[n, c, i]
+
+    Backward, given dZ = ∂L/∂Z:   dX[n, c, i] = dZ[n, c] / L   for every i
+    """
+
+    @property
+    def input_shape(self) -> None:
+        return None
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(in_shape) != 2 or in_shape[1] < 1:
+            raise ValueError(f"{self!r} expects (channels, length) per sample; received {tuple(in_shape)}.")
+        return (in_shape[0],)
+
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        check_signal(self, X, None, self.n_models)
+        Z = X.mean(axis=-1)
+        if keep:
+            self._cache, self._out_shape = X.shape, Z.shape
+        return Z
+
+    def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        in_shape = self._cached(dZ)
+        if not need_input_grad:
+            return None
+        return np.broadcast_to((dZ / dZ.dtype.type(in_shape[-1]))[..., None], in_shape).copy()

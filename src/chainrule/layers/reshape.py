@@ -1,0 +1,44 @@
+"""Flatten: each sample's (C, L) signal as one feature vector, for the Dense layers after convolutions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Layer
+
+
+class Flatten(Layer):
+    """Each sample's array laid out as one row, in row-major (C order, as PyTorch's ``flatten``).
+
+    Shapes:  X (n, C, L) -> Z (n, C·L),   Z[n, c·L + i] = X[n, c, i]
+    (in an Ensemble both gain a leading model axis; any per-sample shape flattens the same way)
+
+    Backward, given dZ = ∂L/∂Z:   dX = dZ reshaped to X's shape (no arithmetic: only the layout changes)
+    """
+
+    @property
+    def input_shape(self) -> None:
+        return None
+
+    def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        if len(in_shape) < 1 or min(in_shape) < 1:
+            raise ValueError(f"{self!r} needs samples with at least one value; received {tuple(in_shape)}.")
+        return (math.prod(in_shape),)
+
+    def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
+        if not isinstance(X, np.ndarray) or X.dtype.kind != "f":
+            got = f"dtype {X.dtype}" if isinstance(X, np.ndarray) else type(X).__name__
+            raise TypeError(f"{self!r}.forward needs a float NumPy array; received {got}.")
+        batch_axes = 1 if self.n_models is None else 2
+        if X.ndim <= batch_axes:
+            raise ValueError(f"{self!r} got input of shape {X.shape}; it needs per-sample axes after the batch axis.")
+        Z = X.reshape(*X.shape[:batch_axes], -1)
+        if keep:
+            self._cache, self._out_shape = X.shape, Z.shape
+        return Z
+
+    def backward(self, dZ: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        in_shape = self._cached(dZ)
+        return dZ.reshape(in_shape) if need_input_grad else None
