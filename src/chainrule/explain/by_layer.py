@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .conv import sums_markdown, sums_text
 from .markdown import card_tex, display, matrix, tex_num
 from .text import as_rows, field, gradcheck_line, gradcheck_measure, loss_card, num, wrap
 
@@ -70,6 +71,7 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
             out += field(fused_label(ex), loss.delta_out, p)
             continue
         out += terms_text({**step.backward, **stored_grads(step)}, p)
+        out += [] if step.sums is None else sums_text(step.sums, p)
     if ex.updates:
         out += ["", f"UPDATE (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = {ex.lr:g}"]
         out += ["  applied to the model"] if ex.applied else []
@@ -105,6 +107,7 @@ def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
             out.append(f"{fused_label(ex)}: {display(matrix(loss.delta_out, p))}")
         else:
             out += terms_markdown({**step.backward, **stored_grads(step)}, p)
+            out += [] if step.sums is None else sums_markdown(step.sums, p)
     if ex.updates:
         out.append(rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)")
         out += [f"> {note}" for note in ex.notes]
