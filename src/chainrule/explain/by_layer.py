@@ -12,8 +12,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .conv import sums_markdown, sums_text
-from .markdown import card_tex, display, matrix, tex_num
-from .text import as_rows, field, gradcheck_line, gradcheck_measure, loss_card, num, wrap
+from .markdown import MAX_MATRIX_COLUMNS, card_tex, display, matrix, tex_num
+from .text import (
+    MAX_SHOWN_ENTRIES,
+    WIDTH,
+    as_rows,
+    field,
+    gradcheck_line,
+    gradcheck_measure,
+    loss_card,
+    num,
+    rows,
+    summary,
+    wrap,
+)
 
 if TYPE_CHECKING:
     from .explanation import Explanation
@@ -45,8 +57,26 @@ def param_label(name: str) -> str:
 def terms_text(terms: dict[str, np.ndarray], precision: int) -> list[str]:
     out = []
     for label, a in terms.items():
-        out += field(label, as_rows(a), precision)
+        out += field_of(label, np.asarray(a), precision)
     return out
+
+
+def field_of(label: str, a: np.ndarray, precision: int) -> list[str]:
+    """``field`` of the rows the text prints; an array too large to list keeps its own shape, (O, C, K)."""
+    shown = as_rows(a)
+    if a.ndim <= 2 or rows(shown, precision) is not None:
+        return field(label, shown, precision)
+    line = f"  {label}: {summary(a)}"
+    return [line] if len(line) <= WIDTH else [f"  {label}:", *wrap(summary(a), "      ")]
+
+
+def matrix_of(a: np.ndarray, precision: int) -> str:
+    """``matrix`` of the rows; an array too large to typeset keeps its own shape."""
+    shown = as_rows(a)
+    if a.ndim <= 2 or (shown.size <= MAX_SHOWN_ENTRIES and shown.shape[1] <= MAX_MATRIX_COLUMNS):
+        return matrix(shown, precision)
+    shape = r" \times ".join(map(str, a.shape))
+    return rf"\left[\text{{shape }} {shape},\ \lVert\cdot\rVert = {tex_num(float(np.linalg.norm(a)), precision)}\right]"
 
 
 def render_layers_text(ex: Explanation, precision: int = 5) -> str:
@@ -84,7 +114,7 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
 
 
 def terms_markdown(terms: dict[str, np.ndarray], precision: int) -> list[str]:
-    return [f"{label}: {display(matrix(as_rows(a), precision))}" for label, a in terms.items()]
+    return [f"{label}: {display(matrix_of(np.asarray(a), precision))}" for label, a in terms.items()]
 
 
 def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
