@@ -125,6 +125,19 @@ def test_a_larger_conv_is_summarised_by_shape_and_norm():
     assert explanation_data(ex)["step"]["blocks"][0]["conv"] is None
 
 
+def test_global_average_pool_and_flatten_by_hand():
+    # x = [1, 2, 3, 6]: z = 12/4 = 3; Dense w = 2: ŷ = 6, y = 4, L = (6 − 4)² = 4, ∂L/∂ŷ = 4, ∂L/∂z = 8,
+    # ∂L/∂x = 8/4 = 2 at every position
+    model = cr.Sequential(cr.GlobalAvgPool1D(), cr.Dense(1, 1, W=[[2.0]], b=[0.0]), input_shape=(1, 4))
+    text = cr.explain(model, np.array([[[1.0, 2.0, 3.0, 6.0]]]), np.array([[4.0]]), "mse").to_text()
+    assert "z = (1/4)·Σᵢ x, each channel's mean = [3.00000]" in text
+    assert "∂L/∂x = ∂L/∂z / 4, at every position = [2.00000  2.00000  2.00000  2.00000]" in text
+    flat = cr.Sequential(cr.Flatten(), cr.Dense(4, 1, W=[[1.0], [0.0], [0.0], [-1.0]], b=[0.0]), input_shape=(2, 2))
+    text = cr.explain(flat, np.array([[[1.0, 2.0], [3.0, 6.0]]]), np.array([[0.0]]), "mse").to_text()
+    # ŷ = 1 − 6 = −5, ∂L/∂ŷ = −10: ∂L/∂(flat x) = [−10, 0, 0, 10], laid back out as (2, 2)
+    assert "∂L/∂x = ∂L/∂z laid back out in x's shape =\n      [-10.00000    0.00000    0.00000   10.00000]" in text
+
+
 # ---------------------------------------------------------------- in Chromium
 
 
@@ -185,4 +198,15 @@ def test_page_marks_padding_and_max_pool_winners(browser, tmp_path):
     assert sorted(int(e.get_attribute("data-i")) for e in pool.locator(".cv.tap.win").all()) == [0, 2]
     assert pool.locator(".cv.tap").count() == 4  # two windows of two
     assert errors == []
+    page.close()
+
+
+def test_page_shows_average_pool_shares(browser, tmp_path):
+    model = cr.Sequential(cr.AvgPool1D(2), cr.Flatten(), cr.Dense(2, 1), input_shape=(1, 4), seed=0)
+    ex = cr.explain(model, np.array([[[1.0, 2.0, 3.0, 4.0]]]), np.array([[0.0]]), "mse")
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(ex.to_html(tmp_path / "avg.html").as_uri())
+    pool = page.locator("#pool-layer-1")
+    assert [e.inner_text() for e in pool.locator(".cv.tap").all()] == ["1/2"] * 4  # two windows of two, no winner
+    assert pool.locator(".win").count() == 0
     page.close()

@@ -12,6 +12,7 @@ step's record (the Dense-network trace, ``trace.py``, also writes them out block
     Dense:       z = x·W + b          ∂L/∂W = xᵀ·dz,  ∂L/∂b = Σₛ dz,  dx = dz·Wᵀ
     activation:  a = f(z)             ∂L/∂z = ∂L/∂a ∘ f'(z)
     Flatten:     z = x laid out as one row per sample     ∂L/∂x = ∂L/∂z laid back out in x's shape
+    GlobalAvgPool1D:  z[n, c] = (1/L) Σᵢ x[n, c, i]       ∂L/∂x[n, c, i] = ∂L/∂z[n, c] / L
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..activations import Activation
-from ..layers import Conv1D, Dense, Flatten, Layer
+from ..layers import Conv1D, Dense, Flatten, GlobalAvgPool1D, Layer
 from .conv import ConvSums, PoolWindows, conv_sums, pool_windows
 
 
@@ -46,6 +47,10 @@ class LayerStep:
     windows: PoolWindows | None = None  # a pooling's windows and, for a max-pool, their winners
 
 
+RECORDED = (Dense, Flatten, GlobalAvgPool1D)
+"""Layers without terms of their own that explain writes out from the step's record."""
+
+
 def has_terms(layer: Layer) -> bool:
     return callable(getattr(layer, "forward_terms", None)) and callable(getattr(layer, "backward_terms", None))
 
@@ -53,12 +58,12 @@ def has_terms(layer: Layer) -> bool:
 def check_explainable(model) -> None:
     """TypeError naming the first layer explain cannot write out, before anything runs."""
     for i, layer in enumerate(model.layers):
-        if not (type(layer) in (Dense, Flatten) or isinstance(layer, Activation) or has_terms(layer)):
+        if not (type(layer) in RECORDED or isinstance(layer, Activation) or has_terms(layer)):
             raise TypeError(
                 f"explain cannot write out layer {i}, {layer!r} ({type(layer).__name__}): it lacks forward_terms() "
                 "and backward_terms(dOut), the methods through which explain shows a layer's numbers. Explainable "
-                "layers: Dense, Flatten, activations, and layers with both methods (Conv1D, the poolings, Dropout, "
-                "BatchNorm, LayerNorm, Residual)."
+                "layers: Dense, Flatten, GlobalAvgPool1D, activations, and layers with both methods (Conv1D, MaxPool1D,"
+                " AvgPool1D, Dropout, BatchNorm, LayerNorm, Residual)."
             )
 
 
@@ -92,6 +97,8 @@ def layer_steps(model, record: list) -> list[LayerStep]:
             fw, bw = dense_terms(layer, X, out, back)
         elif type(layer) is Flatten:
             fw, bw = flatten_terms(X, out, back)
+        elif type(layer) is GlobalAvgPool1D:
+            fw, bw = global_pool_terms(X, out, back)
         else:  # an activation (check_explainable let nothing else through)
             fw, bw = activation_terms(layer, X, out, back)
         act = layer.name if isinstance(layer, Activation) else None
@@ -143,4 +150,16 @@ def flatten_terms(X: np.ndarray, Z: np.ndarray, back) -> tuple[dict, dict | None
     bw = {"∂L/∂z": dZ.copy()}
     if dX is not None:
         bw["∂L/∂x = ∂L/∂z laid back out in x's shape"] = dX.copy()
+    return fw, bw
+
+
+def global_pool_terms(X: np.ndarray, Z: np.ndarray, back) -> tuple[dict, dict | None]:
+    L = X.shape[-1]
+    fw = {"x": X.copy(), f"z = (1/{L})·Σᵢ x, each channel's mean": Z.copy()}
+    if back is None:
+        return fw, None
+    dZ, dX = back
+    bw = {"∂L/∂z": dZ.copy()}
+    if dX is not None:
+        bw[f"∂L/∂x = ∂L/∂z / {L}, at every position"] = dX.copy()
     return fw, bw

@@ -27,10 +27,9 @@ function sampleSelect(count, label, onPick) {
   return h("label", { class: "hint" }, label + " ", sel);
 }
 
-function gridCell(row, col, cls, text, attrs) {
-  return h(attrs && attrs.tag ? attrs.tag : "div", {
-    class: "cv " + cls, style: "grid-row: " + row + "; grid-column: " + col, ...(attrs || {}), tag: null,
-  }, text);
+// One cell of a window grid, placed at its row and column; ``tag`` "button" for the cells a learner can pick.
+function gridCell(row, col, cls, text, attrs, tag) {
+  return h(tag || "div", { class: "cv " + cls, style: "grid-row: " + row + "; grid-column: " + col, ...attrs }, text);
 }
 
 function convView(net, cv, l) {
@@ -103,8 +102,8 @@ function convView(net, cv, l) {
         cells.push(gridCell(2, cols.col(i), cls, "0", { "data-i": i, title: "padding" }));
         continue;
       }
-      const cell = gridCell(2, cols.col(i), cls, x[i], { tag: "button", type: "button", "data-i": i,
-        "aria-label": "x[" + nn + ", " + c + ", " + i + "] = " + x[i] + ": show ∂L/∂x" });
+      const label = "x[" + nn + ", " + c + ", " + i + "] = " + x[i] + ": show ∂L/∂x";
+      const cell = gridCell(2, cols.col(i), cls, x[i], { type: "button", "data-i": i, "aria-label": label }, "button");
       const pick = () => choose({ kind: "x", i, o, c });
       cell.addEventListener("click", pick);
       cells.push(cell);
