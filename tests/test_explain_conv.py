@@ -174,6 +174,10 @@ def test_page_slides_the_kernel_and_highlights_a_weights_terms(browser, tmp_path
     view.locator('.cv.x[data-i="2"]').click()  # an input: the windows that read it
     assert highlighted(view, ".cv.tap", "data-t") == [0, 1, 2]
     assert view.locator(".conv-sum").inner_text().strip().endswith("= 2.00000")
+    page.keyboard.press("Tab")  # the keyboard moves on to input 3, read by windows 1 and 2
+    assert page.evaluate("document.activeElement.getAttribute('data-i')") == "3"
+    assert highlighted(view, ".cv.tap", "data-t") == [1, 2]
+    assert view.locator(".conv-sum").inner_text().strip().endswith("= -2.00000")
     assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways page scroll
     sizes = page.evaluate(
         "[...document.querySelectorAll('.cv, .kw, .conv-sum')].map(e => parseFloat(getComputedStyle(e).fontSize))"

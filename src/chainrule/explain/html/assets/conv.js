@@ -106,6 +106,9 @@ function convView(net, cv, l) {
       const cell = gridCell(2, cols.col(i), cls, x[i], { type: "button", "data-i": i, "aria-label": label }, "button");
       const pick = () => choose({ kind: "x", i, o, c });
       cell.addEventListener("click", pick);
+      cell.addEventListener("focus", () => {
+        if (state.pick.kind !== "x" || state.pick.i !== i) pick();
+      });
       cells.push(cell);
     }
     cells.push(gridCell(1, cols.count + 2, "head", "δ[" + nn + ", " + o + ", t]"));
@@ -121,7 +124,9 @@ function convView(net, cv, l) {
       }
       cells.push(gridCell(row, cols.count + 2, "delta" + (hitsT.has(t) ? " hit" : ""), delta[t], { "data-t": t }));
     }
+    const focused = grid.contains(document.activeElement) ? document.activeElement.getAttribute("data-i") : null;
     grid.replaceChildren(...cells);
+    if (focused !== null) grid.querySelector('button[data-i="' + focused + '"]').focus(); // keep the keyboard's place
     sum.textContent = (w ? w.sum : inputSum.sum).join("\n");
   }
   draw();
