@@ -42,15 +42,22 @@ function convView(net, cv, l) {
   const at = (t, k) => t * cv.stride + k * cv.dilation - cv.padding;
   const cols = positions(L, at(0, 0), at(T - 1, K - 1));
   const state = { pick: { kind: "w", j: 0 }, n: 0 };
-  const picker = h("div", { class: "toolbar kernel", role: "group", "aria-label": "kernel weights" });
+  const picker = h("div", { class: "kernel", role: "group", "aria-label": "kernel weights" });
+  const kernelRows = {}; // one row of buttons per output and input channel: w[o, c, 0] … w[o, c, K − 1]
   const weightButtons = cv.weights.map((w, j) => {
     const [o, c, k] = w.at;
-    const btn = h("button", { type: "button", class: "kw", "data-at": w.at.join(","), "aria-pressed": "false" },
-      "w[" + o + ", " + c + ", " + k + "] = " + cv.W[o][c][k]);
+    const name = "w[" + o + ", " + c + ", " + k + "] = " + cv.W[o][c][k];
+    if (!kernelRows[o + "," + c]) {
+      kernelRows[o + "," + c] = h("div", { class: "toolbar krow" }, h("span", { class: "hint" }, "w[" + o + ", " + c +
+        ", k]"));
+      picker.appendChild(kernelRows[o + "," + c]);
+    }
+    const btn = h("button", { type: "button", class: "kw", "data-at": w.at.join(","), "aria-pressed": "false",
+      "aria-label": name, title: name }, "k=" + k + ": " + cv.W[o][c][k]);
     const pick = () => choose({ kind: "w", j });
     btn.addEventListener("click", pick);
     btn.addEventListener("focus", pick);
-    picker.appendChild(btn);
+    kernelRows[o + "," + c].appendChild(btn);
     return btn;
   });
   const grid = h("div", { class: "cv-grid" });
