@@ -34,9 +34,7 @@ function gridCell(row, col, cls, text, attrs, tag) {
 
 function convView(net, cv, l) {
   const n = cv.x.length,
-    C = cv.x[0].length,
     L = cv.x[0][0].length,
-    O = cv.W.length,
     K = cv.W[0][0].length,
     T = cv.delta[0][0].length;
   const at = (t, k) => t * cv.stride + k * cv.dilation - cv.padding;
@@ -77,10 +75,6 @@ function convView(net, cv, l) {
 
   function choose(pick) {
     state.pick = pick;
-    if (pick.kind === "w") {
-      const hit = cv.weights[pick.j].terms.find((t) => t[0] === state.n);
-      if (!hit) state.n = 0;
-    }
     draw();
   }
 
@@ -92,6 +86,8 @@ function convView(net, cv, l) {
     const nn = state.n,
       x = cv.x[nn][c],
       delta = cv.delta[nn][o];
+    // this sample's terms: a weight's (n, t, i) light input i, δ at t and its tap in row t; an input's (o, k, t)
+    // light tap k of the windows t of the output channel shown
     const inputSum = p.kind === "x" ? cv.inputs.find((e) => e.at.join() === [nn, c, p.i].join()) : null;
     const hitsX = new Set(w ? w.terms.filter((t) => t[0] === nn).map((t) => t[2]) : [p.i]);
     const hitsT = new Set(w ? w.terms.filter((t) => t[0] === nn).map((t) => t[1]) : inputSum.terms.filter(
