@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -199,26 +198,18 @@ def test_explained_gradients_equal_model_gradient_and_pytorch():
 
 
 # --------------------------------------------------------------- the page
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-
-
-def test_page_shows_batchnorm_and_dropout_numbers_in_chromium(tmp_path):
-    if CHROMIUM is None:
-        pytest.skip("no browser: shutil.which('chromium') found nothing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+def test_page_shows_batchnorm_and_dropout_numbers_in_chromium(tmp_path, browser):
     model, X, y = small_network()
     ex = cr.explain(model, X, y, "mse", lr=0.1)
     path = ex.to_html(tmp_path / "bn.html")
     mu = "[" + "  ".join(f"{v:.5f}".rjust(8) for v in terms(ex, 2)["μ"].ravel()) + "]"
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(path.as_uri())
-        forward, backward = page.inner_text("#layers-forward"), page.inner_text("#layers-backward")
-        table = page.inner_text("#layer-table")
-        browser.close()
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.as_uri())
+    forward, backward = page.inner_text("#layers-forward"), page.inner_text("#layers-backward")
+    table = page.inner_text("#layer-table")
+    page.close()
     assert errors == []
     assert "Layer 2: BatchNorm(4)" in forward and re.sub(r"\s+", " ", mu) in re.sub(r"\s+", " ", forward)
     assert "m (1 kept, 0 dropped) =" in forward and "1/(1 − p) = [1.66667]" in forward
@@ -279,3 +270,42 @@ def test_a_fused_output_after_batchnorm_is_one_step_from_the_loss():
     np.testing.assert_allclose(terms(ex, 3, "backward")["dz"], delta, rtol=1e-12, atol=1e-15)
     assert "fused with the loss: δ = ∂L/∂z = 1/n·(ŷ − y) =" in ex.to_text()
     assert np.allclose(p.sum(axis=1), 1.0) and ex.gradcheck_passed
+
+
+class TermsFlatten(cr.Flatten):
+    """Flatten with the two methods explain reads (Flatten itself has none yet)."""
+
+    def forward(self, X, training=True, keep=True):
+        Z = super().forward(X, training, keep)
+        if keep:
+            self.shown = (X, Z)
+        return Z
+
+    def forward_terms(self):
+        return {"X": self.shown[0], "Z = X laid out as one row": self.shown[1]}
+
+    def backward_terms(self, dZ):
+        return {"dZ": dZ, "dX = dZ reshaped": self.backward(dZ)}
+
+
+def test_any_layer_with_terms_is_explained_conv1d_and_pooling():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    model = cr.Sequential(
+        cr.Conv1D(1, 2, 3), cr.ReLU(), cr.MaxPool1D(2), TermsFlatten(), cr.Dense(6, 1), input_shape=(1, 8), seed=4
+    )
+    X = np.random.default_rng(3).normal(size=(3, 1, 8))
+    y = np.random.default_rng(4).normal(size=(3, 1))
+    ex = cr.explain(model, X, y, "mse")
+    assert [step.kind for step in ex.layers] == ["Conv1D", "ReLU", "MaxPool1D", "TermsFlatten", "Dense"]
+    assert any(label.startswith("j*") for label in terms(ex, 3))  # the pool's winners
+    P = {f"{i}.{k}": torch.tensor(v, requires_grad=True) for i, layer in enumerate(model.layers) for k, v in
+         layer.params.items()}  # fmt: skip
+    h = F.max_pool1d(torch.relu(F.conv1d(torch.tensor(X), P["0.W"], P["0.b"])), 2)
+    loss = ((h.flatten(1) @ P["4.W"] + P["4.b"] - torch.tensor(y)) ** 2).mean()
+    loss.backward()
+    for step in ex.layers:
+        for name, g in step.grads.items():
+            np.testing.assert_allclose(g, P[f"{step.index - 1}.{name}"].grad.numpy(), rtol=1e-10, atol=1e-13)
+    text = ex.to_text()
+    assert "Layer 1: Conv1D(1, 2, 3)" in text and "Layer 3: MaxPool1D(2)" in text and ex.gradcheck_passed

@@ -12,7 +12,7 @@ import numpy as np
 from ..gradcheck import gradcheck
 from ..losses import Loss
 from ..optimizers import SGD
-from .layers import LayerStep, check_explainable, is_dense_network
+from .layers import LayerStep, check_explainable
 from .trace import (
     BackwardStep,
     ChainTerm,
@@ -202,10 +202,6 @@ def explain(
     if getattr(model, "stacked", False):
         raise TypeError("explain writes out one network; pass ens.member(i), a Sequential, to explain member i.")
     check_explainable(model)  # TypeError on unsupported layers, before anything runs
-    if is_dense_network(model):
-        from .trace import blocks
-
-        blocks(model)
     objective = model.objective(loss)  # refuses a pair that would squash twice
     if apply and lr is None:
         raise ValueError("apply=True needs a learning rate, e.g. explain(model, X, y, 'sse', lr=0.1, apply=True).")
