@@ -11,8 +11,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .markdown import card_tex, display, matrix, tex_num
-from .text import as_rows, field, gradcheck_line, gradcheck_measure, loss_card, num, wrap
+from .conv import sums_markdown, sums_text
+from .markdown import MAX_MATRIX_COLUMNS, card_tex, display, matrix, tex_num
+from .text import (
+    MAX_SHOWN_ENTRIES,
+    WIDTH,
+    as_rows,
+    field,
+    gradcheck_line,
+    gradcheck_measure,
+    loss_card,
+    num,
+    rows,
+    summary,
+    wrap,
+)
 
 if TYPE_CHECKING:
     from .explanation import Explanation
@@ -44,8 +57,26 @@ def param_label(name: str) -> str:
 def terms_text(terms: dict[str, np.ndarray], precision: int) -> list[str]:
     out = []
     for label, a in terms.items():
-        out += field(label, as_rows(a), precision)
+        out += field_of(label, np.asarray(a), precision)
     return out
+
+
+def field_of(label: str, a: np.ndarray, precision: int) -> list[str]:
+    """``field`` of the rows the text prints; an array too large to list keeps its own shape, (O, C, K)."""
+    shown = as_rows(a)
+    if a.ndim <= 2 or rows(shown, precision) is not None:
+        return field(label, shown, precision)
+    line = f"  {label}: {summary(a)}"
+    return [line] if len(line) <= WIDTH else [f"  {label}:", *wrap(summary(a), "      ")]
+
+
+def matrix_of(a: np.ndarray, precision: int) -> str:
+    """``matrix`` of the rows; an array too large to typeset keeps its own shape."""
+    shown = as_rows(a)
+    if a.ndim <= 2 or (shown.size <= MAX_SHOWN_ENTRIES and shown.shape[1] <= MAX_MATRIX_COLUMNS):
+        return matrix(shown, precision)
+    shape = r" \times ".join(map(str, a.shape))
+    return rf"\left[\text{{shape }} {shape},\ \lVert\cdot\rVert = {tex_num(float(np.linalg.norm(a)), precision)}\right]"
 
 
 def render_layers_text(ex: Explanation, precision: int = 5) -> str:
@@ -70,6 +101,7 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
             out += field(fused_label(ex), loss.delta_out, p)
             continue
         out += terms_text({**step.backward, **stored_grads(step)}, p)
+        out += [] if step.sums is None else sums_text(step.sums, p)
     if ex.updates:
         out += ["", f"UPDATE (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = {ex.lr:g}"]
         out += ["  applied to the model"] if ex.applied else []
@@ -82,7 +114,7 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
 
 
 def terms_markdown(terms: dict[str, np.ndarray], precision: int) -> list[str]:
-    return [f"{label}: {display(matrix(as_rows(a), precision))}" for label, a in terms.items()]
+    return [f"{label}: {display(matrix_of(np.asarray(a), precision))}" for label, a in terms.items()]
 
 
 def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
@@ -105,6 +137,7 @@ def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
             out.append(f"{fused_label(ex)}: {display(matrix(loss.delta_out, p))}")
         else:
             out += terms_markdown({**step.backward, **stored_grads(step)}, p)
+            out += [] if step.sums is None else sums_markdown(step.sums, p)
     if ex.updates:
         out.append(rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)")
         out += [f"> {note}" for note in ex.notes]

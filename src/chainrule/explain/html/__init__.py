@@ -6,7 +6,8 @@ opens from disk in any modern browser. ``Explanation.to_html`` and ``Replay.to_h
     data.py     the numbers a page shows, formatted in Python by the text rendering's own ``num``
     page.py     the page around them: CSS, the script (allowed by its hash) and the JSON data
     assets/     page.css and the scripts: tools.js (helpers and tooltips), diagram.js (the network as SVG),
-                view.js (the explain view), plots.js (loss curve, decision boundary, heatmaps), player.js (replay)
+                conv.js (the kernel sliding over a Conv1D's input, pooling windows), view.js (the explain view),
+                plots.js (loss curve, decision boundary, heatmaps), player.js (replay)
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ NOTEBOOK_HEIGHT = {"explain": 900, "replay": 1150}
 def script(kind: str) -> str:
     """The page's one script: the shared explain view, the replay player where needed, and the entry point,
     in one block so that their names stay out of the page's global scope."""
-    names = ["tools.js", "diagram.js", "view.js"] + (["plots.js", "player.js"] if kind == "replay" else [])
+    names = ["tools.js", "diagram.js", "conv.js", "view.js"] + (["plots.js", "player.js"] if kind == "replay" else [])
     return '"use strict";\n{\n' + "".join(asset(name) for name in [*names, "start.js"]) + "}\n"
 
 

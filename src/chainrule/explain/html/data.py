@@ -17,6 +17,7 @@ import numpy as np
 
 from ...activations import Activation
 from ..by_layer import fused_label, stored_grads
+from ..conv import ConvSums, PoolWindows, input_symbols, input_values, products, weight_symbols, weight_values
 from ..text import (
     MAX_SHOWN_ENTRIES,
     as_rows,
@@ -39,6 +40,8 @@ MAX_DRAWN_UNITS = 40
 MAX_DRAWN_EDGES = 2000
 """Most weights the pages draw edge by edge; a larger network gets the summary table."""
 
+MAX_POOL_DRAWN = 256
+"""Most values per sample (channels × length) that the page draws a pooling's windows over."""
 
 EQUATIONS = [
     "forward:  z(l) = a(l-1)·W(l) + b(l),   a(l) = f(z(l)),   a(0) = X",
@@ -205,6 +208,8 @@ def layered_step_data(ex: Explanation, precision: int) -> dict[str, Any]:
                 "table": [[label, "×".join(map(str, np.shape(a))), *norms(a)] for label, a in rows],
                 "forward": terms_data(step.forward, p),
                 "backward": terms_data({**backward, **stored_grads(step)}, p),
+                "conv": None if step.sums is None else conv_data(step.sums, p),
+                "pool": None if step.windows is None else pool_data(step.windows, step.input, p),
             }
         )
     return {
@@ -219,6 +224,52 @@ def layered_step_data(ex: Explanation, precision: int) -> dict[str, Any]:
         "y": listed(loss.y, p, False),
         "dLdyhat": listed(loss.dL_dyhat, p, False),
         "residual": None if loss.residual is None else listed(loss.residual, p, False),
+    }
+
+
+def conv_data(sums: ConvSums, precision: int) -> dict[str, Any]:
+    """A small Conv1D for the sliding-kernel view: its input, kernel and δ, and each gradient's sum.
+
+    ``weights[j]`` is one kernel weight's sum: ``at`` its (o, c, k) and ``terms`` its (n, t, i), one per
+    sample and output position, i the input position the weight met there (outside 0 ≤ i < L: the padding).
+    ``inputs`` is the same for each input's gradient, its terms (o, k, t).
+    """
+    p = precision
+
+    def written(head: str, symbols: list[str], pairs: list[tuple[str, str]], total: str) -> list[str]:
+        return [head, "= " + (" + ".join(symbols) or "0"), "= " + products(pairs), "= " + total]
+
+    return {
+        "stride": sums.stride,
+        "padding": sums.padding,
+        "dilation": sums.dilation,
+        "x": strings(sums.x, p),
+        "W": strings(sums.W, p),
+        "delta": strings(sums.delta, p),
+        "dW": strings(sums.dW, p),
+        "dX": strings(sums.dX, p),
+        "weights": [
+            {"at": list(key), "terms": [list(t[:3]) for t in terms],
+             "sum": written(*weight_symbols(sums, key), weight_values(sums, key, p), num(sums.dW[key], p))}
+            for key, terms in sums.weights.items()
+        ],
+        "inputs": [
+            {"at": list(key), "terms": [list(t[:3]) for t in terms],
+             "sum": written(*input_symbols(sums, key), input_values(sums, key, p), num(sums.dX[key], p))}
+            for key, terms in sums.inputs.items()
+        ],
+    }  # fmt: skip
+
+
+def pool_data(windows: PoolWindows, x: np.ndarray | None, precision: int) -> dict[str, Any] | None:
+    """A pooling's windows over its input (n, C, L); ``winners`` the input position that won each window."""
+    if x is None or x.ndim != 3 or x[0].size > MAX_POOL_DRAWN:
+        return None
+    return {
+        "kernel": windows.kernel_size,
+        "stride": windows.stride,
+        "x": strings(x, precision),
+        "winners": None if windows.winners is None else windows.winners.tolist(),
     }
 
 

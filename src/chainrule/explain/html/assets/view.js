@@ -96,7 +96,7 @@ function details(net, step, drawn, k) {
       L.simplification ? h("p", null, "Note: " + L.simplification + ".") : null,
     ),
   );
-  if (net.layerNames) out.push(...layersSection(net, step));
+  if (net.layerNames) out.push(...convSections(net, step), ...layersSection(net, step));
   if (step.blocks.some((b) => b.sums)) out.push(sumsSection(step, k || 0));
   if (L.fused) {
     out.push(
