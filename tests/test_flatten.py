@@ -53,9 +53,10 @@ def test_its_numbers_for_explain_and_a_cnn_explained_end_to_end():
     layer.build((2, 2), None)
     layer.forward(np.array([[[1.0, 2.0], [3.0, 4.0]]]))
     terms = layer.forward_terms()
-    np.testing.assert_array_equal(terms["Z = X, one row per sample"], [[1.0, 2.0, 3.0, 4.0]])  # row-major, by hand
+    # row-major, by hand
+    np.testing.assert_array_equal(terms["z = x, each sample laid out as one row"], [[1.0, 2.0, 3.0, 4.0]])
     back = layer.backward_terms(np.array([[5.0, 6.0, 7.0, 8.0]]))
-    np.testing.assert_array_equal(back["dX = dZ in X's shape"], [[[5.0, 6.0], [7.0, 8.0]]])
+    np.testing.assert_array_equal(back["∂L/∂x = ∂L/∂z laid back out in x's shape"], [[[5.0, 6.0], [7.0, 8.0]]])
     # a whole CNN: explain's gradients are the model's own
     model = cr.Sequential(cr.Conv1D(1, 2, 3), cr.ReLU(), cr.GlobalAvgPool1D(), cr.Dense(2, 1), input_shape=(1, 6),
                           seed=0)  # fmt: skip

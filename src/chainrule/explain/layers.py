@@ -11,8 +11,6 @@ step's record (the Dense-network trace, ``trace.py``, also writes them out block
 
     Dense:       z = x·W + b          ∂L/∂W = xᵀ·dz,  ∂L/∂b = Σₛ dz,  dx = dz·Wᵀ
     activation:  a = f(z)             ∂L/∂z = ∂L/∂a ∘ f'(z)
-    Flatten:     z = x laid out as one row per sample     ∂L/∂x = ∂L/∂z laid back out in x's shape
-    GlobalAvgPool1D:  z[n, c] = (1/L) Σᵢ x[n, c, i]       ∂L/∂x[n, c, i] = ∂L/∂z[n, c] / L
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..activations import Activation
-from ..layers import Conv1D, Dense, Flatten, GlobalAvgPool1D, Layer
+from ..layers import Conv1D, Dense, Layer
 from .conv import ConvSums, PoolWindows, conv_sums, pool_windows
 
 
@@ -47,7 +45,7 @@ class LayerStep:
     windows: PoolWindows | None = None  # a pooling's windows and, for a max-pool, their winners
 
 
-RECORDED = (Dense, Flatten, GlobalAvgPool1D)
+RECORDED = (Dense,)
 """Layers without terms of their own that explain writes out from the step's record."""
 
 
@@ -62,8 +60,8 @@ def check_explainable(model) -> None:
             raise TypeError(
                 f"explain cannot write out layer {i}, {layer!r} ({type(layer).__name__}): it lacks forward_terms() "
                 "and backward_terms(dOut), the methods through which explain shows a layer's numbers. Explainable "
-                "layers: Dense, Flatten, GlobalAvgPool1D, activations, and layers with both methods (Conv1D, MaxPool1D,"
-                " AvgPool1D, Dropout, BatchNorm, LayerNorm, Residual)."
+                "layers: Dense, activations, and layers with both methods (Conv1D, MaxPool1D, AvgPool1D, "
+                "GlobalAvgPool1D, Flatten, Dropout, BatchNorm, LayerNorm, Residual)."
             )
 
 
@@ -95,10 +93,6 @@ def layer_steps(model, record: list) -> list[LayerStep]:
             bw = None if back is None else copied(layer.backward_terms(back[0]))
         elif type(layer) is Dense:
             fw, bw = dense_terms(layer, X, out, back)
-        elif type(layer) is Flatten:
-            fw, bw = flatten_terms(X, out, back)
-        elif type(layer) is GlobalAvgPool1D:
-            fw, bw = global_pool_terms(X, out, back)
         else:  # an activation (check_explainable let nothing else through)
             fw, bw = activation_terms(layer, X, out, back)
         act = layer.name if isinstance(layer, Activation) else None
@@ -139,27 +133,4 @@ def activation_terms(act: Activation, Z: np.ndarray, A: np.ndarray, back) -> tup
         bw["∂L/∂z = ∂L/∂a ∘ f'(z)"] = dZ.copy()
     else:
         bw["∂L/∂z = a ∘ (g − Σⱼ(g ∘ a)ⱼ), g = ∂L/∂a"] = dZ.copy()
-    return fw, bw
-
-
-def flatten_terms(X: np.ndarray, Z: np.ndarray, back) -> tuple[dict, dict | None]:
-    fw = {"x": X.copy(), "z = x, each sample laid out as one row": Z.copy()}
-    if back is None:
-        return fw, None
-    dZ, dX = back
-    bw = {"∂L/∂z": dZ.copy()}
-    if dX is not None:
-        bw["∂L/∂x = ∂L/∂z laid back out in x's shape"] = dX.copy()
-    return fw, bw
-
-
-def global_pool_terms(X: np.ndarray, Z: np.ndarray, back) -> tuple[dict, dict | None]:
-    L = X.shape[-1]
-    fw = {"x": X.copy(), f"z = (1/{L})·Σᵢ x, each channel's mean": Z.copy()}
-    if back is None:
-        return fw, None
-    dZ, dX = back
-    bw = {"∂L/∂z": dZ.copy()}
-    if dX is not None:
-        bw[f"∂L/∂x = ∂L/∂z / {L}, at every position"] = dX.copy()
     return fw, bw

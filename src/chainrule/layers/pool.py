@@ -169,10 +169,10 @@ class GlobalAvgPool1D(Layer):
         return np.broadcast_to((dZ / dZ.dtype.type(in_shape[-1]))[..., None], in_shape).copy()
 
     def forward_terms(self) -> dict[str, np.ndarray]:
-        """X and Z, each channel's mean over the length."""
+        """x and z, each channel's mean over the length."""
         X = self.kept()
-        return {"X": X, f"Z = (1/{X.shape[-1]})·Σ over the length": X.mean(axis=-1)}
+        return {"x": X, f"z = (1/{X.shape[-1]})·Σᵢ x, each channel's mean": X.mean(axis=-1)}
 
     def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
-        """dZ, and dX: each position's 1/L share of its channel's dZ."""
-        return {"dZ": dZ, f"dX = dZ/{self.kept().shape[-1]} at every position": self.backward(dZ)}
+        """∂L/∂z, and ∂L/∂x: each position's 1/L share of its channel's ∂L/∂z."""
+        return {"∂L/∂z": dZ, f"∂L/∂x = ∂L/∂z / {self.kept().shape[-1]}, at every position": self.backward(dZ)}

@@ -44,10 +44,10 @@ class Flatten(Layer):
         return dZ.reshape(X.shape) if need_input_grad else None
 
     def forward_terms(self) -> dict[str, np.ndarray]:
-        """X and Z, each sample's values laid out as one row."""
+        """x and z, each sample's values laid out as one row."""
         X = self.kept()
-        return {"X": X, "Z = X, one row per sample": self.forward(X, keep=False)}
+        return {"x": X, "z = x, each sample laid out as one row": self.forward(X, keep=False)}
 
     def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
-        """dZ, and dX: the same numbers in X's shape."""
-        return {"dZ": dZ, "dX = dZ in X's shape": self.backward(dZ)}
+        """∂L/∂z, and ∂L/∂x: the same numbers in x's shape."""
+        return {"∂L/∂z": dZ, "∂L/∂x = ∂L/∂z laid back out in x's shape": self.backward(dZ)}
