@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import initializers
+
 
 class Layer:
     """One step of the forward pass, with its backward step beside it.
@@ -364,6 +366,20 @@ def bad_input(layer: Layer, X: Any) -> Exception:
     inner = ", ".join(map(str, sample)) if sample is not None else "n_features"
     lead = "n_models, " if layer.n_models is not None else ""
     return ValueError(f"{layer!r} got input of shape {X.shape}; it expects ({lead}n_samples, {inner}).")
+
+
+def initialize_weights(layer: Layer, rng: np.random.Generator, default_init: str | None, names: Any) -> None:
+    """Draw ``W`` from the layer's ``init`` (else ``default_init``) with the layer's fans; biases ``b`` start at 0.
+
+    Only ``names`` are drawn, when given. ``W`` may lead with an Ensemble's model axis: the fans come from the layer.
+    """
+    if names is None or "W" in names:
+        W = layer.params["W"]
+        chosen = layer.init if layer.init is not None else default_init or initializers.DEFAULT_INIT
+        draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
+        W[...] = draw(W.shape, rng, W.dtype, *layer.fans())
+    if names is None or "b" in names:
+        layer.params["b"][...] = 0
 
 
 def check_given(layer: str, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:

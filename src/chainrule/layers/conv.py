@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import initializers
 from ._windows import check_signal, check_size, output_length
-from .base import UNOWNED_DRAWS, Layer, check_given
+from .base import UNOWNED_DRAWS, Layer, check_given, initialize_weights
 
 
 class Conv1D(Layer):
@@ -241,13 +241,7 @@ class Conv1D(Layer):
 
     # ------------------------------------------------------------ parameters
     def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
-        if names is None or "W" in names:
-            W = self.params["W"]
-            chosen = self.init if self.init is not None else default_init or initializers.DEFAULT_INIT
-            draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
-            W[...] = draw(W.shape, rng, W.dtype, *self.fans())  # W.shape may lead with the model axis
-        if names is None or "b" in names:
-            self.params["b"][...] = 0
+        initialize_weights(self, rng, default_init, names)
 
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import initializers
 from .._validate import check_positive_int
-from .base import UNOWNED_DRAWS, Layer, check_given, check_input
+from .base import UNOWNED_DRAWS, Layer, check_given, check_input, initialize_weights
 
 
 class Dense(Layer):
@@ -92,13 +92,7 @@ class Dense(Layer):
         return {"W": (self.n_in, self.n_out), "b": (self.n_out,)}
 
     def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
-        if names is None or "W" in names:
-            W = self.params["W"]
-            chosen = self.init if self.init is not None else default_init or initializers.DEFAULT_INIT
-            draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
-            W[...] = draw(W.shape, rng, W.dtype, *self.fans())  # W.shape may lead with the model axis
-        if names is None or "b" in names:
-            self.params["b"][...] = 0
+        initialize_weights(self, rng, default_init, names)
 
     def get_config(self) -> dict[str, Any]:
         init = self.init if isinstance(self.init, str) or self.init is None else "custom"
