@@ -207,9 +207,7 @@ class Conv1D(Layer):
     # ------------------------------------------------ the numbers, for explain
     def forward_terms(self) -> dict[str, np.ndarray]:
         """The last kept forward's numbers, labelled: X̂ (one row per window), W as rows, b and Z = X̂·Wᵀ + b."""
-        if self._cache is None:
-            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
-        cols, b = self._cache[0], self.params["b"]
+        cols, b = self.kept()[0], self.params["b"]
         W2 = self.params["W"].reshape(*b.shape[:-1], self.out_channels, -1)
         return {"X̂: one row per sample and position t, the C·K inputs under the kernel": cols,
                 "W: one row per output channel (C·K weights)": W2, "b": b,

@@ -58,7 +58,7 @@ class Dropout(Layer):
 
     def forward_terms(self) -> dict[str, np.ndarray]:
         """The last kept forward's numbers, labelled: its input, mask, scale 1/(1 − p) and output."""
-        X, scale = self._cached_forward()
+        X, scale = self.kept()
         if scale is None:
             return {"X": X, "Y = X (inference: identity)": X}
         return {
@@ -74,11 +74,6 @@ class Dropout(Layer):
         if scale is None:
             return {"dY": dY, "dX = dY": dY}
         return {"dY": dY, "dX = dY ∘ m/(1 − p)": dY * scale}
-
-    def _cached_forward(self) -> Any:
-        if self._cache is None:
-            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
-        return self._cache
 
     def get_config(self) -> dict[str, Any]:
         return {"type": "Dropout", "rate": self.rate}

@@ -55,9 +55,7 @@ class _Normalization(Layer):
 
     def forward_terms(self) -> dict[str, np.ndarray]:
         """The last kept forward's numbers, labelled: μ, σ², x̂, γ, β and y."""
-        if self._cache is None:
-            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
-        Xhat, inv_std, mu, var, gamma, beta, _ = self._cache
+        Xhat, inv_std, mu, var, gamma, beta, _ = self.kept()
         return {"μ": mu, "σ²": var, "x̂ = (x − μ)/√(σ² + ε)": Xhat, "γ": gamma, "β": beta,
                 "y = γ ∘ x̂ + β": self.scale_shift(Xhat, gamma, beta)}  # fmt: skip
 

@@ -35,11 +35,6 @@ class _Pool1D(Layer):
         L_out = output_length(self, X.shape[-1], self.kernel_size, self.stride)
         return sliding_window_view(X, self.kernel_size, axis=-1)[..., : self.stride * (L_out - 1) + 1 : self.stride, :]
 
-    def _forward_cache(self) -> Any:
-        if self._cache is None:
-            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
-        return self._cache
-
     def _taps(self, L_out: int) -> list[slice]:
         """For each tap j of the window, the input positions it reads: j, j + stride, …"""
         return [slice(j, j + self.stride * (L_out - 1) + 1, self.stride) for j in range(self.kernel_size)]
@@ -91,7 +86,7 @@ class MaxPool1D(_Pool1D):
 
     def forward_terms(self) -> dict[str, np.ndarray]:
         """The last kept forward's numbers, labelled: X, where each window's maximum won, and Z."""
-        winner, X = self._forward_cache()
+        winner, X = self.kept()
         return {"X": X, "j*: which element of each window won (the first of tied maxima)": winner,
                 "Z = the winner's value": self.forward(X, keep=False)}  # fmt: skip
 
@@ -128,7 +123,7 @@ class AvgPool1D(_Pool1D):
 
     def forward_terms(self) -> dict[str, np.ndarray]:
         """The last kept forward's numbers, labelled: X and Z, each window's mean."""
-        X = self._forward_cache()
+        X = self.kept()
         return {"X": X, f"Z = (1/{self.kernel_size})·Σ over each window": self.forward(X, keep=False)}
 
     def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:

@@ -94,9 +94,7 @@ class Residual(Layer):
 
     def forward_terms(self) -> dict[str, np.ndarray]:
         """The last kept forward's two paths, labelled: x (skip), f(x) (inner chain) and their sum."""
-        if self._cache is None:
-            raise RuntimeError(f"{self!r} has no forward pass to show; run forward(X, keep=True) first.")
-        X, F = self._cache
+        X, F = self.kept()
         return {"x (skip path)": X, "f(x) (inner path)": F, "y = x + f(x)": X + F}
 
     def backward_terms(self, dY: np.ndarray) -> dict[str, np.ndarray]:
