@@ -16,8 +16,8 @@ import pytest
 import chainrule as cr
 from chainrule._special import erf as _erf
 from chainrule._special import erfc as _erfc
-from chainrule.activations import Activation
 from chainrule.cli import main
+from chainrule.layers.activations import Activation
 
 CLASSES = sorted(set(Activation.registry.values()), key=lambda cls: cls.name)  # an alias names its class again
 NAMES = [cls.name for cls in CLASSES]

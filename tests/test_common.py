@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.activations import Activation
+from chainrule.layers.activations import Activation
 
 # name -> factory(n_in) returning a layer; every layer chainrule exports
 LAYERS = {

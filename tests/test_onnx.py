@@ -27,8 +27,8 @@ from onnx.reference.op_run import OpRun  # noqa: E402
 
 import chainrule as cr  # noqa: E402
 import chainrule.onnx as cx  # noqa: E402
-from chainrule.activations import Activation  # noqa: E402
 from chainrule.datasets import Preprocessor  # noqa: E402
+from chainrule.layers.activations import Activation  # noqa: E402
 
 TOL = {"float32": 1e-6, "float64": 1e-12}
 # onnxruntime's CPU provider has no float64 kernel for these ops' activations (Elu, Softplus, Erf)

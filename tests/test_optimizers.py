@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.core import optimizers
 
 W0 = [0.5, -1.0, 2.0]
 G1 = [0.1, -0.4, 3.0]
@@ -191,7 +192,7 @@ def test_flushing_subnormal_state_leaves_the_weights_bit_identical(monkeypatch, 
 
     def run(flush_every):
         """The final weights, and the most subnormal state values seen just after any flush point."""
-        monkeypatch.setattr(cr.optimizers, "FLUSH_EVERY", flush_every)
+        monkeypatch.setattr(optimizers, "FLUSH_EVERY", flush_every)
         p = np.linspace(-1, 1, 64, dtype=np.float32)
         g = np.linspace(0.5, -0.5, 64, dtype=np.float32)
         opt, most = make(), 0

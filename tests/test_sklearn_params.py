@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import chainrule as cr  # noqa: E402
-from chainrule.losses import get_loss  # noqa: E402
+from chainrule.core.losses import get_loss  # noqa: E402
 from chainrule.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
 
@@ -30,7 +30,7 @@ def blobs(n=20, seed=0):
     return rng.standard_normal((n, 3)) + 2.0 * y[:, None], y
 
 
-class RateLog(cr.callbacks.Callback):
+class RateLog(cr.Callback):
     """The learning rate each epoch trained with."""
 
     def __init__(self):

@@ -21,8 +21,8 @@ import pytest
 
 import chainrule as cr
 from chainrule import datasets, sweep
-from chainrule.callbacks import Callback
 from chainrule.cli import main
+from chainrule.core.callbacks import Callback
 
 SMALL = ["--layers", "2,2", "--activation", "tanh", "--seeds", "8", "--epochs", "300", "--quiet"]
 GRID = ["--lr", "0.5,1.0", "--init", "default,uniform"]

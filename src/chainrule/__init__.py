@@ -1,29 +1,36 @@
 """chainrule: neural networks on NumPy with explicit, checkable, explainable backpropagation."""
 
 from . import explain  # a callable module: cr.explain(model, X, y, loss)
-from ._guard import DivergenceError
 from ._version import __version__
-from .activations import (
-    ELU,
-    GELU,
-    GELUTanh,
-    Identity,
-    LeakyReLU,
-    ReLU,
-    Sigmoid,
-    SiLU,
-    Softmax,
-    Softplus,
-    Tanh,
-    get_activation,
-)
 from .builders import clone, cnn1d, mlp
-from .callbacks import Callback, EarlyStopping, History
-from .checkpoint import ModelCheckpoint
-from .ensemble import Ensemble, EnsembleHistory
+from .core._guard import DivergenceError
+from .core.callbacks import Callback, EarlyStopping, History
+from .core.checkpoint import ModelCheckpoint
+from .core.ensemble import Ensemble, EnsembleHistory
+from .core.losses import (
+    MSE,
+    SSE,
+    BCEWithLogits,
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    Loss,
+    SoftmaxCrossEntropy,
+    get_loss,
+)
+from .core.model import Sequential
+from .core.objective import Objective
+from .core.optimizers import (
+    SGD,
+    Adam,
+    CosineDecay,
+    ExponentialDecay,
+    Optimizer,
+    RMSProp,
+    StepDecay,
+    get_optimizer,
+)
 from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
-from .initializers import get_initializer
 from .io import ModelFileError, load
 from .layers import (
     AvgPool1D,
@@ -38,29 +45,22 @@ from .layers import (
     MaxPool1D,
     Residual,
 )
-from .losses import (
-    MSE,
-    SSE,
-    BCEWithLogits,
-    BinaryCrossEntropy,
-    CategoricalCrossEntropy,
-    Loss,
-    SoftmaxCrossEntropy,
-    get_loss,
+from .layers.activations import (
+    ELU,
+    GELU,
+    GELUTanh,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Tanh,
+    get_activation,
 )
-from .model import Sequential
-from .objective import Objective
+from .layers.initializers import get_initializer
 from .onnx import load as from_onnx
-from .optimizers import (
-    SGD,
-    Adam,
-    CosineDecay,
-    ExponentialDecay,
-    Optimizer,
-    RMSProp,
-    StepDecay,
-    get_optimizer,
-)
 from .replay import Replay
 
 __all__ = [

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .activations import get_activation
+from .core.model import Sequential
 from .layers import BatchNorm, Conv1D, Dense, Dropout, Flatten, Layer, LayerNorm, Residual
-from .model import Sequential
+from .layers.activations import get_activation
 
 
 def mlp(

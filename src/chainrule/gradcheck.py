@@ -33,11 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .losses import Loss
-from .objective import Objective
+from .core.losses import Loss
+from .core.objective import Objective
 
 if TYPE_CHECKING:
-    from .model import Sequential
+    from .core.model import Sequential
 
 RETRY = 100  # an array that misses the tolerance at eps is measured again at RETRY·eps
 FLOOR = 1e-2  # relative errors are taken against at least this share of the whole gradient's norm

@@ -56,11 +56,11 @@ from typing import Any
 
 import numpy as np
 
-from . import activations, optimizers  # noqa: F401  (activations: every layer class registered)
 from ._archive import DAMAGE, MAX_INFLATION, MAX_JSON_BYTES, MAX_MEMBERS, MIN_BUDGET, Archive, ModelFileError, short
 from ._archive import write as write_archive
+from .core import optimizers  # noqa: F401  (every optimiser class registered)
+from .core.losses import Loss
 from .layers import Layer
-from .losses import Loss
 
 __all__ = ["ModelFileError", "ModelFile", "load", "read", "save", "register_model"]
 __all__ += ["MAX_INFLATION", "MAX_JSON_BYTES", "MAX_MEMBERS", "MIN_BUDGET", "MAX_PARAMS"]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ._validate import lookup
-from .losses import Loss
+from .core.losses import Loss
 
 Metric = Callable[[np.ndarray, np.ndarray], Any]  # a float, or one per Ensemble member
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._validate import check_array, check_positive_int, check_same_length
-from .callbacks import Callback
+from .core.callbacks import Callback
 from .explain.explanation import MAX_BATCH, explain
 from .explain.html import check_target, drawable, iframe, network_data, replay_html, sizes_of, step_data, write_replay
 from .explain.layers import check_explainable
@@ -40,7 +40,7 @@ from .explain.text import num
 from .layers import Dense
 
 if TYPE_CHECKING:
-    from .model import Sequential
+    from .core.model import Sequential
 
 MIN_SNAPSHOTS = 24
 """Below this many snapshots in the budget, the explained batch is halved (down to one sample)."""

@@ -14,8 +14,8 @@ import traceback
 import warnings
 from collections.abc import Iterator, Sequence
 
-from .._guard import DivergenceError
 from .._version import __version__
+from ..core._guard import DivergenceError
 from ..datasets import DataError, DataNote
 from ..io import ModelFileError
 from .pipeline import CLIError, blas_threads, threads_for

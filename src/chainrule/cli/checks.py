@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..builders import mlp
-from ..losses import get_loss
+from ..core.losses import get_loss
 from . import pipeline
 from .pipeline import CLIError
 

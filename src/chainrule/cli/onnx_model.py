@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 
+from ..core.model import Sequential
 from ..datasets import Preprocessor
 from ..io import ModelFileError
-from ..model import Sequential
 
 
 def open_onnx(path: str | os.PathLike) -> tuple[Sequential, Preprocessor]:

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from ..core.losses import Loss, get_loss
+from ..core.model import Sequential
 from ..datasets import DataError, Dataset, Preprocessor
 from ..datasets.preprocess import load_for, unit_of
 from ..io import load as load_model
-from ..losses import Loss, get_loss
-from ..model import Sequential
 
 
 def losses_for(task: str) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..callbacks import History
+from ..core.callbacks import History
 from ..datasets._base import need
 
 

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import Any
 
-from ..callbacks import Callback
+from ..core.callbacks import Callback
 from ..datasets._base import need
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 
 from .. import datasets
-from .._guard import DivergenceError
 from ..builders import CNN1D_TRAINING, cnn1d, mlp
+from ..core._guard import DivergenceError
+from ..core.optimizers import CosineDecay, get_optimizer
 from ..datasets import Preprocessor
 from ..datasets.preprocess import sidecar
-from ..optimizers import CosineDecay, get_optimizer
 from . import pipeline
 from .pipeline import CLIError
 

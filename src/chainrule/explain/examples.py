@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 
 from ..builders import mlp
-from ..losses import get_loss
-from ..model import Sequential
+from ..core.losses import get_loss
+from ..core.model import Sequential
 
 Example = tuple[Sequential, np.ndarray, np.ndarray, str, float]
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.losses import Loss
+from ..core.optimizers import SGD
 from ..gradcheck import gradcheck
-from ..losses import Loss
-from ..optimizers import SGD
 from .layers import LayerStep, check_explainable
 from .trace import (
     BackwardStep,
@@ -26,7 +26,7 @@ from .trace import (
 )
 
 if TYPE_CHECKING:
-    from ..model import Sequential
+    from ..core.model import Sequential
 
 MAX_BATCH = 16
 """Largest batch ``explain`` accepts: every sample's numbers are shown."""

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..activations import Activation
 from ..layers import Conv1D, Dense, Layer
+from ..layers.activations import Activation
 from .conv import ConvSums, PoolWindows, conv_sums, pool_windows
 
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..activations import Activation
+from ..layers.activations import Activation
 from .text import MAX_SHOWN_ENTRIES, MAX_SHOWN_SAMPLES, as_rows, fused_note, loss_card, num
 
 if TYPE_CHECKING:

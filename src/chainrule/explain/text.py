@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..activations import Activation
+from ..layers.activations import Activation
 
 if TYPE_CHECKING:
     from .explanation import Explanation

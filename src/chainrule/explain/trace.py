@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..activations import Activation
+from ..core.objective import Objective
 from ..layers import Dense, Layer
-from ..objective import Objective
+from ..layers.activations import Activation
 from .layers import LayerStep, is_dense_network, layer_steps
 
 

@@ -1,5 +1,6 @@
-"""Layers: the protocol (``base``) and one module per family."""
+"""Layers: the protocol (``base``) and one module per family, the activations included."""
 
+from .activations import Activation
 from .base import Buffers, Layer, bad_input, bind, build_chain, check_input, check_layers
 from .conv import Conv1D
 from .dense import Dense
@@ -10,6 +11,7 @@ from .reshape import Flatten
 from .residual import Residual
 
 __all__ = [
+    "Activation",
     "AvgPool1D",
     "BatchNorm",
     "Buffers",

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import initializers
+from . import initializers
 
 
 class Layer:

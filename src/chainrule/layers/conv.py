@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import initializers
+from . import initializers
 from ._windows import check_signal, check_size, output_length
 from .base import UNOWNED_DRAWS, Layer, check_given, initialize_weights
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import initializers
 from .._validate import check_positive_int
+from . import initializers
 from .base import UNOWNED_DRAWS, Layer, check_given, check_input, initialize_weights
 
 
@@ -27,7 +27,7 @@ class Dense(Layer):
 
     ``W`` and ``b`` give the starting values (kept by any model the layer
     joins). Otherwise ``init`` names the weight initialiser (see
-    ``chainrule.initializers``) or is a callable ``init(shape, rng, dtype, fan_in, fan_out)``;
+    ``chainrule.layers.initializers``) or is a callable ``init(shape, rng, dtype, fan_in, fan_out)``;
     left as None, a Sequential picks the one the next activation suits (He
     for the ReLU family, Glorot otherwise). Biases start at zero.
     """

@@ -17,16 +17,16 @@ import numpy as np
 
 from .._archive import atomic_write
 from .._version import __version__
-from ..activations import Activation
 from ..layers import Dense
+from ..layers.activations import Activation
 from . import _layers, _table
 from ._errors import require_onnx
 from ._signal import check_signal_layer, emit_signal_layer, is_signal_layer
 from ._table import Op, Param, X
 
 if TYPE_CHECKING:
+    from ..core.model import Sequential
     from ..datasets import Preprocessor
-    from ..model import Sequential
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # Softmax over the last axis, as chainrule's

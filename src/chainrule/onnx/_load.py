@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._archive import short
-from ..activations import Activation
 from ..io import MODELS
 from ..layers import Dense
+from ..layers.activations import Activation
 from . import _foreign, _layers, _table
 from ._errors import OnnxFileError, require_onnx
 from ._safe import DTYPES, Reader
@@ -35,7 +35,7 @@ from ._signal import DESCRIBE, SIGNAL_OPS, drop_redundant_flattens, read_signal_
 from ._table import Attr, Op, Param, X
 
 if TYPE_CHECKING:
-    from ..model import Sequential
+    from ..core.model import Sequential
 
 LINEAR = ("MatMul", "Gemm")
 AFFINE = ("Add", "Sub", "Mul", "Div")

@@ -21,12 +21,12 @@ from typing import Any
 import numpy as np
 
 from ..builders import mlp
+from ..core.optimizers import get_optimizer
 from ..explain import explain
 from ..explain.html import drawable, explanation_data
 from ..explain.text import num
 from ..explain.trace import blocks
 from ..layers import Dense
-from ..optimizers import get_optimizer
 from ..replay import Replay
 from .data import EXTENT, FEATURE_LABELS, features, generate, split
 from .settings import Settings

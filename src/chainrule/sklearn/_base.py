@@ -13,14 +13,14 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ..activations import get_activation
 from ..builders import mlp
-from ..callbacks import Callback
+from ..core.callbacks import Callback
+from ..core.losses import Loss
+from ..core.model import Sequential
+from ..core.objective import Objective
+from ..core.optimizers import SGD, Adam, Optimizer, RMSProp
 from ..layers import Dense
-from ..losses import Loss
-from ..model import Sequential
-from ..objective import Objective
-from ..optimizers import SGD, Adam, Optimizer, RMSProp
+from ..layers.activations import get_activation
 from ._lbfgs import minimize
 from ._monitor import _Monitor
 from ._penalty import _ScaledLoss

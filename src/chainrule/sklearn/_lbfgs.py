@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..model import Sequential
-from ..objective import Objective
+from ..core.model import Sequential
+from ..core.objective import Objective
 
 
 def minimize(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..callbacks import Callback
+from ..core.callbacks import Callback
 
 if TYPE_CHECKING:
     from ._base import _BaseMLP

@@ -8,7 +8,7 @@ so ``cr.gradcheck`` and ``cr.explain`` see it too.
 
 from __future__ import annotations
 
-from ..losses import Loss
+from ..core.losses import Loss
 
 
 class _ScaledLoss(Loss):

@@ -12,10 +12,10 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, unique_label
 from sklearn.utils.validation import column_or_1d
 
 from .._math import log_sigmoid, log_softmax, sigmoid, softmax
-from ..activations import Sigmoid, Softmax
+from ..core.losses import get_loss
+from ..core.model import Sequential
 from ..layers import Dense, Layer
-from ..losses import get_loss
-from ..model import Sequential
+from ..layers.activations import Sigmoid, Softmax
 from ._base import _BaseMLP
 
 

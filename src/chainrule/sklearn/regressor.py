@@ -9,8 +9,8 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 
-from ..callbacks import Callback
-from ..losses import SSE, Loss, get_loss
+from ..core.callbacks import Callback
+from ..core.losses import SSE, Loss, get_loss
 from ._base import _BaseMLP
 
 

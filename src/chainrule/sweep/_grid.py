@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import get_activation
-from ..ensemble import Ensemble
-from ..initializers import get_initializer
+from ..core.ensemble import Ensemble
+from ..core.losses import get_loss
+from ..core.optimizers import get_optimizer
 from ..layers import Dense, Layer
-from ..losses import get_loss
-from ..optimizers import get_optimizer
+from ..layers.activations import get_activation
+from ..layers.initializers import get_initializer
 
 
 @dataclass(frozen=True)

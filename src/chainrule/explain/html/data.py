@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...activations import Activation
+from ...layers.activations import Activation
 from ..by_layer import fused_label, stored_grads
 from ..conv import ConvSums, PoolWindows, input_symbols, input_values, products, weight_symbols, weight_values
 from ..text import (

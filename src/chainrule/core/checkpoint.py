@@ -6,7 +6,7 @@ import math
 import os
 from typing import Any
 
-from . import io
+from .. import io
 from .callbacks import Callback, check_monitor, monitored
 
 CallbackState = tuple[str, "str | None", dict[str, Any]]  # (type name, monitor, state)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_positive_float, check_positive_int, lookup
+from .._validate import check_positive_float, check_positive_int, lookup
 
 Schedule = Callable[[int], float]
 FLUSH_EVERY = 128  # steps between flushes of subnormal optimiser state (see Optimizer._flush_subnormals)

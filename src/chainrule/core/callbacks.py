@@ -1,6 +1,6 @@
 """Callbacks: hooks into the fit loop, the History it returns, and EarlyStopping.
 
-ModelCheckpoint, with what resuming needs, is in ``chainrule.checkpoint``.
+ModelCheckpoint, with what resuming needs, is in ``chainrule.core.checkpoint``.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from ._math import sigmoid, softmax
-from ._special import logistic, normal_cdf, normal_pdf
-from ._validate import check_positive_float, lookup
-from .layers.base import Layer, check_input
+from .._math import sigmoid, softmax
+from .._special import logistic, normal_cdf, normal_pdf
+from .._validate import check_positive_float, lookup
+from .base import Layer, check_input
 
 
 class Activation(Layer):

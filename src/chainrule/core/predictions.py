@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .activations import Activation
+from ..layers.activations import Activation
 
 if TYPE_CHECKING:
     from .model import Sequential

@@ -103,6 +103,6 @@ DEFAULT_INIT = "glorot_uniform"
 
 def get_initializer(name: str | Initializer) -> Initializer:
     """The initialiser called ``name`` (a callable passes through)."""
-    from ._validate import lookup
+    from .._validate import lookup
 
     return name if callable(name) else lookup("initializer", name, INITIALIZERS)

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import checkpoint, io
+from .. import io
+from .._validate import check_fraction, check_positive_float, check_positive_int, check_same_length
+from ..metrics import get_metric
+from . import checkpoint
 from ._guard import Guard
-from ._validate import check_fraction, check_positive_float, check_positive_int, check_same_length
 from .callbacks import Callback, History
 from .losses import Loss, check_sample_weight
-from .metrics import get_metric
 from .objective import Objective
 from .optimizers import Optimizer, get_optimizer
 
@@ -56,7 +57,7 @@ def fit(
     needs a loss, and the optimiser then defaults to Adam. A loss that fuses
     with the model's output (Sigmoid + bce, Softmax + categorical
     cross-entropy) is one step of the backward path; one that would squash
-    twice is refused (see ``chainrule.objective``). ``seed`` reseeds the
+    twice is refused (see ``chainrule.core.objective``). ``seed`` reseeds the
     model's generator before shuffling. ``validation_split`` holds out the
     last fraction of the samples (before shuffling). ``metrics`` may contain
     "accuracy" (classification losses) or "mae" (regression). Everything is

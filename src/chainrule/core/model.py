@@ -17,13 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from . import initializers, onnx, predictions, training
+from .. import onnx
+from .._validate import check_array, check_dtype, table
+from ..io import register_model, save
+from ..layers import Layer, bind, build_chain, check_layers, initializers
+from ..layers.activations import Activation
+from . import predictions, training
 from ._guard import Guard
-from ._validate import check_array, check_dtype, table
-from .activations import Activation
 from .callbacks import History
-from .io import register_model, save
-from .layers import Layer, bind, build_chain, check_layers
 from .losses import Loss
 from .objective import Objective
 from .optimizers import Optimizer
@@ -157,7 +158,7 @@ class Sequential:
     def objective(self, loss: str | Loss | Objective, l2: float = 0.0) -> Objective:
         """``loss`` bound to this model's layers: fused with the output, or refused if it would squash twice.
 
-        ``l2`` adds the penalty l2/(2n)·Σ‖W‖² (see ``chainrule.objective``). An Objective passes through.
+        ``l2`` adds the penalty l2/(2n)·Σ‖W‖² (see ``chainrule.core.objective``). An Objective passes through.
         """
         if isinstance(loss, Objective):
             return loss

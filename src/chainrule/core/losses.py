@@ -20,7 +20,7 @@ table says so).
 The two losses on logits apply their activation themselves (``output_activation``):
 sigmoid + BCE and softmax + cross-entropy have the gradient (p − y) per
 element, which is exact and cannot overflow. A model whose last layer is
-already a Sigmoid or Softmax would squash twice, and ``chainrule.objective``
+already a Sigmoid or Softmax would squash twice, and ``chainrule.core.objective``
 refuses that pair.
 
 The two losses on probabilities name the activation that cancels their
@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from ._math import sigmoid, softplus
-from ._validate import check_array, lookup
+from .._math import sigmoid, softplus
+from .._validate import check_array, lookup
 
 
 class Loss:

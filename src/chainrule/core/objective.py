@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validate import check_positive_float
-from .activations import Activation
-from .layers import Layer
+from .._validate import check_positive_float
+from ..layers import Layer
+from ..layers.activations import Activation
 from .losses import Loss, get_loss
 
 if TYPE_CHECKING:

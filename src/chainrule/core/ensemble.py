@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_positive_int
+from ..io import register_model
+from ..layers import Layer
 from ._guard import MemberGuard
-from ._validate import check_positive_int
 from .callbacks import History
-from .io import register_model
-from .layers import Layer
 from .model import Sequential
 from .optimizers import Optimizer
 
