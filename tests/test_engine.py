@@ -254,7 +254,7 @@ def _over_array(f):
     return apply
 
 
-def test_the_vectorised_exp_and_tanh_are_within_two_ulp_of_numpys_over_their_whole_range():
+def test_the_vectorised_exp_tanh_and_log1p_are_within_two_ulp_of_numpys_over_their_whole_range():
     from chainrule.engine import _vmath
 
     rng = np.random.default_rng(0)
@@ -272,3 +272,7 @@ def test_the_vectorised_exp_and_tanh_are_within_two_ulp_of_numpys_over_their_who
     out = np.empty_like(x)
     _over_array(_vmath.tanh)(x, out)
     assert _ulps(out, np.tanh(x)) <= 2
+    u = np.concatenate([np.linspace(0, 1, 400_001), np.geomspace(1e-320, 1, 100_000)])  # log1p(e^−|z|)'s range
+    out = np.empty_like(u)
+    _over_array(_vmath.log1p_unit)(u, out)
+    assert _ulps(out, np.log1p(u)) <= 2

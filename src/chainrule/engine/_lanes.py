@@ -15,6 +15,7 @@ import math
 from numba import njit
 
 from ._vmath import exp as lane_exp
+from ._vmath import log1p_unit as lane_log1p
 from ._vmath import tanh as lane_tanh
 
 _SQRT_2_OVER_PI = 0.7978845608028654
@@ -39,15 +40,9 @@ def _gelu_u(z):
 
 @njit(cache=True, error_model="numpy")
 def _logaddexp0(z):
-    """log(e⁰ + eᶻ), as NumPy's logaddexp(0, z) computes it."""
-    T = type(z)
-    if z == 0:
-        return T(0.6931471805599453)
-    if z > 0:
-        return z + math.log1p(math.exp(-z))
-    if z <= 0:
-        return math.log1p(math.exp(z))
-    return z
+    """log(e⁰ + eᶻ) = max(z, 0) + log1p(e^−|z|), as NumPy's logaddexp(0, z) computes it."""
+    x = float(z)
+    return type(z)(max(x, 0.0) + lane_log1p(lane_exp(-abs(x))) if x == x else x)
 
 
 @njit(cache=True, error_model="numpy")

@@ -9,6 +9,8 @@ their whole range, saturation, overflow and subnormal results included (tests/te
              2ᵏ as two powers of two built from their exponent bits, so that subnormal results round once.
     tanh(x) = x·P(x²) for |x| < 0.55 (its Taylor series to x⁴³: the terms shrink by (2x/π)² ≤ 0.123 each),
               else sign(x)·(1 − 2/(e^2|x| + 1)), whose result is above 0.5 there, so nothing cancels.
+    log1p(u) for u in [0, 1]: 2·atanh(t) = 2t + 2t·(t²/3 + t⁴/5 + …), t = u/(2 + u) ≤ 1/3 (to t³⁷: the
+              terms shrink by t² ≤ 1/9 each); 1 + u is never formed, so nothing is lost to its rounding.
 """
 
 from __future__ import annotations
@@ -101,3 +103,30 @@ def tanh(x):
     t = near_zero if a < 0.55 else far
     t = t if x == x else x
     return t if x >= 0 else -t
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def log1p_unit(u):
+    """log(1 + u) of a float64 u in [0, 1] (see the module docstring)."""
+    t = u / (2.0 + u)
+    s = t * t
+    q = 0.02702702702702703
+    q = q * s + 0.02857142857142857
+    q = q * s + 0.030303030303030304
+    q = q * s + 0.03225806451612903
+    q = q * s + 0.034482758620689655
+    q = q * s + 0.037037037037037035
+    q = q * s + 0.04
+    q = q * s + 0.043478260869565216
+    q = q * s + 0.047619047619047616
+    q = q * s + 0.05263157894736842
+    q = q * s + 0.058823529411764705
+    q = q * s + 0.06666666666666667
+    q = q * s + 0.07692307692307693
+    q = q * s + 0.09090909090909091
+    q = q * s + 0.1111111111111111
+    q = q * s + 0.14285714285714285
+    q = q * s + 0.2
+    q = q * s + 0.3333333333333333
+    t2 = 2.0 * t
+    return t2 + t2 * s * q
