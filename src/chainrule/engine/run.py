@@ -52,10 +52,12 @@ class CompiledRun:
                    for s in names]  # fmt: skip
         slot1, slot2 = (moments + [np.zeros_like(theta) for _ in range(2)])[:2]
         active = guard.active[:, 0] > 0 if model.stacked else np.ones(1, bool)
-        lrs = np.empty((count, M))
+        lr_epochs = np.ones(count)
         for e in range(count):
             opt.start_epoch(first + e)  # the optimiser's own record of the rate, as after a NumPy epoch
-            lrs[e] = opt.lr(first + e) if callable(opt.lr) else opt.lr
+            if callable(opt.lr):
+                lr_epochs[e] = opt.lr(first + e)
+        lr_members = np.ones(M) if callable(opt.lr) else np.broadcast_to(np.asarray(opt.lr, float), (M,)).copy()
         guard.start_epoch()
         orders = self._orders(count, N)
         codes = np.array([spec.loss_code, spec.scaled, spec.per_element, spec.optimizer_code, not model.stacked,
@@ -71,9 +73,9 @@ class CompiledRun:
         div_key = np.full(M, -1, np.int64)
         losses = np.empty((count, M))
         status = np.zeros(4, np.int64)
-        _kernels.train(self.X, self.Y, orders, self.plan.batches.size, lrs, theta, slot1, slot2, snapshot, active,
-                       div_key, losses, spec.offsets, spec.dims, spec.acts, spec.alphas, codes, h, mu, decay,
-                       status)  # fmt: skip
+        _kernels.train(self.X, self.Y, orders, self.plan.batches.size, lr_epochs, lr_members, theta, slot1, slot2,
+                       snapshot, active, div_key, losses, spec.offsets, spec.dims, spec.acts, spec.alphas, codes, h,
+                       mu, decay, status)  # fmt: skip
         kind, failed_at, batch, steps = (int(v) for v in status)
         flat[...] = theta.T.reshape(flat.shape)
         if steps > opt.t:
@@ -112,8 +114,9 @@ class CompiledRun:
             mask[new] = True
             guard.halt(mask)
             guard.diverged += [(int(m), int(since[m])) for m in sorted(new, key=lambda m: (div_key[m], m))]
-        epochs = first + np.arange(len(losses))[:, None]
-        return np.where(since[None, :] <= epochs, np.nan, losses)
+        if np.isfinite(since).any():  # in place: the losses are the size of the history
+            losses[since[None, :] <= first + np.arange(len(losses))[:, None]] = np.nan
+        return losses
 
     def _raise(self, guard: Any) -> None:
         """Stop as NumPy's guard does at the failed batch: it is given the weights of then and raises."""
