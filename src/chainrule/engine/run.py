@@ -30,17 +30,20 @@ class CompiledRun:
         Y = batches.Y
         self.Y = np.ascontiguousarray(np.eye(model.n_out, dtype=model.dtype)[Y] if Y.ndim == 1 else Y)
         self.done = 0  # epochs of this fit computed so far
-        self.ahead: dict[int, dict[str, Any]] = {}  # logs of epochs computed, not yet handed over
+        self.block = (0, np.empty((0, 1)))  # (its first epoch, the losses of the epochs computed last)
         self.failure: tuple | None = None  # (epoch, kind, batch, weights at the start of it, weights then)
 
     def __call__(self, guard: Any, epoch: int) -> dict[str, Any]:
-        if epoch not in self.ahead and self.failure is None:
+        first, losses = self.block
+        if not first <= epoch < first + len(losses) and self.failure is None:
             n_rows = max(len(self.X), 1)
             count = 1 if self.per_epoch else max(1, min(self.plan.epochs - self.done, CHUNK_ROWS // n_rows))
             self._run(guard, epoch, count)
+            first, losses = self.block
         if self.failure is not None and self.failure[0] == epoch:
             self._raise(guard)
-        return self.ahead.pop(epoch)
+        row = losses[epoch - first]  # the logs are made as they are asked for: nothing grows with the epochs
+        return {"loss": row if self.model.stacked else float(row[0])}
 
     def _run(self, guard: Any, first: int, count: int) -> None:
         model, plan, spec, opt = self.model, self.plan, self.spec, self.plan.optimizer
@@ -89,9 +92,7 @@ class CompiledRun:
             self.failure = (first + failed_at, kind, batch, snapshot.T.reshape(flat.shape), flat.copy())
         if model.stacked:
             losses = self._freeze_diverged(guard, first, div_key, losses)
-        for e in range(ran - bool(kind)):
-            row = losses[e] if model.stacked else float(losses[e, 0])
-            self.ahead[first + e] = {"loss": row}
+        self.block = (first, losses[: ran - bool(kind)])
         self.done += ran
 
     def _orders(self, count: int, N: int) -> np.ndarray:
