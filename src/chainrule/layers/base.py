@@ -78,6 +78,7 @@ class Layer:
     param_specs: tuple[Param, ...] = ()
     state_specs: tuple[State, ...] = ()
     input_kind = "float"
+    modes_differ = False  # training and inference compute differently (Dropout drops, BatchNorm's batch statistics)
     keeps_shape = False  # True for a layer whose output sample has its input's shape whatever it is (elementwise)
     params: dict[str, np.ndarray]
     grads: dict[str, np.ndarray]
@@ -130,6 +131,11 @@ class Layer:
     @classmethod
     def check_args(cls, a: Any) -> None:
         """Raise ValueError for arguments that do not go together (``a`` holds them as attributes)."""
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        """A small layer of this kind and a per-sample input shape it takes (the common tests build on these)."""
+        return cls(), (4,)
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         raise NotImplementedError

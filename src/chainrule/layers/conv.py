@@ -70,6 +70,10 @@ class Conv1D(Layer):
         self._ones_row = np.ones(0)
 
     @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(3, 2, 3, stride=2, padding=1, dilation=2), (3, 8)
+
+    @classmethod
     def check_args(cls, a: Any) -> None:
         if a.padding == "same" and a.stride != 1:
             half = a.dilation * (a.kernel_size - 1) // 2

@@ -41,6 +41,10 @@ class Dense(Layer):
         super().__init__(n_in=n_in, n_out=n_out, init=init, W=W, b=b)
         self._ones = np.ones(0)  # a column of ones as long as the batch, for db (kept between calls)
 
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(4, 3), (4,)
+
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         check_input(self, X)
         Z = X @ self.params["W"]  # (n, n_out); (n_models, n, n_out) in an Ensemble

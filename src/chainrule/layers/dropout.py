@@ -30,9 +30,14 @@ class Dropout(Layer):
 
     args = (Arg("rate", RATE, 0.5),)
     keeps_shape = True
+    modes_differ = True
 
     def __init__(self, rate: float = 0.5) -> None:
         super().__init__(rate=rate)
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(0.3), (4,)
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         check_input(self, X)

@@ -98,6 +98,12 @@ class BatchNorm(_Normalization):
     def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
         super().__init__(n_features=n_features, momentum=momentum, eps=eps)
 
+    modes_differ = True
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(3), (3,)
+
     def check_state(self) -> None:
         """Refuse running statistics no BatchNorm could have: a variance that is negative or not finite."""
         var, mean = self.state["running_var"], self.state["running_mean"]
@@ -186,6 +192,10 @@ class LayerNorm(_Normalization):
 
     def __init__(self, n_features: int, eps: float = 1e-5) -> None:
         super().__init__(n_features=n_features, eps=eps)
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(4), (4,)
 
     def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(in_shape) < 1 or in_shape[-1] != self.n_features:

@@ -19,6 +19,10 @@ class _Pool1D(Layer):
         super().__init__(kernel_size=kernel_size, stride=stride)
         self.stride: int = self.kernel_size if self.stride is None else self.stride
 
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(3, stride=2), (3, 8)
+
     @property
     def input_shape(self) -> None:
         return None
@@ -130,6 +134,10 @@ class GlobalAvgPool1D(Layer):
 
     Backward, given dZ = ∂L/∂Z:   dX[n, c, i] = dZ[n, c] / L   for every i
     """
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(), (3, 8)
 
     @property
     def input_shape(self) -> None:

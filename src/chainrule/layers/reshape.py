@@ -18,6 +18,10 @@ class Flatten(Layer):
     Backward, given dZ = ∂L/∂Z:   dX = dZ reshaped to X's shape (no arithmetic: only the layout changes)
     """
 
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(), (3, 8)
+
     @property
     def input_shape(self) -> None:
         return None

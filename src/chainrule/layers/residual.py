@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from .activations import Tanh
 from .base import Layer, check_input
+from .dense import Dense
 
 
 class Residual(Layer):
@@ -38,6 +40,10 @@ class Residual(Layer):
         self.params = self._prefixed(lambda layer: layer.params)
         self.grads = self._prefixed(lambda layer: layer.grads)
         self.state = self._prefixed(lambda layer: layer.state)
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(Dense(4, 4), Tanh()), (4,)
 
     def _prefixed(self, part: Any) -> dict[str, Any]:
         return {f"{i}.{name}": value for i, layer in enumerate(self.layers) for name, value in part(layer).items()}
