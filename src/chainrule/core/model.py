@@ -225,7 +225,7 @@ class Sequential:
             X = check_array(X, name, dtype=self.dtype, ndim=None if self.in_shape is None or
                             len(self.in_shape) != 1 else 2)  # fmt: skip
         if self.in_shape is None:
-            if X.ndim < 2:
+            if X.ndim < 2 - (first.input_kind == "index"):  # one index per sample: (n,)
                 raise ValueError(f"{name} has shape {X.shape}; a batch is (n_samples, *per-sample shape).")
             self.build(X.shape[1:], f" (samples of shape {X.shape[1:]} in {name})")
         shape = self.in_shape
