@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..layers import AvgPool1D, Conv1D, MaxPool1D
+from ..layers.terms import Role, Term, with_role
 from .markdown import tex_num
 from .text import bracket, num, wrap
 
@@ -74,13 +75,14 @@ def conv_sums(layer: Conv1D, x: np.ndarray, dZ: np.ndarray, dX: np.ndarray | Non
                     layer.grads["W"].copy(), dXa.copy(), weights, inputs)  # fmt: skip
 
 
-def pool_windows(layer, forward: dict[str, np.ndarray]) -> PoolWindows | None:
-    """A pooling's windows; for a max-pool, the input position of each window's winner."""
+def pool_windows(layer, forward: list[Term]) -> PoolWindows | None:
+    """A pooling's windows; for a max-pool, the input position of each window's winner (its ``WINNER`` term)."""
     if type(layer) not in (MaxPool1D, AvgPool1D) or layer.n_models is not None:
         return None
     winners = None
-    if type(layer) is MaxPool1D:
-        j = next(a for label, a in forward.items() if label.startswith("j*"))  # the layer's own winners
+    won = with_role(forward, Role.WINNER)  # each window's winner, counted within its window
+    if won:
+        j = won[0].array
         winners = np.arange(j.shape[-1]) * layer.stride + j
     return PoolWindows(layer.kernel_size, layer.stride, winners)
 

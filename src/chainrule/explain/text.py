@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..layers.activations import Activation
+from ..layers.terms import as_terms
 
 if TYPE_CHECKING:
     from .explanation import Explanation
@@ -295,19 +296,19 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
 
 
 def layer_numbers(layer: Any, dOut: np.ndarray | None = None, precision: int = 5) -> str:
-    """The labelled numbers of a layer that shows them (Dropout, BatchNorm, LayerNorm, Residual), as text.
+    """The terms of any layer (Dense, an activation, Dropout, BatchNorm, …), printed by their labels, as text.
 
     Its last kept forward (``layer.forward_terms()``) and, given ∂L/∂output,
     its backward term by term (``layer.backward_terms(dOut)``, which fills the
     layer's gradients as ``backward`` does).
     """
     lines = [f"{layer!r}, forward:"]
-    for label, a in layer.forward_terms().items():
-        lines += field(label, as_rows(a), precision)
+    for t in as_terms(layer.forward_terms()):
+        lines += field(t.label, as_rows(t.array), precision)
     if dOut is not None:
         lines.append(f"{layer!r}, backward:")
-        for label, a in layer.backward_terms(dOut).items():
-            lines += field(label, as_rows(a), precision)
+        for t in as_terms(layer.backward_terms(dOut)):
+            lines += field(t.label, as_rows(t.array), precision)
     return "\n".join(lines)
 
 

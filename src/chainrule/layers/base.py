@@ -51,6 +51,14 @@ class Layer:
     * ``get_config()`` and ``from_config(config)`` describe and rebuild the
       layer (without its weights); every subclass is registered by its class
       name in ``Layer.registry``, which model files read from.
+    * **Explain terms.** ``forward_terms()`` (the last kept forward) and
+      ``backward_terms(dOut)`` (one backward, filling ``grads`` as ``backward``
+      does) return lists of ``Term(symbol, formula, array, role, note, param)``
+      (``layers/terms.py``): e.g. ``Term("z", "x·W + b", Z, Role.OUTPUT)``.
+      The role (input, output, weight, bias, statistic, mask, per-window
+      winner, output gradient, input gradient, weight gradient, …) says what
+      a term is; explain reads roles, and prints ``term.label`` only. Arrays
+      may be views of the layer's own; copy them to keep them.
 
     Ownership: a layer owns its values, and a model draws only what nobody
     set. Values written into ``params`` before the layer joins a model (or
