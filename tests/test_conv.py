@@ -121,7 +121,7 @@ def test_forward_leaves_its_input_alone_and_inference_keeps_nothing():
         ({"kernel_size": 0}, "kernel_size must be a positive integer; received kernel_size=0"),
         ({"stride": 0}, "stride must be a positive integer; received stride=0"),
         ({"dilation": 0}, "dilation must be a positive integer; received dilation=0"),
-        ({"padding": -1}, "padding must be an integer ≥ 0; received padding=-1"),
+        ({"padding": -1}, "padding must be a non-negative integer or \"same\"; received padding=-1"),
         ({"padding": "valid"}, "received padding='valid'"),
         ({"padding": "same", "stride": 2}, 'padding="same" needs stride 1; received stride=2'),
         ({"in_channels": 1.5}, "in_channels must be a positive integer"),

@@ -103,7 +103,7 @@ def test_float32_stays_float32():
 
 @pytest.mark.parametrize("rate", [-0.1, 1, 1.5, True, "0.5", float("nan"), None])
 def test_bad_rate(rate):
-    with pytest.raises(ValueError, match=r"Dropout rate must be in \[0, 1\); received rate="):
+    with pytest.raises(ValueError, match=r"Dropout rate must be a number in \[0, 1\); received rate="):
         cr.Dropout(rate)
 
 

@@ -95,7 +95,7 @@ def test_float32_stays_float32_and_a_model_axis_pools_each_member(layer):
 def test_pool_bad_input(cls):
     with pytest.raises(ValueError, match="kernel_size must be a positive integer; received kernel_size=0"):
         cls(0)
-    with pytest.raises(ValueError, match="stride must be a positive integer; received stride=-1"):
+    with pytest.raises(ValueError, match="stride must be a positive integer or None; received stride=-1"):
         cls(2, -1)
     with pytest.raises(ValueError, match=rf"{cls.__name__}\(5\) gets signals of length 4 but its window spans 5"):
         cls(5).output_shape((3, 4))

@@ -65,7 +65,8 @@ def check_explainable(model) -> None:
         if not has_terms(layer):
             raise TypeError(
                 f"explain cannot write out layer {i}, {layer!r} ({type(layer).__name__}): it lacks forward_terms() "
-                "and backward_terms(dOut), the methods through which explain shows a layer's numbers. Explainable "
+                "and backward_terms(dOut), the methods through which explain shows a layer's numbers (each returns a "
+                "list of cr.explain.Term records: symbol, formula, array and role). Explainable "
                 f"layers: {', '.join(explainable_kinds())}, the activations, and any layer with both methods."
             )
 

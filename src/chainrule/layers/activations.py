@@ -18,8 +18,9 @@ import numpy as np
 
 from .._math import sigmoid, softmax
 from .._special import logistic, normal_cdf, normal_pdf
-from .._validate import check_positive_float, lookup
+from .._validate import lookup
 from .base import Layer, check_input
+from .spec import NON_NEGATIVE, Arg
 from .terms import Role, Term
 
 
@@ -37,6 +38,7 @@ class Activation(Layer):
     init = "glorot_uniform"  # what the Dense layer before it is drawn from, when nobody chose
     probabilities = False  # outputs are probabilities: a loss that squashes again would squash twice
     elementwise = True
+    keeps_shape = True
 
     registry: dict[str, type[Activation]] = {}  # type: ignore[assignment]
 
@@ -81,10 +83,6 @@ class Activation(Layer):
         if self.elementwise:
             terms.append(Term("f'(z)", self.derivative, self.chain(np.ones_like(Z), Z, A), Role.LOCAL_DERIVATIVE))
         return [*terms, Term("∂L/∂z", self.chain_formula, self.chain(dA, Z, A), Role.INPUT_GRADIENT)]
-
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        return {}
 
 
 class Sigmoid(Activation):
@@ -144,18 +142,12 @@ class _WithAlpha(Activation):
     default_alpha: float
     init = "he_uniform"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.args = (Arg("alpha", NON_NEGATIVE, cls.default_alpha),)
+
     def __init__(self, alpha: float) -> None:
-        super().__init__()
-        self.alpha = check_positive_float(alpha, f"{type(self).__name__} alpha", allow_zero=True)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"type": type(self).__name__, "alpha": self.alpha}
-
-    @classmethod
-    def _config_args(cls, config):
-        alpha = config.get("alpha", cls.default_alpha)
-        check_positive_float(alpha, f"{cls.__name__} alpha", allow_zero=True)
-        return {"alpha": alpha}
+        super().__init__(alpha=alpha)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(alpha={self.alpha})"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from .base import Layer, check_input
+from .spec import RATE, Arg
 from .terms import Role, Term
 
 
@@ -30,12 +29,11 @@ class Dropout(Layer):
     seeded fit draws the same masks again, and gradcheck can freeze them.
     """
 
+    args = (Arg("rate", RATE, 0.5),)
+    keeps_shape = True
+
     def __init__(self, rate: float = 0.5) -> None:
-        super().__init__()
-        ok = isinstance(rate, (int, float, np.floating)) and not isinstance(rate, bool) and 0.0 <= rate < 1.0
-        if not ok:
-            raise ValueError(f"Dropout rate must be in [0, 1); received rate={rate!r}.")
-        self.rate = float(rate)
+        super().__init__(rate=rate)
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         check_input(self, X)
@@ -75,16 +73,6 @@ class Dropout(Layer):
         if scale is None:
             return [Term("dY", "", dY, Role.OUTPUT_GRADIENT), Term("dX", "dY", dY, Role.INPUT_GRADIENT)]
         return [Term("dY", "", dY, Role.OUTPUT_GRADIENT), Term("dX", "dY ∘ m/(1 − p)", dY * scale, Role.INPUT_GRADIENT)]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"type": "Dropout", "rate": self.rate}
-
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        rate = config.get("rate")
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
-            raise ValueError(f"a Dropout layer has rate {rate!r}; rates are numbers in [0, 1).")
-        return {"rate": float(rate)}
 
     def __repr__(self) -> str:
         return f"Dropout({self.rate:g})"

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._windows import check_signal, check_size, output_length
+from ._windows import check_signal, output_length
 from .base import Layer
+from .spec import OPTIONAL_SIZE, SIZE, Arg
 from .terms import Role, Term
 
 
 class _Pool1D(Layer):
     """What the windowed poolings share: kernel_size and stride (default kernel_size), shapes and config."""
 
+    args = (Arg("kernel_size", SIZE), Arg("stride", OPTIONAL_SIZE, None))
+
     def __init__(self, kernel_size: int, stride: int | None = None) -> None:
-        super().__init__()
-        name = type(self).__name__
-        self.kernel_size = check_size(kernel_size, name, "kernel_size")
-        self.stride = self.kernel_size if stride is None else check_size(stride, name, "stride")
+        super().__init__(kernel_size=kernel_size, stride=stride)
+        self.stride: int = self.kernel_size if self.stride is None else self.stride
 
     @property
     def input_shape(self) -> None:
@@ -39,15 +38,6 @@ class _Pool1D(Layer):
     def _taps(self, L_out: int) -> list[slice]:
         """For each tap j of the window, the input positions it reads: j, j + stride, …"""
         return [slice(j, j + self.stride * (L_out - 1) + 1, self.stride) for j in range(self.kernel_size)]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"type": type(self).__name__, "kernel_size": self.kernel_size, "stride": self.stride}
-
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        args = {"kernel_size": config.get("kernel_size"), "stride": config.get("stride")}
-        cls(**args)  # the constructor's checks
-        return args
 
     def __repr__(self) -> str:
         stride = "" if self.stride == self.kernel_size else f", stride={self.stride}"

@@ -122,6 +122,9 @@ class Residual(Layer):
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         return self._prefixed(lambda layer: layer.state_shapes())
 
+    def penalized(self) -> list[str]:
+        return list(self._prefixed(lambda layer: dict.fromkeys(layer.penalized())))
+
     def reset_state(self) -> None:
         for i, layer in enumerate(self.layers):
             layer.state = self._inner(self.state, i)  # the model may have bound new views since
