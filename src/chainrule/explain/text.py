@@ -248,7 +248,8 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
             out += field(f"∂L/∂a({k}) ({src})", bk.upstream, p)
             rule = f"f'(z({k})) = {derivative(bk.activation)}"
             out += [f"  {rule}"] if bk.fprime is None else field(rule, bk.fprime, p)
-            rule = f"∂L/∂a({k}) ∘ f'(z({k}))" if bk.fprime is not None else "a ∘ (g − Σⱼ(g ∘ a)ⱼ), g = ∂L/∂a"
+            act = Activation.registry[bk.activation]
+            rule = f"∂L/∂a({k}) ∘ f'(z({k}))" if bk.fprime is not None else act.chain_formula
             out += field(f"δ({k}) = {rule}", bk.delta, p)
         if bk.batch_factor is None:
             out.append("  (reduction 'sum': no 1/n, the sums over samples stay sums)")

@@ -274,8 +274,7 @@ def run_step(model, X: np.ndarray, Y: np.ndarray, objective: Objective, detail: 
             upstream = lstep.dL_dyhat  # shown, though the fused step never multiplies by it
         else:
             upstream = seen["backward", id(act)][0] if act is not None else delta
-        # f'(z) from the activation's own chain-rule step, applied to ones: no second derivative to drift
-        fprime = act.chain(np.ones_like(f.z), f.z, f.a) if act is not None and act.elementwise else None
+        fprime = act.local_derivative(f.z, f.a) if act is not None and act.elementwise else None
         fprime = np.ones_like(f.z) if act is None else fprime
         dW, db = (g.copy() for g in dense.grads.values())
         backward.append(

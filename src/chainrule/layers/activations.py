@@ -68,20 +68,21 @@ class Activation(Layer):
         """∂L/∂Z from ∂L/∂A, given Z and A = f(Z): the activation's one chain-rule step."""
         raise NotImplementedError
 
+    def local_derivative(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """f'(z) of an elementwise activation: its own chain-rule step applied to ones (no second formula)."""
+        return self.chain(np.ones_like(Z), Z, A)
+
     def forward_terms(self) -> list[Term]:
         """The last kept forward: z and a = f(z)."""
         Z, A = self.kept()
         return [Term("z", "", Z, Role.INPUT), Term("a", f"{self.name}(z)", A, Role.OUTPUT)]
 
     def backward_terms(self, dA: np.ndarray) -> list[Term]:
-        """∂L/∂a, f'(z) (elementwise activations) and ∂L/∂z, for the last kept forward.
-
-        f'(z) is the activation's own chain-rule step applied to ones: no second formula to drift.
-        """
+        """∂L/∂a, f'(z) (elementwise activations) and ∂L/∂z, for the last kept forward."""
         Z, A = self._cached(dA)
         terms = [Term("∂L/∂a", "", dA, Role.OUTPUT_GRADIENT)]
         if self.elementwise:
-            terms.append(Term("f'(z)", self.derivative, self.chain(np.ones_like(Z), Z, A), Role.LOCAL_DERIVATIVE))
+            terms.append(Term("f'(z)", self.derivative, self.local_derivative(Z, A), Role.LOCAL_DERIVATIVE))
         return [*terms, Term("∂L/∂z", self.chain_formula, self.chain(dA, Z, A), Role.INPUT_GRADIENT)]
 
 
