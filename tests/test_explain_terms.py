@@ -125,6 +125,11 @@ def test_a_plain_dict_of_labelled_arrays_reads_as_terms_of_role_other():
     assert [(t.label, t.role) for t in terms] == [("X", Role.OTHER), ("Z = X", Role.OTHER)]
 
 
+def test_roles_are_their_names_as_text():
+    assert Role("per-window winner") is Role.WINNER and Role.WEIGHT_GRADIENT == "weight gradient"
+    assert f"{Role.INPUT_GRADIENT}" == str(Role.INPUT_GRADIENT) == "input gradient"
+
+
 # --------------------------------------------------------------- explain follows roles, not wording
 def cnn():
     model = cr.Sequential(

@@ -40,6 +40,12 @@ class Role(str, Enum):
     PATH = "path"  # one path of several whose sum is the result: a Residual's skip and inner paths
     OTHER = "other"  # a number whose part is not stated (a layer that gives plain labelled arrays)
 
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
 
 FORWARD_ROLES = frozenset({Role.INPUT, Role.OUTPUT, Role.WEIGHT, Role.BIAS, Role.STATISTIC, Role.CONSTANT,
                            Role.MASK, Role.WINNER, Role.INTERMEDIATE, Role.PATH})  # fmt: skip
