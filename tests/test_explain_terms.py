@@ -128,6 +128,9 @@ def test_a_plain_dict_of_labelled_arrays_reads_as_terms_of_role_other():
 def test_roles_are_their_names_as_text():
     assert Role("per-window winner") is Role.WINNER and Role.WEIGHT_GRADIENT == "weight gradient"
     assert f"{Role.INPUT_GRADIENT}" == str(Role.INPUT_GRADIENT) == "input gradient"
+    assert Term("m", "", np.ones(2), "mask").role is Role.MASK
+    with pytest.raises(ValueError, match=r"term 'w' has role 'weights'; roles are 'input', 'output', 'weight'"):
+        Term("w", "", np.ones(2), "weights")
 
 
 # --------------------------------------------------------------- explain follows roles, not wording

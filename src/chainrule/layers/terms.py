@@ -70,6 +70,14 @@ class Term:
     note: str = ""
     param: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.role, Role):
+            try:
+                object.__setattr__(self, "role", Role(self.role))  # a role given by its name, "weight gradient"
+            except ValueError:
+                known = ", ".join(repr(r.value) for r in Role)
+                raise ValueError(f"term {self.symbol!r} has role {self.role!r}; roles are {known}.") from None
+
     @property
     def label(self) -> str:
         """How the term is printed: "x̂ = (x − μ)/√(σ² + ε)", "m (1 kept, 0 dropped)"."""
