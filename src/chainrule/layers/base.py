@@ -341,27 +341,32 @@ def check_layers(layers: Any) -> list[Layer]:
 
 
 def build_chain(
-    layers: list[Layer], n_models: int | None, input_shape: tuple[int, ...] | None = None
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    layers: list[Layer], n_models: int | None, input_shape: tuple[int, ...] | None = None, source: str = ""
+) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
     """Build ``layers`` in order (see ``Layer.build``); return the model's input and output sample shapes.
 
-    The input shape is ``input_shape``, or the first one a layer fixes by itself (Dense's (n_in,)). Where
-    two neighbours do not fit, the ValueError names both layers and the shape that passes between them.
+    The input shape is ``input_shape`` (from ``source``, e.g. "the data", for the messages), or the one the
+    first layer fixes by itself (Dense's (n_in,)), looking through leading layers that keep any shape
+    (activations, Dropout). Where no layer fixes it (a CNN), nothing is built and (None, None) returned:
+    the model builds at its first batch. Where two neighbours do not fit, the ValueError names both layers
+    and the shape that passes between them.
     """
     if input_shape is None:
-        first = next((layer for layer in layers if layer.input_shape is not None), None)
-        if first is None:
-            raise ValueError(
-                "no layer fixes the input shape (as Dense(n_in, n_out) does); pass it, e.g. input_shape=(1, 40)."
-            )
-        input_shape = first.input_shape
+        for layer in layers:
+            if layer.input_shape is not None or not layer.keeps_shape:
+                input_shape = layer.input_shape
+                break
+        if input_shape is None:
+            return None, None
     shape = in_shape = tuple(int(d) for d in input_shape)
     for i, layer in enumerate(layers):
         try:
             shape = layer.build(shape, n_models)
         except ValueError as e:
-            before = f"the layer before it, {layers[i - 1]!r}" if i else "the model's input"
-            raise ValueError(f"layer {i} does not fit {before}: {e}") from None
+            for built in layers[:i]:  # nothing stays half-built
+                built.in_shape = built.out_shape = None
+            before = f"the layer before it, {layers[i - 1]!r}" if i else f"the model's input{source}"
+            raise ValueError(f"layer {i}, {layer!r}, does not fit {before}: {e}") from None
     return in_shape, shape
 
 
@@ -447,6 +452,22 @@ def check_input(layer: Layer, X: Any) -> None:
             raise bad_input(layer, X)
     elif X.shape[-len(sample) :] != sample or X.ndim != len(sample) + (1 if layer.n_models is None else 2):
         raise bad_input(layer, X)
+
+
+def check_indices(layer: Layer, X: Any, name: str = "X") -> np.ndarray:
+    """X as an integer array of indices for a layer whose ``input_kind`` is "index"; TypeError naming the layer.
+
+    Floats are refused even where they hold whole numbers: an index computed in floating point may have
+    rounded, and silently truncating it would look up the wrong row.
+    """
+    A = np.asarray(X)
+    if A.dtype.kind not in "iu":
+        what = f"{A.dtype} values" if A.dtype.kind != "O" else "objects"
+        raise TypeError(
+            f"{layer!r} takes integer indices; {name} holds {what}. "
+            f"Pass an integer array, e.g. {name}.astype(np.int64) if its values are whole numbers."
+        )
+    return A
 
 
 def bad_input(layer: Layer, X: Any) -> Exception:
