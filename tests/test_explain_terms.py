@@ -197,3 +197,18 @@ def test_every_symbol_renamed_leaves_every_number_and_structure_of_the_page(monk
         assert [row[1:] for row in mine["table"]] == [row[1:] for row in theirs["table"]]
         assert mine["conv"] == theirs["conv"] and mine["pool"] == theirs["pool"]
     assert ex.gradcheck_passed
+
+
+def test_the_dense_networks_block_view_reads_its_numbers_by_role(monkeypatch):
+    def explained():
+        model, X, y, loss, lr = cr.explain.EXAMPLES["two-two-two"]()
+        return cr.explain(model, X, y, loss, lr=lr)
+
+    plain = explained()
+    for cls in (cr.Dense, Activation):
+        for method in ("forward_terms", "backward_terms"):
+            reordered = renamed(cls.__dict__[method], lambda t: "◊" + t.symbol)
+            monkeypatch.setattr(cls, method, lambda self, *args, _m=reordered: list(reversed(_m(self, *args))))
+    ex = explained()
+    assert ex.to_text() == plain.to_text() and ex.to_markdown() == plain.to_markdown()
+    assert explanation_data(ex) == explanation_data(plain)
