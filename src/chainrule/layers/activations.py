@@ -21,6 +21,7 @@ from .._special import logistic, normal_cdf, normal_pdf
 from .._validate import lookup
 from .base import Layer, check_input
 from .spec import NON_NEGATIVE, Arg
+from .terms import Role, Term
 
 
 class Activation(Layer):
@@ -33,6 +34,7 @@ class Activation(Layer):
     derivative = ""  # f'(z) in plain text
     symbol_latex = ""  # how f is written in LaTeX, e.g. \sigma
     derivative_latex = ""
+    chain_formula = "∂L/∂a ∘ f'(z)"  # ∂L/∂z in plain text
     init = "glorot_uniform"  # what the Dense layer before it is drawn from, when nobody chose
     probabilities = False  # outputs are probabilities: a loss that squashes again would squash twice
     elementwise = True
@@ -65,6 +67,23 @@ class Activation(Layer):
     def chain(self, dA: np.ndarray, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
         """∂L/∂Z from ∂L/∂A, given Z and A = f(Z): the activation's one chain-rule step."""
         raise NotImplementedError
+
+    def local_derivative(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """f'(z) of an elementwise activation: its own chain-rule step applied to ones (no second formula)."""
+        return self.chain(np.ones_like(Z), Z, A)
+
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: z and a = f(z)."""
+        Z, A = self.kept()
+        return [Term("z", "", Z, Role.INPUT), Term("a", f"{self.name}(z)", A, Role.OUTPUT)]
+
+    def backward_terms(self, dA: np.ndarray) -> list[Term]:
+        """∂L/∂a, f'(z) (elementwise activations) and ∂L/∂z, for the last kept forward."""
+        Z, A = self._cached(dA)
+        terms = [Term("∂L/∂a", "", dA, Role.OUTPUT_GRADIENT)]
+        if self.elementwise:
+            terms.append(Term("f'(z)", self.derivative, self.local_derivative(Z, A), Role.LOCAL_DERIVATIVE))
+        return [*terms, Term("∂L/∂z", self.chain_formula, self.chain(dA, Z, A), Role.INPUT_GRADIENT)]
 
 
 class Sigmoid(Activation):
@@ -180,6 +199,7 @@ class Softmax(Activation):
     name = "softmax"
     formula, derivative = "softmax(z)ⱼ = e^{zⱼ} / Σₖ e^{zₖ}", "Jacobian diag(a) − a·aᵀ per row"
     symbol_latex, derivative_latex = r"\operatorname{softmax}", r"\operatorname{diag}(a) - a a^\top"
+    chain_formula = "a ∘ (g − Σⱼ(g ∘ a)ⱼ), g = ∂L/∂a"
     probabilities = True
     elementwise = False
 

@@ -64,6 +64,14 @@ class Layer:
     * **Input kind.** ``input_kind`` is "float" (values) or "index" (integer
       indices, as an Embedding takes): a model does not cast indices, and
       gradcheck checks the parameters without perturbing them.
+    * **Explain terms.** ``forward_terms()`` (the last kept forward) and
+      ``backward_terms(dOut)`` (one backward, filling ``grads`` as ``backward``
+      does) return lists of ``Term(symbol, formula, array, role, note, param)``
+      (``layers/terms.py``): e.g. ``Term("z", "x·W + b", Z, Role.OUTPUT)``.
+      The role (input, output, weight, bias, statistic, mask, per-window
+      winner, output gradient, input gradient, weight gradient, …) says what
+      a term is; explain reads roles, and prints ``term.label`` only. Arrays
+      may be views of the layer's own; copy them to keep them.
 
     Ownership: a layer owns its values, and a model draws only what nobody
     set. Values written into ``params`` before the layer joins a model (or

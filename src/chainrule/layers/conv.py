@@ -9,6 +9,7 @@ import numpy as np
 from ._windows import check_signal, output_length
 from .base import Layer
 from .spec import INIT, PADDING, SIZE, Arg, Param
+from .terms import Role, Term
 
 
 class Conv1D(Layer):
@@ -192,27 +193,39 @@ class Conv1D(Layer):
         return terms
 
     # ------------------------------------------------ the numbers, for explain
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: X̂ (one row per window), W as rows, b and Z = X̂·Wᵀ + b."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: X̂ (one row per window), W as rows, b and Z = X̂·Wᵀ + b."""
         cols, b = self.kept()[0], self.params["b"]
         W2 = self.params["W"].reshape(*b.shape[:-1], self.out_channels, -1)
-        return {"X̂: one row per sample and position t, the C·K inputs under the kernel": cols,
-                "W: one row per output channel (C·K weights)": W2, "b": b,
-                "Z = X̂·Wᵀ + b: one row per sample and position t": cols @ W2.mT + b[..., None, :]}  # fmt: skip
+        return [
+            Term(
+                "X̂", "", cols, Role.INTERMEDIATE, "one row per sample and position t, the C·K inputs under the kernel"
+            ),
+            Term("W", "", W2, Role.WEIGHT, "one row per output channel, C·K weights", param="W"),
+            Term("b", "", b, Role.BIAS, param="b"),
+            Term("Z", "X̂·Wᵀ + b", cols @ W2.mT + b[..., None, :], Role.OUTPUT, "one row per sample and position t"),
+        ]
 
-    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
-        """δ, dW, db and dX for the last kept forward, labelled (filling the gradients as ``backward`` does).
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
+        """δ, dW, db and dX for the last kept forward (filling the gradients as ``backward`` does).
 
-        A layer of at most 64 weights in one model also writes each weight's gradient as its sum, term by term.
+        A layer of at most 64 weights in one model also writes each weight's gradient as its sum, term by term
+        (role ``WEIGHT_GRADIENT_ENTRY``, one scalar each).
         """
         dX = self.backward(dZ)
         dW = self.grads["W"]
-        terms = {
-            "δ = ∂L/∂Z": dZ,
-            "dW = Σₙ Σₜ δ·x (O, C, K)": dW,
-            "db = Σₙ Σₜ δ": self.grads["b"],
-            "dX: each input collects w·δ from every window that read it (the transposed convolution)": dX,
-        }
+        terms = [
+            Term("δ", "∂L/∂Z", dZ, Role.OUTPUT_GRADIENT),
+            Term("dW", "Σₙ Σₜ δ·x", dW, Role.WEIGHT_GRADIENT, "O, C, K", param="W"),
+            Term("db", "Σₙ Σₜ δ", self.grads["b"], Role.BIAS_GRADIENT, param="b"),
+            Term(
+                "dX",
+                "",
+                dX,
+                Role.INPUT_GRADIENT,
+                "each input collects w·δ from every window that read it: the transposed convolution",
+            ),
+        ]
         if self.n_models is None and dW.size <= 64:
             for o, c, k in np.ndindex(*dW.shape):
                 parts = [f"{d:.4g}·{x:.4g}" for *_, d, x in self.weight_gradient_terms(dZ, o, c, k)]
@@ -221,5 +234,6 @@ class Conv1D(Layer):
                 where = ("t" if self.stride == 1 else f"{self.stride}t") + (
                     f" + {offset}" if offset > 0 else f" − {-offset}" if offset < 0 else ""
                 )
-                terms[f"∂L/∂w[{o}, {c}, {k}] = Σₙ Σₜ δ[n, {o}, t]·x[n, {c}, {where}] = {shown}"] = dW[o, c, k]
+                formula = f"Σₙ Σₜ δ[n, {o}, t]·x[n, {c}, {where}] = {shown}"
+                terms.append(Term(f"∂L/∂w[{o}, {c}, {k}]", formula, dW[o, c, k], Role.WEIGHT_GRADIENT_ENTRY, param="W"))
         return terms

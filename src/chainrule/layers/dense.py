@@ -8,6 +8,7 @@ import numpy as np
 
 from .base import Layer, check_input
 from .spec import INIT, SIZE, Arg, Param
+from .terms import Role, Term
 
 
 class Dense(Layer):
@@ -65,6 +66,26 @@ class Dense(Layer):
         if len(ones) != dZ.shape[-2] or ones.dtype != dZ.dtype:
             ones = self._ones = np.ones(dZ.shape[-2], dtype=dZ.dtype)
         return ones
+
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: x, W, b and z = x·W + b."""
+        X = self.kept()
+        return [
+            Term("x", "", X, Role.INPUT),
+            Term("W", "", self.params["W"], Role.WEIGHT, param="W"),
+            Term("b", "", self.params["b"], Role.BIAS, param="b"),
+            Term("z", "x·W + b", self.forward(X, keep=False), Role.OUTPUT),
+        ]
+
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
+        """dz, ∂L/∂W = xᵀ·dz, ∂L/∂b = Σₛ dz and dx = dz·Wᵀ (filling the gradients as ``backward`` does)."""
+        dX = self.backward(dZ)
+        return [
+            Term("dz", "", dZ, Role.OUTPUT_GRADIENT),
+            Term("∂L/∂W", "xᵀ·dz", self.grads["W"], Role.WEIGHT_GRADIENT, param="W"),
+            Term("∂L/∂b", "Σₛ dz", self.grads["b"], Role.BIAS_GRADIENT, param="b"),
+            Term("dx", "dz·Wᵀ", dX, Role.INPUT_GRADIENT),
+        ]
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -6,6 +6,7 @@ import numpy as np
 
 from .base import Layer, check_input
 from .spec import RATE, Arg
+from .terms import Role, Term
 
 
 class Dropout(Layer):
@@ -59,24 +60,24 @@ class Dropout(Layer):
         kept = self.generator().random(shape) >= self.rate  # P(kept) = 1 − p
         return kept.astype(X.dtype) / X.dtype.type(1.0 - self.rate)
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: its input, mask, scale 1/(1 − p) and output."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: its input, mask, scale 1/(1 − p) and output."""
         X, scale = self.kept()
         if scale is None:
-            return {"X": X, "Y = X (inference: identity)": X}
-        return {
-            "X": X,
-            "m (1 kept, 0 dropped)": (scale != 0).astype(X.dtype),
-            "1/(1 − p)": np.asarray(1.0 / (1.0 - self.rate), dtype=X.dtype),
-            "Y = X ∘ m/(1 − p)": X * scale,
-        }
+            return [Term("X", "", X, Role.INPUT), Term("Y", "X", X, Role.OUTPUT, "inference: identity")]
+        return [
+            Term("X", "", X, Role.INPUT),
+            Term("m", "", (scale != 0).astype(X.dtype), Role.MASK, "1 kept, 0 dropped"),
+            Term("1/(1 − p)", "", np.asarray(1.0 / (1.0 - self.rate), dtype=X.dtype), Role.CONSTANT),
+            Term("Y", "X ∘ m/(1 − p)", X * scale, Role.OUTPUT),
+        ]
 
-    def backward_terms(self, dY: np.ndarray) -> dict[str, np.ndarray]:
-        """dY and dX = dY ∘ m/(1 − p) for the last kept forward, labelled."""
+    def backward_terms(self, dY: np.ndarray) -> list[Term]:
+        """dY and dX = dY ∘ m/(1 − p) for the last kept forward."""
         _, scale = self._cached(dY)
         if scale is None:
-            return {"dY": dY, "dX = dY": dY}
-        return {"dY": dY, "dX = dY ∘ m/(1 − p)": dY * scale}
+            return [Term("dY", "", dY, Role.OUTPUT_GRADIENT), Term("dX", "dY", dY, Role.INPUT_GRADIENT)]
+        return [Term("dY", "", dY, Role.OUTPUT_GRADIENT), Term("dX", "dY ∘ m/(1 − p)", dY * scale, Role.INPUT_GRADIENT)]
 
     def __repr__(self) -> str:
         return f"Dropout({self.rate:g})"

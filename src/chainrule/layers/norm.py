@@ -9,6 +9,7 @@ import numpy as np
 
 from .base import Layer, check_input
 from .spec import POSITIVE, SIZE, UNIT, Arg, Param, State
+from .terms import Role, Term
 
 
 class _Normalization(Layer):
@@ -35,11 +36,17 @@ class _Normalization(Layer):
     def scale_shift(self, Xhat: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
         return gamma * Xhat + beta
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: μ, σ², x̂, γ, β and y."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: μ, σ², x̂, γ, β and y."""
         Xhat, inv_std, mu, var, gamma, beta, _ = self.kept()
-        return {"μ": mu, "σ²": var, "x̂ = (x − μ)/√(σ² + ε)": Xhat, "γ": gamma, "β": beta,
-                "y = γ ∘ x̂ + β": self.scale_shift(Xhat, gamma, beta)}  # fmt: skip
+        return [
+            Term("μ", "", mu, Role.STATISTIC),
+            Term("σ²", "", var, Role.STATISTIC),
+            Term("x̂", "(x − μ)/√(σ² + ε)", Xhat, Role.INTERMEDIATE),
+            Term("γ", "", gamma, Role.WEIGHT, param="gamma"),
+            Term("β", "", beta, Role.BIAS, param="beta"),
+            Term("y", "γ ∘ x̂ + β", self.scale_shift(Xhat, gamma, beta), Role.OUTPUT),
+        ]
 
     def backward(self, dY: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         dgamma, dbeta, _, paths = self._backward_paths(dY)
@@ -57,12 +64,18 @@ class _Normalization(Layer):
             paths.append(-Xhat * (dXhat * Xhat).mean(axis=over_stats, keepdims=True) * inv_std)
         return self._param_sum(dY * Xhat), self._param_sum(dY), dXhat, paths
 
-    def backward_terms(self, dY: np.ndarray) -> dict[str, np.ndarray]:
-        """dγ, dβ, dx̂ and dx path by path for the last kept forward, labelled (``backward`` sums the paths)."""
+    def backward_terms(self, dY: np.ndarray) -> list[Term]:
+        """dγ, dβ, dx̂ and dx path by path for the last kept forward (``backward`` sums the paths)."""
         dgamma, dbeta, dXhat, paths = self._backward_paths(dY)
-        labels = ["dx̂/√(σ² + ε) (direct)", "−mean(dx̂)/√(σ² + ε) (through μ)",
-                  "−x̂ ∘ mean(dx̂ ∘ x̂)/√(σ² + ε) (through σ²)"]  # fmt: skip
-        return {"dy": dY, "dγ = Σ dy ∘ x̂": dgamma, "dβ = Σ dy": dbeta, "dx̂ = dy ∘ γ": dXhat, **dict(zip(labels, paths))}
+        written = [("dx̂/√(σ² + ε)", "direct"), ("−mean(dx̂)/√(σ² + ε)", "through μ"),
+                   ("−x̂ ∘ mean(dx̂ ∘ x̂)/√(σ² + ε)", "through σ²")]  # fmt: skip
+        return [
+            Term("dy", "", dY, Role.OUTPUT_GRADIENT),
+            Term("dγ", "Σ dy ∘ x̂", dgamma, Role.WEIGHT_GRADIENT, param="gamma"),
+            Term("dβ", "Σ dy", dbeta, Role.BIAS_GRADIENT, param="beta"),
+            Term("dx̂", "dy ∘ γ", dXhat, Role.INTERMEDIATE_GRADIENT),
+            *(Term(symbol, "", path, Role.PATH, note) for (symbol, note), path in zip(written, paths)),
+        ]
 
     def _param_sum(self, values: np.ndarray) -> np.ndarray:
         raise NotImplementedError

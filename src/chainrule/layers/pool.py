@@ -8,6 +8,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from ._windows import check_signal, output_length
 from .base import Layer
 from .spec import OPTIONAL_SIZE, SIZE, Arg
+from .terms import Role, Term
 
 
 class _Pool1D(Layer):
@@ -78,15 +79,21 @@ class MaxPool1D(_Pool1D):
             dX[..., positions] += np.where(winner == j, dZ, 0)
         return dX
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: X, where each window's maximum won, and Z."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: X, where each window's maximum won (j*, within the window), and Z."""
         winner, X = self.kept()
-        return {"X": X, "j*: which element of each window won (the first of tied maxima)": winner,
-                "Z = the winner's value": self.forward(X, keep=False)}  # fmt: skip
+        return [
+            Term("X", "", X, Role.INPUT),
+            Term("j*", "", winner, Role.WINNER, "which element of each window won, the first of tied maxima"),
+            Term("Z", "the winner's value", self.forward(X, keep=False), Role.OUTPUT),
+        ]
 
-    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
         """dZ and dX, where each window's gradient goes to its winner alone."""
-        return {"dZ": dZ, "dX: each window's dZ goes to its winner alone": self.backward(dZ)}
+        return [
+            Term("dZ", "", dZ, Role.OUTPUT_GRADIENT),
+            Term("dX", "", self.backward(dZ), Role.INPUT_GRADIENT, "each window's dZ goes to its winner alone"),
+        ]
 
 
 class AvgPool1D(_Pool1D):
@@ -115,16 +122,31 @@ class AvgPool1D(_Pool1D):
             dX[..., positions] += share
         return dX
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: X and Z, each window's mean."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: X and Z, each window's mean."""
         X = self.kept()
-        return {"X": X, f"Z = (1/{self.kernel_size})·Σ over each window": self.forward(X, keep=False)}
+        K = self.kernel_size
+        return [
+            Term("X", "", X, Role.INPUT),
+            Term("Z", f"(1/{K})·Σ over each window", self.forward(X, keep=False), Role.OUTPUT),
+        ]
 
-    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
         """dZ, the 1/K share each input of a window gets, and dX, the sum of an input's shares."""
         share = dZ / dZ.dtype.type(self.kernel_size)
-        return {"dZ": dZ, f"dZ/{self.kernel_size}: the share each input of a window gets": share,
-                "dX: the sum of the shares of every window that read each input": self.backward(dZ)}  # fmt: skip
+        return [
+            Term("dZ", "", dZ, Role.OUTPUT_GRADIENT),
+            Term(
+                f"dZ/{self.kernel_size}", "", share, Role.INTERMEDIATE_GRADIENT, "the share each input of a window gets"
+            ),
+            Term(
+                "dX",
+                "",
+                self.backward(dZ),
+                Role.INPUT_GRADIENT,
+                "the sum of the shares of every window that read each input",
+            ),
+        ]
 
 
 class GlobalAvgPool1D(Layer):
@@ -161,11 +183,19 @@ class GlobalAvgPool1D(Layer):
             return None
         return np.broadcast_to((dZ / dZ.dtype.type(in_shape[-1]))[..., None], in_shape).copy()
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
+    def forward_terms(self) -> list[Term]:
         """x and z, each channel's mean over the length."""
         X = self.kept()
-        return {"x": X, f"z = (1/{X.shape[-1]})·Σᵢ x, each channel's mean": X.mean(axis=-1)}
+        L = X.shape[-1]
+        return [
+            Term("x", "", X, Role.INPUT),
+            Term("z", f"(1/{L})·Σᵢ x", X.mean(axis=-1), Role.OUTPUT, "each channel's mean"),
+        ]
 
-    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
         """∂L/∂z, and ∂L/∂x: each position's 1/L share of its channel's ∂L/∂z."""
-        return {"∂L/∂z": dZ, f"∂L/∂x = ∂L/∂z / {self.kept().shape[-1]}, at every position": self.backward(dZ)}
+        L = self.kept().shape[-1]
+        return [
+            Term("∂L/∂z", "", dZ, Role.OUTPUT_GRADIENT),
+            Term("∂L/∂x", f"∂L/∂z / {L}", self.backward(dZ), Role.INPUT_GRADIENT, "at every position"),
+        ]
