@@ -72,3 +72,11 @@ def test_save_and_load(tmp_path):
     model.save(tmp_path / "p.npz")
     again = cr.load(tmp_path / "p.npz")
     np.testing.assert_array_equal(again.layers[1].params["a"], [0.1, 0.2, 0.3])
+
+
+def test_explain_writes_the_slopes_and_their_gradient_by_hand():
+    layer = cr.PReLU(a=[0.5])
+    model = cr.Sequential(cr.Dense(2, 2, W=np.eye(2), b=[0.0, 0.0]), layer, cr.Dense(2, 1, W=[[1.0], [1.0]], b=[0.0]))
+    text = str(cr.explain(model, np.array([[-2.0, 3.0]]), np.array([[0.0]]), "mse"))
+    # by hand: y = (−1, 3), ŷ = 2, ∂L/∂ŷ = 2·(2 − 0) = 4, ∂L/∂y = (4, 4), ∂L/∂a = 4·(−2) = −8
+    assert "a (slope below zero)" in text and "∂L/∂a = Σ ∂L/∂y·x where x ≤ 0 = [-8.00000]" in text

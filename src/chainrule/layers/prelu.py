@@ -8,6 +8,7 @@ import numpy as np
 
 from .base import Layer, check_input
 from .spec import SIZE, Arg, Param
+from .terms import Role, Term
 
 
 class PReLU(Layer):
@@ -70,3 +71,19 @@ class PReLU(Layer):
         da = per_value.sum(axis=over)
         self.grads["a"][...] = da.reshape(self.grads["a"].shape)
         return np.where(negative, dY * a, dY) if need_input_grad else None
+
+    def forward_terms(self) -> list[Term]:
+        """x, the slopes a and y."""
+        X, a, negative = self.kept()
+        return [Term("x", "", X, Role.INPUT), Term("a", "", self.params["a"], Role.WEIGHT, "slope below zero", "a"),
+                Term("y", "x where x > 0, else a·x", np.where(negative, a * X, X), Role.OUTPUT)]  # fmt: skip
+
+    def backward_terms(self, dY: np.ndarray) -> list[Term]:
+        """dy, the local derivative, da and dx."""
+        X, a, negative = self._cached(dY)
+        dX = self.backward(dY)
+        local = np.where(negative, a, 1).astype(X.dtype)
+        return [Term("∂L/∂y", "", dY, Role.OUTPUT_GRADIENT),
+                Term("∂y/∂x", "1 where x > 0, else a", local, Role.LOCAL_DERIVATIVE),
+                Term("∂L/∂a", "Σ ∂L/∂y·x where x ≤ 0", self.grads["a"], Role.WEIGHT_GRADIENT, param="a"),
+                Term("∂L/∂x", "∂L/∂y ∘ ∂y/∂x", dX, Role.INPUT_GRADIENT)]  # fmt: skip
