@@ -116,6 +116,13 @@ def add_csv_options(p: argparse.ArgumentParser) -> None:
         help="the decimal mark of a CSV file's numbers: '.' (default) or ',' (reads 1,5 as 1.5; the fields are then "
         "separated by ';' or tab)",
     )
+    p.add_argument(
+        "--header",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="whether a CSV file's first row names its columns: auto (default: a row of text, the model's column "
+        "names, or 0,1,…,k−1 as pandas writes them; a guess from numbers is noted on stderr), yes or no",
+    )
 
 
 def delimiter(text: str) -> str:
