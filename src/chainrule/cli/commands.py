@@ -198,14 +198,14 @@ def predict(args: argparse.Namespace) -> int:
     X = pre.transform(read_features(args, pre), args.input)
     columns = ["prediction"]
     if not classifier:
-        values = pre.inverse_y(model.predict(X).ravel()).astype(model.dtype)
+        values = pre.inverse_y(pipeline.predict_labels(model, X)).astype(model.dtype)
         formatted = [[v] for v in pipeline.exact(values)]
     else:
         codes = pipeline.predict_labels(model, X)
         names = pre.classes or [str(i) for i in range(max(model.n_out, 2))]
         formatted = [[names[int(c)]] for c in codes]
         if args.proba:
-            P = model.predict_proba(X)
+            P = pipeline.in_chunks(model, pipeline.model_input(model, X), model.predict_proba)
             if P.shape[1] == 1:  # one sigmoid output: probability of class 1
                 P = np.c_[1 - P, P]
             columns += [f"p_{n}" for n in names]
