@@ -123,7 +123,13 @@ def _validation(X: np.ndarray, y: np.ndarray, task: str, seed: int):
 
 def run(args: argparse.Namespace) -> int:
     data = datasets.load(
-        args.dataset, seed=args.seed, target=args.target, task=args.task, delimiter=args.delimiter, decimal=args.decimal
+        args.dataset,
+        seed=args.seed,
+        target=args.target,
+        task=args.task,
+        delimiter=args.delimiter,
+        decimal=args.decimal,
+        header=args.header,
     )
     s = _settings(args, data)
     pre = Preprocessor.fit(data, standardize=s.get("standardize", True))
