@@ -83,7 +83,7 @@ def test_ctrl_c_stops_the_server_cleanly_and_a_taken_port_is_one_line_exit_2():
 
 def test_the_socket_answers_malformed_messages_and_keeps_going(server):
     client = pytest.importorskip("websockets.sync.client", reason="websockets is not installed")
-    with client.connect(server.replace("http", "ws") + "/ws", max_size=None) as ws:
+    with client.connect(server.replace("http", "ws") + "/ws", max_size=None, origin=server) as ws:
         bad = ["not json", "[1, 2]", json.dumps({"type": "<script>"}), json.dumps({"type": "play"}),
                json.dumps({"type": "settings", "settings": {"lr": "-3"}}), "x" * 500_000]  # fmt: skip
         for message in bad:

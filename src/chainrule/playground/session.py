@@ -29,7 +29,7 @@ from ..explain.trace import blocks
 from ..layers import Dense
 from ..replay import Replay
 from .data import EXTENT, FEATURE_LABELS, features, generate, split
-from .settings import Settings
+from .settings import MAX_EPOCHS, Settings
 
 LOSS = "bce_logits"
 GRID = 40
@@ -41,7 +41,11 @@ def _b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
 
 
-class Diverged(RuntimeError):
+class Stopped(RuntimeError):
+    """Training cannot go on: the message says why and what to do."""
+
+
+class Diverged(Stopped):
     """Training stopped: the message says at which epoch and why; the weights are the last good ones."""
 
 
@@ -91,6 +95,9 @@ class Session:
         """One epoch: every batch's gradient, penalty and optimiser step; the epoch's losses. Raises Diverged."""
         if self.stopped:
             raise Diverged(self.stopped)
+        if self.epoch >= MAX_EPOCHS:
+            raise Stopped(f"the playground trains a tab for at most {MAX_EPOCHS:,} epochs; press Reset to start "
+                          "again, or export the model to go on elsewhere.")  # fmt: skip
         s, model, opt = self.settings, self.model, self.optimizer
         good = model.flat_params.copy()
         n = len(self.X_train)
