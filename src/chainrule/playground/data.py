@@ -15,6 +15,8 @@ from ..datasets.generated import circles, moons, planar, spirals
 
 MAX_UPLOAD_BYTES = 200_000
 MAX_UPLOAD_ROWS = 5_000
+MAX_CELL_CHARS = 100
+MAX_CELL = 1e6  # larger coordinates would overflow once centred and squared
 N_POINTS = 400
 EXTENT = 6.0
 
@@ -95,7 +97,15 @@ def read_upload(raw: bytes) -> tuple[np.ndarray, np.ndarray, list[str], list[str
         raise UploadError("the file is not UTF-8 text; upload a CSV file with columns x1, x2, label.") from None
     if "\x00" in text:
         raise UploadError("the file holds binary data, not CSV text; upload a CSV file with columns x1, x2, label.")
-    rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+    except csv.Error as err:
+        raise UploadError(f"the file is not readable as CSV ({err}); give rows of x1, x2, label, each cell of "
+                          f"at most {MAX_CELL_CHARS} characters.") from None  # fmt: skip
+    long = next(((q, len(c)) for q, r in enumerate(rows) for c in r if len(c) > MAX_CELL_CHARS), None)
+    if long:
+        raise UploadError(f"row {long[0] + 1} has a cell of {long[1]:,} characters; a cell holds at most "
+                          f"{MAX_CELL_CHARS} characters.")  # fmt: skip
     if len(rows) < 3 or any(len(r) != 3 for r in rows):
         bad = next((q + 1 for q, r in enumerate(rows) if len(r) != 3), None)
         where = f" (row {bad} has {len(rows[bad - 1])} columns)" if bad else ""
@@ -110,6 +120,9 @@ def read_upload(raw: bytes) -> tuple[np.ndarray, np.ndarray, list[str], list[str
         raise UploadError(f"row {q + 2}: the first two columns must be numbers; received {body[q][:2]!r}.") from None
     if not np.isfinite(P).all():
         raise UploadError("the feature columns hold NaN or infinite values; give finite numbers.")
+    if np.abs(P).max() > MAX_CELL:
+        raise UploadError(f"the feature columns hold values up to {np.abs(P).max():.3g}; the playground reads values "
+                          f"of at most {MAX_CELL:g} in size (rescale the columns).")  # fmt: skip
     labels = [r[2].strip() for r in body]
     classes = sorted(set(labels))
     if len(classes) != 2:
