@@ -45,8 +45,8 @@ class Watch:
 def served(monkeypatch):
     import uvicorn
 
-    from chainrule.playground import session as session_module
     from chainrule.playground import serve
+    from chainrule.playground import session as session_module
     from chainrule.playground.server import create_app
 
     watch = Watch(session_module.Session.step)
@@ -105,8 +105,8 @@ def test_play_pressed_during_exports_is_kept_and_one_task_trains(served):
         ws.send(json.dumps({"type": "play"}))
         until(ws, "frame")
         for _ in range(5):
-            results = []
-            export = threading.Thread(target=lambda: results.append(fetch(port, f"/export/{tab}/npz")))
+            results: list = []
+            export = threading.Thread(target=lambda out=results: out.append(fetch(port, f"/export/{tab}/npz")))
             export.start()
             ws.send(json.dumps({"type": "pause"}))
             ws.send(json.dumps({"type": "play"}))  # pressed while the export runs
@@ -130,9 +130,7 @@ def test_play_pressed_during_exports_is_kept_and_one_task_trains(served):
 def test_get_answers_while_three_tabs_train_heavy_models(served, capsys):
     port, watch = served
     rows = "x1,x2,label\n" + "\n".join(f"{q % 97 / 9:.3f},{q % 89 / 8:.3f},{'ab'[q % 2]}" for q in range(5000))
-    import base64
-
-    upload = base64.b64encode(rows.encode()).decode()
+    upload = base64_csv(rows)
     quiet = [fetch(port, "/")[1] for _ in range(20)]
     with contextlib.ExitStack() as stack:
         tabs = [stack.enter_context(connect(port)) for _ in range(3)]
