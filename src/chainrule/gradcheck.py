@@ -105,7 +105,7 @@ def gradcheck(
     if model.stacked:
         raise TypeError("gradcheck checks one network; pass ens.member(i), a Sequential, to check member i.")
     work = model if model.dtype == np.float64 else model.copy(dtype="float64")
-    objective = work.objective(*((loss.loss, loss.l2) if isinstance(loss, Objective) else (loss,)))
+    objective = work.objective(*((loss.loss, loss.l2, loss.l1) if isinstance(loss, Objective) else (loss,)))
     Xa = work.check_input(X)
     Y = objective.loss.prepare_targets(y, work.n_out, work.dtype)
     if len(Y) != len(Xa):
@@ -115,8 +115,8 @@ def gradcheck(
 
     def value() -> float:
         work.rng.bit_generator.state = generator
-        out, z = objective.forward(work, Xa, training=True, keep=False)
-        return objective.value_and_grad(out, Y, None, z)[0]
+        top = work.forward(Xa, training=True, keep=False, stop=objective.start)
+        return objective.evaluate(top, Y)[0]
 
     try:
         work.rng.bit_generator.state = generator

@@ -155,18 +155,19 @@ class Sequential:
         """Propagate ∂L/∂output back through the layers, filling their ``grads`` (the layer half of ``gradient``)."""
         self._backward_from(len(self.layers), dOut, False, None)
 
-    def objective(self, loss: str | Loss | Objective, l2: float = 0.0) -> Objective:
+    def objective(self, loss: str | Loss | Objective, l2: float = 0.0, l1: float = 0.0) -> Objective:
         """``loss`` bound to this model's layers: fused with the output, or refused if it would squash twice.
 
-        ``l2`` adds the penalty l2/(2n)·Σ‖W‖² (see ``chainrule.core.objective``). An Objective passes through.
+        ``l2`` and ``l1`` add the penalties l2/(2n)·Σ‖W‖² and l1/n·Σ|W| (see ``chainrule.core.objective``).
+        An Objective passes through.
         """
         if isinstance(loss, Objective):
             return loss
-        return Objective(loss, self.layers, self.n_models, l2)
+        return Objective(loss, self.layers, self.n_models, l2, l1)
 
     def gradient(self, X: np.ndarray, Y: np.ndarray, objective: Objective, sample_weight: np.ndarray | None = None,
                  input_grad: bool = False, record: list | None = None) -> tuple[Any, np.ndarray, Any]:  # fmt: skip
-        """The one backward path: forward, the loss, then every layer's backward, last first.
+        """The one backward path: forward, the objective's loss and gradient, then every layer's backward, last first.
 
         X and Y are checked arrays (``check_input``, ``objective.loss.prepare_targets``).
         A fused output (see ``objective``) is one step: the backward path starts
@@ -175,10 +176,8 @@ class Sequential:
         the forward entries (see ``forward``), then ("loss", objective, d) and
         ("backward", layer, dOut, dIn) for each layer visited.
         """
-        out, z = objective.forward(self, X, True, True, record)
-        value, d = objective.value_and_grad(out, Y, sample_weight, z)
-        if record is not None:
-            record.append(("loss", objective, d))
+        top = self.forward(X, True, True, record, stop=objective.start)
+        value, d, out = objective.evaluate(top, Y, sample_weight, True, record)
         dX = self._backward_from(objective.start, d, input_grad, record)
         objective.add_penalty_grads()
         return value, out, dX

@@ -159,8 +159,8 @@ def evaluate(
 
 def scores(model: Sequential, X: np.ndarray, Y: np.ndarray, objective: Objective, metrics: dict) -> dict[str, float]:
     """The loss and metrics of the model's output in inference mode on checked (X, Y)."""
-    out, z = objective.forward(model, X, training=False, keep=False)
-    value, _ = objective.value_and_grad(out, Y, None, z)
+    top = model.forward(X, training=False, keep=False, stop=objective.start)
+    value, _, out = objective.evaluate(top, Y, training=False)
     return {"loss": value, **{name: fn(out, Y) for name, fn in metrics.items()}}
 
 
