@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from .._math import sigmoid, softplus
+from .._math import sigmoid
 from .._validate import check_array, lookup
 
 
@@ -226,8 +226,11 @@ def _clip_probabilities(P: np.ndarray) -> np.ndarray:
 
 
 def _bce_from_logits(Z: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """−[y·log σ(z) + (1 − y)·log(1 − σ(z))] = softplus(z) − y·z elementwise, stable for any z."""
-    return softplus(Z) - Y * Z
+    """−[y·log σ(z) + (1 − y)·log(1 − σ(z))] = max(z, 0) − y·z + log(1 + e^−|z|) elementwise, stable for any z.
+
+    Written so, a confident right answer (y = 1, z ≫ 0) gives z − z = 0 exactly plus the small term: softplus(z)
+    − y·z would round the loss to the spacing of z (about 1e-15 at z = 20, where the loss is 2e-9)."""
+    return np.maximum(Z, 0) - Y * Z + np.log1p(np.exp(-np.abs(Z)))
 
 
 def _cross_entropy_from_logits(Z: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
