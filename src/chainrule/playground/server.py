@@ -4,7 +4,8 @@
     WS   /ws                  one Session per connection; it ends, and its training stops, when the tab closes
     GET  /export/{id}/{kind}  the tab's model as .npz or ONNX, or the replay page of its run
 
-Messages from the page are JSON objects with a "type": settings, play, pause, step, reset, explain, upload.
+Messages from the page are JSON objects with a "type": settings, play, pause, step, reset, explain, upload,
+edit (one weight or bias: layer, param "W" or "b", i, j, value; 1-based as the diagram names them).
 Anything else, or anything malformed, is answered with {"type": "error", "message": …} and the connection
 stays open. While playing, the server trains for up to ``FRAME_SECONDS`` at a time and sends a frame after
 each slice, so a page sees at least 20 updates a second for a network the size of 2-8-8-1.
@@ -92,7 +93,8 @@ class Tab:
             return
         kind = message.get("type") if isinstance(message, dict) else None
         handlers = {"settings": self.on_settings, "play": self.on_play, "pause": self.on_pause, "step": self.on_step,
-                    "reset": self.on_reset, "explain": self.on_explain, "upload": self.on_upload}  # fmt: skip
+                    "reset": self.on_reset, "explain": self.on_explain, "upload": self.on_upload,
+                    "edit": self.on_edit}  # fmt: skip
         if kind not in handlers:
             await self.error(f"unknown message type {str(kind)[:40]!r}; known: {', '.join(handlers)}.")
             return
@@ -116,7 +118,8 @@ class Tab:
         self.session = session
         await self.send({"type": "ready", "id": self.id, "settings": settings.to_dict(), "net": session.net(),
                          "points": session.points(), "classNames": session.class_names,
-                         "pointNames": session.point_names})  # fmt: skip
+                         "pointNames": session.point_names, "regression": session.regression,
+                         "inputs": session.feature_images()})  # fmt: skip
         self.sent = 0
         await self.frame()
 
@@ -151,6 +154,16 @@ class Tab:
     async def on_reset(self, message: dict[str, Any]) -> None:
         await self.pause()
         await self.run(self.session.reset)
+        await self.frame(paused=True)
+
+    async def on_edit(self, message: dict[str, Any]) -> None:
+        """A weight or bias set by hand; the next step trains from it."""
+        await self.pause()
+        where = [message.get(key) for key in ("layer", "param", "i", "j", "value")]
+        try:
+            await self.run(self.session.edit, *where)
+        except ValueError as err:
+            await self.error(f"edit refused: {err}")
         await self.frame(paused=True)
 
     async def on_explain(self, message: dict[str, Any]) -> None:
