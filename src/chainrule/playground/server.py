@@ -44,7 +44,8 @@ def playground_asset(name: str) -> str:
 def page_html() -> str:
     """The page: the explain pages' shared drawing code, then the playground's own script and style."""
     shared = "".join(explain_asset(name) for name in SHARED)
-    script = '"use strict";\n{\n' + shared + playground_asset("playground.js") + "}\n"
+    own = "".join(playground_asset(name) for name in ("views.js", "playground.js"))
+    script = '"use strict";\n{\n' + shared + own + "}\n"
     data = {"kind": "playground", "datasets": list(DATASETS), "features": list(FEATURES),
             "featureLabels": FEATURE_LABELS, "extent": EXTENT, "grid": GRID}  # fmt: skip
     return page("chainrule playground", data, script, connect="'self'", style=playground_asset("playground.css"))

@@ -222,9 +222,17 @@ class Session:
         return {
             "model": repr(self.model), "n": 1, "nParams": int(self.model.n_params), "precision": 3, "sizes": sizes,
             "activations": ["identity" if a is None else a.name for a in acts], "drawn": drawable(sizes),
-            "inputNames": [FEATURE_LABELS[f] for f in s.features], "outputNames": [self.output_name],
+            "inputNames": self.input_names(), "outputNames": self.output_names(),
             "formulas": [], "equations": [], "one": num(1.0, 3),
         }  # fmt: skip
+
+    def input_names(self) -> list[str] | None:
+        """The features' names, or None where they are the diagram's own x₁, x₂ (it would write each twice)."""
+        names = [FEATURE_LABELS[f] for f in self.settings.features]
+        return None if names == ["x₁", "x₂"][: len(names)] else names
+
+    def output_names(self) -> list[str] | None:
+        return None if self.regression else [self.output_name]  # ŷ₁ is already the regression output's name
 
     def live_step(self) -> dict[str, Any]:
         """The forward numbers of the first training sample, formatted for the shared diagram (3 decimals)."""
@@ -266,8 +274,7 @@ class Session:
         s, opt = self.settings, self.optimizer
         plain = s.optimizer == "sgd" and not getattr(opt, "momentum", 0) and s.regularization == "none"
         ex = explain(self.model, X, Y, self.loss_name, lr=float(opt.current_lr) if plain else None)
-        names = [FEATURE_LABELS[f] for f in s.features]
-        data = explanation_data(ex, precision, names, [self.output_name])
+        data = explanation_data(ex, precision, self.input_names(), self.output_names())
         rate = f"λ = {s.reg_rate:g} per step, the objective term {s.reg_rate * n:g}"
         penalty = {"none": "no penalty", "l1": f"L1: g adds λ·sign(W) ({rate}/n·Σ|W|)",
                    "l2": f"L2: g adds λ·W ({rate}/(2n)·Σ‖W‖²)"}[s.regularization]  # fmt: skip
