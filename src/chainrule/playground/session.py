@@ -278,7 +278,11 @@ class Session:
         rate = f"λ = {s.reg_rate:g} per step, the objective term {s.reg_rate * n:g}"
         penalty = {"none": "no penalty", "l1": f"L1: g adds λ·sign(W) ({rate}/n·Σ|W|)",
                    "l2": f"L2: g adds λ·W ({rate}/(2n)·Σ‖W‖²)"}[s.regularization]  # fmt: skip
-        data["update"] = real_update(self.model, opt, self.objective_for(n), X, Y, penalty)
+        data["update"] = update = real_update(self.model, opt, self.objective_for(n), X, Y, penalty)
+        if not plain:  # the equations name the update the tab really takes
+            real = f"update ({update['optimizer']}, {penalty}):  {update['formula']}"
+            net = data["net"]
+            net["equations"] = [real if e.startswith("update (plain SGD)") else e for e in net.get("equations", [])]
         return data
 
     # ---------------------------------------------------------------- export
