@@ -12,6 +12,7 @@ entries are views into them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from .._validate import check_array, check_dtype, table
 from ..io import register_model, save
 from ..layers import Layer, bind, build_chain, check_layers, initializers
 from ..layers.activations import Activation
+from ..layers.base import check_indices
 from . import predictions, training
 from ._guard import Guard
 from .callbacks import History
@@ -64,14 +66,32 @@ class Sequential:
 
     # ---------------------------------------------------------------- building
     @property
+    def built(self) -> bool:
+        """Whether the input shape is known: fixed by the first layer, given as ``input_shape``, or seen in data."""
+        return self.in_shape is not None
+
+    def build(self, in_shape: Sequence[int], source: str = "") -> None:
+        """Fix the input's per-sample shape and check every layer against it (a model whose first layer
+        fixes none builds at its first batch); ValueError naming the two layers that do not fit."""
+        self.in_shape, self.out_shape = build_chain(self.layers, self.n_models, tuple(in_shape), source)
+
+    @property
     def n_in(self) -> int:
-        """Features per input sample (the input's first axis after the batch)."""
-        return self.in_shape[0]
+        """Input values per sample: the product of the input's per-sample shape (n_features for (n, n_features))."""
+        return math.prod(self._shapes()[0])
 
     @property
     def n_out(self) -> int:
         """Outputs per sample."""
-        return self.out_shape[-1]
+        return self._shapes()[1][-1]
+
+    def _shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        if self.in_shape is None or self.out_shape is None:
+            raise ValueError(
+                f"{self!r} is not built yet: its first layer fixes no input shape. It is built from the first "
+                "batch of fit, predict, evaluate or explain, or by summary(X); or pass input_shape=(…)."
+            )
+        return self.in_shape, self.out_shape
 
     def _adopt_layers(self) -> list[set[str]]:
         """Bind every layer to the model's flat buffers (see ``layers.bind``); return the names to draw."""
@@ -194,14 +214,26 @@ class Sequential:
         return d
 
     def check_input(self, X: Any, name: str = "X") -> np.ndarray:
-        """X as an array of the model's dtype holding samples of the model's input shape, or a clear error."""
-        shape, first = self.in_shape, self.layers[0]
-        X = check_array(X, name, dtype=self.dtype, ndim=len(shape) + 1 if len(shape) == 1 else None)
+        """X as an array holding samples of the model's input shape (building the model from it if need be).
+
+        Values are cast to the model's dtype; integer indices, for a first layer that takes them, are kept.
+        """
+        first = self.layers[0]
+        if first.input_kind == "index":
+            X = check_indices(first, X, name)
+        else:
+            X = check_array(X, name, dtype=self.dtype, ndim=None if self.in_shape is None or
+                            len(self.in_shape) != 1 else 2)  # fmt: skip
+        if self.in_shape is None:
+            if X.ndim < 2 - (first.input_kind == "index"):  # one index per sample: (n,)
+                raise ValueError(f"{name} has shape {X.shape}; a batch is (n_samples, *per-sample shape).")
+            self.build(X.shape[1:], f" (samples of shape {X.shape[1:]} in {name})")
+        shape = self.in_shape
         if X.shape[1:] == shape:
             return X
-        if len(shape) == 1:
+        if len(shape) == 1 and X.ndim == 2:
             raise ValueError(f"{name} has {X.shape[1]} features (shape {X.shape}) but the model's first layer "
-                             f"{first!r} expects {self.n_in}.")  # fmt: skip
+                             f"{first!r} expects {shape[0]}.")  # fmt: skip
         fix = f" Reshape it to (n, 1, {X.shape[1]}): {name}[:, None, :]." if X.ndim == 2 and shape[0] == 1 else ""
         raise ValueError(f"{name} has shape {X.shape} but the model's first layer {first!r} expects "
                          f"(n_samples, {', '.join(map(str, shape))}).{fix}")  # fmt: skip
@@ -227,13 +259,21 @@ class Sequential:
     predict_classes = predictions.predict_classes
 
     # ----------------------------------------------------------------- display
-    def summary(self) -> str:
-        """A table of layers, output shapes and parameter counts, and how the loss meets the output."""
+    def summary(self, X: Any = None) -> str:
+        """A table of layers, output shapes and parameter counts, and how the loss meets the output.
+
+        ``X``, a batch, builds a model whose first layer fixes no input shape (otherwise its shapes read "?").
+        """
+        if X is not None and self.in_shape is None:
+            self.check_input(X)
         counts = [sum(p.size for p in layer.params.values()) // (self.n_models or 1) for layer in self.layers]
+        shapes = [", ".join(map(str, layer.out_shape)) if layer.out_shape is not None else "?" for layer in self.layers]
         lines = table([("layer", "output shape", "params")] + [
-            (f"{i}: {layer!r}", f"(None, {', '.join(map(str, layer.out_shape))})", f"{count:,}")
-            for i, (layer, count) in enumerate(zip(self.layers, counts))])  # fmt: skip
+            (f"{i}: {layer!r}", f"(None, {shape})", f"{count:,}")
+            for i, (layer, shape, count) in enumerate(zip(self.layers, shapes, counts))])  # fmt: skip
         lines.append(f"total parameters: {sum(counts):,} ({self.dtype})")
+        if self.in_shape is None:
+            lines.append("input shape: from the first batch (fit, predict, evaluate, explain or summary(X))")
         if self.loss_ is not None:
             lines.append(self.objective(self.loss_).describe())
         return "\n".join(lines)
@@ -256,7 +296,7 @@ class Sequential:
 
     def get_config(self) -> dict[str, Any]:
         config = {"layers": [layer.get_config() for layer in self.layers], "dtype": str(self.dtype), "seed": self.seed}
-        if self.layers[0].input_shape != self.in_shape:  # the first layer does not fix it: the config must
+        if self.in_shape is not None and self.layers[0].input_shape != self.in_shape:  # else the layers fix it
             config["input_shape"] = list(self.in_shape)
         return config
 

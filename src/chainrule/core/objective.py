@@ -15,7 +15,8 @@
   squash twice: it is refused, with the fix named.
 * Penalty terms belong here too, so that every gradient the model computes includes them: ``l2`` = α adds
   scikit-learn's α/(2·n)·Σ‖W‖² (gradient α·W/n) and ``l1`` = β adds β/n·Σ|W| (gradient β·sign(W)/n), over
-  every layer's weights ``W`` (n the batch's rows, or its sample weights' sum). Biases are not penalised.
+  every layer's weights (``Layer.penalized``: Dense's and Conv1D's ``W``; n the batch's rows, or its
+  sample weights' sum). Biases are not penalised.
 
 The path is straight: the model runs its layers below ``start`` and hands their output to ``evaluate``,
 which returns the loss, the gradient backward starts from, and the model's output; the model runs
@@ -59,7 +60,7 @@ class Objective:
         self.n_models = n_models
         self.l2 = check_positive_float(l2, "l2", allow_zero=True)
         self.l1 = check_positive_float(l1, "l1", allow_zero=True)
-        weights = [(layer.params["W"], layer.grads["W"]) for layer in layers if "W" in layer.params]
+        weights = [(layer.params[k], layer.grads[k]) for layer in layers for k in layer.penalized()]
         self.penalized = weights if self.l1 or self.l2 else []
         self._n = 1.0
 

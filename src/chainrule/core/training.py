@@ -83,6 +83,7 @@ def fit(
                    callbacks, seed, metrics, sample_weight, resume_from, max_weight)  # fmt: skip
     model.loss_, model.objective_, model.optimizer_ = plan.objective.loss, plan.objective, plan.optimizer
     guard = model.guard(plan.optimizer, plan.max_weight)
+    guard.watch(plan.objective.l2, plan.batches.w)  # to name what made a loss NaN or infinite
     history, model.stop_training = model.new_history(), False
     for cb in plan.callbacks:
         cb.set_peers(plan.callbacks)
@@ -136,7 +137,7 @@ def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[s
         for name, fn in metrics.items():
             hits[name] += fn(out, Yb) * len(Xb)
     guard.check_weights(epoch, b)
-    logs = {"loss": guard.epoch_loss(total / seen)}
+    logs = {"loss": guard.epoch_loss(total / seen, epoch, b)}
     if hits:
         n = len(plan.batches.X)
         logs.update({name: h / n for name, h in hits.items()})

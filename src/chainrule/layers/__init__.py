@@ -5,8 +5,10 @@ from .base import Buffers, Layer, bad_input, bind, build_chain, check_input, che
 from .conv import Conv1D
 from .dense import Dense
 from .dropout import Dropout
+from .embedding import Embedding
 from .norm import BatchNorm, LayerNorm
 from .pool import AvgPool1D, GlobalAvgPool1D, MaxPool1D
+from .prelu import PReLU
 from .reshape import Flatten
 from .residual import Residual
 
@@ -18,11 +20,13 @@ __all__ = [
     "Conv1D",
     "Dense",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GlobalAvgPool1D",
     "Layer",
     "LayerNorm",
     "MaxPool1D",
+    "PReLU",
     "Residual",
     "bad_input",
     "bind",
