@@ -12,6 +12,7 @@ import http.client
 import json
 import socket
 import statistics
+import sys
 import threading
 import time
 
@@ -49,6 +50,8 @@ def served(monkeypatch):
     from chainrule.playground import session as session_module
     from chainrule.playground.server import create_app
 
+    interval = sys.getswitchinterval()
+    serve.prefer_the_event_loop()  # as the command's server does
     watch = Watch(session_module.Session.step)
     monkeypatch.setattr(session_module.Session, "step", lambda self: watch(self))
     sock = socket.socket()
@@ -65,6 +68,7 @@ def served(monkeypatch):
     server.should_exit = True
     thread.join(10)
     sock.close()
+    sys.setswitchinterval(interval)
 
 
 def connect(port: int):

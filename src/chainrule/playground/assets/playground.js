@@ -303,21 +303,26 @@ function playground() {
       (st.regression ? " (mean squared error)" : " · test accuracy " + (100 * m.accuracy.test).toFixed(1) + " %");
     scores.dataset.testAccuracy = st.regression ? "" : m.accuracy.test;
     drawSurface(m);
-    m.neurons.forEach((layer, l) =>
-      layer.forEach((b64, j) => neurons[l] && neurons[l][j] && neurons[l][j].draw({ surface: b64 })),
-    );
     if (m.logs.loss.length)
       curveCard.replaceChildren(
         curveCard.firstChild,
         curveWithLegend(m.logs, st.regression ? "mean squared error" : "cross-entropy"),
       );
-    st.images = {};
-    st.inputImages.forEach((url, j) => (st.images["0," + j] = url));
-    neurons.forEach((layer, l) => layer.forEach((v, j) => (st.images[l + 1 + "," + j] = v.canvas.toDataURL())));
-    if (!st.view) {
-      diagramBox.replaceChildren(drawNetwork(st.net, m.step, "forward", 0));
-      naturalSize(diagramBox);
-      paintNodes(diagramBox.querySelector("svg"), st.images);
+    // The network, the neurons and their images cost the most to draw: while playing, four times a second
+    const now = performance.now();
+    if (m.paused || !st.drawnAt || now - st.drawnAt > 250 || m.since === 0) {
+      st.drawnAt = now;
+      m.neurons.forEach((layer, l) =>
+        layer.forEach((b64, j) => neurons[l] && neurons[l][j] && neurons[l][j].draw({ surface: b64 })),
+      );
+      st.images = {};
+      st.inputImages.forEach((url, j) => (st.images["0," + j] = url));
+      neurons.forEach((layer, l) => layer.forEach((v, j) => (st.images[l + 1 + "," + j] = v.canvas.toDataURL())));
+      if (!st.view) {
+        diagramBox.replaceChildren(drawNetwork(st.net, m.step, "forward", 0));
+        naturalSize(diagramBox);
+        paintNodes(diagramBox.querySelector("svg"), st.images);
+      }
     }
     if (m.stopped) showError(m.stopped);
     if (m.paused) {
