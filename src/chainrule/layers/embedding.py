@@ -8,6 +8,7 @@ import numpy as np
 
 from .base import Layer, check_indices
 from .spec import INIT, SIZE, Arg, Param
+from .terms import Role, Term
 
 
 class Embedding(Layer):
@@ -59,6 +60,30 @@ class Embedding(Layer):
         flat = dZ.reshape(-1, self.dim) if self.n_models is None else dZ.reshape(self.n_models, -1, self.dim)
         np.add.at(dW, rows if self.n_models is None else (slice(None), rows), flat)  # repeated rows add up
         return None
+
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: the indices x, the table W and z = W[x], each index's row."""
+        X = self.kept()
+        return [
+            Term("x", "", X, Role.INPUT, "token indices"),
+            Term("W", "", self.params["W"], Role.WEIGHT, param="W"),
+            Term("z", "W[x]", self.forward(X, keep=False), Role.OUTPUT, "each index's row"),
+        ]
+
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
+        """dz, the rows the batch looked up with their gradients (every other row's is zero), and ∂L/∂W.
+
+        Fills the gradients as ``backward`` does.
+        """
+        self.backward(dZ)
+        dW, rows = self.grads["W"], self.rows_used()
+        return [
+            Term("dz", "", dZ, Role.OUTPUT_GRADIENT),
+            Term("k", "", rows, Role.INDEX, "the rows the batch looked up"),
+            Term("∂L/∂W[k]", "Σ dz over the positions whose index is k", dW[..., rows, :], Role.WEIGHT_GRADIENT_ENTRY,
+                 param="W"),
+            Term("∂L/∂W", "", dW, Role.WEIGHT_GRADIENT, "zero in every row not looked up", param="W"),
+        ]  # fmt: skip
 
     def check_indices(self, X: Any) -> np.ndarray:
         """X as integer indices in [0, n_tokens); TypeError for floats, ValueError naming the first bad index."""

@@ -8,6 +8,7 @@ import numpy as np
 
 from .base import Layer, check_input
 from .spec import SIZE, Arg, Param
+from .terms import Role, Term
 
 
 class PReLU(Layer):
@@ -70,3 +71,23 @@ class PReLU(Layer):
         da = per_value.sum(axis=over)
         self.grads["a"][...] = da.reshape(self.grads["a"].shape)
         return np.where(negative, dY * a, dY) if need_input_grad else None
+
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: x, the slopes a and y."""
+        X, _, _ = self.kept()
+        return [
+            Term("x", "", X, Role.INPUT),
+            Term("a", "", self.params["a"], Role.WEIGHT, "one slope per channel, or one shared", param="a"),
+            Term("y", "x where x > 0, else a·x", self.forward(X, keep=False), Role.OUTPUT),
+        ]
+
+    def backward_terms(self, dY: np.ndarray) -> list[Term]:
+        """dy, f'(x), ∂L/∂a and dx for the last kept forward (filling the gradients as ``backward`` does)."""
+        X, a, negative = self._cached(dY)
+        dX = self.backward(dY)
+        return [
+            Term("dy", "", dY, Role.OUTPUT_GRADIENT),
+            Term("f'(x)", "1 where x > 0, else a", np.where(negative, a, 1).astype(X.dtype), Role.LOCAL_DERIVATIVE),
+            Term("∂L/∂a", "Σ dy ∘ x where x ≤ 0, per channel", self.grads["a"], Role.WEIGHT_GRADIENT, param="a"),
+            Term("dx", "dy ∘ f'(x)", dX, Role.INPUT_GRADIENT),
+        ]
