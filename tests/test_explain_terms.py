@@ -14,30 +14,7 @@ from chainrule.explain.html.data import explanation_data
 from chainrule.layers import Activation
 from chainrule.layers.terms import BACKWARD_ROLES, FORWARD_ROLES, Role, Term, as_terms, the, with_role
 
-# a small example of each layer kind that is not an activation: (the layer, one input sample's shape)
-EXAMPLES = {
-    "Dense": (lambda: cr.Dense(3, 2), (3,)),
-    "Conv1D": (lambda: cr.Conv1D(2, 3, 3, padding=1), (2, 5)),
-    "MaxPool1D": (lambda: cr.MaxPool1D(2), (2, 6)),
-    "AvgPool1D": (lambda: cr.AvgPool1D(3, stride=1), (2, 5)),
-    "GlobalAvgPool1D": (lambda: cr.GlobalAvgPool1D(), (2, 4)),
-    "Flatten": (lambda: cr.Flatten(), (2, 3)),
-    "Dropout": (lambda: cr.Dropout(0.5), (4,)),
-    "BatchNorm": (lambda: cr.BatchNorm(3), (3,)),
-    "LayerNorm": (lambda: cr.LayerNorm(3), (3,)),
-    "Residual": (lambda: cr.Residual(cr.Dense(3, 3), cr.Tanh()), (3,)),
-}
 KINDS = sorted(name for name, cls in cr.Layer.registry.items() if cls.__module__.startswith("chainrule."))
-
-
-def example(name: str):
-    cls = cr.Layer.registry[name]
-    if issubclass(cls, Activation):
-        return cls(), (3,)
-    if name not in EXAMPLES:
-        pytest.fail(f"{name} has no example in EXAMPLES here; add one so its terms are checked.")
-    make, shape = EXAMPLES[name]
-    return make(), shape
 
 
 def same_numbers(a: np.ndarray, b: np.ndarray) -> bool:
@@ -48,10 +25,11 @@ def same_numbers(a: np.ndarray, b: np.ndarray) -> bool:
 
 @pytest.mark.parametrize("name", KINDS)
 def test_every_layer_kind_gives_terms_with_known_roles(name):
-    layer, shape = example(name)
+    layer, shape = cr.Layer.registry[name].example()
     layer.build(shape, None)
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(4, *shape))
+    index = layer.input_kind == "index"  # integer indices: 0 and 1 fit any table of the examples
+    X = rng.integers(0, 2, size=(4, *shape)) if index else rng.normal(size=(4, *shape))
     Y = layer.forward(X)
     dY = rng.normal(size=Y.shape)
     forward, backward = layer.forward_terms(), layer.backward_terms(dY)
@@ -212,3 +190,31 @@ def test_the_dense_networks_block_view_reads_its_numbers_by_role(monkeypatch):
     ex = explained()
     assert ex.to_text() == plain.to_text() and ex.to_markdown() == plain.to_markdown()
     assert explanation_data(ex) == explanation_data(plain)
+
+
+# --------------------------------------------------------------- Embedding and PReLU explained, by hand
+def test_embedding_lists_the_rows_that_received_gradient_with_their_numbers():
+    table = np.array([[0.5, -1.0], [0.0, 0.0], [0.0, 0.0], [2.0, 1.0], [0.0, 0.0]])
+    model = cr.Sequential(cr.Embedding(5, 2, W=table), cr.Dense(2, 1, W=[[1.0], [2.0]], b=[0.0]))
+    ex = cr.explain(model, np.array([0, 3, 3]), np.array([[1.0], [0.0], [2.0]]), "mse")
+    # ŷ = W[x]·(1, 2) = −1.5, 4, 4;  ∂L/∂ŷ = 2/3·(ŷ − y) = −5/3, 8/3, 4/3;  dz = ∂L/∂ŷ·(1, 2) per sample;
+    # row 0 gets sample 0's dz, row 3 the sum of samples 1 and 2: (8/3 + 4/3)·(1, 2) = (4, 8)
+    backward = ex.layers[0].backward_terms
+    assert the(backward, Role.INDEX).array.tolist() == [0, 3]
+    np.testing.assert_allclose(the(backward, Role.WEIGHT_GRADIENT_ENTRY).array, [[-5 / 3, -10 / 3], [4.0, 8.0]])
+    text = ex.to_text()
+    assert "x (token indices) = [0  3  3]" in text and "k (the rows the batch looked up) = [0  3]" in text
+    assert "∂L/∂W[k] = Σ dz over the positions whose index is k =\n      [-1.66667  -3.33333]\n      [ 4.00000" in text
+    assert ex.gradcheck_passed
+
+
+def test_prelu_shows_its_slope_and_its_gradient():
+    model = cr.Sequential(cr.PReLU(), input_shape=(2,))
+    ex = cr.explain(model, np.array([[-2.0, 3.0]]), np.array([[0.0, 0.0]]), "sse")
+    # a = 0.25: y = (−0.5, 3);  sse: ∂L/∂y = y − 0 (one sample);  f'(x) = (a, 1);  ∂L/∂a = dy·x where x ≤ 0 = −0.5·−2
+    forward, backward = ex.layers[0].forward_terms, ex.layers[0].backward_terms
+    np.testing.assert_allclose(the(forward, Role.OUTPUT).array, [[-0.5, 3.0]])
+    np.testing.assert_allclose(the(backward, Role.LOCAL_DERIVATIVE).array, [[0.25, 1.0]])
+    np.testing.assert_allclose(the(backward, Role.WEIGHT_GRADIENT).array, [1.0])
+    np.testing.assert_allclose(the(backward, Role.INPUT_GRADIENT).array, [[-0.125, 3.0]])
+    assert "∂L/∂a = Σ dy ∘ x where x ≤ 0, per channel = [1.00000]" in ex.to_text()

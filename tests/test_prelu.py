@@ -79,4 +79,5 @@ def test_explain_writes_the_slopes_and_their_gradient_by_hand():
     model = cr.Sequential(cr.Dense(2, 2, W=np.eye(2), b=[0.0, 0.0]), layer, cr.Dense(2, 1, W=[[1.0], [1.0]], b=[0.0]))
     text = str(cr.explain(model, np.array([[-2.0, 3.0]]), np.array([[0.0]]), "mse"))
     # by hand: y = (−1, 3), ŷ = 2, ∂L/∂ŷ = 2·(2 − 0) = 4, ∂L/∂y = (4, 4), ∂L/∂a = 4·(−2) = −8
-    assert "a (slope below zero)" in text and "∂L/∂a = Σ ∂L/∂y·x where x ≤ 0 = [-8.00000]" in text
+    assert "a (one slope per channel, or one shared)" in text
+    assert "∂L/∂a = Σ dy ∘ x where x ≤ 0, per channel = [-8.00000]" in text

@@ -85,7 +85,10 @@ def residual_label(loss: LossStep) -> str:
 
 
 def num(x: float, precision: int = 5) -> str:
-    """A number to ``precision`` decimals, or in e-notation when very small or large."""
+    """A number to ``precision`` decimals, or in e-notation when very small or large; an index (an entry of
+    an integer array: a max-pool's winner, a token) as the integer it is."""
+    if isinstance(x, np.integer):
+        return str(int(x))
     x = float(x)
     if x != 0 and not 10.0 ** -(precision - 2) <= abs(x) < 1e6:
         return f"{x:.{max(precision - 2, 1)}e}"

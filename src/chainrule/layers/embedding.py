@@ -61,6 +61,30 @@ class Embedding(Layer):
         np.add.at(dW, rows if self.n_models is None else (slice(None), rows), flat)  # repeated rows add up
         return None
 
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: the indices x, the table W and z = W[x], each index's row."""
+        X = self.kept()
+        return [
+            Term("x", "", X, Role.INPUT, "token indices"),
+            Term("W", "", self.params["W"], Role.WEIGHT, param="W"),
+            Term("z", "W[x]", self.forward(X, keep=False), Role.OUTPUT, "each index's row"),
+        ]
+
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
+        """dz, the rows the batch looked up with their gradients (every other row's is zero), and ∂L/∂W.
+
+        Fills the gradients as ``backward`` does.
+        """
+        self.backward(dZ)
+        dW, rows = self.grads["W"], self.rows_used()
+        return [
+            Term("dz", "", dZ, Role.OUTPUT_GRADIENT),
+            Term("k", "", rows, Role.INDEX, "the rows the batch looked up"),
+            Term("∂L/∂W[k]", "Σ dz over the positions whose index is k", dW[..., rows, :], Role.WEIGHT_GRADIENT_ENTRY,
+                 param="W"),
+            Term("∂L/∂W", "", dW, Role.WEIGHT_GRADIENT, "zero in every row not looked up", param="W"),
+        ]  # fmt: skip
+
     def check_indices(self, X: Any) -> np.ndarray:
         """X as integer indices in [0, n_tokens); TypeError for floats, ValueError naming the first bad index."""
         X = check_indices(self, X)
@@ -78,25 +102,3 @@ class Embedding(Layer):
         """The table rows the last kept forward looked up (the only rows whose gradient can be non-zero)."""
         X = self.kept()
         return np.unique(X)
-
-    def forward_terms(self) -> list[Term]:
-        """The indices, the table and the looked-up rows."""
-        X, W = self.kept(), self.params["W"]
-        Z = W[X] if self.n_models is None else W[:, X[0]]
-        return [Term("x", "", X, Role.INPUT, "integer indices: no gradient flows to them"),
-                Term("W", "", W, Role.WEIGHT, param="W"), Term("z", "W[x]", Z, Role.OUTPUT, "row x of W")]  # fmt: skip
-
-    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
-        """dZ, dW, and each looked-up row's gradient as the sum of dZ over the positions that read it."""
-        self.backward(dZ)
-        X, dW = self.kept(), self.grads["W"]
-        counts = np.bincount(np.asarray(X).reshape(-1), minlength=self.n_tokens)
-        rows = [Term(f"∂L/∂W[{k}]", f"Σ ∂L/∂z where x = {k} ({counts[k]}×)", dW[..., k, :],
-                     Role.WEIGHT_GRADIENT_ENTRY, param="W") for k in self.rows_used()[:MAX_ROWS_SHOWN]]  # fmt: skip
-        unseen = self.n_tokens - len(self.rows_used())
-        return [Term("∂L/∂z", "", dZ, Role.OUTPUT_GRADIENT),
-                Term("∂L/∂W", "rows scattered and added", dW, Role.WEIGHT_GRADIENT, f"{unseen} rows unseen: 0", "W"),
-                *rows]  # fmt: skip
-
-
-MAX_ROWS_SHOWN = 16  # the looked-up rows whose gradients explain writes out one by one

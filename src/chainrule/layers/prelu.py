@@ -73,17 +73,21 @@ class PReLU(Layer):
         return np.where(negative, dY * a, dY) if need_input_grad else None
 
     def forward_terms(self) -> list[Term]:
-        """x, the slopes a and y."""
-        X, a, negative = self.kept()
-        return [Term("x", "", X, Role.INPUT), Term("a", "", self.params["a"], Role.WEIGHT, "slope below zero", "a"),
-                Term("y", "x where x > 0, else a·x", np.where(negative, a * X, X), Role.OUTPUT)]  # fmt: skip
+        """The last kept forward: x, the slopes a and y."""
+        X, _, _ = self.kept()
+        return [
+            Term("x", "", X, Role.INPUT),
+            Term("a", "", self.params["a"], Role.WEIGHT, "one slope per channel, or one shared", param="a"),
+            Term("y", "x where x > 0, else a·x", self.forward(X, keep=False), Role.OUTPUT),
+        ]
 
     def backward_terms(self, dY: np.ndarray) -> list[Term]:
-        """dy, the local derivative, da and dx."""
+        """dy, f'(x), ∂L/∂a and dx for the last kept forward (filling the gradients as ``backward`` does)."""
         X, a, negative = self._cached(dY)
         dX = self.backward(dY)
-        local = np.where(negative, a, 1).astype(X.dtype)
-        return [Term("∂L/∂y", "", dY, Role.OUTPUT_GRADIENT),
-                Term("∂y/∂x", "1 where x > 0, else a", local, Role.LOCAL_DERIVATIVE),
-                Term("∂L/∂a", "Σ ∂L/∂y·x where x ≤ 0", self.grads["a"], Role.WEIGHT_GRADIENT, param="a"),
-                Term("∂L/∂x", "∂L/∂y ∘ ∂y/∂x", dX, Role.INPUT_GRADIENT)]  # fmt: skip
+        return [
+            Term("dy", "", dY, Role.OUTPUT_GRADIENT),
+            Term("f'(x)", "1 where x > 0, else a", np.where(negative, a, 1).astype(X.dtype), Role.LOCAL_DERIVATIVE),
+            Term("∂L/∂a", "Σ dy ∘ x where x ≤ 0, per channel", self.grads["a"], Role.WEIGHT_GRADIENT, param="a"),
+            Term("dx", "dy ∘ f'(x)", dX, Role.INPUT_GRADIENT),
+        ]

@@ -28,12 +28,13 @@ class Role(str, Enum):
     MASK = "mask"  # which entries pass: Dropout's m
     WINNER = "per-window winner"  # which element of each window won (max-pooling's j*)
     INTERMEDIATE = "intermediate"  # a value on the way from input to output: x̂, the kernel's windows X̂
+    INDEX = "index"  # positions a term points at: the table rows an Embedding's batch looked up
     # backward
     OUTPUT_GRADIENT = "output gradient"  # ∂L/∂output, what the layer above passed down
     INPUT_GRADIENT = "input gradient"  # ∂L/∂input, what the layer passes down
     WEIGHT_GRADIENT = "weight gradient"  # ∂L/∂W, ∂L/∂γ
     BIAS_GRADIENT = "bias gradient"  # ∂L/∂b, ∂L/∂β
-    WEIGHT_GRADIENT_ENTRY = "weight gradient entry"  # one weight's gradient written out as its sum
+    WEIGHT_GRADIENT_ENTRY = "weight gradient entry"  # part of ∂L/∂W on its own: a kernel weight's sum, a table row
     LOCAL_DERIVATIVE = "local derivative"  # f'(z), the factor the chain rule multiplies by
     INTERMEDIATE_GRADIENT = "intermediate gradient"  # ∂L/∂(an intermediate): dx̂, a window's share
     # either
@@ -48,10 +49,10 @@ class Role(str, Enum):
 
 
 FORWARD_ROLES = frozenset({Role.INPUT, Role.OUTPUT, Role.WEIGHT, Role.BIAS, Role.STATISTIC, Role.CONSTANT,
-                           Role.MASK, Role.WINNER, Role.INTERMEDIATE, Role.PATH})  # fmt: skip
+                           Role.MASK, Role.WINNER, Role.INTERMEDIATE, Role.INDEX, Role.PATH})  # fmt: skip
 BACKWARD_ROLES = frozenset({Role.OUTPUT_GRADIENT, Role.INPUT_GRADIENT, Role.WEIGHT_GRADIENT, Role.BIAS_GRADIENT,
                             Role.WEIGHT_GRADIENT_ENTRY, Role.LOCAL_DERIVATIVE, Role.INTERMEDIATE_GRADIENT,
-                            Role.PATH})  # fmt: skip
+                            Role.INDEX, Role.PATH})  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)

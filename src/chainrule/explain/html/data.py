@@ -59,9 +59,15 @@ def drawable(sizes: Sequence[int]) -> bool:
     return max(sizes) <= MAX_DRAWN_UNITS and edges <= MAX_DRAWN_EDGES
 
 
+def as_numbers(a: Any) -> np.ndarray:
+    """An array of floats, or of integers where it holds indices (``num`` writes those as integers)."""
+    a = np.asarray(a)
+    return a if a.dtype.kind in "iu" else a.astype(float)
+
+
 def strings(a: Any, precision: int) -> list:
-    """An array as nested lists of ``num`` strings (1-D stays 1-D)."""
-    a = np.asarray(a, dtype=float)
+    """An array as nested lists of ``num`` strings (1-D stays 1-D; integers stay integers)."""
+    a = as_numbers(a)
     if a.ndim == 0:
         return [num(a, precision)]
     if a.ndim == 1:
@@ -71,7 +77,7 @@ def strings(a: Any, precision: int) -> list:
 
 def listed(a: Any, precision: int, drawn: bool) -> list | str:
     """Every entry (drawn networks, or arrays small enough for the text), else the text's one-line summary."""
-    a = np.asarray(a, dtype=float)
+    a = as_numbers(a)
     if drawn or a.size <= MAX_SHOWN_ENTRIES:
         return strings(a, precision)
     return summary(a)
