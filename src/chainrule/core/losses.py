@@ -23,15 +23,11 @@ element, which is exact and cannot overflow. A model whose last layer is
 already a Sigmoid or Softmax would squash twice, and ``chainrule.core.objective``
 refuses that pair.
 
-The two losses on probabilities name the activation that cancels their
-denominator (``fuses``). When a model ends in it, the pair is one fused step
-of the backward path: ``value_and_grad(P, Y, logits=Z)`` gives ∂L/∂z of the
-activation's input, (p − y)/n, and the value computed from the logits z. That
-is the exact gradient of the loss on σ(z) or softmax(z); the product ∂L/∂p ·
-∂p/∂z taken step by step equals it up to rounding but vanishes where p rounds
-to 0 or 1 (the clipped log has no slope there), while p − y does not, and the
-value from z keeps growing there as the loss does, where one from the clipped p
-would stop at −log ε.
+The two losses on probabilities name the activation that cancels their denominator (``fuses``). When a
+model ends in it, the pair is one fused step of the backward path: ``value_and_grad(P, Y, logits=Z)`` gives
+∂L/∂z = (p − y)/n and the value computed from z. The product ∂L/∂p · ∂p/∂z taken step by step equals it up
+to rounding but vanishes where p rounds to 0 or 1 (the clipped log has no slope there), while p − y does
+not; the value from z keeps growing there, where one from the clipped p would stop at −log ε.
 """
 
 from __future__ import annotations

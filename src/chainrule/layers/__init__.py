@@ -1,7 +1,9 @@
 """Layers: the protocol (``base``) and one module per family, the activations included."""
 
 from .activations import Activation
-from .base import Buffers, Layer, bad_input, bind, build_chain, check_input, check_layers
+from .base import Layer
+from .chain import Buffers, bind, build_chain, check_layers
+from .checks import bad_input, check_input
 from .conv import Conv1D
 from .dense import Dense
 from .dropout import Dropout

@@ -19,7 +19,8 @@ import numpy as np
 from .._math import sigmoid, softmax
 from .._special import logistic, normal_cdf, normal_pdf
 from .._validate import lookup
-from .base import Layer, check_input
+from .base import Layer
+from .checks import check_input
 from .spec import NON_NEGATIVE, Arg
 from .terms import Role, Term
 

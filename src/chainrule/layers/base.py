@@ -9,15 +9,14 @@ Aᵀ·δ. Nothing else changes.
 
 from __future__ import annotations
 
-import math
 import weakref
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from . import initializers
+from .checks import check_given
 from .spec import REQUIRED, Arg, Param, State, checked
 
 
@@ -334,170 +333,9 @@ class Layer:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-def check_layers(layers: Any) -> list[Layer]:
-    """``layers`` as a list, checked: at least one, each a Layer, none twice."""
-    if not layers:
-        raise ValueError("a model needs at least one layer, e.g. Sequential(Dense(2, 1)).")
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            raise TypeError(f"layer {i} is {layer!r}, not a chainrule Layer.")
-    if len({id(layer) for layer in layers}) != len(layers):
-        raise ValueError("the same layer object appears twice; build a separate layer for each position.")
-    return list(layers)
-
-
-def build_chain(
-    layers: list[Layer], n_models: int | None, input_shape: tuple[int, ...] | None = None, source: str = ""
-) -> tuple[tuple[int, ...] | None, tuple[int, ...] | None]:
-    """Build ``layers`` in order (see ``Layer.build``); return the model's input and output sample shapes.
-
-    The input shape is ``input_shape`` (from ``source``, e.g. "the data", for the messages), or the one the
-    first layer fixes by itself (Dense's (n_in,)), looking through leading layers that keep any shape
-    (activations, Dropout). Where no layer fixes it (a CNN), nothing is built and (None, None) returned:
-    the model builds at its first batch. Where two neighbours do not fit, the ValueError names both layers
-    and the shape that passes between them.
-    """
-    if input_shape is None:
-        for layer in layers:
-            if layer.input_shape is not None or not layer.keeps_shape:
-                input_shape = layer.input_shape
-                break
-        if input_shape is None:
-            return None, None
-    shape = in_shape = tuple(int(d) for d in input_shape)
-    for i, layer in enumerate(layers):
-        try:
-            shape = layer.build(shape, n_models)
-        except ValueError as e:
-            for built in layers[:i]:  # nothing stays half-built
-                built.in_shape = built.out_shape = None
-            before = f"the layer before it, {layers[i - 1]!r}" if i else f"the model's input{source}"
-            raise ValueError(f"layer {i}, {layer!r}, does not fit {before}: {e}") from None
-    return in_shape, shape
-
-
-@dataclass
-class Buffers:
-    """A model's flat buffers: parameters, their gradients, and the untrained state, each (P,) or (n_models, P)."""
-
-    params: np.ndarray
-    grads: np.ndarray
-    state: np.ndarray
-
-
-def bind(
-    layers: list[Layer], owner: Any, dtype: np.dtype, n_models: int | None = None
-) -> tuple[Buffers, list[set[str]]]:
-    """Give every layer views into one flat parameter buffer, one gradient buffer and one state buffer.
-
-    With ``n_models`` the buffers are (n_models, P) and every view gains that
-    leading axis. Values somebody set (see ``Layer.user_set``) are copied in
-    (to every model of a stack); every layer is checked before any is
-    changed; state starts from ``reset_state``. Returns the buffers and, per
-    layer, the names of the parameters still to be drawn.
-    """
-    lead = () if n_models is None else (n_models,)
-    param_shapes = [layer.param_shapes() for layer in layers]
-    state_shapes = [layer.state_shapes() for layer in layers]
-    buffers = Buffers(*(_flat(param_shapes, lead, dtype) for _ in range(2)), _flat(state_shapes, lead, dtype))
-    params, grads = _views(buffers.params, param_shapes, lead), _views(buffers.grads, param_shapes, lead)
-    states = _views(buffers.state, state_shapes, lead)
-    for layer in layers:
-        layer.check_adoptable(owner)
-    unset = []
-    for layer, p, g, st in zip(layers, params, grads, states):
-        kept = layer.adopt(owner, p, g)
-        for name, value in kept.items():
-            p[name][...] = value
-        old, layer.state = layer.state, st
-        layer.reset_state()
-        for name, value in old.items():  # state the layer already held (an unpickled model's) is kept
-            if name in st and np.shape(value) == st[name].shape:
-                st[name][...] = value
-        unset.append(set(p) - set(kept))
-    return buffers, unset
-
-
-def _flat(shapes: list[dict[str, tuple[int, ...]]], lead: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    return np.zeros((*lead, sum(math.prod(s) for layer_shapes in shapes for s in layer_shapes.values())), dtype)
-
-
-def _views(flat: np.ndarray, shapes: list[dict[str, tuple[int, ...]]], lead: tuple[int, ...]) -> list[dict]:
-    """Per layer, name -> a view of ``flat`` with that shape (and the lead axes), in layer order."""
-    offset, views = 0, []
-    for layer_shapes in shapes:
-        views.append({})
-        for name, shape in layer_shapes.items():
-            size = math.prod(shape)
-            views[-1][name] = flat[..., offset : offset + size].reshape(*lead, *shape)
-            offset += size
-    return views
-
-
 UNOWNED_DRAWS = np.random.default_rng()  # what a layer not yet in a model draws from (a model draws afresh)
 
 
 def _same(a: Any, b: np.ndarray) -> bool:
     a = np.asarray(a)
     return a.shape == b.shape and bool(np.array_equal(a, b))
-
-
-def check_input(layer: Layer, X: Any) -> None:
-    """Raise a clear error unless X is a float array holding samples of the layer's input shape.
-
-    The shape is the one ``build`` fixed (or the layer's own ``input_shape`` before that; with neither, any
-    float array of at least two axes passes), behind the batch axis and, in an Ensemble, the model axis.
-    """
-    sample = layer.in_shape
-    if sample is None:
-        sample = layer.input_shape
-    if X.__class__ is not np.ndarray and not isinstance(X, np.ndarray) or X.dtype.kind != "f":
-        raise bad_input(layer, X)
-    if sample is None:
-        if X.ndim < 2:
-            raise bad_input(layer, X)
-    elif X.shape[-len(sample) :] != sample or X.ndim != len(sample) + (1 if layer.n_models is None else 2):
-        raise bad_input(layer, X)
-
-
-def check_indices(layer: Layer, X: Any, name: str = "X") -> np.ndarray:
-    """X as an integer array of indices for a layer whose ``input_kind`` is "index"; TypeError naming the layer.
-
-    Floats are refused even where they hold whole numbers: an index computed in floating point may have
-    rounded, and silently truncating it would look up the wrong row.
-    """
-    A = np.asarray(X)
-    if A.dtype.kind not in "iu":
-        what = f"{A.dtype} values" if A.dtype.kind != "O" else "objects"
-        raise TypeError(
-            f"{layer!r} takes integer indices; {name} holds {what}. "
-            f"Pass an integer array, e.g. {name}.astype(np.int64) if its values are whole numbers."
-        )
-    return A
-
-
-def bad_input(layer: Layer, X: Any) -> Exception:
-    """The error for an input that is not a float array of the layer's input shape."""
-    if not isinstance(X, np.ndarray):
-        return TypeError(
-            f"{layer!r}.forward needs a NumPy array; received {type(X).__name__}. "
-            "Convert it first, e.g. np.asarray(X, dtype=np.float64)."
-        )
-    if X.dtype.kind != "f":
-        return TypeError(f"{layer!r} got input of dtype {X.dtype}; it needs floats, e.g. X.astype(np.float64).")
-    sample = layer.in_shape or layer.input_shape
-    inner = ", ".join(map(str, sample)) if sample is not None else "n_features"
-    lead = "n_models, " if layer.n_models is not None else ""
-    return ValueError(f"{layer!r} got input of shape {X.shape}; it expects ({lead}n_samples, {inner}).")
-
-
-def check_given(layer: str, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """A parameter value a user gave, checked: real numbers, the expected shape, finite."""
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{layer} got {name} of dtype {arr.dtype}; it needs real numbers of shape {shape}.")
-    if arr.shape != shape:
-        raise ValueError(f"{layer} got {name} of shape {arr.shape}; expected {shape}.")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{layer} got {name} containing NaN or infinity; it needs finite numbers of shape {shape}.")
-    return arr.astype(np.float64)

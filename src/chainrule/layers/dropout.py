@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Layer, check_input
+from .base import Layer
+from .checks import check_input
 from .spec import RATE, Arg
 from .terms import Role, Term
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer, check_indices
+from .base import Layer
+from .checks import check_indices
 from .spec import INIT, SIZE, Arg, Param
 from .terms import Role, Term
 

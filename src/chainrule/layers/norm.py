@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer, check_input
+from .base import Layer
+from .checks import check_input
 from .spec import POSITIVE, SIZE, UNIT, Arg, Param, State
 from .terms import Role, Term
 

@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from .activations import Tanh
-from .base import Layer, check_input
+from .base import Layer
+from .checks import check_input
 from .dense import Dense
 from .terms import Role, Term
 
