@@ -178,7 +178,8 @@ class Batches:
         self.size = self.n if size is None else min(size, self.n)
         self.shuffle = shuffle
         self.sparse = is_sparse(X)  # a scipy CSR X: each batch is densified as it is taken
-        self.full: tuple[Batch] = ((X.toarray() if self.sparse else X, Y, w),)
+        whole = X.toarray() if self.sparse and self.size == self.n else X  # a sparse X is dense only as one batch
+        self.full: tuple[Batch] = ((whole, Y, w),)
         if shuffle and self.size < self.n:
             self.Xbuf = np.empty((self.size, *X.shape[1:]), X.dtype)
             self.Ybuf = np.empty((self.size, *Y.shape[1:]), Y.dtype)

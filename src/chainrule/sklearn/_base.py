@@ -150,8 +150,8 @@ class _BaseMLP(HeldWeights, BaseEstimator):
         held = "model_" in self.__dict__ or "_held_W" in self.__dict__
         first = not held or (not self.warm_start and not incremental)
         X, y = validate_data(
-            self, X, y, reset=first, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32),
-            multi_output=True, y_numeric=self._y_numeric,
+            self, X, y, reset=first or "model_" not in self.__dict__, accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32), multi_output=True, y_numeric=self._y_numeric,
         )  # fmt: skip
         if first:
             dtype = np.dtype(self.dtype) if self.dtype is not None else X.dtype
@@ -206,7 +206,9 @@ class _BaseMLP(HeldWeights, BaseEstimator):
             )  # fmt: skip
         except DivergenceError as exc:
             if not early:
-                raise DivergenceError(f"{NON_FINITE} ({exc})", exc.epoch, exc.batch, exc.peak) from exc
+                where = f"The loss or the weights became NaN or infinite at epoch {exc.epoch}, batch {exc.batch}"
+                fix = "training stopped with the last good weights; lower learning_rate_init, or scale X and y."
+                raise DivergenceError(f"{NON_FINITE} {where}; {fix}", exc.epoch, exc.batch, exc.peak) from exc
             self._diverged_with_early_stopping(monitor, exc)
             history = None
         if history is not None and not incremental:
