@@ -24,6 +24,8 @@ LOSSES = {
     "SoftmaxCrossEntropy_onehot": (lambda: cr.SoftmaxCrossEntropy(), "logits", "onehot", 2),
     "CategoricalCrossEntropy": (lambda: cr.CategoricalCrossEntropy(), "softmax", "labels", 2),
     "CategoricalCrossEntropy_onehot": (lambda: cr.CategoricalCrossEntropy(), "softmax", "onehot", 2),
+    "MultilabelBCE": (lambda: cr.MultilabelBCE(), "logits", "binary", 1),
+    "PoissonDeviance": (lambda: cr.PoissonDeviance(), None, "counts", 1),
 }
 
 
@@ -42,6 +44,8 @@ def targets(rng, kind, n, k, dtype=np.float64):
         return rng.integers(0, 2, size=(n, k)).astype(dtype)
     if kind == "labels":
         return rng.integers(0, k, size=n)
+    if kind == "counts":
+        return rng.poisson(2.0, size=(n, k)).astype(dtype)
     return np.eye(k, dtype=dtype)[rng.integers(0, k, size=n)]
 
 

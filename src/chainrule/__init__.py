@@ -29,6 +29,7 @@ from .core.optimizers import (
     StepDecay,
     get_optimizer,
 )
+from .core.summed_losses import MultilabelBCE, PoissonDeviance
 from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
 from .io import ModelFileError, load
@@ -101,9 +102,11 @@ __all__ = [
     "MaxPool1D",
     "ModelCheckpoint",
     "ModelFileError",
+    "MultilabelBCE",
     "Objective",
     "Optimizer",
     "PReLU",
+    "PoissonDeviance",
     "RMSProp",
     "ReLU",
     "Replay",
