@@ -16,6 +16,9 @@ Rows, every contender alternated in one run on one thread, the fastest of 3 (``_
    least 10× faster than PyTorch.
 4. Memory over epochs: the engine's peak traced allocation (tracemalloc) over a 100-network fit of 50 and
    of 5,000 epochs, less the history's own (epochs × members floats). Target: flat (the same).
+5. One epoch of the default MNIST-1D CNN (``cr.cnn1d``: BatchNorm after each convolution; 4,000 random
+   signals, Adam, batch 100, float32) with BatchNorm's per-channel sums as products with vectors of ones
+   against the same epoch with NumPy's reduce over axes (0, 2).
 
 Every contender's losses are compared with the NumPy engine's before timing (that run is the warm-up).
 ``--quick`` keeps the rows and shrinks every size. Run alone with ``python -m benchmarks --only engine``.
@@ -41,8 +44,8 @@ from ._xor_peers import xor_layers
 from .xor import LR, X_XOR, Y_XOR
 from .xor import torch_runner as torch_xor
 
-FULL = {"nets": (100, 1_000), "epochs": 5_000, "single": 2_000, "memory": (50, 5_000), "repeats": 3}
-QUICK = {"nets": (10, 20), "epochs": 50, "single": 100, "memory": (5, 50), "repeats": 1}
+FULL = {"nets": (100, 1_000), "epochs": 5_000, "single": 2_000, "memory": (50, 5_000), "repeats": 3, "signals": 4_000}
+QUICK = {"nets": (10, 20), "epochs": 50, "single": 100, "memory": (5, 50), "repeats": 1, "signals": 200}
 
 
 def ensemble_runner(n_models: int, epochs: int, engine: str):
@@ -193,6 +196,45 @@ def memory(n_models: int, short: int, long: int) -> list[Row]:
     return [Row(f"16 memory, {n_models} XOR nets", "chainrule compiled", seconds, "epoch", long, note, b / a)]
 
 
+def _reduce_sums(X, over):
+    """BatchNorm's sums as NumPy's reduce over several axes at once (what ``norm._sums`` replaced)."""
+    return X.sum(axis=over, keepdims=True)
+
+
+def batchnorm_epoch(n: int, repeats: int) -> list[Row]:
+    """One epoch of the default MNIST-1D CNN (BatchNorm after each convolution, Adam, batch 100, float32): the
+    per-channel statistics as products with ones against the same epoch with NumPy's reduce over axes (0, 2)."""
+    from chainrule.layers import norm
+
+    from .cnn import CLASSES, LENGTH, make_data
+
+    X, y = make_data(n, "float32")
+    model = cr.cnn1d(LENGTH, CLASSES, seed=0, dtype="float32")
+    start = model.flat_params.copy()
+    products = norm._sums
+
+    def epoch(sums):
+        def run():
+            norm._sums = sums
+            try:
+                model.flat_params[...] = start
+                return model.fit(X, y, loss="softmax_cross_entropy", optimizer=cr.Adam(lr=1e-2), epochs=1,
+                                 batch_size=100, seed=0)["loss"]  # fmt: skip
+            finally:
+                norm._sums = products
+
+        return run
+
+    contenders = {"products": epoch(products), "reduce": epoch(_reduce_sums)}
+    first = {name: fn()[0] for name, fn in contenders.items()}
+    note = f"epoch losses {first['products']:.6f} and {first['reduce']:.6f}"
+    rounds = time_rounds(contenders, repeats, warmup=0)
+    ratio = best_ratio(rounds, "products", "reduce")
+    return [Row(f"16 MNIST-1D CNN with BatchNorm, {n:,} signals", f"chainrule, sums as {name}", min(ts), "epoch", 1,
+                note if name == "products" else "", None if name == "products" else ratio)
+            for name, ts in rounds.items()]  # fmt: skip
+
+
 def run(quick: bool = False, dtype: str = "float64") -> list[Row]:
     sizes = QUICK if quick else FULL
     rows = []
@@ -201,4 +243,5 @@ def run(quick: bool = False, dtype: str = "float64") -> list[Row]:
     rows += first_calls(sizes["nets"][0], sizes["epochs"], sizes["repeats"], cold=not quick)
     rows += one_net(sizes["single"], sizes["repeats"])
     rows += memory(sizes["nets"][0], *sizes["memory"])
+    rows += batchnorm_epoch(sizes["signals"], sizes["repeats"])
     return rows

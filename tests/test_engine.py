@@ -232,3 +232,47 @@ def test_large_layers_stay_on_numpy_under_auto(capsys):
     X = np.random.default_rng(0).normal(size=(8, 100))
     model.fit(X, X[:, 0], loss="mse", optimizer=cr.SGD(lr=0.01), epochs=1, verbose=1)
     assert "Dense(100, 100) is large" in capsys.readouterr().out
+
+
+def _ulps(mine: np.ndarray, theirs: np.ndarray) -> float:
+    """The largest difference in units in the last place of NumPy's result (equal values, infinities: 0)."""
+    same = (mine == theirs) | (np.isnan(mine) & np.isnan(theirs))
+    with np.errstate(invalid="ignore"):  # inf − inf where both are infinite: counted as equal above
+        gap = np.abs(mine - theirs) / np.spacing(np.abs(theirs))
+    return float(np.max(np.where(same, 0.0, gap)))
+
+
+def _over_array(f):
+    """f (a compiled scalar function) applied to each element of x, into out."""
+    from numba import njit
+
+    @njit
+    def apply(x, out):
+        for i in range(len(x)):
+            out[i] = f(x[i])
+
+    return apply
+
+
+def test_the_vectorised_exp_tanh_and_log1p_are_within_two_ulp_of_numpys_over_their_whole_range():
+    from chainrule.engine import _vmath
+
+    rng = np.random.default_rng(0)
+    specials = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-300, -1e-300, 5e-324])
+    x = np.concatenate([np.linspace(-746, 710, 400_001), rng.normal(size=100_000) * 30, specials])
+    out = np.empty_like(x)
+    _over_array(_vmath.exp)(x, out)
+    with np.errstate(over="ignore"):
+        theirs = np.exp(x)
+    tiny = ~(theirs >= np.finfo(float).tiny) & ~np.isnan(x)  # subnormal or zero results
+    assert _ulps(out[~tiny], theirs[~tiny]) <= 1
+    assert np.max(np.abs(out[tiny] - theirs[tiny])) <= 5e-324  # within one step of the subnormal grid
+    x = np.concatenate([np.linspace(-25, 25, 400_001), rng.normal(size=100_000), np.geomspace(1e-300, 0.6, 20_000),
+                        -np.geomspace(1e-300, 0.6, 20_000), specials])  # fmt: skip
+    out = np.empty_like(x)
+    _over_array(_vmath.tanh)(x, out)
+    assert _ulps(out, np.tanh(x)) <= 2
+    u = np.concatenate([np.linspace(0, 1, 400_001), np.geomspace(1e-320, 1, 100_000)])  # log1p(e^−|z|)'s range
+    out = np.empty_like(u)
+    _over_array(_vmath.log1p_unit)(u, out)
+    assert _ulps(out, np.log1p(u)) <= 2

@@ -22,7 +22,7 @@ from ._lanes import activate, chain, loss_row, softmax_loss_row
 
 
 # ------------------------------------------------------------------ one batch: forward, loss, backward
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _forward(X, rows, n, theta, offs, dims, acts, alphas, Z, A, exp_limit):
     """Z[l] = A[l−1]·W + b and A[l] = f(Z[l]) for every Dense layer l, on the n ``rows`` of X."""
     M = theta.shape[1]
@@ -48,7 +48,7 @@ def _forward(X, rows, n, theta, offs, dims, acts, alphas, Z, A, exp_limit):
                 activate(code, alpha, z, A[layer, s, j], exp_limit)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _loss(out, Y, rows, n, k, loss_code, count, scaled, eps, exp_limit, D, value, scratch):
     """Each member's loss of outputs ``out`` (n, k, M) into ``value``, its gradient into D (÷ count if ``scaled``).
 
@@ -73,7 +73,7 @@ def _loss(out, Y, rows, n, k, loss_code, count, scaled, eps, exp_limit, D, value
             value[m] /= c
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _backward(X, rows, n, theta, offs, dims, acts, alphas, Z, A, D, dA, grad):
     """Every layer's dW = Aᵀ·D and db = Σ D, last first, with D ← f'(z) ∘ (D·Wᵀ) between layers."""
     M = theta.shape[1]
@@ -116,7 +116,7 @@ def _backward(X, rows, n, theta, offs, dims, acts, alphas, Z, A, D, dA, grad):
 
 
 # ------------------------------------------------------------------ the optimiser step, member by member
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _transform(grad, theta, h, decay, any_decay, norms):
     """g ← g·min(1, clip_norm/‖g‖), clamped to ±clip_value, plus decay·w: as ``Optimizer.step`` rewrites g."""
     P, M = theta.shape
@@ -143,7 +143,7 @@ def _transform(grad, theta, h, decay, any_decay, norms):
                 grad[p, m] = grad[p, m] + T(decay[m]) * theta[p, m]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _step(theta, grad, slot1, slot2, active, lr, opt, t, h, mu):
     """One step of SGD (0), Adam (1) or RMSProp (2), as ``Optimizer._update``; a frozen lane keeps its values.
 
@@ -185,7 +185,7 @@ def _step(theta, grad, slot1, slot2, active, lr, opt, t, h, mu):
                     slot1[p, m], theta[p, m] = s2, w
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _flush(slot, tiny):
     """Zero the optimiser state below the dtype's smallest normal number (see ``Optimizer._flush_subnormals``)."""
     for p in range(slot.shape[0]):
@@ -194,7 +194,7 @@ def _flush(slot, tiny):
                 slot[p, m] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _freeze(m, theta, snapshot, slot1, slot2, active):
     for p in range(theta.shape[0]):
         theta[p, m] = snapshot[p, m]
@@ -204,7 +204,7 @@ def _freeze(m, theta, snapshot, slot1, slot2, active):
 
 
 # ------------------------------------------------------------------ the whole run
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def train(X, Y, orders, batch, lrs, theta, slot1, slot2, snapshot, active, div_key, losses, offs, dims, acts,
           alphas, codes, h, mu, decay, status):  # fmt: skip
     """Every epoch of ``losses`` (epochs, M), in the order ``orders[e]`` (or ``orders[0]`` for each): batches,

@@ -1,6 +1,8 @@
 """Elementwise work along one row of lanes (the members of an Ensemble): activations, their chain rule, losses.
 
-Each function chooses its formula once, outside the loop over lanes, so the loop body is the formula alone.
+Each function chooses its formula once, outside the loop over lanes, so the loop body is the formula alone, and
+tanh and exp are ``_vmath``'s, which vectorise; NumPy's division by zero (error_model="numpy") keeps the
+divisions free of Python's check, which would not.
 Every formula mirrors the NumPy class it stands for (``chainrule.layers.activations``, ``chainrule.core.
 losses``), operation by operation, in the dtype of its arrays: constants are cast to it, as NumPy casts a
 Python number. Activation codes are ``spec.ACTIVATIONS``; loss codes ``spec.LOSSES``.
@@ -12,10 +14,14 @@ import math
 
 from numba import njit
 
+from ._vmath import exp as lane_exp
+from ._vmath import log1p_unit as lane_log1p
+from ._vmath import tanh as lane_tanh
+
 _SQRT_2_OVER_PI = 0.7978845608028654
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _logistic(x):
     """σ(x) and σ(x)·(1 − σ(x)) from t = e^−|x|, as ``chainrule._special.logistic``."""
     T = type(x)
@@ -25,27 +31,21 @@ def _logistic(x):
     return s, t / u / u
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gelu_u(z):
     T = type(z)
     zc = min(max(z, T(-1000)), T(1000))
     return (zc * zc * T(0.044715) + T(1)) * zc * T(_SQRT_2_OVER_PI)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _logaddexp0(z):
-    """log(e⁰ + eᶻ), as NumPy's logaddexp(0, z) computes it."""
-    T = type(z)
-    if z == 0:
-        return T(0.6931471805599453)
-    if z > 0:
-        return z + math.log1p(math.exp(-z))
-    if z <= 0:
-        return math.log1p(math.exp(z))
-    return z
+    """log(e⁰ + eᶻ) = max(z, 0) + log1p(e^−|z|), as NumPy's logaddexp(0, z) computes it."""
+    x = float(z)
+    return type(z)(max(x, 0.0) + lane_log1p(lane_exp(-abs(x))) if x == x else x)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def activate(code, alpha, z, a, exp_limit):
     """a = f(z) along a row of lanes, for activation ``code``."""
     T = z.dtype.type
@@ -53,10 +53,10 @@ def activate(code, alpha, z, a, exp_limit):
     M = len(z)
     if code == 1:
         for m in range(M):
-            a[m] = math.tanh(z[m])
+            a[m] = lane_tanh(float(z[m]))
     elif code == 2:
         for m in range(M):
-            a[m] = T(1) / (math.exp(min(-z[m], lim)) + T(1))
+            a[m] = T(1) / (T(lane_exp(float(min(-z[m], lim)))) + T(1))
     elif code == 3:
         for m in range(M):
             a[m] = z[m] if z[m] > 0 or z[m] != z[m] else T(0)
@@ -82,7 +82,7 @@ def activate(code, alpha, z, a, exp_limit):
         a[:] = z
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def chain(code, alpha, dA, z, a, dZ):
     """dZ = dA ∘ f'(z) along a row of lanes (dZ may be dA itself), as activation ``code``'s ``chain``."""
     T = z.dtype.type
@@ -125,7 +125,7 @@ def chain(code, alpha, dA, z, a, dZ):
         dZ[:] = dA
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loss_row(code, out, t, eps, exp_limit, d, value):
     """One output's loss per lane, added to ``value``, and its gradient into d (losses 0–3: sse, mse, bce on
     probabilities, bce from logits through σ), for target t."""
@@ -152,10 +152,10 @@ def loss_row(code, out, t, eps, exp_limit, d, value):
         for m in range(M):
             o = out[m]
             value[m] += _logaddexp0(o) - t * o
-            d[m] = T(1) / (math.exp(min(-o, lim)) + T(1)) - t
+            d[m] = T(1) / (T(lane_exp(float(min(-o, lim)))) + T(1)) - t
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def softmax_loss_row(out, y, d, value, top, total):
     """Cross-entropy from logits ``out`` (k, M) of one sample, rows y (k,): value += −Σⱼ yⱼ·log softmax(z)ⱼ per
     lane, and d (k, M) = softmax(z)·Σⱼyⱼ − y, as ``chainrule.core.losses._cross_entropy_from_logits``."""

@@ -61,8 +61,8 @@ class _Normalization(Layer):
         dXhat = dY * gamma
         paths = [dXhat * inv_std]
         if over_stats is not None:  # statistics of this batch: x reaches the loss through them too
-            paths.append(-dXhat.mean(axis=over_stats, keepdims=True) * inv_std)
-            paths.append(-Xhat * (dXhat * Xhat).mean(axis=over_stats, keepdims=True) * inv_std)
+            paths.append(-_mean(dXhat, over_stats) * inv_std)
+            paths.append(-Xhat * _mean(dXhat * Xhat, over_stats) * inv_std)
         return self._param_sum(dY * Xhat), self._param_sum(dY), dXhat, paths
 
     def backward_terms(self, dY: np.ndarray) -> list[Term]:
@@ -146,9 +146,9 @@ class BatchNorm(_Normalization):
                     f"{self!r} in training mode needs more than one value per channel for its batch statistics; "
                     f"received input of shape {X.shape}. Use batches of 2 samples or more, or inference mode."
                 )
-            mu = X.mean(axis=over, keepdims=True)
+            mu = _mean(X, over)
             Xc = X - mu
-            var = (Xc * Xc).mean(axis=over, keepdims=True)
+            var = _mean(Xc * Xc, over)
             self._update_running(mu, var, over, m)
         else:
             mu, var = per_channel(self.state["running_mean"]), per_channel(self.state["running_var"])
@@ -184,7 +184,8 @@ class BatchNorm(_Normalization):
         return (b,) if len(sample) == 1 else (b, b + 2)
 
     def _param_sum(self, values: np.ndarray) -> np.ndarray:
-        return values.sum(axis=self._over(values))
+        over = self._over(values)
+        return _sums(values, over).squeeze(axis=over)
 
 
 class LayerNorm(_Normalization):
@@ -241,3 +242,23 @@ def _first(values: np.ndarray, bad: np.ndarray) -> str:
     """The first value where ``bad`` holds, and where: "-1.5 at index (3,)"."""
     where = tuple(int(i) for i in np.argwhere(bad)[0])
     return f"{values[where]} at index {where}"
+
+
+def _sums(X: np.ndarray, over: tuple[int, ...]) -> np.ndarray:
+    """Σ over the axes ``over`` (kept with size 1), each as a product with a vector of ones.
+
+    1ᵀ·X is one BLAS pass over X in memory order, where NumPy's reduce over the batch and length axes at once
+    walks X with strides: ten to thirty times slower at BatchNorm's shapes (benchmarks/NOTES.md).
+    """
+    X = np.ascontiguousarray(X)
+    for axis in sorted((a % X.ndim for a in over), reverse=True):
+        pre, size, post = math.prod(X.shape[:axis]), X.shape[axis], math.prod(X.shape[axis + 1 :])
+        ones = np.ones(size, X.dtype)
+        flat = X.reshape(pre, size) @ ones if post == 1 else ones @ X.reshape(pre, size, post)
+        X = flat.reshape(*X.shape[:axis], 1, *X.shape[axis + 1 :])
+    return X
+
+
+def _mean(X: np.ndarray, over: tuple[int, ...]) -> np.ndarray:
+    """The mean over the axes ``over``, kept with size 1 (see ``_sums``)."""
+    return _sums(X, over) / math.prod(X.shape[a] for a in over)
