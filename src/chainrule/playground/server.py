@@ -81,7 +81,13 @@ class Tab:
         await self.send(await self.run(self._frame, paused))
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.socket.send_text(json.dumps(message, allow_nan=False))
+        try:
+            text = json.dumps(message, allow_nan=False)
+        except ValueError:  # NaN or infinity: JSON has no spelling for them, and the page no use
+            kind = message.get("type")
+            text = json.dumps({"type": "error", "message": f"a {kind} message held a NaN or infinite value and was "
+                               "not sent; press Reset, or lower the learning rate."})  # fmt: skip
+        await self.socket.send_text(text)
 
     async def error(self, text: str) -> None:
         await self.send({"type": "error", "message": text})
