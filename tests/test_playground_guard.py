@@ -136,6 +136,21 @@ def test_sigterm_stops_the_server_with_the_stopped_line():
     assert proc.returncode == 0 and out.strip().endswith("chainrule playground: stopped"), out
 
 
+def test_sigterm_stops_it_while_a_tab_trains():
+    client = pytest.importorskip("websockets.sync.client", reason="websockets is not installed")
+    port = free_port()
+    proc = start(port)
+    with client.connect(f"ws://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}") as ws:
+        ws.send(json.dumps({"type": "settings", "settings": {"dataset": "spirals", "layers": "8,8"}}))
+        ws.recv(timeout=10)
+        ws.send(json.dumps({"type": "play"}))
+        while json.loads(ws.recv(timeout=10))["epoch"] < 3:
+            pass
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and out.strip().endswith("chainrule playground: stopped"), out
+
+
 def test_without_websockets_the_command_says_so_in_one_line():
     code = ("import sys; sys.modules['websockets'] = None; from chainrule.cli import main; "
             f"sys.exit(main(['playground', '--port', '{free_port()}']))")  # fmt: skip
