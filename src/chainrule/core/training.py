@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import io
 from .._validate import check_fraction, check_positive_float, check_positive_int, check_same_length
+from ..engine import select as select_engine
 from ..metrics import get_metric
 from . import checkpoint
 from ._guard import Guard
@@ -49,6 +50,7 @@ def fit(
     sample_weight: Any = None,
     resume_from: str | os.PathLike | None = None,
     max_weight: float | None = 1e8,
+    engine: str = "auto",
 ) -> History:
     """Train for ``epochs`` passes over (X, y); return the per-epoch History.
 
@@ -78,9 +80,13 @@ def fit(
     loss is caught at its batch; weights that became NaN or infinite, or grew
     past ``max_weight`` in magnitude (None: no bound but the dtype's range),
     are caught at the end of the epoch.
+
+    ``engine`` picks what runs the epochs: "numpy", "compiled" (``chainrule.engine``: needs numba, and
+    refuses a model or option it does not cover) or "auto", the compiled engine where it covers the fit.
     """
     plan = prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validation_data, validation_split,
                    callbacks, seed, metrics, sample_weight, resume_from, max_weight)  # fmt: skip
+    compiled = select_engine(model, plan, engine, verbose)  # None: NumPy runs the epochs
     model.loss_, model.objective_, model.optimizer_ = plan.objective.loss, plan.objective, plan.optimizer
     guard = model.guard(plan.optimizer, plan.max_weight)
     guard.watch(plan.objective.l2, plan.batches.w)  # to name what made a loss NaN or infinite
@@ -92,7 +98,7 @@ def fit(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for i in range(plan.epochs):
             epoch = model.epochs_trained_
-            logs = run_epoch(model, plan, guard, epoch)
+            logs = run_epoch(model, plan, guard, epoch) if compiled is None else compiled(guard, epoch)
             if plan.validation is not None:
                 val_scores = scores(model, *plan.validation, plan.objective, plan.metrics)
                 logs.update({f"val_{k}": v for k, v in val_scores.items()})
