@@ -258,6 +258,7 @@ function playground() {
       frame(m);
       return;
     }
+    if (pending && pending.neurons && !m.neurons) Object.assign(m, { neurons: pending.neurons, step: pending.step });
     if (pending === null) requestAnimationFrame(() => {
       const latest = pending;
       pending = null;
@@ -283,10 +284,8 @@ function playground() {
         curveCard.firstChild,
         curveWithLegend(m.logs, st.regression ? "mean squared error" : "cross-entropy"),
       );
-    // The network, the neurons and their images cost the most to draw: while playing, four times a second
-    const now = performance.now();
-    if (m.paused || !st.drawnAt || now - st.drawnAt > 250 || m.since === 0) {
-      st.drawnAt = now;
+    // The network, the neurons and their images: in the frames that carry them (four a second while playing)
+    if (m.neurons) {
       m.neurons.forEach((layer, l) =>
         layer.forEach((b64, j) => neurons[l] && neurons[l][j] && neurons[l][j].draw({ surface: b64 })),
       );
