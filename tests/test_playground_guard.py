@@ -121,9 +121,7 @@ def test_a_client_that_never_finishes_its_headers_is_closed(monkeypatch):
             time.sleep(0.05)
         with socket.create_connection(("127.0.0.1", port), timeout=5) as slow:
             slow.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Slow: " % port)  # and nothing more
-            began = time.perf_counter()
-            assert slow.recv(1024) == b""  # closed by the server
-            assert time.perf_counter() - began < 4
+            assert slow.recv(1024) == b""  # closed by the server (the socket would time out first otherwise)
         assert status(get(port, "/", f"127.0.0.1:{port}")) == 200  # a whole request is answered as before
     finally:
         server.should_exit = True
@@ -135,6 +133,21 @@ def test_sigterm_stops_the_server_with_the_stopped_line():
     proc = start(free_port())
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and out.strip().endswith("chainrule playground: stopped"), out
+
+
+def test_sigterm_stops_it_while_a_tab_trains():
+    client = pytest.importorskip("websockets.sync.client", reason="websockets is not installed")
+    port = free_port()
+    proc = start(port)
+    with client.connect(f"ws://127.0.0.1:{port}/ws", origin=f"http://127.0.0.1:{port}") as ws:
+        ws.send(json.dumps({"type": "settings", "settings": {"dataset": "spirals", "layers": "8,8"}}))
+        ws.recv(timeout=10)
+        ws.send(json.dumps({"type": "play"}))
+        while json.loads(ws.recv(timeout=10))["epoch"] < 3:
+            pass
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0 and out.strip().endswith("chainrule playground: stopped"), out
 
 
@@ -163,7 +176,11 @@ def test_the_tab_after_the_last_is_told_so_and_keeps_its_socket(port):
             extra.send(json.dumps({"type": "settings", "settings": {}}))
             assert "close one" in json.loads(extra.recv(timeout=10))["message"]  # still open, still no session
         tabs[0].close()
-        time.sleep(0.5)
-        with client.connect(f"ws://{own}/ws", origin=f"http://{own}") as late:
-            late.send(json.dumps({"type": "settings", "settings": {}}))
-            assert json.loads(late.recv(timeout=10))["type"] == "ready"
+        for _ in range(100):  # once the server has seen the tab close, a new one is served
+            with client.connect(f"ws://{own}/ws", origin=f"http://{own}") as late:
+                late.send(json.dumps({"type": "settings", "settings": {}}))
+                if json.loads(late.recv(timeout=10))["type"] == "ready":
+                    break
+            time.sleep(0.1)
+        else:
+            pytest.fail("no tab was served after one closed")

@@ -125,6 +125,12 @@ def test_the_tab_after_the_last_is_told_on_its_page(browser, server):  # noqa: F
         page.wait_for_function("() => document.getElementById('message').textContent.includes('tabs open')")
         assert page.evaluate("document.getElementById('surface')") is None
         context.close()
+    for _ in range(100):  # the later tests need a tab: wait until the server has seen these close
+        with client.connect(ws_url, origin=origin) as ws:
+            ws.send(json.dumps({"type": "settings"}))
+            if json.loads(ws.recv(timeout=10))["type"] == "ready":
+                break
+        time.sleep(0.1)
 
 
 def test_updates_per_second_for_2_8_8_1_on_spirals(browser, server, capsys):  # noqa: F811

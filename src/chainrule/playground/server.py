@@ -32,6 +32,7 @@ from .settings import DATASETS, FEATURES, SettingsError, parse
 MAX_MESSAGE_BYTES = 400_000
 MAX_TABS = 32  # open sessions; the next tab is told to close one
 FRAME_SECONDS = 0.02
+DETAIL_SECONDS = 0.25  # while playing, the diagram's numbers and the neurons' images go out four times a second
 SHARED = ("tools.js", "diagram.js", "view.js", "plots.js")
 
 
@@ -51,6 +52,15 @@ def page_html() -> str:
     return page("chainrule playground", data, script, connect="'self'", style=playground_asset("playground.css"))
 
 
+def encode(message: dict[str, Any]) -> str:
+    """The message as JSON; one holding NaN or infinity (which JSON cannot spell) becomes an error message."""
+    try:
+        return json.dumps(message, allow_nan=False)
+    except ValueError:
+        return json.dumps({"type": "error", "message": f"a {message.get('type')} message held a NaN or infinite "
+                           "value and was not sent; press Reset, or lower the learning rate."})  # fmt: skip
+
+
 class Tab:
     """One WebSocket connection: its session, whether it is playing, and its worker.
 
@@ -65,23 +75,28 @@ class Tab:
         self.upload: tuple | None = None
         self.id = secrets.token_urlsafe(16)
         self.sent = 0  # epochs whose losses the page already has
+        self.detailed_at = 0.0  # when the last frame with the diagram's numbers and the neurons was made
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainrule-playground-tab")
 
     async def run(self, fn: Any, *args: Any) -> Any:
         """``fn(*args)`` in this tab's worker thread."""
         return await asyncio.get_running_loop().run_in_executor(self.worker, fn, *args)
 
-    def _frame(self, paused: bool = False) -> dict[str, Any]:
-        """(in the worker) The session's frame: only the losses the page does not have yet."""
-        frame = self.session.frame(self.sent)
+    def _frame(self, paused: bool = False) -> str:
+        """(in the worker) The session's frame as JSON: only the losses the page does not have yet; the
+        diagram's numbers and the neurons' images when paused, on a new run, or DETAIL_SECONDS after the last."""
+        now = time.perf_counter()
+        detail = paused or self.sent == 0 or now - self.detailed_at >= DETAIL_SECONDS
+        self.detailed_at = now if detail else self.detailed_at
+        frame = self.session.frame(self.sent, detail)
         self.sent = self.session.epoch
-        return frame | {"paused": True} if paused else frame
+        return encode(frame | {"paused": True} if paused else frame)
 
     async def frame(self, paused: bool = False) -> None:
-        await self.send(await self.run(self._frame, paused))
+        await self.socket.send_text(await self.run(self._frame, paused))
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self.socket.send_text(json.dumps(message, allow_nan=False))
+        await self.socket.send_text(encode(message))
 
     async def error(self, text: str) -> None:
         await self.send({"type": "error", "message": text})
@@ -184,7 +199,7 @@ class Tab:
         _, y, names, classes = upload
         await self.send({"type": "uploaded", "rows": int(len(y)), "names": names, "classes": classes})
 
-    def _slice(self) -> tuple[dict[str, Any], str | None]:
+    def _slice(self) -> tuple[str, str | None]:
         """(in the worker) Train for up to FRAME_SECONDS; the frame after it, and why training stopped (or None)."""
         end = time.perf_counter() + FRAME_SECONDS
         try:
@@ -198,7 +213,7 @@ class Tab:
         """Train slice after slice, sending a frame after each, until paused, stopped or closed."""
         while self.playing:
             frame, stopped = await self.run(self._slice)
-            await self.send(frame)
+            await self.socket.send_text(frame)
             if stopped:
                 self.playing = False
                 await self.error(stopped)

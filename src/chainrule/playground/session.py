@@ -181,9 +181,10 @@ class Session:
         xs, ys = np.linspace(-EXTENT, EXTENT, GRID), np.linspace(EXTENT, -EXTENT, GRID)  # top row first
         return np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
 
-    def frame(self, since: int = 0) -> dict[str, Any]:
+    def frame(self, since: int = 0, detail: bool = True) -> dict[str, Any]:
         """The page's update: epoch, the losses of the epochs from ``since`` on (the page keeps the earlier
-        ones), accuracy, the live diagram's numbers and every boundary."""
+        ones), accuracy and the boundary; with ``detail``, also the live diagram's numbers and each neuron's
+        output over the plane."""
         since = since if since <= self.epoch else 0
         record: list = []
         model = self.model
@@ -209,8 +210,7 @@ class Session:
                 "test": self.accuracy(self.X_test, self.y_test),
             },
             "surface": _b64(np.round(p * 255).astype(np.uint8)),
-            "neurons": neurons,
-            "step": self.live_step(),
+            **({"neurons": neurons, "step": self.live_step()} if detail else {}),
             "stopped": self.stopped,
         }
 

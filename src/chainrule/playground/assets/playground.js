@@ -184,32 +184,7 @@ function playground() {
       send({ type: "upload", data: btoa(bin) });
     });
   });
-  function layerButtons(s) {
-    layersBox.textContent = "";
-    const layers = s.layers;
-    const b = (id, text, part) => {
-      const e = h("button", { type: "button", id }, text);
-      e.addEventListener("click", () => change(part));
-      return e;
-    };
-    layersBox.append(
-      h("span", null, "hidden layers: " + layers.length),
-      b("layers-add", "+ layer", { layers: [...layers, 2] }),
-      b("layers-remove", "− layer", { layers: layers.slice(0, -1) }),
-    );
-    layers.forEach((n, l) => {
-      const with_ = (m) => layers.map((x, q) => (q === l ? m : x));
-      layersBox.append(
-        h(
-          "span",
-          { class: "layer" },
-          "layer " + (l + 1) + ": " + n + " ",
-          b("neurons-add-" + l, "+", { layers: with_(n + 1) }),
-          b("neurons-remove-" + l, "−", { layers: with_(n - 1) }),
-        ),
-      );
-    });
-  }
+
   function showSettings(s) {
     const ids = ["dataset", "activation", "optimizer", "regularization", "noise", "train_ratio", "batch_size"];
     [...ids, "lr", "reg_rate", "seed"].forEach((id) => {
@@ -220,7 +195,7 @@ function playground() {
     CONFIG.features.forEach((f) => {
       read("feature-" + safeId(f)).checked = s.features.includes(f);
     });
-    layerButtons(s);
+    layerButtons(layersBox, s.layers, change);
     history.replaceState(null, "", toQuery(s));
   }
 
@@ -283,6 +258,7 @@ function playground() {
       frame(m);
       return;
     }
+    if (pending && pending.neurons && !m.neurons) Object.assign(m, { neurons: pending.neurons, step: pending.step });
     if (pending === null) requestAnimationFrame(() => {
       const latest = pending;
       pending = null;
@@ -308,10 +284,8 @@ function playground() {
         curveCard.firstChild,
         curveWithLegend(m.logs, st.regression ? "mean squared error" : "cross-entropy"),
       );
-    // The network, the neurons and their images cost the most to draw: while playing, four times a second
-    const now = performance.now();
-    if (m.paused || !st.drawnAt || now - st.drawnAt > 250 || m.since === 0) {
-      st.drawnAt = now;
+    // The network, the neurons and their images: in the frames that carry them (four a second while playing)
+    if (m.neurons) {
       m.neurons.forEach((layer, l) =>
         layer.forEach((b64, j) => neurons[l] && neurons[l][j] && neurons[l][j].draw({ surface: b64 })),
       );
@@ -378,44 +352,12 @@ function playground() {
       if (st.frame) drawSurface(st.frame);
     }),
   );
-  // Clicking a weight or bias (in either view) puts it in the edit form; Set sends it, and training goes on
-  // from it.
-  let editing = null;
-  diagramCard.addEventListener(
-    "click",
-    (ev) => {
-      const g = ev.target.closest && ev.target.closest(".edge, .bias, .label[data-param]");
-      if (!g) return;
-      const d = g.dataset,
-        label = g.getAttribute("aria-label") || "";
-      editing = { layer: +d.layer, param: d.param, i: d.i === undefined ? 1 : +d.i + 1, j: +d.j + 1 };
-      editName.textContent = d.param + "(" + d.layer + ")[" + (d.param === "W" ? editing.i + "," : "") + editing.j + "]";
-      if (label.includes(" = ") && !label.startsWith("∂")) editValue.value = label.split(" = ").pop();
-      editValue.focus();
-    },
-    true,
-  );
-  editForm.addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    if (!editing) return;
+  editByClick(diagramCard, editForm, (edit) => {
     message.hidden = true;
     leaveExplain();
-    send({ type: "edit", ...editing, value: editValue.value === "" ? null : Number(editValue.value) });
+    send({ type: "edit", ...edit });
   });
-  exports.forEach((a) =>
-    a.addEventListener("click", (ev) => {
-      ev.preventDefault();
-      fetch(a.getAttribute("href")).then((r) => {
-        if (!r.ok) return r.text().then((t) => showError("Export failed: " + t));
-        const name = (/filename="([^"]+)"/.exec(r.headers.get("Content-Disposition") || "") || [])[1] || "model";
-        return r.blob().then((b) => {
-          const link = h("a", { href: URL.createObjectURL(b), download: name });
-          link.click();
-          setTimeout(() => URL.revokeObjectURL(link.href), 10000);
-        });
-      });
-    }),
-  );
+  exports.forEach((a) => downloadOnClick(a, (text) => showError("Export failed: " + text)));
   play.addEventListener("click", () => {
     if (st.playing) {
       send({ type: "pause" });

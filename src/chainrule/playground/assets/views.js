@@ -1,6 +1,7 @@
-// The playground's own views beside the shared drawing code: the output discretized, regression points on a
-// colour scale, each neuron's image inside its node, the diagram at its natural size (its text at 12 px), the
-// loss legend above the plot, and the optimiser's real update as a table.
+// The playground's own views and controls beside the shared drawing code: the output discretized, regression
+// points on a colour scale, each neuron's image inside its node, the diagram at its natural size (its text at
+// 12 px), the loss legend above the plot, the optimiser's real update as a table, editing a weight by clicking
+// it, exports that report a refusal, and the hidden layers' buttons. playground.js wires them to the session.
 
 // The surface bytes (0-255 per grid cell) with every cell set to 0 or 255 by which side of the middle it is.
 function discretized(b64) {
@@ -120,4 +121,74 @@ function updateTable(u) {
       h("table", { id: "update-table" }, h("tr", null, u.columns.map((c) => h("th", null, UPDATE_HEADS[c] || c))), rows),
     ),
   );
+}
+
+// Clicking a weight or bias (in either view) puts its name and value in the edit form; Set hands
+// {layer, param, i, j, value} (1-based, as the diagram names them) to onSet.
+function editByClick(card, form, onSet) {
+  const name = form.querySelector("#edit-name"),
+    value = form.querySelector("#edit-value");
+  let editing = null;
+  card.addEventListener(
+    "click",
+    (ev) => {
+      const g = ev.target.closest && ev.target.closest(".edge, .bias, .label[data-param]");
+      if (!g) return;
+      const d = g.dataset,
+        label = g.getAttribute("aria-label") || "";
+      editing = { layer: +d.layer, param: d.param, i: d.i === undefined ? 1 : +d.i + 1, j: +d.j + 1 };
+      name.textContent = d.param + "(" + d.layer + ")[" + (d.param === "W" ? editing.i + "," : "") + editing.j + "]";
+      if (label.includes(" = ") && !label.startsWith("∂")) value.value = label.split(" = ").pop();
+      value.focus();
+    },
+    true,
+  );
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    if (editing) onSet({ ...editing, value: value.value === "" ? null : Number(value.value) });
+  });
+}
+
+// An export link fetched rather than followed: the file is saved under the server's name for it, and a refusal
+// (the server's 400 and its reason) goes to onError instead of failing silently.
+function downloadOnClick(a, onError) {
+  a.addEventListener("click", (ev) => {
+    ev.preventDefault();
+    fetch(a.getAttribute("href")).then((r) => {
+      if (!r.ok) return r.text().then(onError);
+      const name = (/filename="([^"]+)"/.exec(r.headers.get("Content-Disposition") || "") || [])[1] || "model";
+      return r.blob().then((b) => {
+        const link = h("a", { href: URL.createObjectURL(b), download: name });
+        link.click();
+        setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+      });
+    });
+  });
+}
+
+// The hidden layers' buttons: a layer added or removed, a neuron added to or removed from each layer.
+function layerButtons(layersBox, layers, change) {
+  layersBox.textContent = "";
+  const b = (id, text, part) => {
+    const e = h("button", { type: "button", id }, text);
+    e.addEventListener("click", () => change(part));
+    return e;
+  };
+  layersBox.append(
+    h("span", null, "hidden layers: " + layers.length),
+    b("layers-add", "+ layer", { layers: [...layers, 2] }),
+    b("layers-remove", "− layer", { layers: layers.slice(0, -1) }),
+  );
+  layers.forEach((n, l) => {
+    const with_ = (m) => layers.map((x, q) => (q === l ? m : x));
+    layersBox.append(
+      h(
+        "span",
+        { class: "layer" },
+        "layer " + (l + 1) + ": " + n + " ",
+        b("neurons-add-" + l, "+", { layers: with_(n + 1) }),
+        b("neurons-remove-" + l, "−", { layers: with_(n - 1) }),
+      ),
+    );
+  });
 }
