@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.frozen import frozen_parameters
 from ..core.losses import Loss
 from ..core.optimizers import SGD
 from ..gradcheck import gradcheck
@@ -21,6 +22,7 @@ from .trace import (
     PathSum,
     Trace,
     UpdateStep,
+    blocks,
     run_step,
     sgd_updates,
 )
@@ -166,7 +168,13 @@ class Explanation:
 
 
 def explain(
-    model: Sequential, X: Any, y: Any, loss: str | Loss, lr: float | None = None, apply: bool = False
+    model: Sequential,
+    X: Any,
+    y: Any,
+    loss: str | Loss,
+    lr: float | None = None,
+    apply: bool = False,
+    frozen: Iterable[str] | None = None,
 ) -> Explanation:
     """Explain one training step of ``model`` on the batch (X, y), number by number.
 
@@ -188,6 +196,9 @@ def explain(
         Perform that update on ``model`` (needs ``lr``), with the running statistics and the generator as
         the step left them. Otherwise the model's weights, state, generator, gradients and caches are left
         exactly as they were.
+    frozen : iterable of str, optional
+        Parameters the update leaves as they are, named as ``fit`` names them (``{"b"}``: every bias;
+        ``{"2.W"}``: the W of ``model.layers[2]``). Their gradients are still shown.
 
     The step runs in training mode: Dropout draws its mask from a copy of the model's generator (the
     mask the model's next draw would give; shown in ``layers``), BatchNorm uses the batch's statistics.
@@ -203,6 +214,7 @@ def explain(
         raise TypeError("explain writes out one network; pass ens.member(i), a Sequential, to explain member i.")
     check_explainable(model)  # TypeError on unsupported layers, before anything runs
     objective = model.objective(loss)  # refuses a pair that would squash twice
+    frozen_pairs = set(frozen_parameters(model, frozen))  # ValueError for a name no layer has
     if apply and lr is None:
         raise ValueError("apply=True needs a learning rate, e.g. explain(model, X, y, 'sse', lr=0.1, apply=True).")
     if lr is not None and (isinstance(lr, bool) or not np.isfinite(lr) or lr <= 0):
@@ -227,11 +239,13 @@ def explain(
         work.rng.bit_generator.state = drawn_from  # the check draws the step's Dropout masks again
         check = gradcheck(work, Xa, Y, objective.loss, max_entries=None if detail else GRADCHECK_ENTRIES)
     notes = []
+    owners = [dense for dense, _ in blocks(model)] if trace.forward else list(model.layers)
     if lr is not None:
         if trace.forward:
             trace.updates = sgd_updates(trace.backward, trace.forward, float(lr))
         else:
             trace.updates = layer_updates(trace.layers, float(lr))
+        freeze_updates(trace.updates, owners, model, frozen_pairs)
         opt = model.optimizer_
         if opt is not None and not _plain_sgd(opt):
             notes.append(
@@ -239,12 +253,6 @@ def explain(
                 "not what that optimiser would do."
             )
     if apply:
-        if trace.forward:
-            from .trace import blocks
-
-            owners = [dense for dense, _ in blocks(model)]
-        else:
-            owners = list(model.layers)
         for up in trace.updates:
             owners[up.layer - 1].params[up.param][...] = up.new
         model.rng.bit_generator.state, model.flat_state[...] = after_step  # as the training step left them
@@ -268,6 +276,14 @@ def layer_updates(layers: list[LayerStep], lr: float) -> list[UpdateStep]:
         for step in layers
         for name in step.params
     ]
+
+
+def freeze_updates(updates: list[UpdateStep], owners: list, model: Sequential, frozen: set[tuple[int, str]]) -> None:
+    """Mark the updates of frozen parameters (``owners[u.layer - 1]`` owns update u) and keep their values."""
+    position = {id(layer): i for i, layer in enumerate(model.layers)}
+    for up in updates:
+        if (position[id(owners[up.layer - 1])], up.param) in frozen:
+            up.new, up.frozen = up.old.copy(), True
 
 
 def _plain_sgd(opt: Any) -> bool:

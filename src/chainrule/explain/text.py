@@ -80,6 +80,14 @@ def grad_text(loss: LossStep) -> str:
     return loss.grad_formula + ("  (unused: the fused step)" if loss.fused else "")
 
 
+def per_output_lines(loss: LossStep, precision: int) -> list[str]:
+    """Each output's term of L beside the total, "L[1] = 0.27481   L[2] = 0.02356", where L splits by output."""
+    if loss.per_output is None:
+        return []
+    terms = "   ".join(f"L[{k}] = {num(v, precision)}" for k, v in enumerate(loss.per_output, start=1))
+    return ["  per output, L = Σₖ L[k] with L[k] output k's term:", *wrap(terms, "    ")]
+
+
 def residual_label(loss: LossStep) -> str:
     return "ŷ − y (y one-hot)" if loss.labels else "ŷ − y"
 
@@ -235,6 +243,7 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
     for _, label, value in loss_card(loss):
         out += wrap(f"{label} = {value}") if isinstance(value, str) else field(label, value, p)
     out.append(f"  L = {num(loss.value, p)}")
+    out += per_output_lines(loss, p)
     out += ["", "BACKWARD   δ(l) = ∂L/∂a(l) ∘ f'(z(l)),   ∂L/∂a(l-1) = δ(l)·W(l)ᵀ"]
     out += field(f"∂L/∂ŷ = {grad_text(loss)}", loss.dL_dyhat, p)
     if loss.simplification:
@@ -288,7 +297,9 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
         for note in ex.notes:
             out += wrap(f"Note: {note}")
         for up in ex.updates:
-            if ex.detailed:
+            if up.frozen:
+                out.append(f"  {up.param}({up.layer}): frozen, left as it is")
+            elif ex.detailed:
                 for idx in np.ndindex(up.old.shape):
                     name = param_name(up.layer, up.param, idx)
                     old, g, new = (num(a[idx], p) for a in (up.old, up.grad, up.new))
