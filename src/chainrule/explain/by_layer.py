@@ -113,7 +113,9 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
             continue
         out += terms_text(backward_rows(step), p)
         out += [] if step.sums is None else sums_text(step.sums, p)
-    if ex.updates:
+    if ex.optimizer:
+        out += ex.update_lines(p)
+    elif ex.updates:
         out += ["", f"UPDATE (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = {ex.lr:g}"]
         out += ["  applied to the model"] if ex.applied else []
         for note in ex.notes:
@@ -150,7 +152,9 @@ def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
         else:
             out += terms_markdown(backward_rows(step), p)
             out += [] if step.sums is None else sums_markdown(step.sums, p)
-    if ex.updates:
+    if ex.optimizer:
+        out += ex.update_lines(p, markdown=True)
+    elif ex.updates:
         out.append(rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)")
         out += [f"> {note}" for note in ex.notes]
         out += [

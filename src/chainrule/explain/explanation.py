@@ -11,9 +11,10 @@ import numpy as np
 
 from ..core.frozen import frozen_parameters
 from ..core.losses import Loss
-from ..core.optimizers import SGD
+from ..core.optimizers import SGD, Optimizer, get_optimizer
 from ..gradcheck import gradcheck
 from .layers import LayerStep, check_explainable
+from .optimizer import optimizer_markdown, optimizer_text, optimizer_updates, rule_lines
 from .trace import (
     BackwardStep,
     ChainTerm,
@@ -62,6 +63,9 @@ class Explanation:
     lr: float | None = None
     applied: bool = False
     notes: list[str] = field(default_factory=list)
+    optimizer: str | None = None  # the optimiser whose real update ``updates`` holds (None: plain SGD at ``lr``)
+    optimizer_step: int = 0  # the step count t of that update
+    rule: list[str] = field(default_factory=list)  # its update rule, from its docstring
 
     @property
     def detailed(self) -> bool:
@@ -126,6 +130,10 @@ class Explanation:
 
         return render_markdown(self, precision) if self.dense else render_layers_markdown(self, precision)
 
+    def update_lines(self, precision: int = 5, markdown: bool = False) -> list[str]:
+        """The optimiser's real update (``explain(..., optimizer=...)``) as lines of text or of Markdown."""
+        return optimizer_markdown(self, precision) if markdown else optimizer_text(self, precision)
+
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
@@ -175,6 +183,7 @@ def explain(
     lr: float | None = None,
     apply: bool = False,
     frozen: Iterable[str] | None = None,
+    optimizer: str | Optimizer | None = None,
 ) -> Explanation:
     """Explain one training step of ``model`` on the batch (X, y), number by number.
 
@@ -199,6 +208,12 @@ def explain(
     frozen : iterable of str, optional
         Parameters the update leaves as they are, named as ``fit`` names them (``{"b"}``: every bias;
         ``{"2.W"}``: the W of ``model.layers[2]``). Their gradients are still shown.
+    optimizer : str or Optimizer, optional
+        Show that optimiser's real update instead of plain SGD: momentum's v, Nesterov's look-ahead,
+        RMSProp's s, Adam's m, v, bias corrections and step, with weight decay and clipping where they act.
+        Pass ``model.optimizer_`` for the one the model trains with: a copy of it takes the step, so its
+        moments carry on from the training and the optimiser itself is left unchanged. A name (``"adam"``)
+        makes a fresh one, at ``lr`` when given.
 
     The step runs in training mode: Dropout draws its mask from a copy of the model's generator (the
     mask the model's next draw would give; shown in ``layers``), BatchNorm uses the batch's statistics.
@@ -215,10 +230,11 @@ def explain(
     check_explainable(model)  # TypeError on unsupported layers, before anything runs
     objective = model.objective(loss)  # refuses a pair that would squash twice
     frozen_pairs = set(frozen_parameters(model, frozen))  # ValueError for a name no layer has
-    if apply and lr is None:
+    if apply and lr is None and optimizer is None:
         raise ValueError("apply=True needs a learning rate, e.g. explain(model, X, y, 'sse', lr=0.1, apply=True).")
     if lr is not None and (isinstance(lr, bool) or not np.isfinite(lr) or lr <= 0):
         raise ValueError(f"lr must be a positive number; received lr={lr!r}.")
+    opt = None if optimizer is None else _chosen_optimizer(optimizer, lr)
     Xa = model.check_input(X)
     if len(Xa) > MAX_BATCH:
         raise ValueError(
@@ -240,17 +256,23 @@ def explain(
         check = gradcheck(work, Xa, Y, objective.loss, max_entries=None if detail else GRADCHECK_ENTRIES)
     notes = []
     owners = [dense for dense, _ in blocks(model)] if trace.forward else list(model.layers)
-    if lr is not None:
+    rule: list[str] = []
+    if lr is not None or opt is not None:
+        rate = float(lr if opt is None else np.asarray(opt.current_lr))
         if trace.forward:
-            trace.updates = sgd_updates(trace.backward, trace.forward, float(lr))
+            trace.updates = sgd_updates(trace.backward, trace.forward, rate)
         else:
-            trace.updates = layer_updates(trace.layers, float(lr))
+            trace.updates = layer_updates(trace.layers, rate)
         freeze_updates(trace.updates, owners, model, frozen_pairs)
-        opt = model.optimizer_
-        if opt is not None and not _plain_sgd(opt):
+        if opt is not None:
+            offsets = [flat_offset(model, owners[up.layer - 1].params[up.param]) for up in trace.updates]
+            stepped = optimizer_updates(opt, trace.updates, offsets)
+            rule = rule_lines(opt)
+        fitted = model.optimizer_
+        if opt is None and fitted is not None and not _plain_sgd(fitted):
             notes.append(
-                f"The model was fitted with {opt!r}; the updates shown are plain SGD (w − α·∂L/∂w), "
-                "not what that optimiser would do."
+                f"The model was fitted with {fitted!r}; the updates shown are plain SGD (w − α·∂L/∂w), "
+                "not what that optimiser would do: pass optimizer=model.optimizer_ to see its own update."
             )
     if apply:
         for up in trace.updates:
@@ -263,9 +285,12 @@ def explain(
         gradcheck_passed=check.passed,
         model_repr=repr(model),
         n_params=model.n_params,
-        lr=None if lr is None else float(lr),
+        lr=None if lr is None or opt is not None else float(lr),
         applied=apply,
         notes=notes,
+        optimizer=None if opt is None else repr(opt),
+        optimizer_step=0 if opt is None else stepped.t,
+        rule=rule,
     )
 
 
@@ -284,6 +309,24 @@ def freeze_updates(updates: list[UpdateStep], owners: list, model: Sequential, f
     for up in updates:
         if (position[id(owners[up.layer - 1])], up.param) in frozen:
             up.new, up.frozen = up.old.copy(), True
+
+
+def _chosen_optimizer(optimizer: str | Optimizer, lr: float | None) -> Optimizer:
+    """The optimiser whose update to show: an instance as given, a name made fresh (at ``lr`` if given)."""
+    if isinstance(optimizer, Optimizer) and lr is not None:
+        raise ValueError(f"give lr or an optimizer object, not both: {optimizer!r} carries its own rate.")
+    opt = get_optimizer(optimizer, **({} if lr is None or isinstance(optimizer, Optimizer) else {"lr": lr}))
+    if opt.n_values is not None:
+        raise ValueError(f"{opt!r} holds one value per ensemble member; explain writes out one network.")
+    return opt
+
+
+def flat_offset(model: Sequential, param: np.ndarray) -> int:
+    """Where the view ``param`` starts in ``model.flat_params`` (in elements)."""
+    flat = model.flat_params
+    start = param.__array_interface__["data"][0] - flat.__array_interface__["data"][0]
+    assert 0 <= start < flat.nbytes and np.shares_memory(param, flat), "a parameter outside the flat buffer"
+    return start // flat.itemsize
 
 
 def _plain_sgd(opt: Any) -> bool:

@@ -217,7 +217,9 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
         out += ["", "#### Chain rule, weight by weight", ""]
         for term in ex.chain:
             out += chain_tex(term, delta_only[term.layer], p)
-    if ex.updates:
+    if ex.optimizer:
+        out += ["", *ex.update_lines(p, markdown=True)]
+    elif ex.updates:
         out += ["", rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)", ""]
         out += [f"> {note}" for note in ex.notes]
         for up in ex.updates:

@@ -290,7 +290,9 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
             out += chain_lines(term, p)
     elif ex.n_params:
         out += ["", f"({ex.n_params} parameters: too many to write out weight by weight; see the matrices.)"]
-    if ex.updates:
+    if ex.optimizer:
+        out += ex.update_lines(p)
+    elif ex.updates:
         out += ["", f"UPDATE (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = {ex.lr:g}"]
         if ex.applied:
             out.append("  applied to the model")

@@ -131,7 +131,7 @@ class PathSum:
 
 @dataclass
 class UpdateStep:
-    """Plain SGD: new = old − lr·grad for one parameter array."""
+    """One parameter array's update: plain SGD, new = old − lr·grad, or an optimiser's step (``rows``)."""
 
     layer: int
     param: str
@@ -140,6 +140,7 @@ class UpdateStep:
     new: np.ndarray
     lr: float
     frozen: bool = False  # held fixed (``frozen=``): new is old
+    rows: list[tuple[str, np.ndarray]] = field(default_factory=list)  # an optimiser's quantities, in rule order
 
 
 @dataclass
