@@ -116,10 +116,19 @@ class Explanation:
             return [*t.layers, t.loss, *reversed(t.layers), *t.updates]
         return [*t.forward, t.loss, *reversed(t.backward), *t.paths, *t.chain, *t.updates]
 
-    def to_text(self, precision: int = 5) -> str:
-        """Plain text for a terminal, at most 80 columns wide."""
+    def to_text(self, precision: int = 5, notation: str = "chainrule") -> str:
+        """Plain text for a terminal, at most 80 columns wide.
+
+        ``notation="mazur"`` renames and reorders the same numbers as Mazur's 2-2-2 walk-through writes
+        them (w1…w8, net_h1, out_h1, E_o1, E_o2, E_total; see ``chainrule.explain.notation``).
+        """
         from .by_layer import render_layers_text
+        from .notation import check_notation, render_mazur_text
         from .text import render_text
+
+        check_notation(notation, self)
+        if notation == "mazur":
+            return render_mazur_text(self, precision)
 
         return render_text(self, precision) if self.dense else render_layers_text(self, precision)
 
