@@ -97,3 +97,15 @@ def test_explain_frozen_shows_the_biases_left_alone_and_applies_mazurs_step():
     np.testing.assert_allclose(ex.backward[1].db, [0.138498562, -0.038098236], atol=1e-9)  # still shown
     np.testing.assert_allclose(mazur_weights(model), MAZUR_W, atol=1e-8)
     assert model.evaluate(X, y, loss=loss)["loss"] == pytest.approx(MAZUR_TOTAL_AFTER_ONE_STEP, abs=2e-7)
+
+
+def test_an_ensemble_keeps_every_members_frozen_biases():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    ens = cr.Ensemble(cr.Dense(3, 4), cr.Tanh(), cr.Dense(4, 2), n_models=3, seed=0)
+    before = [layer.params["b"].copy() for layer in (ens.layers[0], ens.layers[2])]
+    W_before = ens.layers[0].params["W"].copy()
+    ens.fit(X, y, loss="mse", optimizer=cr.Adam(lr=0.1), epochs=3, frozen={"b"})
+    for old, layer in zip(before, (ens.layers[0], ens.layers[2])):
+        np.testing.assert_array_equal(layer.params["b"], old)
+    assert not np.allclose(ens.layers[0].params["W"], W_before)

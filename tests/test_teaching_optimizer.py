@@ -182,3 +182,16 @@ def test_optimizer_arguments_are_checked():
         cr.explain(model, X, y, loss, optimizer="adamw")
     ex = cr.explain(model, X, y, loss, lr=0.05, optimizer="adam")
     assert "lr=0.05" in ex.optimizer
+
+
+def test_any_explainable_network_gets_the_optimisers_update_with_a_frozen_layer_parameter():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    model = cr.Sequential(cr.Dense(3, 4), cr.BatchNorm(4), cr.ReLU(), cr.Dense(4, 2), seed=0)
+    mu, lr = 0.9, 0.1
+    ex = cr.explain(model, X, y, "mse", optimizer=cr.SGD(lr=lr, momentum=mu), frozen={"1.gamma"})
+    for up in ex.updates:  # first step: v = g, θ − α·v; BatchNorm's γ (model.layers[1]) held
+        expected = up.old if up.param == "gamma" else up.old - lr * up.grad
+        np.testing.assert_allclose(up.new, expected, rtol=1e-14)
+    assert [u.param for u in ex.updates if u.frozen] == ["gamma"]
+    assert "gamma(2): frozen, left as it is" in ex.to_text()
