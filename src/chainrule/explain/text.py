@@ -308,6 +308,10 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
                     out.append(f"  {name}: {old} − {ex.lr:g}·({g}) = {new}")
             else:
                 out += field(f"{up.param}({up.layer}) new", up.new, p)
+    if ex.notes and not ex.updates:  # with updates, the notes stand under the update's heading
+        out.append("")
+        for note in ex.notes:
+            out += wrap(f"Note: {note}")
     out += ["", gradcheck_line(ex)]
     return "\n".join(out) + "\n"
 
