@@ -52,3 +52,9 @@ def test_no_terms_where_the_loss_does_not_split_by_output():
     assert "per output" not in ex.to_text()
     single = cr.explain(*cr.explain.EXAMPLES["single-neuron"]()[:4])
     assert single.loss.per_output is None
+
+
+def test_no_terms_where_a_penalty_is_part_of_l():
+    model, X, y, _, lr = two_two_two()
+    ex = cr.explain(model, X, y, model.objective("sse", l2=0.1), lr=lr)
+    assert ex.loss.per_output is None and "per output" not in ex.to_text()

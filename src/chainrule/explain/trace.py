@@ -230,8 +230,9 @@ def per_output_terms(loss: Loss, out: np.ndarray, Y: np.ndarray, value: float) -
     """Lₖ, output k's term of the loss (Mazur's E_o1, E_o2), for a loss that is a sum over outputs.
 
     Each is the loss of column k alone, with the batch mean's factor of the whole (1/(n·k) for a
-    per-element mean): Σₖ Lₖ = L. None for one output, for class labels, and for a loss that does
-    not split by output (softmax cross-entropy couples the outputs), told by the sum not matching L.
+    per-element mean): Σₖ Lₖ = L. None for one output, for class labels, for a loss that does not
+    split by output (softmax cross-entropy couples the outputs) and for an L with an L1/L2 penalty:
+    both told by the sum not matching L.
     """
     n_out = out.shape[1]
     if n_out < 2 or Y.ndim != 2:
