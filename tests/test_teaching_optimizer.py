@@ -195,3 +195,16 @@ def test_any_explainable_network_gets_the_optimisers_update_with_a_frozen_layer_
         np.testing.assert_allclose(up.new, expected, rtol=1e-14)
     assert [u.param for u in ex.updates if u.frozen] == ["gamma"]
     assert "gamma(2): frozen, left as it is" in ex.to_text()
+
+
+def test_the_optimiser_steps_with_the_penalised_gradient():
+    # L2 penalty α/(2n)·Σ‖W‖²: the gradient that trains is Mazur's data term plus α·W/n (n = 1); biases unpenalised
+    lr, alpha = 0.5, 0.1
+    model, X, y, _, _ = two_two_two()
+    ex = cr.explain(model, X, y, model.objective("sse", l2=alpha), optimizer=cr.SGD(lr=lr))
+    penalty = {key: alpha * np.asarray(OLD[key]) if key[1] == "W" else 0.0 * np.asarray(OLD[key]) for key in ORDER}
+    g = flat(MAZUR_GRAD) + flat(penalty)
+    new, row = shown(ex)
+    np.testing.assert_allclose(row("g = ∂L/∂θ"), g, atol=1e-8)
+    np.testing.assert_allclose(new, flat(OLD) - lr * g, atol=1e-8)
+    assert "g = ∂L/∂θ, data term + penalty" in ex.to_text()

@@ -264,6 +264,7 @@ def explain(
     with np.errstate(over="ignore", under="ignore"):
         trace = run_step(work, Xa, Y, work.objective(objective.loss, l2=objective.l2, l1=objective.l1), detail)
         after_step = work.rng.bit_generator.state, work.flat_state.copy()  # BatchNorm's running statistics
+        trained_grads = work.flat_grads.copy()  # what the optimiser steps with: the data term plus any penalty
         work.rng.bit_generator.state = drawn_from  # the check draws the step's Dropout masks again
         check = gradcheck(work, Xa, Y, work.objective(objective.loss, l2=objective.l2, l1=objective.l1),
                           max_entries=None if detail else GRADCHECK_ENTRIES)  # fmt: skip
@@ -285,7 +286,9 @@ def explain(
         freeze_updates(trace.updates, owners, model, frozen_pairs)
         if opt is not None:
             offsets = [flat_offset(model, owners[up.layer - 1].params[up.param]) for up in trace.updates]
-            stepped = optimizer_updates(opt, trace.updates, offsets)
+            for up, off in zip(trace.updates, offsets):
+                up.grad = trained_grads[off : off + up.old.size].reshape(up.old.shape)
+            stepped = optimizer_updates(opt, trace.updates, offsets, bool(objective.penalized))
             rule = rule_lines(opt)
         fitted = model.optimizer_
         if opt is None and fitted is not None and not _plain_sgd(fitted):

@@ -38,12 +38,15 @@ def rule_lines(optimizer: Optimizer) -> list[str]:
     return lines
 
 
-def optimizer_updates(optimizer: Optimizer, updates: list[UpdateStep], offsets: list[int]) -> Optimizer:
+def optimizer_updates(
+    optimizer: Optimizer, updates: list[UpdateStep], offsets: list[int], penalized: bool = False
+) -> Optimizer:
     """Fill each update's ``new`` and ``rows`` from one step of a copy of ``optimizer``; return that copy.
 
     ``updates`` hold each parameter array's old value and gradient (``frozen`` ones are left as they
     are: their gradient is zeroed for the step, as ``fit`` does); ``offsets`` place each array in the
-    model's flat buffer, where the optimiser's state (if it has stepped before) lives.
+    model's flat buffer, where the optimiser's state (if it has stepped before) lives. ``penalized``:
+    each gradient holds an L1/L2 penalty's term besides the data term (its label says so).
     """
     opt = copy.deepcopy(optimizer)
     if opt.state:  # the flat buffer's moments, cut into one piece per array
@@ -61,7 +64,7 @@ def optimizer_updates(optimizer: Optimizer, updates: list[UpdateStep], offsets: 
     shown = _effective_gradients(opt, updates, grads)
     for k, (up, new, g) in enumerate(zip(updates, params, shown)):
         up.new = up.old.copy() if up.frozen else new
-        up.rows = [] if up.frozen else _rows(opt, up, g, opt.state[k], before[k] if before else {})
+        up.rows = [] if up.frozen else _rows(opt, up, g, opt.state[k], before[k] if before else {}, penalized)
     return opt
 
 
@@ -85,10 +88,12 @@ def _effective_gradients(opt: Optimizer, updates: list[UpdateStep], grads: list[
     return out
 
 
-def _rows(opt: Optimizer, up: UpdateStep, shown: tuple[list[Row], np.ndarray], slot: dict, before: dict) -> list[Row]:
+def _rows(
+    opt: Optimizer, up: UpdateStep, shown: tuple[list[Row], np.ndarray], slot: dict, before: dict, penalized: bool
+) -> list[Row]:
     """The rule's quantities for one array, in the order the rule computes them."""
     rows, g = shown
-    rows = [("g = ∂L/∂θ", up.grad), *rows]
+    rows = [("g = ∂L/∂θ, data term + penalty" if penalized else "g = ∂L/∂θ", up.grad), *rows]
     t, lr = opt.t, float(opt.current_lr)
     again = opt.t > 1  # the moments held values before this step: show them
     if isinstance(opt, SGD) and opt.slots:
