@@ -84,6 +84,8 @@ def test_frozen_refuses_the_compiled_engine():
     model, X, y, loss, lr = two_two_two()
     with pytest.raises(ValueError, match="frozen"):
         model.fit(X, y, loss=loss, optimizer=cr.SGD(lr=lr), frozen={"b"}, engine="compiled")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        model.fit(X, y, loss=loss, optimizer=cr.SGD(lr=lr), frozen={"b"}, engine="fast")
 
 
 def test_explain_frozen_shows_the_biases_left_alone_and_applies_mazurs_step():

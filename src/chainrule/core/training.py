@@ -95,10 +95,11 @@ def fit(
     freeze = Frozen(model, frozen)  # checked before anything changes
     if freeze and engine == "compiled":
         raise ValueError("engine='compiled' cannot run a fit with frozen parameters; use engine='numpy' or 'auto'.")
+    engine = "numpy" if freeze and engine == "auto" else engine  # select_engine still refuses an unknown name
     plan = prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validation_data, validation_split,
                    callbacks, seed, metrics, sample_weight, resume_from, max_weight)  # fmt: skip
     plan.frozen = freeze
-    compiled = select_engine(model, plan, "numpy" if freeze else engine, verbose)  # None: NumPy runs the epochs
+    compiled = select_engine(model, plan, engine, verbose)  # None: NumPy runs the epochs
     model.loss_, model.objective_, model.optimizer_ = plan.objective.loss, plan.objective, plan.optimizer
     guard = model.guard(plan.optimizer, plan.max_weight)
     guard.watch(plan.objective.l2, plan.batches.w)  # to name what made a loss NaN or infinite
