@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.losses import Loss
 from ..core.objective import Objective
 from ..layers import Dense, Layer
 from ..layers.activations import Activation
+from ..layers.terms import Role, the, with_role
 from .layers import LayerStep, is_dense_network, layer_steps
 
 
@@ -59,6 +61,7 @@ class LossStep:
     residual: np.ndarray | None = None  # fused or on logits: p − y (y one-hot where given as labels), before the factor
     probabilities: np.ndarray | None = None  # p: ŷ itself where fused, the loss's own squashing of ŷ on logits
     squash: str | None = None  # the activation that makes p: the fused one, or the one applied inside the loss
+    per_output: list[float] | None = None  # each output's term of L, where L is their sum (see per_output_terms)
 
     @property
     def on_logits(self) -> bool:
@@ -128,7 +131,7 @@ class PathSum:
 
 @dataclass
 class UpdateStep:
-    """Plain SGD: new = old − lr·grad for one parameter array."""
+    """One parameter array's update: plain SGD, new = old − lr·grad, or an optimiser's step (``rows``)."""
 
     layer: int
     param: str
@@ -136,6 +139,8 @@ class UpdateStep:
     grad: np.ndarray
     new: np.ndarray
     lr: float
+    frozen: bool = False  # held fixed (``frozen=``): new is old
+    rows: list[tuple[str, np.ndarray]] = field(default_factory=list)  # an optimiser's quantities, in rule order
 
 
 @dataclass
@@ -217,7 +222,24 @@ def loss_step(objective: Objective, out: np.ndarray, Y: np.ndarray, d: np.ndarra
         residual=None if p is None else p - dense_targets(Y, k, out.dtype),
         probabilities=p,
         squash=squash,
+        per_output=per_output_terms(loss, out, Y, value),
     )
+
+
+def per_output_terms(loss: Loss, out: np.ndarray, Y: np.ndarray, value: float) -> list[float] | None:
+    """Lₖ, output k's term of the loss (Mazur's E_o1, E_o2), for a loss that is a sum over outputs.
+
+    Each is the loss of column k alone, with the batch mean's factor of the whole (1/(n·k) for a
+    per-element mean): Σₖ Lₖ = L. None for one output, for class labels, for a loss that does not
+    split by output (softmax cross-entropy couples the outputs) and for an L with an L1/L2 penalty:
+    both told by the sum not matching L.
+    """
+    n_out = out.shape[1]
+    if n_out < 2 or Y.ndim != 2:
+        return None
+    share = 1.0 / n_out if loss.per_element and loss.reduction == "mean" else 1.0
+    terms = [float(loss.value_and_grad(out[:, k : k + 1], Y[:, k : k + 1])[0]) * share for k in range(n_out)]
+    return terms if np.isclose(sum(terms), value, rtol=1e-9, atol=1e-12) else None
 
 
 def dense_targets(Y: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:
@@ -252,43 +274,53 @@ def run_step(model, X: np.ndarray, Y: np.ndarray, objective: Objective, detail: 
     """
     record: list = []
     value, out, _ = model.gradient(X, Y, objective, input_grad=True, record=record)
-    seen = {(entry[0], id(entry[1])): entry[2:] for entry in record if entry[0] != "loss"}
     d_start = next(entry[2] for entry in record if entry[0] == "loss")
     lstep = loss_step(objective, out, Y, d_start, value)
     layers = layer_steps(model, record)
     if not is_dense_network(model):
         return Trace([], lstep, [], layers=layers)
-    pairs = blocks(model)
+    steps = {id(layer): step for layer, step in zip(model.layers, layers)}
     forward: list[ForwardStep] = []
-    for k, (dense, act) in enumerate(pairs, start=1):
-        a_prev, z = seen["forward", id(dense)]
-        a = seen["forward", id(act)][1] if act is not None else z
-        W, b = (p.copy() for p in dense.params.values())
-        forward.append(ForwardStep(k, activation_name(act), a_prev.copy(), W, b, z.copy(), a.copy()))
     backward: list[BackwardStep] = []
-    n = len(X)
-    for k, ((dense, act), f) in enumerate(zip(pairs, forward), start=1):
-        fused = act is not None and act is objective.fused
-        delta, da_prev = seen["backward", id(dense)]  # δ reaches the Dense layer; ∂L/∂a(l−1) leaves it
-        if fused:
-            upstream = lstep.dL_dyhat  # shown, though the fused step never multiplies by it
-        else:
-            upstream = seen["backward", id(act)][0] if act is not None else delta
-        # f'(z) from the activation's own chain-rule step, applied to ones: no second derivative to drift
-        fprime = act.chain(np.ones_like(f.z), f.z, f.a) if act is not None and act.elementwise else None
-        fprime = np.ones_like(f.z) if act is None else fprime
-        dW, db = (g.copy() for g in dense.grads.values())
-        backward.append(
-            BackwardStep(
-                k, f.activation, upstream.copy(), fprime, delta.copy(), dW, db, da_prev.copy(), n,
-                lstep.batch_factor, fused,
-            )  # fmt: skip
-        )
+    for k, (dense, act) in enumerate(blocks(model), start=1):
+        act_step = None if act is None else steps[id(act)]
+        fw = steps[id(dense)].forward_terms
+        x, W, b, z = (the(fw, role).array.copy() for role in (Role.INPUT, Role.WEIGHT, Role.BIAS, Role.OUTPUT))
+        a = (z if act_step is None else the(act_step.forward_terms, Role.OUTPUT).array).copy()
+        forward.append(ForwardStep(k, activation_name(act), x, W, b, z, a))
+        backward.append(block_backward(forward[-1], steps[id(dense)], act_step, act, objective, lstep))
     trace = Trace(forward, lstep, backward, layers=layers)
     if detail:
         trace.chain = chain_terms(forward, backward)
         trace.paths = path_sums(forward, backward)
     return trace
+
+
+def block_backward(f: ForwardStep, dense: LayerStep, act_step: LayerStep | None, act: Activation | None,
+                   objective: Objective, lstep: LossStep) -> BackwardStep:  # fmt: skip
+    """Block f's backward, read by role from its Dense layer's and its activation's terms.
+
+    δ reaches the Dense layer as its output gradient and ∂L/∂a(l−1) leaves it as its input gradient; an
+    activation fused with the loss has no backward terms (the loss's step is its), so its ∂L/∂ŷ is shown
+    and its f'(z) is the activation's own.
+    """
+    bw = dense.backward_terms
+    delta = the(bw, Role.OUTPUT_GRADIENT).array
+    fused = act is not None and act is objective.fused
+    if act is None:
+        upstream, fprime = delta, np.ones_like(f.z)
+    elif fused:
+        upstream = lstep.dL_dyhat  # shown, though the fused step never multiplies by it
+        fprime = act.local_derivative(f.z, f.a) if act.elementwise else None
+    else:
+        upstream = the(act_step.backward_terms, Role.OUTPUT_GRADIENT).array
+        derivative = with_role(act_step.backward_terms, Role.LOCAL_DERIVATIVE)  # none for softmax: a Jacobian
+        fprime = derivative[0].array.copy() if derivative else None
+    return BackwardStep(
+        f.layer, f.activation, upstream.copy(), fprime, delta.copy(), the(bw, Role.WEIGHT_GRADIENT).array.copy(),
+        the(bw, Role.BIAS_GRADIENT).array.copy(), the(bw, Role.INPUT_GRADIENT).array.copy(), len(f.a_prev),
+        lstep.batch_factor, fused,
+    )  # fmt: skip
 
 
 def chain_terms(forward: list[ForwardStep], backward: list[BackwardStep]) -> list[ChainTerm]:
