@@ -46,3 +46,16 @@ def test_the_library_imports_without_numba():
     code = "import sys; sys.modules['numba'] = None; import chainrule; assert 'numba' not in dir(chainrule)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_an_l1_penalty_runs_on_numpy_under_auto_and_is_refused_by_compiled():
+    pytest.importorskip("numba")
+    mine, reference = xor_ensemble(), xor_ensemble()
+    objective = mine.objective("bce", l1=0.05)
+    mine.fit(XOR_X, XOR_Y, loss=objective, optimizer=cr.SGD(lr=0.5), epochs=20)
+    reference.fit(XOR_X, XOR_Y, loss=reference.objective("bce", l1=0.05), optimizer=cr.SGD(lr=0.5), epochs=20,
+                  engine="numpy")  # fmt: skip
+    np.testing.assert_array_equal(mine.flat_params, reference.flat_params)
+    refused = xor_ensemble()
+    with pytest.raises(ValueError, match="L1 penalty"):
+        refused.fit(XOR_X, XOR_Y, loss=refused.objective("bce", l1=0.05), epochs=2, engine="compiled")

@@ -43,7 +43,8 @@ class CompiledRun:
         if self.failure is not None and self.failure[0] == epoch:
             self._raise(guard)
         row = losses[epoch - first]  # the logs are made as they are asked for: nothing grows with the epochs
-        return {"loss": row if self.model.stacked else float(row[0])}
+        # a mean that is not finite (a penalty too large to add up) is divergence, as after a NumPy epoch
+        return {"loss": guard.epoch_loss(row.copy() if self.model.stacked else float(row[0]), epoch)}
 
     def _run(self, guard: Any, first: int, count: int) -> None:
         model, plan, spec, opt = self.model, self.plan, self.spec, self.plan.optimizer

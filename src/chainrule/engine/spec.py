@@ -109,6 +109,8 @@ def describe(model: Any, plan: Any) -> Spec | str:
         return f"the compiled engine covers SGD, Adam and RMSProp, not {opt!r}."
     if plan.batches.w is not None:
         return "the compiled engine does not take sample_weight."
+    if objective.l1:
+        return "the compiled engine does not take an L1 penalty."
     if plan.metrics:
         return f"the compiled engine does not compute metrics ({', '.join(plan.metrics)})."
     return Spec(
