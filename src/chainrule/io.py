@@ -275,7 +275,10 @@ def _size(value: Any) -> bool:
 def sample_values(model: Any) -> int:
     """The most values one sample takes at any layer of a built ``model``: its input, its output and, for a
     convolution or pooling, its padded input and unfolded windows (channels × kernel × output length).
-    Prediction is chunked by it."""
+    Prediction is chunked by it. A model not built yet (its shapes come from its first batch) has no
+    sample size to bound: 1."""
+    if model.in_shape is None:
+        return 1
     largest = math.prod(model.in_shape)
     for layer in model.layers:
         values = math.prod(layer.in_shape) + math.prod(layer.out_shape)

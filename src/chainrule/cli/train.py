@@ -79,8 +79,6 @@ def add_parser(sub: Any) -> None:
 def _settings(args: argparse.Namespace, data: datasets.Dataset) -> dict[str, Any]:
     s = dict(data.defaults)
     if args.model == "cnn":
-        if args.html:
-            raise CLIError("--html replays networks of feature rows; it does not draw --model cnn.")
         s.update(CNN1D_TRAINING, layers=[25, 25, 25], norm="batch", dropout=0.0, residual=False)
     for key in ("activation", "optimizer", "lr", "epochs", "dropout", "norm", "residual"):
         if getattr(args, key) is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 
-class DivergenceError(FloatingPointError):
+class DivergenceError(FloatingPointError, ValueError):
     """Training produced a NaN or infinite loss, or weights beyond ``max_weight``.
 
     ``epoch`` and ``batch`` (counted from 1) say where; ``peak`` is the largest

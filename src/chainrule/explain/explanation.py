@@ -27,6 +27,7 @@ from .trace import (
 
 if TYPE_CHECKING:
     from ..core.model import Sequential
+    from ..core.objective import Objective
 
 MAX_BATCH = 16
 """Largest batch ``explain`` accepts: every sample's numbers are shown."""
@@ -166,22 +167,24 @@ class Explanation:
 
 
 def explain(
-    model: Sequential, X: Any, y: Any, loss: str | Loss, lr: float | None = None, apply: bool = False
+    model: Sequential, X: Any, y: Any, loss: str | Loss | Objective, lr: float | None = None, apply: bool = False
 ) -> Explanation:
     """Explain one training step of ``model`` on the batch (X, y), number by number.
 
     Parameters
     ----------
     model : Sequential
-        Dense layers, activations, and any layer with ``forward_terms()`` and ``backward_terms(dOut)``
-        (Dropout, BatchNorm, LayerNorm, Residual). A network of Dense layers, each optionally followed by
-        one activation, is also written out weight by weight.
+        Any of chainrule's layers, and any layer with ``forward_terms()`` and ``backward_terms(dOut)``
+        (see ``chainrule.layers.terms``). A network of Dense layers, each optionally followed by one
+        activation, is also written out weight by weight.
     X : array-like, shape (n_samples, n_features)
         The batch; at most ``MAX_BATCH`` samples.
     y : array-like
         Targets, in any form ``loss`` accepts.
-    loss : str or Loss
-        The loss, by name (``"sse"``, ``"bce"``, …) or as an object.
+    loss : str, Loss or Objective
+        The loss, by name (``"sse"``, ``"bce"``, …) or as an object; an Objective
+        (``model.objective(loss, l2=α, l1=β)``) brings its penalty terms, which the step's gradients,
+        the gradient check and the shown update then include.
     lr : float, optional
         Learning rate α; when given, the plain SGD update w − α·∂L/∂w is shown.
     apply : bool
@@ -222,11 +225,18 @@ def explain(
     drawn_from = model.rng.bit_generator.state  # Dropout draws the masks the model's next step would draw
     work.rng.bit_generator.state = drawn_from
     with np.errstate(over="ignore", under="ignore"):
-        trace = run_step(work, Xa, Y, work.objective(objective.loss), detail)
+        trace = run_step(work, Xa, Y, work.objective(objective.loss, l2=objective.l2, l1=objective.l1), detail)
         after_step = work.rng.bit_generator.state, work.flat_state.copy()  # BatchNorm's running statistics
         work.rng.bit_generator.state = drawn_from  # the check draws the step's Dropout masks again
-        check = gradcheck(work, Xa, Y, objective.loss, max_entries=None if detail else GRADCHECK_ENTRIES)
+        check = gradcheck(work, Xa, Y, work.objective(objective.loss, l2=objective.l2, l1=objective.l1),
+                          max_entries=None if detail else GRADCHECK_ENTRIES)  # fmt: skip
     notes = []
+    if objective.penalized:
+        values, grads = zip(*objective.penalty_terms())
+        notes.append(
+            f"The objective adds the penalty {' + '.join(values)}: each ∂L/∂W shown is the data term; the gradient "
+            f"that trains, and that the gradient check checked, adds {' + '.join(grads)}."
+        )
     if lr is not None:
         if trace.forward:
             trace.updates = sgd_updates(trace.backward, trace.forward, float(lr))
