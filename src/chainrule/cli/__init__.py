@@ -82,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except MemoryError as exc:  # sizes are checked before they are allocated; this is what is left
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"chainrule {args.command}: error: not enough memory ({exc}); use smaller layers or data.", file=sys.stderr
+        )
+        return 2
     except USER_ERRORS as exc:
         if args.debug:
             traceback.print_exc()

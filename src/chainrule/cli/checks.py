@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from typing import Any
 
 import numpy as np
 
 from ..builders import mlp
 from ..core.losses import get_loss
+from ..datasets import DataNote
+from ..datasets.preprocess import sidecar
 from . import pipeline
 from .pipeline import CLIError
 
@@ -112,6 +115,15 @@ def _rows(text: str, what: str) -> np.ndarray:
         raise CLIError(f"{what} takes numbers such as 0.05,0.1 (rows separated by ';'); received {text!r}.") from None
 
 
+def _labels(text: str, classes: list[str]) -> np.ndarray:
+    """``--y`` of a classifier: class names as ``predict`` prints them (``setosa``, or ``setosa;virginica`` for two
+    rows) become their codes; numbers are read as they are."""
+    rows = [row.strip() for row in text.split(";")]
+    if all(row in classes for row in rows):
+        return np.array([[float(classes.index(row))] for row in rows])
+    return _rows(text, "--y")
+
+
 def explain_targets(y: np.ndarray, loss: Any, n_out: int) -> np.ndarray:
     """``--y`` as ``loss`` reads it: one value per row is a class label when a classification loss has several
     outputs (``--y 3``, or ``3;0`` for two rows); other shapes (one-hot rows, regression targets) are kept."""
@@ -130,14 +142,23 @@ def explain(args: argparse.Namespace) -> int:
     if args.model or args.layers:
         if args.x is None or args.y is None:
             raise CLIError("--x and --y give the sample to explain, e.g. --x 0.05,0.1 --y 0.01,0.99.")
-        X, y = _rows(args.x, "--x"), _rows(args.y, "--y")
+        X = _rows(args.x, "--x")
         if args.model:
             model, pre = pipeline.open_model(args.model)
+            y = _labels(args.y, pre.classes) if pre.task == "classification" and pre.classes else _rows(args.y, "--y")
             loss = args.loss or pipeline.model_loss(model) or "sse"
-            X = pre.transform(X, "--x")  # the model was trained on standardised inputs
+            X = pipeline.model_input(model, pre.transform(X, "--x"))  # standardised, as in training
+            if any(m != 0 for m in pre.mean) or any(s != 1 for s in pre.scale):
+                warnings.warn(
+                    f"--x is standardised with the training statistics in {sidecar(args.model).name}, as predict "
+                    "does: the numbers below are those the network sees.",
+                    DataNote,
+                    stacklevel=2,
+                )
             if pre.task == "regression":
                 y = pre.transform_y(y)
         else:
+            y = _rows(args.y, "--y")
             loss = args.loss or "sse"
             model = from_layers(pipeline.parse_sizes(args.layers), args.activation, loss, args.seed)
         y = explain_targets(y, loss, model.n_out)

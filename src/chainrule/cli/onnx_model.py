@@ -1,6 +1,7 @@
 """An ONNX file as the commands read it: the model through ``chainrule.onnx.load``, and a preprocessing that
 passes features through as they are (an exported graph holds its own standardisation and target scaling) and
-knows the task and the class names.
+knows the task and the class names. A CNN's input shape (C, L) comes from the graph: each row of a file holds its
+C·L values, channel after channel, as ``Flatten`` lays them out.
 
 The task follows the graph: a classifier ends in Softmax or Sigmoid (probabilities), anything else is a
 regression. The class names come from the file's metadata, key "classes" (a JSON list, as ``chainrule export``
@@ -11,6 +12,7 @@ matched to it by position.
 from __future__ import annotations
 
 import json
+import math
 import os
 
 from ..core.model import Sequential
@@ -33,10 +35,11 @@ def open_onnx(path: str | os.PathLike) -> tuple[Sequential, Preprocessor]:
                 f"{path}: its metadata lists {len(classes)} classes ({', '.join(classes)}), but the graph predicts "
                 f"{what}; fix or remove the metadata key 'classes'."
             )
+    width = math.prod(model.in_shape)  # a CNN's (C, L) input: each row holds C·L values, channel after channel
     return model, Preprocessor(
         task="classification" if classifier else "regression",
-        mean=[0.0] * model.n_in,
-        scale=[1.0] * model.n_in,
+        mean=[0.0] * width,
+        scale=[1.0] * width,
         classes=classes,
         source={"path": str(path)},
     )
@@ -65,7 +68,7 @@ def metadata_classes(path: str | os.PathLike, limit: int) -> list[str]:
         labels = None
     if not isinstance(labels, list) or not all(isinstance(v, (str, int, float)) for v in labels):
         raise ModelFileError(
-            f"{path}: its metadata key 'classes' must hold a JSON list of class names, such as [\"cat\", \"dog\"]; "
+            f'{path}: its metadata key \'classes\' must hold a JSON list of class names, such as ["cat", "dog"]; '
             f"it holds {props['classes'][:80]!r}."
         )
     return [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in labels]

@@ -6,8 +6,6 @@ import argparse
 import contextlib
 import math
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,10 @@ import numpy as np
 from ..core.losses import Loss, get_loss
 from ..core.model import Sequential
 from ..datasets import DataError, Dataset, Preprocessor
-from ..datasets.preprocess import load_for, unit_of
+from ..datasets.preprocess import load_for, sidecar, unit_of
+from ..io import MAX_PARAMS, sample_values
 from ..io import load as load_model
-from ..io import sample_values
+from .folders import CLIError, check_out, staged  # noqa: F401  (the commands' errors and output folders)
 
 CHUNK_VALUES = 1 << 22  # the values a chunk of rows may take at any layer while predicting: 32 MiB of float64
 
@@ -27,10 +26,6 @@ CHUNK_VALUES = 1 << 22  # the values a chunk of rows may take at any layer while
 def losses_for(task: str) -> list[str]:
     """The loss names (aliases included) that fit ``task``, from the loss classes."""
     return [name for name, cls in Loss.registry.items() if cls.classification == (task == "classification")]
-
-
-class CLIError(Exception):
-    """A user mistake: printed as one line, exit status 2."""
 
 
 def parse_sizes(text: str, what: str = "--layers") -> list[int]:
@@ -43,7 +38,31 @@ def parse_sizes(text: str, what: str = "--layers") -> list[int]:
         raise CLIError(f"{what} takes comma-separated integers such as 64,32; received {text!r}.") from None
     if any(s < 1 for s in sizes):
         raise CLIError(f"{what} sizes must be positive; received {text!r}.")
+    if any(s > MAX_PARAMS for s in sizes) or math.prod(sizes[:2]) > MAX_PARAMS:
+        raise CLIError(f"{what} {text!r} is too large: a model may hold {MAX_PARAMS:,} parameters at most.")
     return sizes
+
+
+def check_param_count(sizes: list[int], what: str = "--layers") -> None:
+    """Refuse layer widths (input to output) whose Dense layers would hold more than ``MAX_PARAMS`` parameters,
+    before any is allocated."""
+    count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:]))
+    if count > MAX_PARAMS:
+        raise CLIError(
+            f"{what} gives a network of {count:,} parameters, over the {MAX_PARAMS:,} a model may hold; "
+            "use smaller layers."
+        )
+
+
+def capped_epochs(epochs: int) -> int:
+    """``epochs``, or fewer where the environment sets ``CHAINRULE_MAX_EPOCHS`` (a quick try of every command in
+    the README, say); a value that is not a positive whole number is refused."""
+    cap = os.environ.get("CHAINRULE_MAX_EPOCHS")
+    if cap is None:
+        return epochs
+    if not cap.isdigit() or int(cap) < 1:
+        raise CLIError(f"CHAINRULE_MAX_EPOCHS must be a positive whole number; it is {cap!r}.")
+    return min(epochs, int(cap))
 
 
 def thread_count(text: str) -> int:
@@ -153,7 +172,6 @@ def output_spec(task: str, n_classes: int, loss: str) -> tuple[int, str | None]:
     return n_classes, chosen.fuses
 
 
-
 def open_model(path: str | Path) -> tuple[Sequential, Preprocessor]:
     """The model at ``path`` and its preprocessing sidecar (identity if there is none); an ``.onnx`` file
     through ``chainrule.onnx.load`` (see ``onnx_model``)."""
@@ -164,13 +182,18 @@ def open_model(path: str | Path) -> tuple[Sequential, Preprocessor]:
 
         return open_onnx(path)
     model = load_model(path)
-    return model, load_for(path, math.prod(model.in_shape))  # a CNN's rows hold channels × length values
+    pre = load_for(path, math.prod(model.in_shape))  # a CNN's rows hold channels × length values
+    if not sidecar(path).is_file():  # no record of training: the task follows the model's loss or last layer
+        pre.task = "classification" if is_classifier(model) else "regression"
+    return model, pre
 
 
 def model_input(model: Sequential, X: np.ndarray) -> np.ndarray:
-    """``X`` as ``model`` takes it: rows of features become one-channel signals (n, 1, length) for a CNN."""
+    """``X`` as ``model`` takes it: rows of features become signals (n, C, L) for a CNN, each row holding its C·L
+    values channel after channel."""
     shape = model.in_shape
-    return X.reshape(len(X), *shape) if X.ndim == 2 and len(shape) == 2 and shape[0] == 1 else X
+    fits = X.ndim == 2 and len(shape) >= 2 and X.shape[1] == math.prod(shape)
+    return X.reshape(len(X), *shape) if fits else X
 
 
 def is_classifier(model: Sequential) -> bool:
@@ -204,6 +227,12 @@ def predict_labels(model: Sequential, X: np.ndarray) -> np.ndarray:
     X = model_input(model, X)
     if is_classifier(model):
         return in_chunks(model, X, lambda part: np.asarray(model.predict_classes(part)).ravel())
+    if model.n_out != 1:
+        raise CLIError(
+            f"{model!r} has {model.n_out} outputs but no classification loss and no final Softmax or Sigmoid, so "
+            "it predicts neither classes nor one value per row; train it first (chainrule train), or end it in "
+            "Softmax."
+        )
     return in_chunks(model, X, lambda part: model.predict(part).ravel())
 
 
@@ -283,38 +312,3 @@ def table(result: dict[str, Any], classes: list[str]) -> str:
     lines.append("-" * (width + 27))
     lines.append(f"accuracy: {result['accuracy']:.4f} ({int(np.trace(result['confusion']))}/{result['n']})")
     return "\n".join(lines)
-
-
-def check_out(out: Path, force: bool) -> None:
-    """Refuse an output folder that is a file, or that holds something already (unless ``force``)."""
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} is a file, not a folder.")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise CLIError(f"{out} already exists and is not empty; pass --force to write into it, or choose --out.")
-
-
-@contextlib.contextmanager
-def staged(out: Path, force: bool) -> Iterator[Path]:
-    """A fresh folder beside ``out`` to write the results into, moved into place only once all are written.
-
-    If anything fails, the staging folder and any parent folders made for it are removed, so a failed run
-    leaves nothing behind; a folder that existed before the run is never removed.
-    """
-    made = [p for p in (out.parent, *out.parent.parents) if not p.exists()]  # deepest first
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        yield stage
-        check_out(out, force)  # again: the folder may have appeared while training
-        if not out.exists():
-            stage.rename(out)
-            return
-        for f in stage.iterdir():
-            os.replace(f, out / f.name)
-        stage.rmdir()
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        for folder in made:
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only if still empty
-        raise

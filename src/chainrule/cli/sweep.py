@@ -47,7 +47,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for --scheduler (default 10)")
     p.add_argument("--tasks", type=int, help="ensembles to split the grid into (default 1 here, 1 per Dask worker)")
     p.add_argument("--out", help="output folder (default: runs/sweep-<dataset>)")
-    p.add_argument("--force", action="store_true", help="write into an existing, non-empty output folder")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder (written beside it, swapped "
+                   "in whole)")  # fmt: skip
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     pipeline.add_threads_option(p)
@@ -91,7 +92,7 @@ def _spec(args: argparse.Namespace) -> tuple[sweep.SweepSpec, datasets.Dataset]:
         loss=loss,
         X=pre.transform(data.X_train),
         y=np.asarray(pre.transform_y(data.y_train)),
-        epochs=args.epochs or d.get("epochs", 1000),
+        epochs=pipeline.capped_epochs(args.epochs or d.get("epochs", 1000)),
         optimizer=args.optimizer,
         momentum=args.momentum,
         batch_size=args.batch_size or None,

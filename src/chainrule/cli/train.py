@@ -64,7 +64,8 @@ def add_parser(sub: Any) -> None:
     )
     pipeline.add_csv_options(p)
     p.add_argument("--out", help="output folder (default: runs/<dataset>)")
-    p.add_argument("--force", action="store_true", help="write into an existing, non-empty output folder")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder (the new run is written "
+                   "beside it and swapped in whole; files no run writes are kept)")  # fmt: skip
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--html", action="store_true", help="also write replay.html, a replay of the training, into --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,6 +91,7 @@ def _settings(args: argparse.Namespace, data: datasets.Dataset) -> dict[str, Any
     s["loss"] = args.loss or ("mse" if data.task == "regression" else "softmax_cross_entropy")
     if s["epochs"] < 1:
         raise CLIError(f"--epochs must be at least 1; received {s['epochs']}.")
+    s["epochs"] = pipeline.capped_epochs(s["epochs"])
     if not 0 <= s.setdefault("dropout", 0.0) < 1:
         raise CLIError(f"--dropout must be in [0, 1); received {s['dropout']}.")
     s["norm"] = None if s.get("norm") in (None, "none") else s["norm"]
@@ -138,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     if args.model == "cnn":
         model = _cnn(data, s, n_out, last, args.seed)
     else:
+        pipeline.check_param_count([data.n_features, *s["layers"], n_out])
         model = mlp([data.n_features, *s["layers"], n_out], s["activation"], last, seed=args.seed, dtype=s["dtype"],
                     dropout=s["dropout"], norm=s["norm"], residual=s["residual"])  # fmt: skip
     lr = CosineDecay(s["lr"], s["epochs"]) if s.get("schedule") == "cosine" else s["lr"]

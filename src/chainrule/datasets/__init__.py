@@ -12,6 +12,7 @@ Files with a header are matched to a model by column name (:mod:`.columns`): ``l
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from .arrays import array_columns, holds_targets, load_array, read_array_file
 from .columns import select_features
 from .csv import load_csv, read_csv, read_csv_columns, read_csv_rows
 from .features import read_features
-from .idx import load_idx, read_idx
+from .idx import is_idx_file, load_idx, read_idx
 from .layout import HEADER_CHOICES, check_header
 from .preprocess import Preprocessor
 
@@ -52,17 +53,16 @@ def is_path(name: str | os.PathLike) -> bool:
 
 
 def _kind(name: str | os.PathLike) -> str:
-    """Which loader ``load`` hands ``name`` to: "named", "idx", "array", "csv", or "unknown"."""
+    """Which loader ``load`` hands ``name`` to: "named", "idx", "array", "csv", or "unknown": by the file's
+    extension (.npy/.npz, .csv/.tsv/.txt), else by its content (an IDX header), never by a word in its name."""
     if not is_path(name):
         return "named"
     path = Path(name)
-    if "idx" in path.name:
-        return "idx"
     if path.suffix.lower() in (".npy", ".npz"):
         return "array"
     if path.suffix.lower() in (".csv", ".txt", ".tsv") or "".join(path.suffixes[-2:]).lower().endswith(".csv"):
         return "csv"
-    return "unknown"
+    return "idx" if is_idx_file(path) else "unknown"
 
 
 def takes_target(name: str | os.PathLike) -> bool:
@@ -183,6 +183,8 @@ def load(
         )
     if not path.exists():
         raise DataError(f"{path}: no such file.")
+    if re.search(r"idx\d", path.name):  # named like MNIST's files, but without an IDX header
+        raise DataError(f"{path}: not an IDX file (bad magic number), though its name says so.")
     raise DataError(f"{path}: unknown file type; use .csv, .npy, .npz or an MNIST IDX file.")
 
 
@@ -197,6 +199,7 @@ __all__ = [
     "Preprocessor",
     "check_finite",
     "columns",
+    "is_idx_file",
     "load",
     "load_array",
     "load_csv",

@@ -26,6 +26,19 @@ IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x
 IDX_CHUNK = 2**24
 
 
+def is_idx_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` begins with an IDX header (two zero bytes, a known type, 1 to 4 dimensions), gzipped or
+    not: a file's kind comes from its content, never from its name."""
+    try:
+        with open(path, "rb") as raw:
+            zipped = raw.read(2) == b"\x1f\x8b"
+        with (gzip.open if zipped else open)(path, "rb") as fh:
+            magic = fh.read(4)
+    except (OSError, EOFError, zlib.error):
+        return False
+    return len(magic) == 4 and magic[:2] == b"\0\0" and magic[2] in IDX_TYPES and 1 <= magic[3] <= 4
+
+
 def read_idx(path: str | os.PathLike, max_bytes: int = MAX_DATA_BYTES) -> np.ndarray:
     """An array from an IDX file (the MNIST format), gzipped or not.
 
