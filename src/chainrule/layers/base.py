@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from . import initializers
+from .onnx_hooks import OnnxHooks
 
 
-class Layer:
+class Layer(OnnxHooks):
     """One step of the forward pass, with its backward step beside it.
 
     The protocol (a new layer kind implements what applies; nothing else in chainrule changes):
@@ -51,6 +52,9 @@ class Layer:
     * ``get_config()`` and ``from_config(config)`` describe and rebuild the
       layer (without its weights); every subclass is registered by its class
       name in ``Layer.registry``, which model files read from.
+    * **ONNX**: ``to_onnx`` writes the layer's nodes, ``onnx_ops``/``from_onnx``
+      read them back; ``chainrule.onnx`` drives them over ``Layer.registry``
+      (see ``OnnxHooks`` in ``layers/onnx_hooks.py``).
 
     Ownership: a layer owns its values, and a model draws only what nobody
     set. Values written into ``params`` before the layer joins a model (or

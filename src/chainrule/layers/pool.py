@@ -52,6 +52,28 @@ class _Pool1D(Layer):
         stride = "" if self.stride == self.kernel_size else f", stride={self.stride}"
         return f"{type(self).__name__}({self.kernel_size}{stride})"
 
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    onnx_op = ""  # MaxPool or AveragePool
+
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        return g.node(self.onnx_op, [x], name, kernel_shape=[self.kernel_size], strides=[self.stride], pads=[0, 0])
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({cls.onnx_op})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """A 1-D pooling without padding, ceil_mode or dilation (auto_pad VALID or NOTSET)."""
+        x = node.computed_input(graph)
+        k, s = node.one_int("kernel_shape"), node.one_int("strides", [1])
+        node.require(node.attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"), "auto_pad (padding)")
+        node.require(list(node.attrs.get("pads", [0, 0])) == [0, 0], "padding")
+        node.require(node.attrs.get("ceil_mode", 0) == 0, "ceil_mode=1")
+        node.require(list(node.attrs.get("dilations", [1])) == [1], "dilations")
+        node.require(node.attrs.get("storage_order", 0) == 0, "storage_order")
+        return node.read(cls(k, s), x)
+
 
 class MaxPool1D(_Pool1D):
     """The largest value of each window of ``kernel_size`` samples, stepping by ``stride``.
@@ -94,6 +116,9 @@ class MaxPool1D(_Pool1D):
         """dZ and dX, where each window's gradient goes to its winner alone."""
         return {"dZ": dZ, "dX: each window's dZ goes to its winner alone": self.backward(dZ)}
 
+    # ---------------------------------------------------------------- ONNX (see _Pool1D.to_onnx)
+    onnx_op = "MaxPool"
+
 
 class AvgPool1D(_Pool1D):
     """The mean of each window of ``kernel_size`` samples, stepping by ``stride``.
@@ -131,6 +156,9 @@ class AvgPool1D(_Pool1D):
         share = dZ / dZ.dtype.type(self.kernel_size)
         return {"dZ": dZ, f"dZ/{self.kernel_size}: the share each input of a window gets": share,
                 "dX: the sum of the shares of every window that read each input": self.backward(dZ)}  # fmt: skip
+
+    # ---------------------------------------------------------------- ONNX (see _Pool1D.to_onnx)
+    onnx_op = "AveragePool"
 
 
 class GlobalAvgPool1D(Layer):
@@ -171,3 +199,23 @@ class GlobalAvgPool1D(Layer):
     def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
         """∂L/∂z, and ∂L/∂x: each position's 1/L share of its channel's ∂L/∂z."""
         return {"∂L/∂z": dZ, f"∂L/∂x = ∂L/∂z / {self.kept().shape[-1]}, at every position": self.backward(dZ)}
+
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """GlobalAveragePool, whose (N, C, 1) a Flatten makes (N, C)."""
+        return g.node("Flatten", [g.node("GlobalAveragePool", [x], f"{name}/GlobalAveragePool")], name, axis=1)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        from ..onnx.signals import GLOBAL_MEAN_OPS
+
+        return GLOBAL_MEAN_OPS
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """A mean over the length: GlobalAveragePool, a ReduceMean over the last axis, or PyTorch's
+        Unsqueeze → ReduceMean → Squeeze, each with the Flatten, Reshape or Squeeze that drops the 1."""
+        from ..onnx.signals import global_mean
+
+        found = global_mean(node, graph)
+        return None if found is None else node.read(cls(), *found)

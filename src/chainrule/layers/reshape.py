@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -51,3 +52,23 @@ class Flatten(Layer):
     def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
         """∂L/∂z, and ∂L/∂x: the same numbers in x's shape."""
         return {"∂L/∂z": dZ, "∂L/∂x = ∂L/∂z laid back out in x's shape": self.backward(dZ)}
+
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        return g.node("Flatten", [x], name, axis=1)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"Flatten", "Reshape"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """Flatten(axis=1), or a Reshape to (N, −1), (0, −1) or (−1, C·L), on signals (on a table both do nothing)."""
+        from ..onnx.signals import flattens
+
+        if not graph.signals:
+            return None
+        return node.read(cls(), flattens(node, graph.constants))
+
+    def onnx_redundant_after(self, previous: Layer | None) -> bool:
+        return isinstance(previous, Flatten)

@@ -24,6 +24,7 @@ from ._external import ExternalData
 MAX_FILE_BYTES = 1 << 30  # 1 GiB; a float32 MLP this large has 250 M parameters
 MAX_ELEMENTS = MAX_PARAMS  # per tensor
 MAX_NODES = 10_000
+MAX_DIMS = 5  # a layer reads at most three; more are read only to name the layer they came from (a Conv2d)
 MIN_OPSET = 9  # Erf, and the Gemm, Softmax and activation ops as they have been since
 FLOAT, INT32, INT64, STRING, DOUBLE = 1, 6, 7, 8, 11  # TensorProto.DataType
 DTYPES = {FLOAT: np.dtype("<f4"), DOUBLE: np.dtype("<f8")}  # what a model computes in
@@ -87,8 +88,10 @@ class Reader:
         if tensor.HasField("segment"):
             raise self.fail(f"{what} is a segment of a larger tensor.")
         dims = list(tensor.dims)
-        if len(dims) > 3 or any(d < 0 or d > MAX_ELEMENTS for d in dims):
-            raise self.fail(f"{what} has dims {_short(dims)}; chainrule reads up to three (a convolution's kernel).")
+        if len(dims) > MAX_DIMS or any(d < 0 or d > MAX_ELEMENTS for d in dims):
+            raise self.fail(
+                f"{what} has dims {_short(dims)}; chainrule reads up to {MAX_DIMS} (a 3-D convolution's kernel)."
+            )
         n = math.prod(dims)
         if n > MAX_ELEMENTS:
             raise self.fail(f"{what} declares {n:,} elements (limit {MAX_ELEMENTS:,}).")
