@@ -68,7 +68,7 @@ class Flatten(Layer):
 
         if not graph.signals:
             return None
-        return node.read(cls(), flattens(node, graph.constants))
+        return node.read(cls(), flattens(node, graph.constants, graph.batch))
 
     def onnx_redundant_after(self, previous: Layer | None) -> bool:
         return isinstance(previous, Flatten)

@@ -119,7 +119,7 @@ class _Graph:
                 raise self.fail(f"{where} has {len(n.output)} outputs; one is expected.")
             attrs = reader.attributes(n, where)
             if n.op_type == "Constant":
-                if set(attrs) != {"value"} or isinstance(attrs["value"], (int, float, str)):
+                if set(attrs) != {"value"} or isinstance(attrs["value"], (int, float, str, tuple)):
                     raise self.fail(f"{where} is not a Constant with one tensor 'value'.")
                 self._add_constant(n.output[0], reader.array(attrs["value"], where))
                 continue

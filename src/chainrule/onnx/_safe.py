@@ -153,6 +153,8 @@ class Reader:
                     raise self.fail(f"{where} has a non-ASCII attribute {_short(a.name)}.") from None
             elif a.type == 4:
                 out[a.name] = a.t
+            elif a.type == 6:  # FLOATS (ai.onnx.ml.Scaler's offset and scale)
+                out[a.name] = tuple(float(f) for f in a.floats)
             elif a.type == 7:  # INTS
                 out[a.name] = tuple(int(i) for i in a.ints)
             elif a.type == 8:  # STRINGS (ZipMap's class labels)
