@@ -28,6 +28,7 @@ WORKLOADS = [
     ("cnn", "float32"),
     ("cnn", "float64"),
     ("cnn_accuracy", "float32"),
+    ("engine", "float64"),
 ]
 
 

@@ -1,6 +1,7 @@
 """Shared test settings: a hypothesis profile that keeps the suite fast and deterministic, one BLAS thread, and the
 browser the page tests drive (Debian's Chromium; they skip, saying why, where there is none)."""
 
+import os
 import shutil
 
 import pytest
@@ -39,3 +40,21 @@ def browser():
         launched = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield launched
         launched.close()
+
+
+def pytest_generate_tests(metafunc):
+    """``global_random_seed`` as scikit-learn's conftest gives it (its own MLP tests run in test_sklearn_upstream):
+    42, or the seeds SKLEARN_TESTS_GLOBAL_RANDOM_SEED names ("all", "N" or "N-M", each in 0..99)."""
+    if "global_random_seed" not in metafunc.fixturenames:
+        return
+    wanted = os.environ.get("SKLEARN_TESTS_GLOBAL_RANDOM_SEED")
+    if wanted is None:
+        seeds = [42]
+    elif wanted == "all":
+        seeds = list(range(100))
+    else:
+        first, _, last = wanted.partition("-")
+        seeds = list(range(int(first), int(last or first) + 1))
+    if not all(0 <= seed <= 99 for seed in seeds):
+        raise ValueError(f"SKLEARN_TESTS_GLOBAL_RANDOM_SEED must be in the range [0, 99] (or 'all'); got {wanted!r}.")
+    metafunc.parametrize("global_random_seed", seeds)

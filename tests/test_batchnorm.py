@@ -80,18 +80,20 @@ def test_inference_uses_running_statistics_like_pytorch(sample_shape):
 
 
 def test_backward_terms_sum_to_backward():
+    from chainrule.layers.terms import Role, with_role
+
     layer = cr.BatchNorm(3)
     layer.build((3,), None)
     rng = np.random.default_rng(3)
     X, dY = rng.normal(size=(10, 3)), rng.normal(size=(10, 3))
     layer.forward(X)
     terms = layer.backward_terms(dY)
-    paths = [v for k, v in terms.items() if k.endswith(("(direct)", "(through μ)", "(through σ²)"))]
+    paths = [t.array for t in with_role(terms, Role.PATH)]
     assert len(paths) == 3
     np.testing.assert_allclose(sum(paths), layer.backward(dY), rtol=1e-12, atol=1e-15)
-    shown = layer.forward_terms()
-    np.testing.assert_allclose(shown["μ"].ravel(), X.mean(axis=0))
-    np.testing.assert_allclose(shown["σ²"].ravel(), X.var(axis=0))
+    mu, var = (t.array for t in with_role(layer.forward_terms(), Role.STATISTIC))
+    np.testing.assert_allclose(mu.ravel(), X.mean(axis=0))
+    np.testing.assert_allclose(var.ravel(), X.var(axis=0))
 
 
 def test_float32_stays_float32_and_agrees():

@@ -27,8 +27,8 @@ def test_a_dense_layer_inside_a_block_is_drawn_for_the_activation_after_it():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"norm": "group"}, r"mlp norm must be one of None, 'batch', 'layer'; received norm='group'"),
-    ({"dropout": 1.0}, r"Dropout rate must be in \[0, 1\); received rate=1.0"),
-    ({"dropout": -0.5}, r"Dropout rate must be in \[0, 1\)"),
+    ({"dropout": 1.0}, r"Dropout rate must be a number in \[0, 1\); received rate=1.0"),
+    ({"dropout": -0.5}, r"Dropout rate must be a number in \[0, 1\)"),
     ({"residual": "yes"}, "mlp residual must be True or False"),
 ])  # fmt: skip
 def test_bad_options(kwargs, match):

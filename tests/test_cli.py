@@ -414,7 +414,7 @@ def test_the_command_line_and_datasets_import_with_numpy_alone():
     assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.parametrize("name", ["xor.py", "planar.py", "iris.py", "digits.py"])
+@pytest.mark.parametrize("name", ["xor.py", "planar.py", "iris.py", "digits.py", "token_bag.py"])
 def test_examples_run(name):
     from pathlib import Path
 

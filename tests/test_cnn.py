@@ -89,7 +89,6 @@ def test_train_model_cnn_reads_rows_as_one_channel_signals(tmp_path, capsys):
         (["--dropout", "0.1"], "--model cnn takes --norm batch or none"),
         (["--norm", "layer"], "--model cnn takes --norm batch or none"),
         (["--residual"], "--model cnn takes --norm batch or none"),
-        (["--html"], "--html replays networks of feature rows"),
     ],
 )
 def test_train_model_cnn_refuses_the_mlp_options_in_one_line(flags, message, tmp_path, capsys):
@@ -98,6 +97,25 @@ def test_train_model_cnn_refuses_the_mlp_options_in_one_line(flags, message, tmp
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_train_model_cnn_html_writes_a_replay_of_the_signals(tmp_path, capsys):
+    pytest.importorskip("mnist1d.data")
+    argv = ["train", "mnist1d", "--model", "cnn", "--html", "--epochs", "1", "--quiet", "--no-plots",
+            "--out", str(tmp_path / "r")]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    page = (tmp_path / "r" / "replay.html").read_text(encoding="utf-8")
+    assert "Conv1D(1, " in page and '"epoch":1' in page  # a snapshot after the one epoch
+
+
+def test_a_replay_records_a_cnn_on_n_c_l_signals():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 1, 16))
+    y = (X.mean(axis=(1, 2)) > 0).astype(int)
+    model = cr.Sequential(cr.Conv1D(1, 2, 3), cr.ReLU(), cr.GlobalAvgPool1D(), cr.Dense(2, 2), cr.Softmax(), seed=0)
+    replay = cr.Replay(X, y, epochs=3)
+    model.fit(X, y, loss="categorical_cross_entropy", epochs=3, callbacks=[replay])
+    assert [s["epoch"] for s in replay.snapshots_] == [0, 1, 2, 3]
 
 
 def test_the_default_cnn_reaches_95_percent_less_three_spreads(tmp_path, capsys):

@@ -8,27 +8,10 @@ from hypothesis import strategies as st
 import chainrule as cr
 from chainrule.layers.activations import Activation
 
-# name -> factory(n_in) returning a layer; every layer chainrule exports
-LAYERS = {
-    "Dense": lambda n: cr.Dense(n, 3),
-    "Sigmoid": lambda n: cr.Sigmoid(),
-    "Tanh": lambda n: cr.Tanh(),
-    "ReLU": lambda n: cr.ReLU(),
-    "LeakyReLU": lambda n: cr.LeakyReLU(0.2),
-    "Identity": lambda n: cr.Identity(),
-    "Softmax": lambda n: cr.Softmax(),
-    "ELU": lambda n: cr.ELU(0.5),
-    "GELU": lambda n: cr.GELU(),
-    "GELUTanh": lambda n: cr.GELUTanh(),
-    "SiLU": lambda n: cr.SiLU(),
-    "Softplus": lambda n: cr.Softplus(),
-    "Dropout": lambda n: cr.Dropout(0.3),
-    "BatchNorm": lambda n: cr.BatchNorm(n),
-    "LayerNorm": lambda n: cr.LayerNorm(n),
-    "Residual": lambda n: cr.Residual(cr.Dense(n, n), cr.Tanh()),
-}
-TRAINING_DIFFERS = {"Dropout", "BatchNorm"}  # their training output is not their inference output
-BATCH_STATISTICS = {"BatchNorm"}  # training needs two samples or more
+# every layer kind chainrule has, from the registry: each class gives a small example of itself
+LAYERS = sorted(name for name, cls in cr.Layer.registry.items()
+                if not name.startswith("_") and cls.__module__.startswith("chainrule."))  # not the tests' own
+
 
 # name -> (factory, what the model's last layer must be, target kind, fewest outputs)
 LOSSES = {
@@ -41,16 +24,8 @@ LOSSES = {
     "SoftmaxCrossEntropy_onehot": (lambda: cr.SoftmaxCrossEntropy(), "logits", "onehot", 2),
     "CategoricalCrossEntropy": (lambda: cr.CategoricalCrossEntropy(), "softmax", "labels", 2),
     "CategoricalCrossEntropy_onehot": (lambda: cr.CategoricalCrossEntropy(), "softmax", "onehot", 2),
-}
-
-
-# name -> factory(channels) returning a layer on (n, C, L) signals
-SIGNAL_LAYERS = {
-    "Conv1D": lambda c: cr.Conv1D(c, 2, 3, stride=2, padding=1, dilation=2),
-    "MaxPool1D": lambda c: cr.MaxPool1D(3, stride=2),
-    "AvgPool1D": lambda c: cr.AvgPool1D(2),
-    "GlobalAvgPool1D": lambda c: cr.GlobalAvgPool1D(),
-    "Flatten": lambda c: cr.Flatten(),
+    "MultilabelBCE": (lambda: cr.MultilabelBCE(), "logits", "binary", 1),
+    "PoissonDeviance": (lambda: cr.PoissonDeviance(), None, "counts", 1),
 }
 
 
@@ -58,7 +33,7 @@ def test_registries_cover_every_exported_layer_and_loss():
     layer_types = {name for name in cr.__all__ if isinstance(getattr(cr, name), type)}
     exported_layers = {n for n in layer_types if issubclass(getattr(cr, n), cr.Layer) and n != "Layer"}
     exported_losses = {n for n in layer_types if issubclass(getattr(cr, n), cr.Loss) and n != "Loss"}
-    assert exported_layers == set(LAYERS) | set(SIGNAL_LAYERS)
+    assert exported_layers == set(LAYERS)
     assert exported_losses == {key.split("_")[0] for key in LOSSES}
 
 
@@ -69,16 +44,43 @@ def targets(rng, kind, n, k, dtype=np.float64):
         return rng.integers(0, 2, size=(n, k)).astype(dtype)
     if kind == "labels":
         return rng.integers(0, k, size=n)
+    if kind == "counts":
+        return rng.poisson(2.0, size=(n, k)).astype(dtype)
     return np.eye(k, dtype=dtype)[rng.integers(0, k, size=n)]
 
 
-def layer_model(name, n_in, dtype="float64", seed=0):
-    """Dense(n_in, 4) -> the layer under test -> Dense(…, 2): the layer sits between two trainable layers."""
-    layer = LAYERS[name](4)
-    width = layer.output_shape((4,))[0]
-    # a bias just before BatchNorm gets no gradient at all (the batch mean subtracts it), so a Tanh goes between
-    between = [cr.Tanh()] if name in BATCH_STATISTICS else []
-    return cr.Sequential(cr.Dense(n_in, 4), *between, layer, cr.Dense(width, 2), seed=seed, dtype=dtype)
+def around(name, n_in=3):
+    """The layer's own example between a trainable front and a Dense head, and the input shape of one sample.
+
+    The front makes the example's input: Dense then Tanh for a vector (n_in values in), Conv1D then Tanh for
+    a (C, L) signal (2 channels in), nothing for a layer that takes integer indices. The Tanh keeps a bias
+    from sitting just before a normalisation (the batch mean would take its gradient away).
+    """
+    layer, in_shape = cr.Layer.registry[name].example()
+    if layer.input_kind == "index":
+        front, model_in = [], in_shape
+    elif len(in_shape) == 1:
+        front, model_in = [cr.Dense(n_in, in_shape[0]), cr.Tanh()], (n_in,)
+    else:
+        front, model_in = [cr.Conv1D(2, in_shape[0], 3, padding=1), cr.Tanh()], (2, *in_shape[1:])
+    out = layer.output_shape(in_shape)
+    return [*front, layer, cr.Flatten(), cr.Dense(int(np.prod(out)), 2)], model_in, in_shape
+
+
+def layer_model(name, n_in=3, dtype="float64", seed=0):
+    layers, model_in, _ = around(name, n_in)
+    return cr.Sequential(*layers, seed=seed, dtype=dtype, input_shape=model_in)
+
+
+def inputs(model, rng, batch):
+    if model.layers[0].input_kind == "index":
+        return rng.integers(0, model.layers[0].n_tokens, size=(batch, *model.in_shape))
+    return rng.normal(size=(batch, *model.in_shape))
+
+
+def under_test(model):
+    """The layer under test: the one just before the Flatten of the head."""
+    return model.layers[-3]
 
 
 def loss_model(key, rng, n_in, hidden, dtype="float64"):
@@ -97,14 +99,12 @@ def loss_model(key, rng, n_in, hidden, dtype="float64"):
     return cr.Sequential(*layers, seed=int(rng.integers(1 << 30)), dtype=dtype), k
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
-@given(seed=st.integers(0, 2**31 - 1), n_in=st.integers(1, 5), batch=st.integers(1, 6))
+@pytest.mark.parametrize("name", LAYERS)
+@given(seed=st.integers(0, 2**31 - 1), n_in=st.integers(1, 5), batch=st.integers(2, 6))
 def test_layer_gradcheck(name, seed, n_in, batch):
     rng = np.random.default_rng(seed)
     model = layer_model(name, n_in, seed=seed)
-    batch += name in BATCH_STATISTICS and batch == 1
-    X = rng.normal(size=(batch, n_in))
-    Y = rng.normal(size=(batch, 2))
+    X, Y = inputs(model, rng, batch), rng.normal(size=(batch, 2))
     result = cr.gradcheck(model, X, Y, "mse", tol=1e-6)
     assert result.passed, str(result)
 
@@ -142,21 +142,22 @@ def test_gradcheck_can_fail():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("name", LAYERS)
 def test_layer_shapes_dtype_and_no_mutation(name, dtype):
     rng = np.random.default_rng(1)
-    model = layer_model(name, 3, dtype=dtype)
-    layer = model.layers[-2]
-    X = rng.normal(size=(5, 4)).astype(dtype)
+    model = layer_model(name, dtype=dtype)
+    layer, in_shape = under_test(model), around(name)[2]
+    indices = layer.input_kind == "index"
+    X = inputs(model, rng, 5) if indices else rng.normal(size=(5, *in_shape)).astype(dtype)
     X0 = X.copy()
     out = layer.forward(X)
-    assert out.shape == (5, layer.output_shape((4,))[0])
+    assert out.shape == (5, *layer.output_shape(in_shape))
     assert out.dtype == dtype
     np.testing.assert_array_equal(X, X0)
     dA = rng.normal(size=out.shape).astype(dtype)  # random upstream gradient, not all ones
     dA0, out0 = dA.copy(), out.copy()
-    dX = layer.backward(dA)
-    assert dX.shape == X.shape and dX.dtype == dtype
+    dX = layer.backward(dA, need_input_grad=not indices)  # indices have no gradient
+    assert indices or (dX.shape == X.shape and dX.dtype == dtype)
     np.testing.assert_array_equal(dA, dA0)
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(out, out0)
@@ -164,7 +165,7 @@ def test_layer_shapes_dtype_and_no_mutation(name, dtype):
         assert layer.grads[key].shape == p.shape and layer.grads[key].dtype == dtype
     assert layer.backward(dA, need_input_grad=False) is None
     # inference keeps nothing and gives the same output (where the two modes compute the same)
-    if name not in TRAINING_DIFFERS:
+    if not layer.modes_differ:
         np.testing.assert_array_equal(layer.forward(X, training=False, keep=False), out0)
 
 
@@ -216,88 +217,38 @@ def test_float32_fit_step_stays_float32(key, optimizer):
     assert np.isfinite(history["loss"]).all()
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("name", LAYERS)
 def test_backward_assigns_gradients_and_never_accumulates(name):
     rng = np.random.default_rng(4)
-    model = layer_model(name, 3)
-    X, Y = rng.normal(size=(5, 3)), rng.normal(size=(5, 2))
+    model = layer_model(name)
+    X, Y = inputs(model, rng, 5), rng.normal(size=(5, 2))
     loss = cr.MSE()
     passes, generator = [], model.rng.bit_generator.state
     for _ in range(2):  # a second identical pass must give identical, not doubled, gradients
         model.rng.bit_generator.state = generator  # the same Dropout mask both times
-        loss.forward(model.forward(X), Y)
+        loss.forward(model.forward(model.check_input(X)), Y)
         model.backward(loss.backward())
         passes.append([g.copy() for layer in model.layers for g in layer.grads.values()])
     for a, b in zip(*passes):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
+@pytest.mark.parametrize("name", LAYERS)
 def test_inference_keeps_nothing_for_backward(name):
-    layer = LAYERS[name](4)
-    if layer.params:
-        cr.Sequential(layer, seed=0, input_shape=(4,))
-    layer.forward(np.ones((2, 4)), training=False, keep=False)
-    with pytest.raises(RuntimeError, match="forward"):
-        layer.backward(np.ones((2, layer.output_shape((4,))[0])))
-
-
-# ------------------------------------------------------------------ layers on signals
-def signal_model(name, length, dtype="float64", seed=0):
-    """(2, length) signals -> Conv1D(2, 3, 3) -> the layer under test -> Flatten -> Dense(…, 2)."""
-    conv, layer = cr.Conv1D(2, 3, 3, padding=1), SIGNAL_LAYERS[name](3)
-    width = int(np.prod(layer.output_shape(conv.output_shape((2, length)))))
-    return cr.Sequential(conv, layer, cr.Flatten(), cr.Dense(width, 2), input_shape=(2, length), seed=seed, dtype=dtype)
-
-
-@pytest.mark.parametrize("name", list(SIGNAL_LAYERS))
-@given(seed=st.integers(0, 2**31 - 1), length=st.integers(5, 9), batch=st.integers(1, 4))
-def test_signal_layer_gradcheck(name, seed, length, batch):
-    rng = np.random.default_rng(seed)
-    model = signal_model(name, length, seed=seed)
-    X, Y = rng.normal(size=(batch, 2, length)), rng.normal(size=(batch, 2))
-    result = cr.gradcheck(model, X, Y, "mse", tol=1e-6)
-    assert result.passed, str(result)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", list(SIGNAL_LAYERS))
-def test_signal_layer_shapes_dtype_and_no_mutation(name, dtype):
-    rng = np.random.default_rng(1)
-    layer = signal_model(name, 8, dtype=dtype).layers[1]
-    X = rng.normal(size=(5, 3, 8)).astype(dtype)
-    X0 = X.copy()
-    out = layer.forward(X)
-    assert out.shape == (5, *layer.output_shape((3, 8))) and out.dtype == dtype
-    dA = rng.normal(size=out.shape).astype(dtype)
-    dA0, out0 = dA.copy(), out.copy()
-    dX = layer.backward(dA)
-    assert dX.shape == X.shape and dX.dtype == dtype
-    for array, before in ((X, X0), (dA, dA0), (out, out0)):
-        np.testing.assert_array_equal(array, before)
-    for key, p in layer.params.items():
-        assert layer.grads[key].shape == p.shape and layer.grads[key].dtype == dtype
-    assert layer.backward(dA, need_input_grad=False) is None
-    np.testing.assert_array_equal(layer.forward(X, training=False, keep=False), out0)
-
-
-@pytest.mark.parametrize("name", list(SIGNAL_LAYERS))
-def test_signal_backward_assigns_gradients_and_never_accumulates(name):
-    rng = np.random.default_rng(4)
-    model = signal_model(name, 7)
-    X, Y = rng.normal(size=(4, 2, 7)), rng.normal(size=(4, 2))
-    loss, passes = cr.MSE(), []
-    for _ in range(2):
-        loss.forward(model.forward(X), Y)
-        model.backward(loss.backward())
-        passes.append([g.copy() for layer in model.layers for g in layer.grads.values()])
-    for a, b in zip(*passes):
-        np.testing.assert_array_equal(a, b)
-
-
-@pytest.mark.parametrize("name", list(SIGNAL_LAYERS))
-def test_signal_inference_keeps_nothing_for_backward(name):
-    layer = signal_model(name, 8).layers[1]
-    out = layer.forward(np.ones((2, 3, 8)), training=False, keep=False)
+    model = layer_model(name)
+    layer = under_test(model)
+    X = model.forward(model.check_input(inputs(model, np.random.default_rng(5), 2)), stop=len(model.layers) - 3)
+    out = layer.forward(X, training=False, keep=False)
     with pytest.raises(RuntimeError, match="forward"):
         layer.backward(np.ones_like(out))
+
+
+def test_every_layer_kind_declares_its_facts_once():
+    """Config round trip, shapes from the config alone, and the repr, for each kind's own example."""
+    for name in LAYERS:
+        layer, _ = cr.Layer.registry[name].example()
+        config = layer.get_config()
+        twin = cr.Layer.registry[name].from_config(config)
+        assert twin.get_config() == config and repr(twin) == repr(layer), name
+        assert type(layer).config_shapes(config) == layer.param_shapes(), name
+        assert {k: v.shape for k, v in layer.params.items()} == layer.param_shapes(), name

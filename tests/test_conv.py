@@ -121,7 +121,7 @@ def test_forward_leaves_its_input_alone_and_inference_keeps_nothing():
         ({"kernel_size": 0}, "kernel_size must be a positive integer; received kernel_size=0"),
         ({"stride": 0}, "stride must be a positive integer; received stride=0"),
         ({"dilation": 0}, "dilation must be a positive integer; received dilation=0"),
-        ({"padding": -1}, "padding must be an integer ≥ 0; received padding=-1"),
+        ({"padding": -1}, "padding must be a non-negative integer or \"same\"; received padding=-1"),
         ({"padding": "valid"}, "received padding='valid'"),
         ({"padding": "same", "stride": 2}, 'padding="same" needs stride 1; received stride=2'),
         ({"in_channels": 1.5}, "in_channels must be a positive integer"),
@@ -326,6 +326,7 @@ def test_flatten_into_a_dense_of_the_wrong_width_names_the_width_it_needs():
 
 def test_explain_writes_each_weights_gradient_as_its_sum_with_the_numbers():
     from chainrule.explain.text import layer_numbers
+    from chainrule.layers.terms import Role, the, with_role
 
     layer = built(cr.Conv1D(1, 1, 3, stride=2, padding=1, W=HAND_W, b=[0.0]), (1, 5))
     layer.forward(HAND_X)
@@ -335,9 +336,10 @@ def test_explain_writes_each_weights_gradient_as_its_sum_with_the_numbers():
     assert "∂L/∂w[0, 0, 1] = Σₙ Σₜ δ[n, 0, t]·x[n, 0, 2t] = 1·1 + 2·3 + 3·5" in text
     assert "∂L/∂w[0, 0, 2] = Σₙ Σₜ δ[n, 0, t]·x[n, 0, 2t + 1] = 1·2 + 2·4 + 3·0" in text
     np.testing.assert_array_equal(layer.grads["W"], [[[16.0, 22.0, 10.0]]])  # filled as backward fills them
-    terms = layer.forward_terms()
-    np.testing.assert_array_equal(terms["X̂: one row per sample and position t, the C·K inputs under the kernel"],
-                                  [[0, 1, 2], [2, 3, 4], [4, 5, 0]])  # fmt: skip
+    windows = the(layer.forward_terms(), Role.INTERMEDIATE)  # the inputs under the kernel, one row per window
+    np.testing.assert_array_equal(windows.array, [[0, 1, 2], [2, 3, 4], [4, 5, 0]])
+    entries = with_role(layer.backward_terms(HAND_DELTA), Role.WEIGHT_GRADIENT_ENTRY)
+    assert [float(t.array) for t in entries] == [16.0, 22.0, 10.0]
     big = built(cr.Conv1D(3, 8, 3), (3, 9))  # 72 weights: summarised by its arrays, no per-weight sums
     big.forward(np.ones((2, 3, 9)))
-    assert not any(label.startswith("∂L/∂w") for label in big.backward_terms(np.ones((2, 8, 7))))
+    assert not with_role(big.backward_terms(np.ones((2, 8, 7))), Role.WEIGHT_GRADIENT_ENTRY)

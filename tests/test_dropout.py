@@ -78,16 +78,18 @@ def test_each_member_of_an_ensemble_draws_its_own_mask():
 
 
 def test_terms_show_mask_and_scale():
+    from chainrule.layers.terms import Role, the
+
     layer = cr.Dropout(0.25)
     layer.build((3,), None)
     X = np.arange(1.0, 13.0).reshape(4, 3)
     Y = layer.forward(X)
     terms = layer.forward_terms()
-    mask = terms["m (1 kept, 0 dropped)"]
-    assert float(terms["1/(1 − p)"]) == pytest.approx(4 / 3)
+    mask = the(terms, Role.MASK).array
+    assert float(the(terms, Role.CONSTANT).array) == pytest.approx(4 / 3)
     np.testing.assert_allclose(Y, X * mask * 4 / 3)
     dY = np.ones_like(Y)
-    np.testing.assert_allclose(layer.backward_terms(dY)["dX = dY ∘ m/(1 − p)"], mask * 4 / 3)
+    np.testing.assert_allclose(the(layer.backward_terms(dY), Role.INPUT_GRADIENT).array, mask * 4 / 3)
 
 
 def test_float32_stays_float32():
@@ -101,7 +103,7 @@ def test_float32_stays_float32():
 
 @pytest.mark.parametrize("rate", [-0.1, 1, 1.5, True, "0.5", float("nan"), None])
 def test_bad_rate(rate):
-    with pytest.raises(ValueError, match=r"Dropout rate must be in \[0, 1\); received rate="):
+    with pytest.raises(ValueError, match=r"Dropout rate must be a number in \[0, 1\); received rate="):
         cr.Dropout(rate)
 
 

@@ -130,12 +130,12 @@ def test_global_average_pool_and_flatten_by_hand():
     # ∂L/∂x = 8/4 = 2 at every position
     model = cr.Sequential(cr.GlobalAvgPool1D(), cr.Dense(1, 1, W=[[2.0]], b=[0.0]), input_shape=(1, 4))
     text = cr.explain(model, np.array([[[1.0, 2.0, 3.0, 6.0]]]), np.array([[4.0]]), "mse").to_text()
-    assert "z = (1/4)·Σᵢ x, each channel's mean = [3.00000]" in text
-    assert "∂L/∂x = ∂L/∂z / 4, at every position = [2.00000  2.00000  2.00000  2.00000]" in text
+    assert "z = (1/4)·Σᵢ x (each channel's mean) = [3.00000]" in text
+    assert "∂L/∂x = ∂L/∂z / 4 (at every position) = [2.00000  2.00000  2.00000  2.00000]" in text
     flat = cr.Sequential(cr.Flatten(), cr.Dense(4, 1, W=[[1.0], [0.0], [0.0], [-1.0]], b=[0.0]), input_shape=(2, 2))
     text = cr.explain(flat, np.array([[[1.0, 2.0], [3.0, 6.0]]]), np.array([[0.0]]), "mse").to_text()
     # ŷ = 1 − 6 = −5, ∂L/∂ŷ = −10: ∂L/∂(flat x) = [−10, 0, 0, 10], laid back out as (2, 2)
-    assert "∂L/∂x = ∂L/∂z laid back out in x's shape =\n      [-10.00000    0.00000    0.00000   10.00000]" in text
+    assert "∂L/∂x = ∂L/∂z (laid back out in x's shape) =\n      [-10.00000    0.00000    0.00000   10.00000]" in text
 
 
 # ---------------------------------------------------------------- in Chromium

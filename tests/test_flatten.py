@@ -49,14 +49,16 @@ def test_flatten_bad_input():
 
 
 def test_its_numbers_for_explain_and_a_cnn_explained_end_to_end():
+    from chainrule.layers.terms import Role, the
+
     layer = cr.Flatten()
     layer.build((2, 2), None)
     layer.forward(np.array([[[1.0, 2.0], [3.0, 4.0]]]))
     terms = layer.forward_terms()
     # row-major, by hand
-    np.testing.assert_array_equal(terms["z = x, each sample laid out as one row"], [[1.0, 2.0, 3.0, 4.0]])
+    np.testing.assert_array_equal(the(terms, Role.OUTPUT).array, [[1.0, 2.0, 3.0, 4.0]])
     back = layer.backward_terms(np.array([[5.0, 6.0, 7.0, 8.0]]))
-    np.testing.assert_array_equal(back["∂L/∂x = ∂L/∂z laid back out in x's shape"], [[[5.0, 6.0], [7.0, 8.0]]])
+    np.testing.assert_array_equal(the(back, Role.INPUT_GRADIENT).array, [[[5.0, 6.0], [7.0, 8.0]]])
     # a whole CNN: explain's gradients are the model's own
     model = cr.Sequential(cr.Conv1D(1, 2, 3), cr.ReLU(), cr.GlobalAvgPool1D(), cr.Dense(2, 1), input_shape=(1, 6),
                           seed=0)  # fmt: skip

@@ -43,15 +43,19 @@ def test_matches_pytorch(sample_shape, training):
 
 
 def test_backward_terms_sum_to_backward():
+    from chainrule.layers.terms import Role, with_role
+
     layer = cr.LayerNorm(5)
     layer.build((5,), None)
     rng = np.random.default_rng(1)
     X, dY = rng.normal(size=(4, 5)), rng.normal(size=(4, 5))
     layer.forward(X)
     terms = layer.backward_terms(dY)
-    paths = [v for k, v in terms.items() if k.endswith(("(direct)", "(through μ)", "(through σ²)"))]
+    paths = [t.array for t in with_role(terms, Role.PATH)]
+    assert len(paths) == 3
     np.testing.assert_allclose(sum(paths), layer.backward(dY), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(layer.forward_terms()["σ²"].ravel(), X.var(axis=1))
+    _, var = (t.array for t in with_role(layer.forward_terms(), Role.STATISTIC))
+    np.testing.assert_allclose(var.ravel(), X.var(axis=1))
 
 
 def test_ensemble_members_use_their_own_gamma():

@@ -199,6 +199,8 @@ FACTS = {
     cr.BCEWithLogits: ("bce_logits", ("bce_with_logits",), "classification", "sigmoid", None),
     cr.SoftmaxCrossEntropy: ("softmax_cross_entropy", ("cross_entropy",), "classification", "softmax", None),
     cr.CategoricalCrossEntropy: ("categorical_cross_entropy", (), "classification", None, "softmax"),
+    cr.MultilabelBCE: ("multilabel_bce_logits", (), "classification", "sigmoid", None),
+    cr.PoissonDeviance: ("poisson", ("poisson_deviance",), "regression", None, None),
 }
 
 

@@ -48,14 +48,18 @@ def test_summary_shows_every_layer_output_shape_and_count():
 
 
 def test_layers_that_do_not_chain_name_both_layers_and_the_shapes():
-    with pytest.raises(ValueError, match=r"layer 2 does not fit the layer before it, Tanh\(\).*Dense\(4, 1\) expects "
+    with pytest.raises(ValueError, match=r"layer 2, Dense\(4, 1\), does not fit the layer before it, Tanh\(\).*"
+                       r"Dense\(4, 1\) expects "
                        r"4 inputs per sample but gets 5; make it Dense\(5, 1\)"):  # fmt: skip
         cr.Sequential(cr.Dense(3, 5), cr.Tanh(), cr.Dense(4, 1))
 
 
-def test_a_model_whose_first_layer_fixes_no_shape_needs_input_shape():
-    with pytest.raises(ValueError, match="input_shape"):
-        cr.Sequential(cr.Tanh())
+def test_a_model_whose_first_layer_fixes_no_shape_takes_it_from_input_shape_or_the_data():
+    lazy = cr.Sequential(cr.Tanh())
+    with pytest.raises(ValueError, match="not built yet.*input_shape"):
+        _ = lazy.n_in
+    np.testing.assert_allclose(lazy.predict(np.ones((2, 3))), np.tanh(np.ones((2, 3))))
+    assert lazy.in_shape == (3,)
     model = cr.Sequential(cr.Tanh(), input_shape=(3,))
     np.testing.assert_allclose(model.predict(np.ones((2, 3))), np.tanh(np.ones((2, 3))))
     assert cr.Sequential.from_config(model.get_config()).in_shape == (3,)

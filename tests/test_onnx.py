@@ -819,7 +819,7 @@ def test_the_regressor_writes_predict(n_outputs, tmp_path):
     X = rng.standard_normal((50, 3))
     y = X @ rng.standard_normal((3, n_outputs)) + 0.1
     y = y.ravel() if n_outputs == 1 else y
-    reg = _fitted(MLPRegressor((5,), activation="relu", max_iter=30, random_state=0), X, y)
+    reg = _fitted(MLPRegressor(hidden_layer_sizes=(5,), activation="relu", max_iter=30, random_state=0), X, y)
     reg.to_onnx(tmp_path / "reg.onnx")
     expected = reg.predict(X).reshape(50, n_outputs)
     record("onnxruntime", "float64", run_ort(tmp_path / "reg.onnx", X), expected)

@@ -116,6 +116,9 @@ def test_uploads_are_read_as_data_and_names_as_text():
         (b"a,b,c\n1,two,x\n3,4,y\n", "row 2: the first two columns must be numbers"),
         (b"a,b,c\n1,2,x\n3,4,y\n5,6,z\n", "exactly two classes"),
         (b"a,b,c\n1,inf,x\n3,4,y\n", "NaN or infinite"),
+        (b"a,b,c\n1,1.7e308,x\n3,-1.7e308,y\n", "at most 1e+06 in size"),
+        (b"a,b,c\n1,2," + b"x" * 101 + b"\n3,4,y\n", "row 2 has a cell of 101 characters"),
+        (b"a,b,c\n1,2," + b"x" * 199_000 + b"\n3,4,y\n", "each cell of at most 100 characters"),
     ],
 )
 def test_bad_uploads_are_refused_with_a_reason(raw, words):

@@ -95,7 +95,7 @@ def test_float32_stays_float32_and_a_model_axis_pools_each_member(layer):
 def test_pool_bad_input(cls):
     with pytest.raises(ValueError, match="kernel_size must be a positive integer; received kernel_size=0"):
         cls(0)
-    with pytest.raises(ValueError, match="stride must be a positive integer; received stride=-1"):
+    with pytest.raises(ValueError, match="stride must be a positive integer or None; received stride=-1"):
         cls(2, -1)
     with pytest.raises(ValueError, match=rf"{cls.__name__}\(5\) gets signals of length 4 but its window spans 5"):
         cls(5).output_shape((3, 4))
@@ -108,20 +108,18 @@ def test_pool_bad_input(cls):
 
 
 def test_explain_shows_which_element_won_and_the_average_share():
+    from chainrule.layers.terms import Role, the
+
     maxpool = built(cr.MaxPool1D(3), (1, 6))
     maxpool.forward(np.array([[[1.0, 5.0, 5.0, 2.0, 2.0, 2.0]]]))
     forward = maxpool.forward_terms()
-    np.testing.assert_array_equal(
-        forward["j*: which element of each window won (the first of tied maxima)"], [[[1, 0]]]
-    )
+    np.testing.assert_array_equal(the(forward, Role.WINNER).array, [[[1, 0]]])  # the first of tied maxima
     backward = maxpool.backward_terms(np.array([[[10.0, 20.0]]]))
-    np.testing.assert_array_equal(backward["dX: each window's dZ goes to its winner alone"], [[[0, 10, 0, 20, 0, 0]]])
+    np.testing.assert_array_equal(the(backward, Role.INPUT_GRADIENT).array, [[[0, 10, 0, 20, 0, 0]]])
     avgpool = built(cr.AvgPool1D(2, stride=1), (1, 3))
     avgpool.forward(np.array([[[1.0, 2.0, 4.0]]]))
-    np.testing.assert_array_equal(avgpool.forward_terms()["Z = (1/2)·Σ over each window"], [[[1.5, 3.0]]])
+    np.testing.assert_array_equal(the(avgpool.forward_terms(), Role.OUTPUT).array, [[[1.5, 3.0]]])
     terms = avgpool.backward_terms(np.array([[[2.0, 4.0]]]))
-    np.testing.assert_array_equal(terms["dZ/2: the share each input of a window gets"], [[[1.0, 2.0]]])
+    np.testing.assert_array_equal(the(terms, Role.INTERMEDIATE_GRADIENT).array, [[[1.0, 2.0]]])  # each window's share
     # x[1] sits in both windows: 2/2 + 4/2
-    np.testing.assert_array_equal(
-        terms["dX: the sum of the shares of every window that read each input"], [[[1, 3, 2]]]
-    )
+    np.testing.assert_array_equal(the(terms, Role.INPUT_GRADIENT).array, [[[1, 3, 2]]])

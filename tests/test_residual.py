@@ -56,17 +56,22 @@ def test_matches_pytorch(training):
 
 
 def test_two_paths_sum():
+    from chainrule.layers.terms import Role, the, with_role
+
     block = cr.Residual(cr.Dense(3, 3), cr.Tanh())
     block.build((3,), None)
     rng = np.random.default_rng(1)
     X, dY = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
     Y = block.forward(X)
     shown = block.forward_terms()
-    np.testing.assert_array_equal(shown["x (skip path)"], X)
-    np.testing.assert_allclose(shown["f(x) (inner path)"], np.tanh(X @ block.params["0.W"] + block.params["0.b"]))
-    np.testing.assert_allclose(Y, shown["x (skip path)"] + shown["f(x) (inner path)"])
+    x, fx = the(shown, Role.INPUT).array, the(shown, Role.PATH).array
+    np.testing.assert_array_equal(x, X)
+    np.testing.assert_allclose(fx, np.tanh(X @ block.params["0.W"] + block.params["0.b"]))
+    np.testing.assert_allclose(Y, x + fx)
+    np.testing.assert_allclose(the(shown, Role.OUTPUT).array, Y)
     terms = block.backward_terms(dY)
-    np.testing.assert_allclose(terms["dx = dy + (∂f/∂x)ᵀ·dy"], block.backward(dY))
+    np.testing.assert_allclose(the(terms, Role.INPUT_GRADIENT).array, block.backward(dY))
+    np.testing.assert_allclose(sum(t.array for t in with_role(terms, Role.PATH)), block.backward(dY))
 
 
 def test_inner_layers_that_change_the_shape_are_refused():

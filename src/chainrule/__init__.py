@@ -29,6 +29,7 @@ from .core.optimizers import (
     StepDecay,
     get_optimizer,
 )
+from .core.summed_losses import MultilabelBCE, PoissonDeviance
 from .explain import Explanation
 from .gradcheck import GradcheckResult, gradcheck
 from .io import ModelFileError, load
@@ -38,11 +39,13 @@ from .layers import (
     Conv1D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     GlobalAvgPool1D,
     Layer,
     LayerNorm,
     MaxPool1D,
+    PReLU,
     Residual,
 )
 from .layers.activations import (
@@ -79,6 +82,7 @@ __all__ = [
     "Dropout",
     "ELU",
     "EarlyStopping",
+    "Embedding",
     "Ensemble",
     "EnsembleHistory",
     "Explanation",
@@ -98,8 +102,11 @@ __all__ = [
     "MaxPool1D",
     "ModelCheckpoint",
     "ModelFileError",
+    "MultilabelBCE",
     "Objective",
     "Optimizer",
+    "PReLU",
+    "PoissonDeviance",
     "RMSProp",
     "ReLU",
     "Replay",

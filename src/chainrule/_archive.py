@@ -119,6 +119,7 @@ class Archive:
         if packed > file_size:
             raise self.fail(f"its members claim {packed:,} packed bytes but the file has {file_size:,}.")
         unpacked = sum(i.file_size for i in infos)
+        self.data_bytes = unpacked  # at most what the arrays can hold: every declared size is checked against it
         if unpacked > max(MAX_INFLATION * file_size, MIN_BUDGET):
             raise self.fail(
                 f"its members inflate to {unpacked:,} bytes from a {file_size:,}-byte file "

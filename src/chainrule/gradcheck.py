@@ -100,12 +100,13 @@ def gradcheck(
     too coarse to tell a bug from rounding. ``max_entries`` checks at most that
     many randomly chosen entries per array (all by default). The model itself
     is left exactly as it was. ``loss`` may be an Objective (``model.objective(loss, l2=…)``): its penalty
-    is then checked too.
+    is then checked too. A model whose first layer takes integer indices (an Embedding) has its parameters
+    checked; indices are never perturbed, and they have no gradient to check.
     """
     if model.stacked:
         raise TypeError("gradcheck checks one network; pass ens.member(i), a Sequential, to check member i.")
     work = model if model.dtype == np.float64 else model.copy(dtype="float64")
-    objective = work.objective(*((loss.loss, loss.l2) if isinstance(loss, Objective) else (loss,)))
+    objective = work.objective(*((loss.loss, loss.l2, loss.l1) if isinstance(loss, Objective) else (loss,)))
     Xa = work.check_input(X)
     Y = objective.loss.prepare_targets(y, work.n_out, work.dtype)
     if len(Y) != len(Xa):
@@ -115,13 +116,14 @@ def gradcheck(
 
     def value() -> float:
         work.rng.bit_generator.state = generator
-        out, z = objective.forward(work, Xa, training=True, keep=False)
-        return objective.value_and_grad(out, Y, None, z)[0]
+        top = work.forward(Xa, training=True, keep=False, stop=objective.start)
+        return objective.evaluate(top, Y)[0]
 
+    indices = work.layers[0].input_kind == "index"  # integer indices have no gradient: the parameters are checked
     try:
         work.rng.bit_generator.state = generator
-        _, _, dX = work.gradient(Xa, Y, objective, input_grad=True)  # the path fit trains with
-        return _compare(work, Xa, dX, check_input, max_entries, eps, tol, seed, value)
+        _, _, dX = work.gradient(Xa, Y, objective, input_grad=not indices)  # the path fit trains with
+        return _compare(work, Xa, dX, check_input and not indices, max_entries, eps, tol, seed, value)
     finally:
         work.rng.bit_generator.state, work.flat_state[...] = generator, state
 

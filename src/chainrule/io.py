@@ -43,7 +43,12 @@ Limits on untrusted files: ``model.json`` at most ``MAX_JSON_BYTES``; at most
 ``MAX_PARAMS`` parameters; at most ``MAX_MEMBERS`` zip members; members may
 not claim more packed bytes than the file has, nor inflate to more than
 ``MAX_INFLATION`` times the file size (``MIN_BUDGET`` for small files); each
-array's declared size must match its shape.
+array's declared size must match its shape. Every size model.json declares is
+checked before a layer is built (a layer's constructor allocates its arrays):
+the sizes that shape a layer's arrays (widths, channels, kernel sizes)
+multiply to at most the values the file's arrays can hold; a stride, padding
+or dilation, the input shape, and one sample's values at any layer (its input,
+output and a convolution's unfolded windows) at most ``MAX_SAMPLE_VALUES``.
 """
 
 from __future__ import annotations
@@ -69,6 +74,8 @@ FORMAT = "chainrule"
 VERSION = 2  # the newest this chainrule reads and writes; a Sequential is still written as version 1
 MAX_PARAMS = 1 << 28  # 256 M parameters: 2 GiB of float64, far above any MLP this library targets
 MAX_CALLBACKS = 64
+MAX_SAMPLE_VALUES = 1 << 22  # one sample's values at any layer: 32 MiB of float64
+GEOMETRY = ("stride", "padding", "dilation")  # sizes that shape how an input is read, not an array
 
 MODELS: dict[str, type] = {}
 """The model classes files can hold, by class name (filled by ``register_model``)."""
@@ -167,6 +174,7 @@ def _read(archive: Archive) -> ModelFile:
     model_type = MODELS[_choice(doc.get("model", "Sequential"), tuple(MODELS), "the model type", archive)]
     lead = _lead(model_type, config, version, archive)
     kinds = [_layer_class(c, archive) for c in config["layers"]]
+    check_declared_sizes(config, archive)
     try:
         shapes = [kind.config_shapes(c) for kind, c in zip(kinds, config["layers"])]
     except (ValueError, TypeError) as exc:
@@ -187,6 +195,11 @@ def _read(archive: Archive) -> ModelFile:
         model = model_type.from_config({**config, "dtype": str(dtype)})
     except (ValueError, TypeError) as exc:
         raise archive.fail(f"its layers do not fit together ({exc}).") from exc
+    if sample_values(model) > MAX_SAMPLE_VALUES:
+        raise archive.fail(
+            f"one sample takes {sample_values(model):,} values at one of its layers (limit {MAX_SAMPLE_VALUES:,}): "
+            "its input shape, padding or dilation is too large."
+        )
     for i, layer in enumerate(model.layers):
         for name, p in {**layer.params, **layer.state}.items():
             archive.check(f"layers.{i}.{name}", p.shape, dtype)
@@ -211,6 +224,71 @@ def _read(archive: Archive) -> ModelFile:
         except (TypeError, ValueError, KeyError) as exc:
             raise archive.fail(f"its random generator state is unusable ({exc}).") from exc
     return ModelFile(model, _callback_states(doc.get("callbacks"), archive, model.flat_params.shape, dtype))
+
+
+def check_declared_sizes(config: dict[str, Any], archive: Archive) -> None:
+    """Refuse a size in ``config`` that would make building the model allocate more than the file justifies.
+
+    Called before any layer is built: see the module docstring for the budgets.
+    """
+    budget = max(archive.data_bytes // 4, 1 << 16)  # float32 is the narrowest dtype a file holds
+    shape = config.get("input_shape")
+    if shape is not None and (
+        not isinstance(shape, list)
+        or not shape
+        or not all(_size(d) and d > 0 for d in shape)
+        or math.prod(shape) > MAX_SAMPLE_VALUES
+    ):
+        raise archive.fail(
+            f"its input_shape is {short(shape)}: positive sizes of {MAX_SAMPLE_VALUES:,} values at most."
+        )
+    for cfg in _layer_configs(config["layers"], archive):
+        sizes = {k: v for k, v in cfg.items() if _size(v)}
+        over = {k: v for k, v in sizes.items() if k in GEOMETRY and v > MAX_SAMPLE_VALUES or v < 0}
+        shaping = math.prod(v for k, v in sizes.items() if k not in GEOMETRY and v > 0)
+        if over or shaping > budget:
+            raise archive.fail(
+                f"its {short(cfg.get('type'))} layer declares the sizes {short(over or sizes, 200)}: "
+                + (f"sizes above {MAX_SAMPLE_VALUES:,}." if over else f"{shaping:,} parameters, more than the "
+                   f"file's {archive.data_bytes:,} bytes of arrays can hold.")  # fmt: skip
+            )
+
+
+def _layer_configs(layers: list, archive: Archive, depth: int = 0) -> list[dict[str, Any]]:
+    """Every layer config in ``layers``, those nested in a layer's own "layers" (a Residual) included."""
+    if depth > 8:
+        raise archive.fail("its layers are nested more than 8 deep.")
+    found = []
+    for cfg in layers:
+        if not isinstance(cfg, dict):
+            raise archive.fail(f"a layer entry is {short(cfg)}, not an object.")
+        found.append(cfg)
+        if isinstance(cfg.get("layers"), list):
+            found += _layer_configs(cfg["layers"], archive, depth + 1)
+    return found
+
+
+def _size(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def sample_values(model: Any) -> int:
+    """The most values one sample takes at any layer of a built ``model``: its input, its output and, for a
+    convolution or pooling, its padded input and unfolded windows (channels × kernel × output length).
+    Prediction is chunked by it. A model not built yet (its shapes come from its first batch) has no
+    sample size to bound: 1."""
+    if model.in_shape is None:
+        return 1
+    largest = math.prod(model.in_shape)
+    for layer in model.layers:
+        values = math.prod(layer.in_shape) + math.prod(layer.out_shape)
+        config = layer.get_config()
+        kernel, padding = config.get("kernel_size"), config.get("padding")
+        if _size(kernel) and len(layer.in_shape) == 2:  # the padded input, and the windows unfolded from it
+            padded = layer.in_shape[1] + 2 * (padding if _size(padding) else kernel)
+            values += layer.in_shape[0] * (padded + kernel * layer.out_shape[-1])
+        largest = max(largest, values)
+    return largest
 
 
 def _lead(model_type: type, config: dict[str, Any], version: int, archive: Archive) -> tuple[int, ...]:

@@ -108,7 +108,7 @@ class Replay(Callback):
         class_names: Sequence[str] | None = None,
         title: str | None = None,
     ) -> None:
-        self.X = check_array(X, "X")
+        self.X = check_array(X, "X", ndim=None)
         self.y = np.asarray(y)
         check_same_length(self.X, self.y)
         self.every = check_positive_int(every, "every", allow_none=True)

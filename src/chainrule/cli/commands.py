@@ -79,7 +79,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from_sidecar = chosen and args.target is None and recorded is not None
     target = recorded if from_sidecar else args.target
     if chosen and args.target is not None and recorded is not None:
-        _check_target(args, recorded)
+        _check_target(args, recorded, pre.feature_names if pre.named_columns else [])
     seed = int(pre.source.get("seed", 0))
     try:  # named sets and IDX files have a fixed task: a regression model is refused below, naming both tasks
         data = datasets.load(
@@ -91,6 +91,7 @@ def evaluate(args: argparse.Namespace) -> int:
             index_column=pre.index_column,
             delimiter=args.delimiter,
             decimal=args.decimal,
+            header=args.header,
         )
     except TargetError as exc:  # the recorded target names no column of this file
         if not from_sidecar:
@@ -130,7 +131,7 @@ def _recorded_target_missing(args: argparse.Namespace, recorded: str | int, exc:
     )
 
 
-def _check_target(args: argparse.Namespace, recorded: str | int) -> None:
+def _check_target(args: argparse.Namespace, recorded: str | int, names: list[str]) -> None:
     """Refuse a --target that provably picks another column than the one the model was trained to predict.
 
     ``recorded`` is a CSV column's name, or an index (a CSV without column names, a single array). It is looked
@@ -139,7 +140,7 @@ def _check_target(args: argparse.Namespace, recorded: str | int) -> None:
     with other ones), nothing says --target is wrong, and it is used. Only the file's first rows, or an array's
     header, are read; a file that cannot be read, or a --target that names no column, is left to the loader.
     """
-    layout = datasets.columns(args.dataset, args.delimiter, args.decimal)
+    layout = datasets.columns(args.dataset, args.delimiter, args.decimal, args.header, names)
     if layout is None:
         return
     header, width = layout
@@ -178,6 +179,8 @@ def read_features(args: argparse.Namespace, pre: datasets.Preprocessor) -> np.nd
         ignore=[target] if isinstance(target, str) else [],
         delimiter=args.delimiter,
         decimal=args.decimal,
+        header=args.header,
+        n_features=pre.n_features,
     )
 
 
@@ -195,14 +198,14 @@ def predict(args: argparse.Namespace) -> int:
     X = pre.transform(read_features(args, pre), args.input)
     columns = ["prediction"]
     if not classifier:
-        values = pre.inverse_y(model.predict(X).ravel()).astype(model.dtype)
+        values = pre.inverse_y(pipeline.predict_labels(model, X)).astype(model.dtype)
         formatted = [[v] for v in pipeline.exact(values)]
     else:
         codes = pipeline.predict_labels(model, X)
         names = pre.classes or [str(i) for i in range(max(model.n_out, 2))]
         formatted = [[names[int(c)]] for c in codes]
         if args.proba:
-            P = model.predict_proba(X)
+            P = pipeline.in_chunks(model, pipeline.model_input(model, X), model.predict_proba)
             if P.shape[1] == 1:  # one sigmoid output: probability of class 1
                 P = np.c_[1 - P, P]
             columns += [f"p_{n}" for n in names]

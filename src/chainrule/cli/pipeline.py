@@ -19,6 +19,9 @@ from ..core.model import Sequential
 from ..datasets import DataError, Dataset, Preprocessor
 from ..datasets.preprocess import load_for, unit_of
 from ..io import load as load_model
+from ..io import sample_values
+
+CHUNK_VALUES = 1 << 22  # the values a chunk of rows may take at any layer while predicting: 32 MiB of float64
 
 
 def losses_for(task: str) -> list[str]:
@@ -116,6 +119,13 @@ def add_csv_options(p: argparse.ArgumentParser) -> None:
         help="the decimal mark of a CSV file's numbers: '.' (default) or ',' (reads 1,5 as 1.5; the fields are then "
         "separated by ';' or tab)",
     )
+    p.add_argument(
+        "--header",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="whether a CSV file's first row names its columns: auto (default: a row of text, the model's column "
+        "names, or 0,1,…,k−1 as pandas writes them; a guess from numbers is noted on stderr), yes or no",
+    )
 
 
 def delimiter(text: str) -> str:
@@ -180,12 +190,21 @@ def model_loss(model: Sequential) -> Loss | None:
     return fused[0]() if len(fused) == 1 else None
 
 
+def in_chunks(model: Sequential, X: np.ndarray, predict: Any) -> np.ndarray:
+    """``predict(X)`` over chunks of rows small enough that no layer holds more than ``CHUNK_VALUES`` values at
+    once (one row at least), joined: a model with long signals, or many rows, keeps a bounded working memory."""
+    rows = max(1, CHUNK_VALUES // sample_values(model))
+    if len(X) <= rows:
+        return predict(X)
+    return np.concatenate([predict(X[i : i + rows]) for i in range(0, len(X), rows)])
+
+
 def predict_labels(model: Sequential, X: np.ndarray) -> np.ndarray:
     """Class codes for classification models, values for regression (in training units)."""
     X = model_input(model, X)
     if is_classifier(model):
-        return np.asarray(model.predict_classes(X)).ravel()
-    return model.predict(X).ravel()
+        return in_chunks(model, X, lambda part: np.asarray(model.predict_classes(part)).ravel())
+    return in_chunks(model, X, lambda part: model.predict(part).ravel())
 
 
 def exact(values: np.ndarray) -> list[str]:

@@ -34,22 +34,23 @@ def bound_socket(port: int) -> socket.socket:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import uvicorn
+    from ..playground.serve import serve
+    from ..playground.server import check_requirements
 
-        from ..playground import create_app
+    try:
+        check_requirements()  # before anything is bound or printed
     except ImportError as err:
-        raise CLIError('the playground needs Starlette and uvicorn: pip install "chainrule[playground]"') from err
+        raise CLIError(str(err)) from None
     sock = bound_socket(args.port)
     url = f"http://{HOST}:{args.port}/"
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
-    print(f"chainrule playground: {url}  (Ctrl-C stops it)", flush=True)
-    if args.open:
-        webbrowser.open(url)
+
+    def started() -> None:
+        print(f"chainrule playground: {url}  (Ctrl-C stops it)", flush=True)
+        if args.open:
+            webbrowser.open(url)
+
     try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # the server has shut down; uvicorn passes Ctrl-C on once it has
-        pass
+        serve(sock, started)  # returns once Ctrl-C or SIGTERM has stopped it
     finally:
         sock.close()
     print("chainrule playground: stopped", flush=True)

@@ -78,8 +78,6 @@ def add_parser(sub: Any) -> None:
 def _settings(args: argparse.Namespace, data: datasets.Dataset) -> dict[str, Any]:
     s = dict(data.defaults)
     if args.model == "cnn":
-        if args.html:
-            raise CLIError("--html replays networks of feature rows; it does not draw --model cnn.")
         s.update(CNN1D_TRAINING, layers=[25, 25, 25], norm="batch", dropout=0.0, residual=False)
     for key in ("activation", "optimizer", "lr", "epochs", "dropout", "norm", "residual"):
         if getattr(args, key) is not None:
@@ -125,7 +123,13 @@ def _validation(X: np.ndarray, y: np.ndarray, task: str, seed: int):
 
 def run(args: argparse.Namespace) -> int:
     data = datasets.load(
-        args.dataset, seed=args.seed, target=args.target, task=args.task, delimiter=args.delimiter, decimal=args.decimal
+        args.dataset,
+        seed=args.seed,
+        target=args.target,
+        task=args.task,
+        delimiter=args.delimiter,
+        decimal=args.decimal,
+        header=args.header,
     )
     s = _settings(args, data)
     pre = Preprocessor.fit(data, standardize=s.get("standardize", True))

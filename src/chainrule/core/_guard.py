@@ -1,9 +1,11 @@
 """Divergence guarding for fit: a NaN or infinite loss, or weights that run away, stop training cleanly.
 
-A bad loss is caught at its batch; weights that became NaN or infinite, or
-grew past ``max_weight``, at the end of the epoch. Either way the weights go
-back to those at the start of the epoch (the last good ones) and the
-optimiser's moments start afresh, then ``DivergenceError`` says where.
+A bad loss is caught at its batch, and an epoch's mean loss that is not
+finite (sample weights whose sum overflows, a penalty too large to add up)
+at the end of the epoch, as are weights that became NaN or infinite, or grew
+past ``max_weight``. Either way the weights go back to those at the start of
+the epoch (the last good ones) and the optimiser's moments start afresh, then
+``DivergenceError`` says where and what made the loss so.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import numpy as np
 
 
-class DivergenceError(FloatingPointError):
+class DivergenceError(FloatingPointError, ValueError):
     """Training produced a NaN or infinite loss, or weights beyond ``max_weight``.
 
     ``epoch`` and ``batch`` (counted from 1) say where; ``peak`` is the largest
@@ -42,6 +44,25 @@ class Guard:
         # Σw² ≤ bound² proves every |w| ≤ bound in one BLAS call (see check_weights)
         self.max_square_sum = min(self.max_weight * self.max_weight, float(np.finfo(flat.dtype).max))
         self.snapshot = np.empty_like(flat)
+        self.l2, self.sample_weight = 0.0, None
+
+    def watch(self, l2: float, sample_weight: np.ndarray | None) -> None:
+        """What goes into the loss besides the data, to name the cause when it is not finite."""
+        self.l2, self.sample_weight = l2, sample_weight
+
+    def cause(self) -> str:
+        """What made the loss NaN or infinite, as far as can be told: the sample weights, the penalty, or else
+        the data or the weights."""
+        w = self.sample_weight
+        if w is not None and not math.isfinite(float(np.sum(w))):
+            return (
+                f"the sample weights sum to {float(np.sum(w)):g} (the largest is {float(w.max()):.3g}), beyond the "
+                "float range: divide them all by their largest"
+            )
+        every = self.flat.reshape(-1)
+        if self.l2 and not 0.5 * self.l2 * float(np.dot(every, every)) < 1e300:  # an upper bound of the penalty
+            return f"the L2 penalty l2={self.l2:g} makes the loss overflow: lower l2"
+        return "the data or the weights made it overflow: scale the inputs and targets, or lower the learning rate"
 
     def start_epoch(self) -> None:
         self.snapshot[...] = self.flat
@@ -53,8 +74,10 @@ class Guard:
         if not math.isfinite(value):
             self._stop(epoch, batch)
 
-    def epoch_loss(self, loss: float) -> float:
-        """The epoch's mean loss as it goes into the logs."""
+    def epoch_loss(self, loss: float, epoch: int = 0, batch: int = 0) -> float:
+        """The epoch's mean loss as it goes into the logs; one that is not finite is divergence."""
+        if not math.isfinite(loss):
+            self._stop(epoch, batch, f"the epoch's mean loss is {loss}")
         return loss
 
     def check_weights(self, epoch: int, batch: int) -> None:
@@ -72,7 +95,7 @@ class Guard:
         """The largest weight magnitude (NaN if any weight is NaN), without a |w| temporary."""
         return float(max(np.maximum.reduce(self.flat), -np.minimum.reduce(self.flat)))
 
-    def _stop(self, epoch: int, batch: int) -> None:
+    def _stop(self, epoch: int, batch: int, loss: str | None = None) -> None:
         peak: float | None = self.peak()
         what = "The loss or the weights became NaN or infinite"
         if peak <= self.max_weight:
@@ -82,6 +105,8 @@ class Guard:
             self.optimizer.reset()  # its moments may hold NaN or huge values too
             if math.isfinite(peak):
                 what = f"A weight reached {peak:.3g}, beyond max_weight={self.max_weight:g},"
+        if peak is None:
+            what = f"The loss became NaN or infinite ({loss or 'at its batch'}: {self.cause()})"
         raise DivergenceError(
             f"{what} at epoch {epoch + 1}, batch {batch + 1}; training stopped and the weights are "
             "the last good ones. Lower the learning rate, scale the inputs and targets, or clip gradients "
@@ -126,8 +151,11 @@ class MemberGuard(Guard):
         if self.halted:
             self.flat_grad *= self.active
 
-    def epoch_loss(self, losses: np.ndarray) -> np.ndarray:
-        """The members' mean losses of the epoch, NaN for the diverged ones."""
+    def epoch_loss(self, losses: np.ndarray, epoch: int = 0, batch: int = 0) -> np.ndarray:
+        """The members' mean losses of the epoch, NaN for the diverged ones; a member whose mean is not finite
+        is frozen."""
+        if not np.isfinite(losses).all():
+            self._diverge(~np.isfinite(losses), epoch)
         if self.diverged:
             losses[[member for member, _ in self.diverged]] = np.nan
         return losses

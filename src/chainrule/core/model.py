@@ -12,17 +12,18 @@ entries are views into them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .. import onnx
-from .._validate import check_array, check_dtype, table
+from .._validate import check_array, check_dtype
 from ..io import register_model, save
 from ..layers import Layer, bind, build_chain, check_layers, initializers
 from ..layers.activations import Activation
-from . import predictions, training
+from . import inputs, predictions, training
 from ._guard import Guard
 from .callbacks import History
 from .losses import Loss
@@ -64,14 +65,32 @@ class Sequential:
 
     # ---------------------------------------------------------------- building
     @property
+    def built(self) -> bool:
+        """Whether the input shape is known: fixed by the first layer, given as ``input_shape``, or seen in data."""
+        return self.in_shape is not None
+
+    def build(self, in_shape: Sequence[int], source: str = "") -> None:
+        """Fix the input's per-sample shape and check every layer against it (a model whose first layer
+        fixes none builds at its first batch); ValueError naming the two layers that do not fit."""
+        self.in_shape, self.out_shape = build_chain(self.layers, self.n_models, tuple(in_shape), source)
+
+    @property
     def n_in(self) -> int:
-        """Features per input sample (the input's first axis after the batch)."""
-        return self.in_shape[0]
+        """Input values per sample: the product of the input's per-sample shape (n_features for (n, n_features))."""
+        return math.prod(self._shapes()[0])
 
     @property
     def n_out(self) -> int:
         """Outputs per sample."""
-        return self.out_shape[-1]
+        return self._shapes()[1][-1]
+
+    def _shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        if self.in_shape is None or self.out_shape is None:
+            raise ValueError(
+                f"{self!r} is not built yet: its first layer fixes no input shape. It is built from the first "
+                "batch of fit, predict, evaluate or explain, or by summary(X); or pass input_shape=(…)."
+            )
+        return self.in_shape, self.out_shape
 
     def _adopt_layers(self) -> list[set[str]]:
         """Bind every layer to the model's flat buffers (see ``layers.bind``); return the names to draw."""
@@ -155,18 +174,19 @@ class Sequential:
         """Propagate ∂L/∂output back through the layers, filling their ``grads`` (the layer half of ``gradient``)."""
         self._backward_from(len(self.layers), dOut, False, None)
 
-    def objective(self, loss: str | Loss | Objective, l2: float = 0.0) -> Objective:
+    def objective(self, loss: str | Loss | Objective, l2: float = 0.0, l1: float = 0.0) -> Objective:
         """``loss`` bound to this model's layers: fused with the output, or refused if it would squash twice.
 
-        ``l2`` adds the penalty l2/(2n)·Σ‖W‖² (see ``chainrule.core.objective``). An Objective passes through.
+        ``l2`` and ``l1`` add the penalties l2/(2n)·Σ‖W‖² and l1/n·Σ|W| (see ``chainrule.core.objective``).
+        An Objective passes through.
         """
         if isinstance(loss, Objective):
             return loss
-        return Objective(loss, self.layers, self.n_models, l2)
+        return Objective(loss, self.layers, self.n_models, l2, l1)
 
     def gradient(self, X: np.ndarray, Y: np.ndarray, objective: Objective, sample_weight: np.ndarray | None = None,
                  input_grad: bool = False, record: list | None = None) -> tuple[Any, np.ndarray, Any]:  # fmt: skip
-        """The one backward path: forward, the loss, then every layer's backward, last first.
+        """The one backward path: forward, the objective's loss and gradient, then every layer's backward, last first.
 
         X and Y are checked arrays (``check_input``, ``objective.loss.prepare_targets``).
         A fused output (see ``objective``) is one step: the backward path starts
@@ -175,10 +195,8 @@ class Sequential:
         the forward entries (see ``forward``), then ("loss", objective, d) and
         ("backward", layer, dOut, dIn) for each layer visited.
         """
-        out, z = objective.forward(self, X, True, True, record)
-        value, d = objective.value_and_grad(out, Y, sample_weight, z)
-        if record is not None:
-            record.append(("loss", objective, d))
+        top = self.forward(X, True, True, record, stop=objective.start)
+        value, d, out = objective.evaluate(top, Y, sample_weight, True, record)
         dX = self._backward_from(objective.start, d, input_grad, record)
         objective.add_penalty_grads()
         return value, out, dX
@@ -194,18 +212,7 @@ class Sequential:
             d = dIn
         return d
 
-    def check_input(self, X: Any, name: str = "X") -> np.ndarray:
-        """X as an array of the model's dtype holding samples of the model's input shape, or a clear error."""
-        shape, first = self.in_shape, self.layers[0]
-        X = check_array(X, name, dtype=self.dtype, ndim=len(shape) + 1 if len(shape) == 1 else None)
-        if X.shape[1:] == shape:
-            return X
-        if len(shape) == 1:
-            raise ValueError(f"{name} has {X.shape[1]} features (shape {X.shape}) but the model's first layer "
-                             f"{first!r} expects {self.n_in}.")  # fmt: skip
-        fix = f" Reshape it to (n, 1, {X.shape[1]}): {name}[:, None, :]." if X.ndim == 2 and shape[0] == 1 else ""
-        raise ValueError(f"{name} has shape {X.shape} but the model's first layer {first!r} expects "
-                         f"(n_samples, {', '.join(map(str, shape))}).{fix}")  # fmt: skip
+    check_input = inputs.check_input
 
     # ---------------------------------------------------------------- training
     fit = training.fit
@@ -228,16 +235,7 @@ class Sequential:
     predict_classes = predictions.predict_classes
 
     # ----------------------------------------------------------------- display
-    def summary(self) -> str:
-        """A table of layers, output shapes and parameter counts, and how the loss meets the output."""
-        counts = [sum(p.size for p in layer.params.values()) // (self.n_models or 1) for layer in self.layers]
-        lines = table([("layer", "output shape", "params")] + [
-            (f"{i}: {layer!r}", f"(None, {', '.join(map(str, layer.out_shape))})", f"{count:,}")
-            for i, (layer, count) in enumerate(zip(self.layers, counts))])  # fmt: skip
-        lines.append(f"total parameters: {sum(counts):,} ({self.dtype})")
-        if self.loss_ is not None:
-            lines.append(self.objective(self.loss_).describe())
-        return "\n".join(lines)
+    summary = inputs.summary
 
     def save(self, path: Any) -> None:
         """Write the model to ``path`` atomically (see ``chainrule.io``)."""
@@ -257,7 +255,7 @@ class Sequential:
 
     def get_config(self) -> dict[str, Any]:
         config = {"layers": [layer.get_config() for layer in self.layers], "dtype": str(self.dtype), "seed": self.seed}
-        if self.layers[0].input_shape != self.in_shape:  # the first layer does not fix it: the config must
+        if self.in_shape is not None and self.layers[0].input_shape != self.in_shape:  # else the layers fix it
             config["input_shape"] = list(self.in_shape)
         return config
 

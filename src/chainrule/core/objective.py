@@ -1,6 +1,6 @@
 """Where a loss meets a model: the fused output step is decided and taken here, double squashing refused.
 
-    Objective(loss, layers, n_models=None, l2=0.0)
+    Objective(loss, layers, n_models=None, l2=0.0, l1=0.0)
 
 * A loss on probabilities after the activation it ``fuses`` with (Sigmoid +
   bce, Softmax + categorical_cross_entropy) becomes one fused step: the loss
@@ -8,20 +8,26 @@
   to the layer below the activation, whose own backward is not taken.
   ``start`` is where the backward pass then begins. Every gradient chainrule
   computes (``fit``, ``Sequential.gradient``, ``gradcheck``, ``explain``)
-  goes through ``forward`` and ``value_and_grad`` here, and ``summary()`` and
+  goes through ``evaluate`` here, and ``summary()`` and
   explain show the decision.
 * A loss on logits after a layer that already gives probabilities (Softmax +
   softmax_cross_entropy, Sigmoid + bce_logits, and any other such pair) would
   squash twice: it is refused, with the fix named.
-* ``l2`` = α adds scikit-learn's penalty α/(2·n)·Σ‖W‖² over every layer's
-  weights ``W`` (n the batch's rows, or its sample weights' sum), so its
-  gradient α·W/n is part of every gradient the model computes.
+* Penalty terms belong here too, so that every gradient the model computes includes them: ``l2`` = α adds
+  scikit-learn's α/(2·n)·Σ‖W‖² (gradient α·W/n) and ``l1`` = β adds β/n·Σ|W| (gradient β·sign(W)/n), over
+  every layer's weights (``Layer.penalized``: Dense's and Conv1D's ``W``; n the batch's rows, or its
+  sample weights' sum). Biases are not penalised.
+
+The path is straight: the model runs its layers below ``start`` and hands their output to ``evaluate``,
+which returns the loss, the gradient backward starts from, and the model's output; the model runs
+backward from ``start`` and ``add_penalty_grads`` adds the penalties' gradients. The objective never calls
+back into the model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -30,14 +36,13 @@ from ..layers import Layer
 from ..layers.activations import Activation
 from .losses import Loss, get_loss
 
-if TYPE_CHECKING:
-    from .model import Sequential
-
 
 class Objective:
     """A loss bound to a model's layers; ``fused`` is the last layer when the pair is one step."""
 
-    def __init__(self, loss: str | Loss, layers: Sequence[Layer], n_models: int | None = None, l2: float = 0.0) -> None:
+    def __init__(
+        self, loss: str | Loss, layers: Sequence[Layer], n_models: int | None = None, l2: float = 0.0, l1: float = 0.0
+    ) -> None:
         self.loss = get_loss(loss)
         last = layers[-1]
         squashes = isinstance(last, Activation) and last.probabilities
@@ -54,46 +59,56 @@ class Objective:
         self.start = len(layers) - 1 if fused else len(layers)  # backward runs through layers[:start]
         self.n_models = n_models
         self.l2 = check_positive_float(l2, "l2", allow_zero=True)
-        self.penalized = [(layer.params["W"], layer.grads["W"]) for layer in layers if "W" in layer.params and self.l2]
+        self.l1 = check_positive_float(l1, "l1", allow_zero=True)
+        weights = [(layer.params[k], layer.grads[k]) for layer in layers for k in layer.penalized()]
+        self.penalized = weights if self.l1 or self.l2 else []
+        self._n = 1.0
 
-    def forward(self, model: Sequential, X: np.ndarray, training: bool, keep: bool, record: list | None = None
-                ) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
-        """The model's output, and the logits z under a fused output layer (else None).
+    def evaluate(self, top: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None,
+                 training: bool = True, record: list | None = None) -> tuple[Any, np.ndarray, np.ndarray]:  # fmt: skip
+        """The loss (penalties included), the gradient backward starts from, and the model's output.
 
-        The layers below ``start`` run as ``model.forward`` runs them; the fused layer runs without keeping
-        anything, since backward starts below it.
+        ``top`` is the output of the layers below ``start``: the logits z under a fused output layer, else ŷ.
+        The fused layer runs here, keeping nothing (backward starts below it), and its value is computed from
+        z, exact where ŷ rounds to 0 or 1. The gradient is ∂L/∂z when fused, else ∂L/∂ŷ. In an Ensemble the
+        value is one loss per member. ``record`` receives ("forward", fused layer, z, ŷ) and ("loss", self, d).
         """
-        z = model.forward(X, training, keep, record, stop=self.start)
-        if self.fused is None:
-            return z, None
-        out = self.fused.forward(z, training, keep=False)
-        if record is not None:
-            record.append(("forward", self.fused, z, out))
-        return out, z
-
-    def value_and_grad(
-        self, out: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None, logits: np.ndarray | None = None
-    ) -> tuple[Any, np.ndarray]:
-        """The loss (with the penalty), and the gradient backward starts from: ∂L/∂ŷ, or ∂L/∂z when fused.
-
-        ``logits`` is the fused layer's input z (``forward`` gives both); the fused value is computed from
-        it, exact where ŷ rounds to 0 or 1. In an Ensemble the value is one loss per member.
-        """
-        z = logits if self.fused is not None else None
+        out, z = top, None
+        if self.fused is not None:
+            out, z = self.fused.forward(top, training, keep=False), top
+            if record is not None:
+                record.append(("forward", self.fused, z, out))
         value, d = self.loss.value_and_grad(out, Y, sample_weight, z, stacked=self.n_models is not None)
         if self.penalized:
             self._n = len(Y) if sample_weight is None else float(sample_weight.sum())
-            value = value + 0.5 * self.l2 / self._n * sum(_square_sums(W, self.n_models) for W, _ in self.penalized)
-        return value, d
+            value = value + self.penalty_value()
+        if record is not None:
+            record.append(("loss", self, d))
+        return value, d, out
+
+    def penalty_value(self) -> Any:
+        """α/(2n)·Σ‖W‖² + β/n·Σ|W| for the last evaluated batch (one value per member in an Ensemble)."""
+        total = 0.0
+        for W, _ in self.penalized:
+            rows = W.reshape(-1) if self.n_models is None else W.reshape(self.n_models, -1)
+            if self.l2:
+                total = total + 0.5 * self.l2 / self._n * np.einsum("...i,...i->...", rows, rows)
+            if self.l1:
+                total = total + self.l1 / self._n * np.abs(rows).sum(axis=-1)
+        return total
 
     def add_penalty_grads(self) -> None:
-        """dW += α·W/n for every weight the penalty covers; called once backward has filled the gradients."""
+        """dW += α·W/n + β·sign(W)/n for every penalised weight; called once backward has filled the gradients."""
         for W, dW in self.penalized:
-            dW += (self.l2 / self._n) * W
+            if self.l2:
+                dW += (self.l2 / self._n) * W
+            if self.l1:
+                dW += (self.l1 / self._n) * np.sign(W)
 
     def describe(self) -> str:
         """One line for ``summary()`` and explain."""
-        penalty = f"; plus the penalty {self.l2:g}/(2n)·Σ‖W‖²" if self.l2 else ""
+        terms = [f"{self.l2:g}/(2n)·Σ‖W‖²"] * bool(self.l2) + [f"{self.l1:g}/n·Σ|W|"] * bool(self.l1)
+        penalty = f"; plus the penalty {' + '.join(terms)}" if terms else ""
         if self.fused is None:
             return f"loss {self.loss.name}: backward starts from ∂L/∂ŷ = {self.loss.grad_formula.format(s='')}{penalty}"
         count = "" if self.loss.reduction == "sum" else "/(n·k)" if self.loss.per_element else "/n"
@@ -105,10 +120,5 @@ class Objective:
     def __repr__(self) -> str:
         fused = f", fused with {self.fused!r}" if self.fused is not None else ""
         l2 = f", l2={self.l2:g}" if self.l2 else ""
-        return f"Objective({self.loss!r}{fused}{l2})"
-
-
-def _square_sums(W: np.ndarray, n_models: int | None) -> Any:
-    """Σ W², one number per member in an Ensemble."""
-    rows = W.reshape(-1) if n_models is None else W.reshape(n_models, -1)
-    return np.einsum("...i,...i->...", rows, rows)
+        l1 = f", l1={self.l1:g}" if self.l1 else ""
+        return f"Objective({self.loss!r}{fused}{l2}{l1})"

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import io
 from .._validate import check_fraction, check_positive_float, check_positive_int, check_same_length
+from ..engine import select as select_engine
 from ..metrics import get_metric
 from . import checkpoint
 from ._guard import Guard
@@ -49,6 +50,7 @@ def fit(
     sample_weight: Any = None,
     resume_from: str | os.PathLike | None = None,
     max_weight: float | None = 1e8,
+    engine: str = "auto",
 ) -> History:
     """Train for ``epochs`` passes over (X, y); return the per-epoch History.
 
@@ -73,16 +75,24 @@ def fit(
     generator continues where the file left it). The result is bit-identical
     to a run that never stopped.
 
+    X may be a scipy sparse matrix (CSR or CSC) where the model takes feature vectors: each batch is
+    densified as it is taken, so the whole matrix never is (unless one batch is the whole of it).
+
     Training that diverges raises ``DivergenceError`` naming the epoch and
     batch, with the weights put back to the last good ones: a NaN or infinite
     loss is caught at its batch; weights that became NaN or infinite, or grew
     past ``max_weight`` in magnitude (None: no bound but the dtype's range),
     are caught at the end of the epoch.
+
+    ``engine`` picks what runs the epochs: "numpy", "compiled" (``chainrule.engine``: needs numba, and
+    refuses a model or option it does not cover) or "auto", the compiled engine where it covers the fit.
     """
     plan = prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validation_data, validation_split,
                    callbacks, seed, metrics, sample_weight, resume_from, max_weight)  # fmt: skip
+    compiled = select_engine(model, plan, engine, verbose)  # None: NumPy runs the epochs
     model.loss_, model.objective_, model.optimizer_ = plan.objective.loss, plan.objective, plan.optimizer
     guard = model.guard(plan.optimizer, plan.max_weight)
+    guard.watch(plan.objective.l2, plan.batches.w)  # to name what made a loss NaN or infinite
     history, model.stop_training = model.new_history(), False
     for cb in plan.callbacks:
         cb.set_peers(plan.callbacks)
@@ -91,7 +101,7 @@ def fit(
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for i in range(plan.epochs):
             epoch = model.epochs_trained_
-            logs = run_epoch(model, plan, guard, epoch)
+            logs = run_epoch(model, plan, guard, epoch) if compiled is None else compiled(guard, epoch)
             if plan.validation is not None:
                 val_scores = scores(model, *plan.validation, plan.objective, plan.metrics)
                 logs.update({f"val_{k}": v for k, v in val_scores.items()})
@@ -136,9 +146,9 @@ def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[s
         for name, fn in metrics.items():
             hits[name] += fn(out, Yb) * len(Xb)
     guard.check_weights(epoch, b)
-    logs = {"loss": guard.epoch_loss(total / seen)}
+    logs = {"loss": guard.epoch_loss(total / seen, epoch, b)}
     if hits:
-        n = len(plan.batches.X)
+        n = plan.batches.n
         logs.update({name: h / n for name, h in hits.items()})
     return logs
 
@@ -159,8 +169,8 @@ def evaluate(
 
 def scores(model: Sequential, X: np.ndarray, Y: np.ndarray, objective: Objective, metrics: dict) -> dict[str, float]:
     """The loss and metrics of the model's output in inference mode on checked (X, Y)."""
-    out, z = objective.forward(model, X, training=False, keep=False)
-    value, _ = objective.value_and_grad(out, Y, None, z)
+    top = model.forward(X, training=False, keep=False, stop=objective.start)
+    value, _, out = objective.evaluate(top, Y, training=False)
     return {"loss": value, **{name: fn(out, Y) for name, fn in metrics.items()}}
 
 
@@ -171,31 +181,36 @@ class Batches:
     """
 
     def __init__(self, X: np.ndarray, Y: np.ndarray, w: np.ndarray | None, size: int | None, shuffle: bool) -> None:
-        self.X, self.Y, self.w = X, Y, w
-        self.size = len(X) if size is None else min(size, len(X))
+        self.X, self.Y, self.w, self.n = X, Y, w, X.shape[0]
+        self.size = self.n if size is None else min(size, self.n)
         self.shuffle = shuffle
-        self.full: tuple[Batch] = ((X, Y, w),)
-        if shuffle and self.size < len(X):
+        self.sparse = is_sparse(X)  # a scipy CSR X: each batch is densified as it is taken
+        whole = X.toarray() if self.sparse and self.size == self.n else X  # a sparse X is dense only as one batch
+        self.full: tuple[Batch] = ((whole, Y, w),)
+        if shuffle and self.size < self.n:
             self.Xbuf = np.empty((self.size, *X.shape[1:]), X.dtype)
             self.Ybuf = np.empty((self.size, *Y.shape[1:]), Y.dtype)
 
     def __call__(self, rng: np.random.Generator) -> Iterable[Batch]:
-        if self.size == len(self.X):
+        if self.size == self.n:
             return self.full
         return self._shuffled(rng) if self.shuffle else self._in_order()
 
     def _in_order(self) -> Iterator[Batch]:
         X, Y, w, bs = self.X, self.Y, self.w, self.size
-        for start in range(0, len(X), bs):
-            yield X[start : start + bs], Y[start : start + bs], None if w is None else w[start : start + bs]
+        for start in range(0, self.n, bs):
+            Xb = X[start : start + bs].toarray() if self.sparse else X[start : start + bs]
+            yield Xb, Y[start : start + bs], None if w is None else w[start : start + bs]
 
     def _shuffled(self, rng: np.random.Generator) -> Iterator[Batch]:
-        order = rng.permutation(len(self.X))
+        order = rng.permutation(self.n)
         for start in range(0, len(order), self.size):
             idx = order[start : start + self.size]
             m = len(idx)
-            # mode="clip": idx is always in range, and "raise" would buffer out= (benchmarks/NOTES.md)
-            Xb = np.take(self.X, idx, axis=0, out=self.Xbuf[:m], mode="clip")
+            if self.sparse:
+                Xb = self.X[idx].toarray(out=self.Xbuf[:m])
+            else:  # mode="clip": idx is always in range, and "raise" would buffer out= (benchmarks/NOTES.md)
+                Xb = np.take(self.X, idx, axis=0, out=self.Xbuf[:m], mode="clip")
             Yb = np.take(self.Y, idx, axis=0, out=self.Ybuf[:m], mode="clip")
             yield Xb, Yb, None if self.w is None else self.w[idx]
 
@@ -250,10 +265,10 @@ def prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validatio
         max_weight = check_positive_float(max_weight, "max_weight")
     validation_split = check_fraction(validation_split, "validation_split")
     metric_fns = {name: get_metric(name, objective.loss, model.stacked) for name in metrics}
-    X = model.check_input(X)
+    X = _sparse_rows(model, X) if is_sparse(X) else model.check_input(X)
     Y = objective.loss.prepare_targets(y, model.n_out, model.dtype)
-    check_same_length(X, Y)
-    w = None if sample_weight is None else check_sample_weight(sample_weight, len(X), model.dtype)
+    check_same_length(X if isinstance(X, np.ndarray) else np.broadcast_to(0, X.shape[:1]), Y)  # a sparse X's rows
+    w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0], model.dtype)
     X, Y, w, val = _split_validation(model, objective.loss, X, Y, w, validation_data, validation_split)
     callbacks = list(callbacks)
     for cb in callbacks:
@@ -277,12 +292,27 @@ def prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validatio
     return Plan(objective, opt, epochs, batches, val, callbacks, metric_fns, max_weight, states, buffers)
 
 
+def is_sparse(X: Any) -> bool:
+    """Whether X is a scipy sparse matrix or array (told by its methods: scipy is not imported)."""
+    return callable(getattr(X, "tocsr", None)) and callable(getattr(X, "toarray", None))
+
+
+def _sparse_rows(model: Sequential, X: Any) -> Any:
+    """A scipy sparse X of the model's dtype as CSR rows, which ``Batches`` densifies one batch at a time."""
+    if len(model.in_shape) != 1 or X.ndim != 2 or X.shape[1] != model.n_in:
+        raise ValueError(f"a sparse X must be (n_samples, {model.n_in}) for {model.layers[0]!r}; received {X.shape}.")
+    X = X.tocsr().astype(model.dtype, copy=False)
+    if X.shape[0] == 0 or not np.isfinite(X.data).all():
+        raise ValueError("a sparse X must hold at least one sample and only finite values.")
+    return X
+
+
 def _split_validation(model, loss, X, Y, w, validation_data, validation_split):
     if validation_data is not None and validation_split:
         raise ValueError("Pass validation_data or validation_split, not both.")
     if validation_split:
-        n_val = int(round(len(X) * validation_split))
-        if n_val < 1 or n_val >= len(X):
+        n_val = int(round(X.shape[0] * validation_split))
+        if n_val < 1 or n_val >= X.shape[0]:
             raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples.")
         return X[:-n_val], Y[:-n_val], None if w is None else w[:-n_val], (X[-n_val:], Y[-n_val:])
     if validation_data is None:

@@ -23,6 +23,7 @@ from .columns import select_features
 from .csv import load_csv, read_csv, read_csv_columns, read_csv_rows
 from .features import read_features
 from .idx import load_idx, read_idx
+from .layout import HEADER_CHOICES, check_header
 from .preprocess import Preprocessor
 
 DATASETS: dict[str, tuple[Callable[..., Dataset], str]] = {
@@ -74,7 +75,11 @@ def takes_target(name: str | os.PathLike) -> bool:
 
 
 def columns(
-    name: str | os.PathLike, delimiter: str | None = None, decimal: str = "."
+    name: str | os.PathLike,
+    delimiter: str | None = None,
+    decimal: str = ".",
+    header: str = "auto",
+    names: Sequence[str] = (),
 ) -> tuple[list[str] | None, int] | None:
     """The column names (None where the file has none) and the number of columns of ``name``, a file whose target
     is one of its columns (see ``takes_target``); only a CSV's first rows or an array's header are read.
@@ -87,7 +92,7 @@ def columns(
         width = array_columns(name)
         return None if width is None else (None, width)
     try:
-        return read_csv_columns(name, delimiter, decimal)
+        return read_csv_columns(name, delimiter, decimal, header, names)
     except DataError:
         return None
 
@@ -111,6 +116,7 @@ def load(
     index_column: str | None = None,
     delimiter: str | None = None,
     decimal: str = ".",
+    header: str = "auto",
 ) -> Dataset:
     """The dataset called ``name``, or the data in the file ``name`` (CSV, .npy/.npz, IDX).
 
@@ -124,12 +130,14 @@ def load(
 
     For a CSV: ``features`` (a model's feature names) picks the feature columns of a file with a header by name,
     and ``index_column`` names an index column recorded in training (see ``load_csv``); ``delimiter`` (None:
-    detected) and ``decimal`` ("." or ",") say how it is written, and are refused for any other kind of file.
+    detected) and ``decimal`` ("." or ",") say how it is written, and ``header`` ("auto", "yes" or "no") whether
+    its first row names the columns (see ``chainrule.datasets.layout``); they are refused for any other kind of file.
     """
     check_task(task)
+    check_header(header)
     kind = _kind(name)
-    if kind != "csv" and (delimiter is not None or decimal != "."):
-        raise DataError(f"{name}: a delimiter and a decimal mark apply to CSV files only.")
+    if kind != "csv" and (delimiter is not None or decimal != "." or header != "auto"):
+        raise DataError(f"{name}: a delimiter, a decimal mark and a header choice apply to CSV files only.")
     if kind == "named":
         key = str(name).lower().replace("-", "_")
         if key not in DATASETS:
@@ -171,6 +179,7 @@ def load(
             index_column=index_column,
             delimiter=delimiter,
             decimal=decimal,
+            header=header,
         )
     if not path.exists():
         raise DataError(f"{path}: no such file.")
@@ -184,6 +193,7 @@ __all__ = [
     "DataNote",
     "Dataset",
     "FILE_TEST_SIZE",
+    "HEADER_CHOICES",
     "Preprocessor",
     "check_finite",
     "columns",

@@ -20,6 +20,7 @@ import numpy as np
 
 from ._base import FILE_DEFAULTS, FILE_TEST_SIZE, DataError, Dataset, split_file
 from .columns import select_features
+from .layout import BELOW, check_header, first_row_is_header, is_index_run, note_header, note_index
 from .targets import number, parse_targets, target_index
 
 DETECTED = ("\t", ";", ",")  # tried in this order: a tab or ';' is rarely inside a number, a ',' often is
@@ -96,10 +97,18 @@ def _not_a_number(cell: str) -> str:
     return f": {cell!r} is not a number; feature columns must be numeric."
 
 
-def read_csv(path: str | os.PathLike, delimiter: str | None = None, decimal: str = ".") -> CsvTable:
+def read_csv(
+    path: str | os.PathLike,
+    delimiter: str | None = None,
+    decimal: str = ".",
+    header: str = "auto",
+    names: Sequence[str] = (),
+) -> CsvTable:
     """The header, rows and line numbers of a CSV file, split by ``delimiter`` (None: detected); every row is
-    checked to have as many fields as the first."""
+    checked to have as many fields as the first. ``header`` ("auto", "yes", "no") and ``names`` (a model's
+    column names) decide whether the first row is a header, by the rules of ``chainrule.datasets.layout``."""
     path = Path(path)
+    check_header(header)
     delimiter = _check_format(path, delimiter, decimal)
     rows = _cells(path, delimiter, decimal)
     width = len(rows[0][1])
@@ -110,28 +119,35 @@ def read_csv(path: str | os.PathLike, delimiter: str | None = None, decimal: str
                 f"every row needs {width}. If another character separates the fields, pass it with --delimiter "
                 "(delimiter= in Python)."
             )
-    header = rows[0][1] if _is_header(rows) else None
-    data = rows[1:] if header is not None else rows
+    is_header, reason = first_row_is_header([r for _, r in rows[: 1 + BELOW]], header, names)
+    note_header(str(path), reason)
+    header_row = rows[0][1] if is_header else None
+    data = rows[1:] if is_header else rows
     if not data:
         raise DataError(f"{_where(path, delimiter, decimal)} has a header but no data rows.")
-    return CsvTable(path, header, [r for _, r in data], [n for n, _ in data], delimiter, decimal)
+    return CsvTable(path, header_row, [r for _, r in data], [n for n, _ in data], delimiter, decimal)
 
 
 def read_csv_rows(
-    path: str | os.PathLike, delimiter: str | None = None, decimal: str = "."
+    path: str | os.PathLike, delimiter: str | None = None, decimal: str = ".", header: str = "auto"
 ) -> tuple[list[str] | None, list[list[str]], list[int]]:
     """(header or None, rows of cells, their line numbers in the file), as ``read_csv`` reads them."""
-    table = read_csv(path, delimiter, decimal)
+    table = read_csv(path, delimiter, decimal, header)
     return table.header, table.rows, table.lines
 
 
 def read_csv_columns(
-    path: str | os.PathLike, delimiter: str | None = None, decimal: str = "."
+    path: str | os.PathLike,
+    delimiter: str | None = None,
+    decimal: str = ".",
+    header: str = "auto",
+    names: Sequence[str] = (),
 ) -> tuple[list[str] | None, int]:
-    """(header or None, number of columns), as ``read_csv`` sees them, from the first rows alone."""
+    """(header or None, number of columns), as ``read_csv`` sees them, from the first rows alone (no note)."""
     path = Path(path)
-    rows = _cells(path, _check_format(path, delimiter, decimal), decimal, limit=2)
-    return (rows[0][1] if _is_header(rows) else None), len(rows[0][1])
+    rows = _cells(path, _check_format(path, delimiter, decimal), decimal, limit=1 + BELOW)
+    is_header, _ = first_row_is_header([r for _, r in rows], header, names)
+    return (rows[0][1] if is_header else None), len(rows[0][1])
 
 
 def _cells(path: Path, delimiter: str, decimal: str, limit: int | None = None) -> list[tuple[int, list[str]]]:
@@ -147,7 +163,7 @@ def _check_format(path: Path, delimiter: str | None, decimal: str) -> str:
     """The delimiter to split ``path`` with (``delimiter``, else detected), refusing ones that cannot work."""
     if decimal not in (".", ","):
         raise DataError(f"decimal {decimal!r} is not supported; use '.' or ','.")
-    if delimiter is not None and (len(delimiter) != 1 or delimiter in "\"\r\n" or delimiter == decimal):
+    if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n' or delimiter == decimal):
         raise DataError(
             f"delimiter {delimiter!r} cannot split a CSV file: give one character other than a quote, a line break "
             f"and the decimal mark {decimal!r}, e.g. ',', ';' or tab."
@@ -221,16 +237,6 @@ def _decimal_point(cell: str, line: int, where: str) -> str:
     return cell
 
 
-def _is_header(rows: list[tuple[int, list[str]]]) -> bool:
-    """Whether the first row names the columns: no cell is a number, or one is text above a number."""
-    first = rows[0][1]
-    second = rows[1][1] if len(rows) > 1 else None
-    numeric_first = [number(c) is not None for c in first]
-    return not any(numeric_first) or (
-        second is not None and any(not f and number(s) is not None for f, s in zip(numeric_first, second))
-    )
-
-
 def parse_features(rows: list[list[str]], cols: list[int], names: list[str], path: Any, lines: list[int]) -> np.ndarray:
     """Float matrix from the cells ``cols`` of comma-separated ``rows``, named ``names`` (see ``CsvTable.numbers``)."""
     table = CsvTable(Path(path), list(names), [[r[c] for c in cols] for r in rows], list(lines), ",")
@@ -248,15 +254,19 @@ def load_csv(
     index_column: str | None = None,
     delimiter: str | None = None,
     decimal: str = ".",
+    header: str = "auto",
 ) -> Dataset:
     """A Dataset from a CSV file whose ``target`` column holds the labels or values.
 
     The features are every other column, or, where ``features`` names them (a model's, in its order) and the
     file has a header, those columns matched by name (see ``columns.select_features``): reordered ones
     realigned, missing ones refused, extra ones noted and ignored. A first column with no name holding the row
-    numbers 0…n−1 (pandas' index) is dropped, as is one named ``index_column`` (recorded in training).
+    numbers 0…n−1 (pandas' index) is dropped, as is one named ``index_column`` (recorded in training). In a file
+    without a header, a first column of consecutive integers (a row index) is dropped, as is the first column
+    where training dropped one. ``header`` says whether the first row is a header (see ``layout``); the decision
+    is kept in ``source["header"]``.
     """
-    table = read_csv(path, delimiter, decimal)
+    table = read_csv(path, delimiter, decimal, header, features or ())
     if table.width < 2:
         raise DataError(
             f"{table.where}: a training file needs at least one feature column and a target column, but each row "
@@ -267,10 +277,12 @@ def load_csv(
         chosen = select_features(table.header, table.column, table.where, {t}, features, index_column)
         cols, index = chosen.columns, chosen.index_column
     else:
-        cols, index = [c for c in range(table.width) if c != t], None
+        cols, index = [c for c in range(table.width) if c != t], _headerless_index(table, t, index_column)
+        cols = cols[1:] if index is not None else cols
     X = table.numbers(cols)
     y, task, classes = parse_targets(table.column(t), task, table.where, table.lines)
     source = {"path": str(path), "target": table.header[t] if table.header else t, "column": t}
+    source["header"] = table.header is not None
     if index is not None:
         source["index_column"] = index
     return Dataset(
@@ -283,3 +295,14 @@ def load_csv(
         defaults=dict(FILE_DEFAULTS),
         source=source,
     )
+
+
+def _headerless_index(table: CsvTable, target: int, recorded: str | None) -> str | None:
+    """"" when the first column of a file without a header is an index to drop (recorded in training, or a run of
+    consecutive integers beside at least one other feature), else None."""
+    first = table.column(0)
+    if target == 0 or table.width < 3 or (recorded is None and not is_index_run(first)):
+        return None  # with the target alone beside it, a run of integers is the one feature (x in x, f(x))
+    if recorded is None:
+        note_index(table.where, first)
+    return ""

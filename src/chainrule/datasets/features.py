@@ -12,6 +12,7 @@ from ._base import DataError, check_finite
 from .arrays import read_array_file
 from .columns import select_features
 from .csv import read_csv
+from .layout import is_index_run, note_index
 
 
 def read_features(
@@ -21,6 +22,8 @@ def read_features(
     ignore: Sequence[str] = (),
     delimiter: str | None = None,
     decimal: str = ".",
+    header: str = "auto",
+    n_features: int | None = None,
 ) -> np.ndarray:
     """The feature matrix in ``path``, one row per sample.
 
@@ -28,7 +31,10 @@ def read_features(
     column, by position), with the rules of ``chainrule.datasets.columns``; columns named in ``ignore`` (the
     training target) are left out silently, and an index column is dropped. A CSV without a header, and a .npy or
     .npz (its ``X``, else its first array), are taken by position. ``delimiter`` and ``decimal`` are as in
-    ``read_csv``.
+    ``read_csv``; ``header`` ("auto", "yes", "no") says whether the first row is a header: in "auto", a first
+    row naming every one of ``features`` is one, and the rules of ``chainrule.datasets.layout`` decide the
+    rest. In a file without a header that has one column more than the model's ``n_features``, a first column
+    recorded as an index in training (``index_column``), or holding consecutive integers, is dropped.
     """
     p = Path(path)
     if p.suffix.lower() in (".npy", ".npz"):
@@ -43,9 +49,15 @@ def read_features(
         return X
     if p.suffix.lower() not in (".csv", ".txt", ".tsv"):
         raise DataError(f"{path}: features are read from .csv, .tsv, .txt, .npy or .npz files.")
-    table = read_csv(p, delimiter, decimal)
+    table = read_csv(p, delimiter, decimal, header, features or ())
     if table.header is None:
-        return table.numbers(range(table.width))
+        first = table.column(0)
+        index = n_features is not None and table.width == n_features + 1
+        if index and index_column is None and not is_index_run(first):
+            index = False
+        elif index and index_column is None:
+            note_index(table.where, first)
+        return table.numbers(range(1 if index else 0, table.width))
     skip = {c for c, name in enumerate(table.header) if name in ignore}
     chosen = select_features(table.header, table.column, table.where, skip, features, index_column)
     return table.numbers(chosen.columns)

@@ -41,6 +41,14 @@ def mean_std(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return S.mean(axis=0) * unit, S.std(axis=0) * unit
 
 
+def has_spread(A: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Per column, whether ``std`` is a real spread of its values, not rounding: above a few units in the last
+    place of the column's largest magnitude. Relative, so features ×1e-300 are scaled as the unscaled ones are;
+    only a column of equal values (or ones a rounding apart) is constant."""
+    peak = np.abs(A).max(axis=0) if len(A) else np.zeros(A.shape[1:])
+    return std > 8 * np.finfo(np.float64).eps * peak
+
+
 def _check_magnitude(A: np.ndarray, names: list[str], what: str) -> None:
     peak = np.abs(A).max(axis=0)
     big = np.flatnonzero(np.atleast_1d(peak > LARGEST))
@@ -83,7 +91,7 @@ class Preprocessor:
             mean, std = mean_std(X)
         else:
             mean, std = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        scale = np.where(std > 1e-12, std, 1.0)  # constant columns (digits' blank corners) pass through
+        scale = np.where(has_spread(X, std), std, 1.0)  # constant columns (digits' blank corners) pass through
         pre = cls(
             data.task,
             mean.tolist(),

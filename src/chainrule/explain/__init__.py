@@ -8,9 +8,10 @@
 ``chainrule.explain`` is a module that can be called: ``cr.explain(...)`` is
 ``cr.explain.explain(...)``.
 
-Networks holding other layers (Dropout, BatchNorm, LayerNorm, Residual, or any layer with
-``forward_terms()`` and ``backward_terms(dOut)``) are written out layer by layer, each layer's own
-labelled numbers (``ex.layers``); Dense networks are also written out block by block and weight by weight.
+Every network is written out layer by layer (``ex.layers``): each layer gives its numbers as
+``Term`` records (symbol, formula, array and a ``Role`` such as input, weight, weight gradient or
+per-window winner) through ``forward_terms()`` and ``backward_terms(dOut)``, and explain reads the
+roles. Dense networks are also written out block by block and weight by weight.
 
 Limits: batches of at most ``MAX_BATCH`` (16) samples; every weight's chain
 rule, and every hidden unit's ∂L/∂a as the sum over the units it feeds
@@ -22,6 +23,7 @@ of more than ``MAX_SHOWN_ENTRIES`` (48) numbers are summarised by shape and norm
 import sys
 import types
 
+from ..layers.terms import Role, Term
 from .examples import EXAMPLES, from_layers
 from .explanation import GRADCHECK_ENTRIES, MAX_BATCH, MAX_DETAIL_PARAMS, Explanation, explain
 from .layers import LayerStep
@@ -41,6 +43,8 @@ __all__ = [
     "LayerStep",
     "LossStep",
     "PathSum",
+    "Role",
+    "Term",
     "UpdateStep",
     "explain",
     "from_layers",

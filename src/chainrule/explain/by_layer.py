@@ -1,7 +1,7 @@
 """Text and Markdown of a step through a network of any explainable layers, layer by layer.
 
-Each layer shows the labelled numbers of ``LayerStep`` (its ``forward_terms`` and
-``backward_terms``), so a BatchNorm shows μ, σ², x̂, γ, β and its three backward
+Each layer shows the terms of ``LayerStep`` (its ``forward_terms`` and ``backward_terms``),
+printed by their labels, so a BatchNorm shows μ, σ², x̂, γ, β and its three backward
 paths, a Dropout its mask and scale, a Residual its two paths summed.
 """
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..layers.terms import Role, Term
 from .conv import sums_markdown, sums_text
 from .markdown import MAX_MATRIX_COLUMNS, card_tex, display, matrix, tex_num
 from .text import (
@@ -40,11 +41,20 @@ def fused_label(ex: Explanation) -> str:
     return f"fused with the loss: δ = ∂L/∂z = {ex.loss.batch_text}(ŷ − y)"
 
 
-def stored_grads(step: LayerStep) -> dict[str, np.ndarray]:
-    """∂L/∂θ as backward stored it, for layers other than Dense (whose terms name ∂L/∂W and ∂L/∂b)."""
-    if step.kind == "Dense":
-        return {}
-    return {f"∂L/∂{param_label(name)} (stored by backward)": g for name, g in step.grads.items()}
+def stored_grads(step: LayerStep) -> list[tuple[str, np.ndarray]]:
+    """∂L/∂θ as backward stored it, for each parameter whose gradient none of the layer's terms shows."""
+    shown = {t.param for t in step.backward_terms or () if t.role in (Role.WEIGHT_GRADIENT, Role.BIAS_GRADIENT)}
+    return [(f"∂L/∂{param_label(name)} (stored by backward)", g) for name, g in step.grads.items() if name not in shown]
+
+
+def labelled(terms: list[Term]) -> list[tuple[str, np.ndarray]]:
+    """The terms as (label, array), in order: what the text, Markdown and page print."""
+    return [(t.label, t.array) for t in terms]
+
+
+def backward_rows(step: LayerStep) -> list[tuple[str, np.ndarray]]:
+    """A layer's backward as printed: its terms, then the gradients it stored that no term shows."""
+    return [*labelled(step.backward_terms or []), *stored_grads(step)]
 
 
 def param_label(name: str) -> str:
@@ -54,9 +64,9 @@ def param_label(name: str) -> str:
     return f"{param} of inner layer {inner}" if inner else param
 
 
-def terms_text(terms: dict[str, np.ndarray], precision: int) -> list[str]:
+def terms_text(rows: list[tuple[str, np.ndarray]], precision: int) -> list[str]:
     out = []
-    for label, a in terms.items():
+    for label, a in rows:
         out += field_of(label, np.asarray(a), precision)
     return out
 
@@ -90,17 +100,17 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
     ]
     for step in ex.layers:
         out.append(f"Layer {step.index}: {step.name}")
-        out += terms_text(step.forward, p)
+        out += terms_text(labelled(step.forward_terms), p)
     out += ["", f"LOSS   {loss.formula}"]
     for _, label, value in loss_card(loss):
         out += wrap(f"{label} = {value}") if isinstance(value, str) else field(label, value, p)
     out += [f"  L = {num(loss.value, p)}", "", BACKWARD_HEAD]
     for step in reversed(ex.layers):
         out.append(f"Layer {step.index}: {step.name}")
-        if step.backward is None:
+        if step.backward_terms is None:
             out += field(fused_label(ex), loss.delta_out, p)
             continue
-        out += terms_text({**step.backward, **stored_grads(step)}, p)
+        out += terms_text(backward_rows(step), p)
         out += [] if step.sums is None else sums_text(step.sums, p)
     if ex.updates:
         out += ["", f"UPDATE (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = {ex.lr:g}"]
@@ -113,8 +123,8 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
     return "\n".join(out) + "\n"
 
 
-def terms_markdown(terms: dict[str, np.ndarray], precision: int) -> list[str]:
-    return [f"{label}: {display(matrix_of(np.asarray(a), precision))}" for label, a in terms.items()]
+def terms_markdown(rows: list[tuple[str, np.ndarray]], precision: int) -> list[str]:
+    return [f"{label}: {display(matrix_of(np.asarray(a), precision))}" for label, a in rows]
 
 
 def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
@@ -128,15 +138,15 @@ def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
         "#### Forward pass, layer by layer",
     ]
     for step in ex.layers:
-        out += [f"**Layer {step.index}**: `{step.name}`", *terms_markdown(step.forward, p)]
+        out += [f"**Layer {step.index}**: `{step.name}`", *terms_markdown(labelled(step.forward_terms), p)]
     out += ["#### Loss", display(loss.latex, tex_num(loss.value, p)), *card_tex(loss, p)]
     out.append("#### Backward pass, from the output down")
     for step in reversed(ex.layers):
         out.append(f"**Layer {step.index}**: `{step.name}`")
-        if step.backward is None:
+        if step.backward_terms is None:
             out.append(f"{fused_label(ex)}: {display(matrix(loss.delta_out, p))}")
         else:
-            out += terms_markdown({**step.backward, **stored_grads(step)}, p)
+            out += terms_markdown(backward_rows(step), p)
             out += [] if step.sums is None else sums_markdown(step.sums, p)
     if ex.updates:
         out.append(rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)")

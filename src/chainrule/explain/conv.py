@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..layers import AvgPool1D, Conv1D, MaxPool1D
+from ..layers.terms import Role, Term, with_role
 from .markdown import tex_num
 from .text import bracket, num, wrap
 
@@ -74,28 +75,46 @@ def conv_sums(layer: Conv1D, x: np.ndarray, dZ: np.ndarray, dX: np.ndarray | Non
                     layer.grads["W"].copy(), dXa.copy(), weights, inputs)  # fmt: skip
 
 
-def pool_windows(layer, forward: dict[str, np.ndarray]) -> PoolWindows | None:
-    """A pooling's windows; for a max-pool, the input position of each window's winner."""
+def pool_windows(layer, forward: list[Term]) -> PoolWindows | None:
+    """A pooling's windows; for a max-pool, the input position of each window's winner (its ``WINNER`` term)."""
     if type(layer) not in (MaxPool1D, AvgPool1D) or layer.n_models is not None:
         return None
     winners = None
-    if type(layer) is MaxPool1D:
-        j = next(a for label, a in forward.items() if label.startswith("j*"))  # the layer's own winners
+    won = with_role(forward, Role.WINNER)  # each window's winner, counted within its window
+    if won:
+        j = won[0].array
         winners = np.arange(j.shape[-1]) * layer.stride + j
     return PoolWindows(layer.kernel_size, layer.stride, winners)
+
+
+def weight_factors(s: ConvSums, key: tuple[int, int, int]) -> list[list[tuple[str, tuple[int, ...]]]]:
+    """Each term of ∂L/∂w[o, c, k] as its factors, (name, index): [("δ", (n, o, t)), ("x", (n, c, i))]."""
+    o, c, _ = key
+    return [[("δ", (n, o, t)), ("x", (n, c, i))] for n, t, i, _, _ in s.weights[key]]
+
+
+def input_factors(s: ConvSums, key: tuple[int, int, int]) -> list[list[tuple[str, tuple[int, ...]]]]:
+    """Each term of ∂L/∂x[n, c, i] as its factors: [("w", (o, c, k)), ("δ", (n, o, t))]."""
+    n, c, _ = key
+    return [[("w", (o, c, k)), ("δ", (n, o, t))] for o, k, t, _, _ in s.inputs[key]]
+
+
+def written(factors: list[list[tuple[str, tuple[int, ...]]]]) -> list[str]:
+    """The terms as symbols, "δ[0, 0, 1]·x[0, 0, 2]"."""
+    return ["·".join(f"{name}[{', '.join(map(str, index))}]" for name, index in term) for term in factors]
 
 
 def weight_symbols(s: ConvSums, key: tuple[int, int, int]) -> tuple[str, list[str]]:
     """The sum's heading and its terms as symbols, "δ[0, 0, 1]·x[0, 0, 2]"."""
     o, c, k = key
     head = f"∂L/∂w[{o}, {c}, {k}] = Σₙ Σₜ δ[n, {o}, t]·x[n, {c}, {s.position(k)}]"
-    return head, [f"δ[{n}, {o}, {t}]·x[{n}, {c}, {i}]" for n, t, i, _, _ in s.weights[key]]
+    return head, written(weight_factors(s, key))
 
 
 def input_symbols(s: ConvSums, key: tuple[int, int, int]) -> tuple[str, list[str]]:
     n, c, i = key
     head = f"∂L/∂x[{n}, {c}, {i}] = Σ w[o, {c}, k]·δ[{n}, o, t] over t·{s.stride} + k·{s.dilation} − {s.padding} = {i}"
-    return head, [f"w[{o}, {c}, {k}]·δ[{n}, {o}, {t}]" for o, k, t, _, _ in s.inputs[key]]
+    return head, written(input_factors(s, key))
 
 
 def padded(s: ConvSums, i: int) -> bool:
@@ -139,24 +158,21 @@ def sums_text(s: ConvSums, precision: int) -> list[str]:
     return out
 
 
-def tex_symbols(symbols: list[str]) -> str:
-    """ "δ[0, 0, 1]·x[0, 0, 2]" -> "\\delta_{0,0,1}\\,x_{0,0,2}"."""
-    out = []
-    for term in symbols:
-        parts = []
-        for factor in term.split("·"):
-            name, _, index = factor.partition("[")
-            name = {"δ": r"\delta", "x": "x", "w": "w"}[name]
-            parts.append(f"{name}_{{{index.rstrip(']').replace(' ', '')}}}")
-        out.append(r"\,".join(parts))
-    return " + ".join(out)
+TEX_NAMES = {"δ": r"\delta", "x": "x", "w": "w"}
 
 
-def sum_markdown(head: str, symbols: list[str], pairs: list[tuple[str, str]], total: str) -> str:
-    if not symbols:
+def tex_terms(factors: list[list[tuple[str, tuple[int, ...]]]]) -> str:
+    """The terms in LaTeX: [("δ", (0, 0, 1)), ("x", (0, 0, 2))] -> "\\delta_{0,0,1}\\,x_{0,0,2}"."""
+    return " + ".join(
+        r"\,".join(f"{TEX_NAMES[name]}_{{{','.join(map(str, index))}}}" for name, index in term) for term in factors
+    )
+
+
+def sum_markdown(head: str, factors: list, pairs: list[tuple[str, str]], total: str) -> str:
+    if not factors:
         return f"`{head}` $= 0$ (no window read it)"
     values = " + ".join(rf"{bracket(a) if j else a} \cdot {bracket(b)}" for j, (a, b) in enumerate(pairs))
-    return f"`{head}`: $$= {tex_symbols(symbols)} = {values} = {total}$$"
+    return f"`{head}`: $$= {tex_terms(factors)} = {values} = {total}$$"
 
 
 def sums_markdown(s: ConvSums, precision: int) -> list[str]:
@@ -164,8 +180,10 @@ def sums_markdown(s: ConvSums, precision: int) -> list[str]:
     out = ["Each kernel weight's gradient, summed over every position the kernel visited"
            + (" (x outside the signal is the padding, 0):" if s.padding else ":")]  # fmt: skip
     for key in s.weights:
-        out.append(sum_markdown(*weight_symbols(s, key), weight_values(s, key, p, tex_num), tex_num(s.dW[key], p)))
+        head, factors = weight_symbols(s, key)[0], weight_factors(s, key)
+        out.append(sum_markdown(head, factors, weight_values(s, key, p, tex_num), tex_num(s.dW[key], p)))
     out.append("Each input's gradient (the transposed convolution), summed over the windows that read it:")
     for key in s.inputs:
-        out.append(sum_markdown(*input_symbols(s, key), input_values(s, key, p, tex_num), tex_num(s.dX[key], p)))
+        head, factors = input_symbols(s, key)[0], input_factors(s, key)
+        out.append(sum_markdown(head, factors, input_values(s, key, p, tex_num), tex_num(s.dX[key], p)))
     return out

@@ -173,9 +173,9 @@ def explain(
     Parameters
     ----------
     model : Sequential
-        Dense layers, activations, and any layer with ``forward_terms()`` and ``backward_terms(dOut)``
-        (Dropout, BatchNorm, LayerNorm, Residual). A network of Dense layers, each optionally followed by
-        one activation, is also written out weight by weight.
+        Any of chainrule's layers, and any layer with ``forward_terms()`` and ``backward_terms(dOut)``
+        (see ``chainrule.layers.terms``). A network of Dense layers, each optionally followed by one
+        activation, is also written out weight by weight.
     X : array-like, shape (n_samples, n_features)
         The batch; at most ``MAX_BATCH`` samples.
     y : array-like

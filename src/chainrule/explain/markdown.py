@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..layers.activations import Activation
+from ..layers.terms import as_terms
 from .text import MAX_SHOWN_ENTRIES, MAX_SHOWN_SAMPLES, as_rows, fused_note, loss_card, num
 
 if TYPE_CHECKING:
@@ -222,9 +223,9 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
 def layer_numbers_markdown(layer: Any, dOut: np.ndarray | None = None, precision: int = 5) -> str:
     """``text.layer_numbers`` in Markdown: each labelled array of the forward (and backward) as a matrix."""
     parts = [f"**{layer!r}**, forward:"]
-    parts += [f"{label}: {display(matrix(as_rows(a), precision))}" for label, a in layer.forward_terms().items()]
+    parts += [f"{t.label}: {display(matrix(as_rows(t.array), precision))}" for t in as_terms(layer.forward_terms())]
     if dOut is not None:
         parts.append(f"**{layer!r}**, backward:")
-        terms = layer.backward_terms(dOut).items()
-        parts += [f"{label}: {display(matrix(as_rows(a), precision))}" for label, a in terms]
+        terms = as_terms(layer.backward_terms(dOut))
+        parts += [f"{t.label}: {display(matrix(as_rows(t.array), precision))}" for t in terms]
     return "\n\n".join(parts)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..layers.activations import Activation
+from ..layers.terms import as_terms
 
 if TYPE_CHECKING:
     from .explanation import Explanation
@@ -84,7 +85,10 @@ def residual_label(loss: LossStep) -> str:
 
 
 def num(x: float, precision: int = 5) -> str:
-    """A number to ``precision`` decimals, or in e-notation when very small or large."""
+    """A number to ``precision`` decimals, or in e-notation when very small or large; an index (an entry of
+    an integer array: a max-pool's winner, a token) as the integer it is."""
+    if isinstance(x, np.integer):
+        return str(int(x))
     x = float(x)
     if x != 0 and not 10.0 ** -(precision - 2) <= abs(x) < 1e6:
         return f"{x:.{max(precision - 2, 1)}e}"
@@ -247,7 +251,8 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
             out += field(f"∂L/∂a({k}) ({src})", bk.upstream, p)
             rule = f"f'(z({k})) = {derivative(bk.activation)}"
             out += [f"  {rule}"] if bk.fprime is None else field(rule, bk.fprime, p)
-            rule = f"∂L/∂a({k}) ∘ f'(z({k}))" if bk.fprime is not None else "a ∘ (g − Σⱼ(g ∘ a)ⱼ), g = ∂L/∂a"
+            act = Activation.registry[bk.activation]
+            rule = f"∂L/∂a({k}) ∘ f'(z({k}))" if bk.fprime is not None else act.chain_formula
             out += field(f"δ({k}) = {rule}", bk.delta, p)
         if bk.batch_factor is None:
             out.append("  (reduction 'sum': no 1/n, the sums over samples stay sums)")
@@ -295,19 +300,19 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
 
 
 def layer_numbers(layer: Any, dOut: np.ndarray | None = None, precision: int = 5) -> str:
-    """The labelled numbers of a layer that shows them (Dropout, BatchNorm, LayerNorm, Residual), as text.
+    """The terms of any layer (Dense, an activation, Dropout, BatchNorm, …), printed by their labels, as text.
 
     Its last kept forward (``layer.forward_terms()``) and, given ∂L/∂output,
     its backward term by term (``layer.backward_terms(dOut)``, which fills the
     layer's gradients as ``backward`` does).
     """
     lines = [f"{layer!r}, forward:"]
-    for label, a in layer.forward_terms().items():
-        lines += field(label, as_rows(a), precision)
+    for t in as_terms(layer.forward_terms()):
+        lines += field(t.label, as_rows(t.array), precision)
     if dOut is not None:
         lines.append(f"{layer!r}, backward:")
-        for label, a in layer.backward_terms(dOut).items():
-            lines += field(label, as_rows(a), precision)
+        for t in as_terms(layer.backward_terms(dOut)):
+            lines += field(t.label, as_rows(t.array), precision)
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from ..core.objective import Objective
 from ..layers import Dense, Layer
 from ..layers.activations import Activation
+from ..layers.terms import Role, the, with_role
 from .layers import LayerStep, is_dense_network, layer_steps
 
 
@@ -252,43 +253,53 @@ def run_step(model, X: np.ndarray, Y: np.ndarray, objective: Objective, detail: 
     """
     record: list = []
     value, out, _ = model.gradient(X, Y, objective, input_grad=True, record=record)
-    seen = {(entry[0], id(entry[1])): entry[2:] for entry in record if entry[0] != "loss"}
     d_start = next(entry[2] for entry in record if entry[0] == "loss")
     lstep = loss_step(objective, out, Y, d_start, value)
     layers = layer_steps(model, record)
     if not is_dense_network(model):
         return Trace([], lstep, [], layers=layers)
-    pairs = blocks(model)
+    steps = {id(layer): step for layer, step in zip(model.layers, layers)}
     forward: list[ForwardStep] = []
-    for k, (dense, act) in enumerate(pairs, start=1):
-        a_prev, z = seen["forward", id(dense)]
-        a = seen["forward", id(act)][1] if act is not None else z
-        W, b = (p.copy() for p in dense.params.values())
-        forward.append(ForwardStep(k, activation_name(act), a_prev.copy(), W, b, z.copy(), a.copy()))
     backward: list[BackwardStep] = []
-    n = len(X)
-    for k, ((dense, act), f) in enumerate(zip(pairs, forward), start=1):
-        fused = act is not None and act is objective.fused
-        delta, da_prev = seen["backward", id(dense)]  # δ reaches the Dense layer; ∂L/∂a(l−1) leaves it
-        if fused:
-            upstream = lstep.dL_dyhat  # shown, though the fused step never multiplies by it
-        else:
-            upstream = seen["backward", id(act)][0] if act is not None else delta
-        # f'(z) from the activation's own chain-rule step, applied to ones: no second derivative to drift
-        fprime = act.chain(np.ones_like(f.z), f.z, f.a) if act is not None and act.elementwise else None
-        fprime = np.ones_like(f.z) if act is None else fprime
-        dW, db = (g.copy() for g in dense.grads.values())
-        backward.append(
-            BackwardStep(
-                k, f.activation, upstream.copy(), fprime, delta.copy(), dW, db, da_prev.copy(), n,
-                lstep.batch_factor, fused,
-            )  # fmt: skip
-        )
+    for k, (dense, act) in enumerate(blocks(model), start=1):
+        act_step = None if act is None else steps[id(act)]
+        fw = steps[id(dense)].forward_terms
+        x, W, b, z = (the(fw, role).array.copy() for role in (Role.INPUT, Role.WEIGHT, Role.BIAS, Role.OUTPUT))
+        a = (z if act_step is None else the(act_step.forward_terms, Role.OUTPUT).array).copy()
+        forward.append(ForwardStep(k, activation_name(act), x, W, b, z, a))
+        backward.append(block_backward(forward[-1], steps[id(dense)], act_step, act, objective, lstep))
     trace = Trace(forward, lstep, backward, layers=layers)
     if detail:
         trace.chain = chain_terms(forward, backward)
         trace.paths = path_sums(forward, backward)
     return trace
+
+
+def block_backward(f: ForwardStep, dense: LayerStep, act_step: LayerStep | None, act: Activation | None,
+                   objective: Objective, lstep: LossStep) -> BackwardStep:  # fmt: skip
+    """Block f's backward, read by role from its Dense layer's and its activation's terms.
+
+    δ reaches the Dense layer as its output gradient and ∂L/∂a(l−1) leaves it as its input gradient; an
+    activation fused with the loss has no backward terms (the loss's step is its), so its ∂L/∂ŷ is shown
+    and its f'(z) is the activation's own.
+    """
+    bw = dense.backward_terms
+    delta = the(bw, Role.OUTPUT_GRADIENT).array
+    fused = act is not None and act is objective.fused
+    if act is None:
+        upstream, fprime = delta, np.ones_like(f.z)
+    elif fused:
+        upstream = lstep.dL_dyhat  # shown, though the fused step never multiplies by it
+        fprime = act.local_derivative(f.z, f.a) if act.elementwise else None
+    else:
+        upstream = the(act_step.backward_terms, Role.OUTPUT_GRADIENT).array
+        derivative = with_role(act_step.backward_terms, Role.LOCAL_DERIVATIVE)  # none for softmax: a Jacobian
+        fprime = derivative[0].array.copy() if derivative else None
+    return BackwardStep(
+        f.layer, f.activation, upstream.copy(), fprime, delta.copy(), the(bw, Role.WEIGHT_GRADIENT).array.copy(),
+        the(bw, Role.BIAS_GRADIENT).array.copy(), the(bw, Role.INPUT_GRADIENT).array.copy(), len(f.a_prev),
+        lstep.batch_factor, fused,
+    )  # fmt: skip
 
 
 def chain_terms(forward: list[ForwardStep], backward: list[BackwardStep]) -> list[ChainTerm]:

@@ -18,8 +18,11 @@ import numpy as np
 
 from .._math import sigmoid, softmax
 from .._special import logistic, normal_cdf, normal_pdf
-from .._validate import check_positive_float, lookup
-from .base import Layer, check_input
+from .._validate import lookup
+from .base import Layer
+from .checks import check_input
+from .spec import NON_NEGATIVE, Arg
+from .terms import Role, Term
 
 
 class Activation(Layer):
@@ -32,9 +35,11 @@ class Activation(Layer):
     derivative = ""  # f'(z) in plain text
     symbol_latex = ""  # how f is written in LaTeX, e.g. \sigma
     derivative_latex = ""
+    chain_formula = "∂L/∂a ∘ f'(z)"  # ∂L/∂z in plain text
     init = "glorot_uniform"  # what the Dense layer before it is drawn from, when nobody chose
     probabilities = False  # outputs are probabilities: a loss that squashes again would squash twice
     elementwise = True
+    keeps_shape = True
 
     registry: dict[str, type[Activation]] = {}  # type: ignore[assignment]
 
@@ -64,9 +69,22 @@ class Activation(Layer):
         """∂L/∂Z from ∂L/∂A, given Z and A = f(Z): the activation's one chain-rule step."""
         raise NotImplementedError
 
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        return {}
+    def local_derivative(self, Z: np.ndarray, A: np.ndarray) -> np.ndarray:
+        """f'(z) of an elementwise activation: its own chain-rule step applied to ones (no second formula)."""
+        return self.chain(np.ones_like(Z), Z, A)
+
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: z and a = f(z)."""
+        Z, A = self.kept()
+        return [Term("z", "", Z, Role.INPUT), Term("a", f"{self.name}(z)", A, Role.OUTPUT)]
+
+    def backward_terms(self, dA: np.ndarray) -> list[Term]:
+        """∂L/∂a, f'(z) (elementwise activations) and ∂L/∂z, for the last kept forward."""
+        Z, A = self._cached(dA)
+        terms = [Term("∂L/∂a", "", dA, Role.OUTPUT_GRADIENT)]
+        if self.elementwise:
+            terms.append(Term("f'(z)", self.derivative, self.local_derivative(Z, A), Role.LOCAL_DERIVATIVE))
+        return [*terms, Term("∂L/∂z", self.chain_formula, self.chain(dA, Z, A), Role.INPUT_GRADIENT)]
 
     # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
     @classmethod
@@ -156,18 +174,12 @@ class _WithAlpha(Activation):
     default_alpha: float
     init = "he_uniform"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.args = (Arg("alpha", NON_NEGATIVE, cls.default_alpha),)
+
     def __init__(self, alpha: float) -> None:
-        super().__init__()
-        self.alpha = check_positive_float(alpha, f"{type(self).__name__} alpha", allow_zero=True)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"type": type(self).__name__, "alpha": self.alpha}
-
-    @classmethod
-    def _config_args(cls, config):
-        alpha = config.get("alpha", cls.default_alpha)
-        check_positive_float(alpha, f"{cls.__name__} alpha", allow_zero=True)
-        return {"alpha": alpha}
+        super().__init__(alpha=alpha)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(alpha={self.alpha})"
@@ -223,6 +235,7 @@ class Softmax(Activation):
     name = "softmax"
     formula, derivative = "softmax(z)ⱼ = e^{zⱼ} / Σₖ e^{zₖ}", "Jacobian diag(a) − a·aᵀ per row"
     symbol_latex, derivative_latex = r"\operatorname{softmax}", r"\operatorname{diag}(a) - a a^\top"
+    chain_formula = "a ∘ (g − Σⱼ(g ∘ a)ⱼ), g = ∂L/∂a"
     probabilities = True
     elementwise = False
 

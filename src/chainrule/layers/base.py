@@ -9,15 +9,16 @@ Aᵀ·δ. Nothing else changes.
 
 from __future__ import annotations
 
-import math
 import weakref
-from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from . import initializers
+from .checks import check_given
 from .onnx_hooks import OnnxHooks
+from .spec import REQUIRED, Arg, Param, State, checked
 
 
 class Layer(OnnxHooks):
@@ -49,9 +50,28 @@ class Layer(OnnxHooks):
       (``state_shapes()``, e.g. running statistics) is saved with the model
       but never trained. Initialisers take ``fans()`` from the layer.
     * **Randomness** comes from the owning model's generator, ``generator()``.
-    * ``get_config()`` and ``from_config(config)`` describe and rebuild the
-      layer (without its weights); every subclass is registered by its class
-      name in ``Layer.registry``, which model files read from.
+    * **Declared once.** A layer kind declares ``args`` (``spec.Arg``: name,
+      check, default), ``param_specs`` (``spec.Param``: name, shape from the
+      arguments, how it starts, its fans) and ``state_specs`` (``spec.State``).
+      From these this class derives the argument checks and their messages,
+      ``get_config``/``from_config``, ``param_shapes``/``state_shapes`` (also
+      ``config_shapes`` from a config alone), ``fans``, ``initialize``,
+      ``reset_state``, ``repr`` and the user-set bookkeeping. A constructor
+      passes its arguments (and any starting parameter values, W=…, b=…) to
+      ``Layer.__init__``; ``check_args`` checks what one argument alone cannot
+      (Conv1D's "same" padding needs stride 1). Every subclass is registered
+      by its class name in ``Layer.registry``, which model files read from.
+    * **Input kind.** ``input_kind`` is "float" (values) or "index" (integer
+      indices, as an Embedding takes): a model does not cast indices, and
+      gradcheck checks the parameters without perturbing them.
+    * **Explain terms.** ``forward_terms()`` (the last kept forward) and
+      ``backward_terms(dOut)`` (one backward, filling ``grads`` as ``backward``
+      does) return lists of ``Term(symbol, formula, array, role, note, param)``
+      (``layers/terms.py``): e.g. ``Term("z", "x·W + b", Z, Role.OUTPUT)``.
+      The role (input, output, weight, bias, statistic, mask, per-window
+      winner, output gradient, input gradient, weight gradient, …) says what
+      a term is; explain reads roles, and prints ``term.label`` only. Arrays
+      may be views of the layer's own; copy them to keep them.
     * **ONNX**: ``to_onnx`` writes the layer's nodes, ``onnx_ops``/``from_onnx``
       read them back; ``chainrule.onnx`` drives them over ``Layer.registry``
       (see ``OnnxHooks`` in ``layers/onnx_hooks.py``).
@@ -65,6 +85,12 @@ class Layer(OnnxHooks):
     """
 
     registry: dict[str, type[Layer]] = {}
+    args: tuple[Arg, ...] = ()
+    param_specs: tuple[Param, ...] = ()
+    state_specs: tuple[State, ...] = ()
+    input_kind = "float"
+    modes_differ = False  # training and inference compute differently (Dropout drops, BatchNorm's batch statistics)
+    keeps_shape = False  # True for a layer whose output sample has its input's shape whatever it is (elementwise)
     params: dict[str, np.ndarray]
     grads: dict[str, np.ndarray]
     _out_shape: tuple[int, ...] | None = None
@@ -74,7 +100,12 @@ class Layer(OnnxHooks):
         if not cls.__name__.startswith("_") and not cls.__dict__.get("abstract", False):
             Layer.registry[cls.__name__] = cls
 
-    def __init__(self) -> None:
+    def __init__(self, **given: Any) -> None:
+        """Check and keep the declared arguments; make the declared parameters and state.
+
+        Parameters not given are drawn (usable on their own; a model redraws them from its seed); values
+        given for them (``W=…``) are checked against their shapes and kept by any model the layer joins.
+        """
         self.params = {}
         self.grads = {}
         self.state: dict[str, np.ndarray] = {}
@@ -85,6 +116,37 @@ class Layer(OnnxHooks):
         self._out_shape = None  # that forward's output shape: the gradient backward must receive
         self._drawn: dict[str, np.ndarray] = {}  # the values this layer drew itself, until a model adopts it
         self._owner: weakref.ref | None = None
+        name = type(self).__name__
+        starts = {spec.name: given.pop(spec.name, None) for spec in self.param_specs}
+        for arg in self.args:
+            value = given.pop(arg.name, arg.default)
+            if value is REQUIRED:
+                raise TypeError(f"{name} needs its argument {arg.name}.")
+            setattr(self, arg.name, checked(name, arg, value))
+        if given:
+            raise TypeError(f"{name} got an unexpected argument {next(iter(given))!r}.")
+        self.check_args(self)
+        if not self.param_specs and not self.state_specs:
+            return  # nothing to make (a composite layer, such as Residual, holds its inner layers' instead)
+        shapes = Layer.param_shapes(self)
+        kept = {k: check_given(repr(self), k, v, shapes[k]) for k, v in starts.items() if v is not None}
+        self.params = {k: np.zeros(shape) for k, shape in shapes.items()}
+        self.grads = {k: np.zeros(shape) for k, shape in shapes.items()}
+        self.state = {k: np.zeros(shape) for k, shape in Layer.state_shapes(self).items()}
+        self.reset_state()
+        self.initialize(UNOWNED_DRAWS)
+        self._drawn = {k: p.copy() for k, p in self.params.items() if k not in kept}
+        for k, value in kept.items():
+            self.params[k][...] = value
+
+    @classmethod
+    def check_args(cls, a: Any) -> None:
+        """Raise ValueError for arguments that do not go together (``a`` holds them as attributes)."""
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        """A small layer of this kind and a per-sample input shape it takes (the common tests build on these)."""
+        return cls(), (4,)
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         raise NotImplementedError
@@ -115,24 +177,50 @@ class Layer(OnnxHooks):
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """The trained parameters' shapes, for one model."""
-        return {}
+        return {spec.name: tuple(spec.shape(self)) for spec in self.param_specs}
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shapes of the state that is kept but not trained (running statistics), for one model."""
-        return {}
+        return {spec.name: tuple(spec.shape(self)) for spec in self.state_specs}
+
+    def penalized(self) -> list[str]:
+        """The parameters the objective's L1/L2 terms cover."""
+        return [spec.name for spec in self.param_specs if spec.penalized]
 
     def reset_state(self) -> None:
         """Put ``state`` back to its starting values."""
+        for spec in self.state_specs:
+            self.state[spec.name][...] = spec.start
 
     def check_state(self) -> None:
         """Raise ValueError if ``state`` (as read from a model file) is unusable, saying what is wrong."""
 
     def fans(self) -> tuple[int, int]:
         """(fan_in, fan_out) of the weights, for the initialisers."""
+        for spec in self.param_specs:
+            if spec.fans is not None:
+                return spec.fans(self)
         raise NotImplementedError(f"{type(self).__name__} has no weights to initialise.")
 
     def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
-        """Draw fresh parameters from ``rng`` in place (only ``names``, when given)."""
+        """Draw fresh parameters from ``rng`` in place (only ``names``, when given), each as its spec says.
+
+        "weights" come from the layer's ``init`` (else ``default_init``, else the library's default) with the
+        layer's fans; a number fills the parameter; an initialiser's name draws from that initialiser.
+        """
+        for spec in self.param_specs:
+            if names is not None and spec.name not in names:
+                continue
+            P = self.params[spec.name]
+            if isinstance(spec.start, str):
+                chosen = spec.start
+                if chosen == "weights":
+                    own = getattr(self, "init", None)
+                    chosen = own if own is not None else default_init or initializers.DEFAULT_INIT
+                draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
+                P[...] = draw(P.shape, rng, P.dtype, *self.fans())
+            else:
+                P[...] = spec.start
 
     def generator(self) -> np.random.Generator:
         """The random generator this layer draws from: its model's (a layer in no model has one of its own)."""
@@ -184,7 +272,9 @@ class Layer(OnnxHooks):
 
     # ---------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:
-        return {"type": type(self).__name__}
+        """The layer's kind and declared arguments (a callable initialiser is written as "custom")."""
+        values = {arg.name: getattr(self, arg.name) for arg in self.args}
+        return {"type": type(self).__name__, **{k: "custom" if callable(v) else v for k, v in values.items()}}
 
     @classmethod
     def config_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
@@ -192,8 +282,8 @@ class Layer(OnnxHooks):
 
         Raises ValueError for a config this class cannot be built from.
         """
-        cls._config_args(config)
-        return {}
+        a = SimpleNamespace(**cls._config_args(config))
+        return {spec.name: tuple(spec.shape(a)) for spec in cls.param_specs}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
@@ -203,7 +293,14 @@ class Layer(OnnxHooks):
     @classmethod
     def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
         """The constructor arguments in ``config``, checked; ValueError for anything unusable."""
-        return {}
+        args = {}
+        for arg in cls.args:
+            value = config.get(arg.name, arg.default)
+            if value is REQUIRED:
+                raise ValueError(f"a {cls.__name__} layer needs {arg.name}; the config has none.")
+            args[arg.name] = arg.check.load(value) if arg.check.load else checked(cls.__name__, arg, value)
+        cls.check_args(SimpleNamespace(**args))
+        return args
 
     def kept(self) -> Any:
         """What the last forward with ``keep=True`` kept (explain reads a layer's numbers from it)."""
@@ -233,102 +330,11 @@ class Layer(OnnxHooks):
         self._cache, self._out_shape = None, None
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-def check_layers(layers: Any) -> list[Layer]:
-    """``layers`` as a list, checked: at least one, each a Layer, none twice."""
-    if not layers:
-        raise ValueError("a model needs at least one layer, e.g. Sequential(Dense(2, 1)).")
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            raise TypeError(f"layer {i} is {layer!r}, not a chainrule Layer.")
-    if len({id(layer) for layer in layers}) != len(layers):
-        raise ValueError("the same layer object appears twice; build a separate layer for each position.")
-    return list(layers)
-
-
-def build_chain(
-    layers: list[Layer], n_models: int | None, input_shape: tuple[int, ...] | None = None
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Build ``layers`` in order (see ``Layer.build``); return the model's input and output sample shapes.
-
-    The input shape is ``input_shape``, or the first one a layer fixes by itself (Dense's (n_in,)). Where
-    two neighbours do not fit, the ValueError names both layers and the shape that passes between them.
-    """
-    if input_shape is None:
-        first = next((layer for layer in layers if layer.input_shape is not None), None)
-        if first is None:
-            raise ValueError(
-                "no layer fixes the input shape (as Dense(n_in, n_out) does); pass it, e.g. input_shape=(1, 40)."
-            )
-        input_shape = first.input_shape
-    shape = in_shape = tuple(int(d) for d in input_shape)
-    for i, layer in enumerate(layers):
-        try:
-            shape = layer.build(shape, n_models)
-        except ValueError as e:
-            before = f"the layer before it, {layers[i - 1]!r}" if i else "the model's input"
-            raise ValueError(f"layer {i} does not fit {before}: {e}") from None
-    return in_shape, shape
-
-
-@dataclass
-class Buffers:
-    """A model's flat buffers: parameters, their gradients, and the untrained state, each (P,) or (n_models, P)."""
-
-    params: np.ndarray
-    grads: np.ndarray
-    state: np.ndarray
-
-
-def bind(
-    layers: list[Layer], owner: Any, dtype: np.dtype, n_models: int | None = None
-) -> tuple[Buffers, list[set[str]]]:
-    """Give every layer views into one flat parameter buffer, one gradient buffer and one state buffer.
-
-    With ``n_models`` the buffers are (n_models, P) and every view gains that
-    leading axis. Values somebody set (see ``Layer.user_set``) are copied in
-    (to every model of a stack); every layer is checked before any is
-    changed; state starts from ``reset_state``. Returns the buffers and, per
-    layer, the names of the parameters still to be drawn.
-    """
-    lead = () if n_models is None else (n_models,)
-    param_shapes = [layer.param_shapes() for layer in layers]
-    state_shapes = [layer.state_shapes() for layer in layers]
-    buffers = Buffers(*(_flat(param_shapes, lead, dtype) for _ in range(2)), _flat(state_shapes, lead, dtype))
-    params, grads = _views(buffers.params, param_shapes, lead), _views(buffers.grads, param_shapes, lead)
-    states = _views(buffers.state, state_shapes, lead)
-    for layer in layers:
-        layer.check_adoptable(owner)
-    unset = []
-    for layer, p, g, st in zip(layers, params, grads, states):
-        kept = layer.adopt(owner, p, g)
-        for name, value in kept.items():
-            p[name][...] = value
-        old, layer.state = layer.state, st
-        layer.reset_state()
-        for name, value in old.items():  # state the layer already held (an unpickled model's) is kept
-            if name in st and np.shape(value) == st[name].shape:
-                st[name][...] = value
-        unset.append(set(p) - set(kept))
-    return buffers, unset
-
-
-def _flat(shapes: list[dict[str, tuple[int, ...]]], lead: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    return np.zeros((*lead, sum(math.prod(s) for layer_shapes in shapes for s in layer_shapes.values())), dtype)
-
-
-def _views(flat: np.ndarray, shapes: list[dict[str, tuple[int, ...]]], lead: tuple[int, ...]) -> list[dict]:
-    """Per layer, name -> a view of ``flat`` with that shape (and the lead axes), in layer order."""
-    offset, views = 0, []
-    for layer_shapes in shapes:
-        views.append({})
-        for name, shape in layer_shapes.items():
-            size = math.prod(shape)
-            views[-1][name] = flat[..., offset : offset + size].reshape(*lead, *shape)
-            offset += size
-    return views
+        """The constructor call: required arguments in order, then those that differ from their defaults."""
+        parts = [repr(getattr(self, a.name)) for a in self.args if a.default is REQUIRED]
+        parts += [f"{a.name}={getattr(self, a.name)!r}" for a in self.args
+                  if a.default is not REQUIRED and a.shown and getattr(self, a.name) != a.default]  # fmt: skip
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 UNOWNED_DRAWS = np.random.default_rng()  # what a layer not yet in a model draws from (a model draws afresh)
@@ -337,62 +343,3 @@ UNOWNED_DRAWS = np.random.default_rng()  # what a layer not yet in a model draws
 def _same(a: Any, b: np.ndarray) -> bool:
     a = np.asarray(a)
     return a.shape == b.shape and bool(np.array_equal(a, b))
-
-
-def check_input(layer: Layer, X: Any) -> None:
-    """Raise a clear error unless X is a float array holding samples of the layer's input shape.
-
-    The shape is the one ``build`` fixed (or the layer's own ``input_shape`` before that; with neither, any
-    float array of at least two axes passes), behind the batch axis and, in an Ensemble, the model axis.
-    """
-    sample = layer.in_shape
-    if sample is None:
-        sample = layer.input_shape
-    if X.__class__ is not np.ndarray and not isinstance(X, np.ndarray) or X.dtype.kind != "f":
-        raise bad_input(layer, X)
-    if sample is None:
-        if X.ndim < 2:
-            raise bad_input(layer, X)
-    elif X.shape[-len(sample) :] != sample or X.ndim != len(sample) + (1 if layer.n_models is None else 2):
-        raise bad_input(layer, X)
-
-
-def bad_input(layer: Layer, X: Any) -> Exception:
-    """The error for an input that is not a float array of the layer's input shape."""
-    if not isinstance(X, np.ndarray):
-        return TypeError(
-            f"{layer!r}.forward needs a NumPy array; received {type(X).__name__}. "
-            "Convert it first, e.g. np.asarray(X, dtype=np.float64)."
-        )
-    if X.dtype.kind != "f":
-        return TypeError(f"{layer!r} got input of dtype {X.dtype}; it needs floats, e.g. X.astype(np.float64).")
-    sample = layer.in_shape or layer.input_shape
-    inner = ", ".join(map(str, sample)) if sample is not None else "n_features"
-    lead = "n_models, " if layer.n_models is not None else ""
-    return ValueError(f"{layer!r} got input of shape {X.shape}; it expects ({lead}n_samples, {inner}).")
-
-
-def initialize_weights(layer: Layer, rng: np.random.Generator, default_init: str | None, names: Any) -> None:
-    """Draw ``W`` from the layer's ``init`` (else ``default_init``) with the layer's fans; biases ``b`` start at 0.
-
-    Only ``names`` are drawn, when given. ``W`` may lead with an Ensemble's model axis: the fans come from the layer.
-    """
-    if names is None or "W" in names:
-        W = layer.params["W"]
-        chosen = layer.init if layer.init is not None else default_init or initializers.DEFAULT_INIT
-        draw = chosen if callable(chosen) else initializers.get_initializer(chosen)
-        W[...] = draw(W.shape, rng, W.dtype, *layer.fans())
-    if names is None or "b" in names:
-        layer.params["b"][...] = 0
-
-
-def check_given(layer: str, name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """A parameter value a user gave, checked: real numbers, the expected shape, finite."""
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{layer} got {name} of dtype {arr.dtype}; it needs real numbers of shape {shape}.")
-    if arr.shape != shape:
-        raise ValueError(f"{layer} got {name} of shape {arr.shape}; expected {shape}.")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{layer} got {name} containing NaN or infinity; it needs finite numbers of shape {shape}.")
-    return arr.astype(np.float64)

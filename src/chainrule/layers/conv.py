@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from . import initializers
-from ._windows import check_signal, check_size, output_length
-from .base import UNOWNED_DRAWS, Layer, check_given, initialize_weights
+from ._windows import check_signal, output_length
+from .base import Layer
+from .spec import INIT, PADDING, SIZE, Arg, Param
+from .terms import Role, Term
 
 
 class Conv1D(Layer):
@@ -41,6 +42,16 @@ class Conv1D(Layer):
     values (kept by any model the layer joins). Biases start at zero.
     """
 
+    args = (
+        Arg("in_channels", SIZE), Arg("out_channels", SIZE), Arg("kernel_size", SIZE), Arg("stride", SIZE, 1),
+        Arg("padding", PADDING, 0), Arg("dilation", SIZE, 1), Arg("init", INIT, None, shown=False),
+    )  # fmt: skip
+    param_specs = (
+        Param("W", lambda a: (a.out_channels, a.in_channels, a.kernel_size), "weights", penalized=True,
+              fans=lambda a: (a.in_channels * a.kernel_size, a.out_channels * a.kernel_size)),
+        Param("b", lambda a: (a.out_channels,), 0.0),
+    )  # fmt: skip
+
     def __init__(
         self,
         in_channels: int,
@@ -54,40 +65,23 @@ class Conv1D(Layer):
         W: Any = None,
         b: Any = None,
     ) -> None:
-        super().__init__()
-        name = "Conv1D"
-        self.in_channels = check_size(in_channels, name, "in_channels")
-        self.out_channels = check_size(out_channels, name, "out_channels")
-        self.kernel_size = check_size(kernel_size, name, "kernel_size")
-        self.stride = check_size(stride, name, "stride")
-        self.dilation = check_size(dilation, name, "dilation")
-        if padding == "same":
-            if self.stride != 1:
-                half = self.dilation * (self.kernel_size - 1) // 2
-                raise ValueError(
-                    f'Conv1D padding="same" needs stride 1; received stride={stride}. '
-                    f"Give padding as a number of zeros instead, e.g. padding={half}."
-                )
-        elif isinstance(padding, str):
-            raise ValueError(f'Conv1D padding must be a non-negative integer or "same"; received padding={padding!r}.')
-        else:
-            padding = check_size(padding, name, "padding", minimum=0)
-        self.padding = padding
-        if init is not None and not callable(init):
-            initializers.get_initializer(init)  # fail now on a typo, not at build time
-        self.init = init
-        shapes = self.param_shapes()
-        given = {key: check_given(repr(self), key, value, shapes[key]) for key, value in (("W", W), ("b", b))
-                 if value is not None}  # fmt: skip
-        self.params = {k: np.zeros(shape) for k, shape in shapes.items()}
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        super().__init__(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size, stride=stride,
+                         padding=padding, dilation=dilation, init=init, W=W, b=b)  # fmt: skip
         self._taps_for: tuple[tuple[int, int, int], np.ndarray] | None = None  # the gather's indices, per input shape
         self._ones_row = np.ones(0)
-        self.initialize(UNOWNED_DRAWS)  # usable on its own; a model redraws these from its seed
-        self._drawn = {name: p.copy() for name, p in self.params.items()}
-        for name, value in given.items():
-            self.params[name][...] = value
-            del self._drawn[name]
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(3, 2, 3, stride=2, padding=1, dilation=2), (3, 8)
+
+    @classmethod
+    def check_args(cls, a: Any) -> None:
+        if a.padding == "same" and a.stride != 1:
+            half = a.dilation * (a.kernel_size - 1) // 2
+            raise ValueError(
+                f'Conv1D padding="same" needs stride 1; received stride={a.stride}. '
+                f"Give padding as a number of zeros instead, e.g. padding={half}."
+            )
 
     # ----------------------------------------------------------------- shapes
     @property
@@ -114,12 +108,6 @@ class Conv1D(Layer):
                 f"{tuple(in_shape)}{hint}."
             )
         return self.out_channels, output_length(self, in_shape[1], self.span, self.stride, sum(self.pads()))
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"W": (self.out_channels, self.in_channels, self.kernel_size), "b": (self.out_channels,)}
-
-    def fans(self) -> tuple[int, int]:
-        return self.in_channels * self.kernel_size, self.out_channels * self.kernel_size
 
     # ------------------------------------------------------ forward, backward
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
@@ -205,27 +193,39 @@ class Conv1D(Layer):
         return terms
 
     # ------------------------------------------------ the numbers, for explain
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: X̂ (one row per window), W as rows, b and Z = X̂·Wᵀ + b."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: X̂ (one row per window), W as rows, b and Z = X̂·Wᵀ + b."""
         cols, b = self.kept()[0], self.params["b"]
         W2 = self.params["W"].reshape(*b.shape[:-1], self.out_channels, -1)
-        return {"X̂: one row per sample and position t, the C·K inputs under the kernel": cols,
-                "W: one row per output channel (C·K weights)": W2, "b": b,
-                "Z = X̂·Wᵀ + b: one row per sample and position t": cols @ W2.mT + b[..., None, :]}  # fmt: skip
+        return [
+            Term(
+                "X̂", "", cols, Role.INTERMEDIATE, "one row per sample and position t, the C·K inputs under the kernel"
+            ),
+            Term("W", "", W2, Role.WEIGHT, "one row per output channel, C·K weights", param="W"),
+            Term("b", "", b, Role.BIAS, param="b"),
+            Term("Z", "X̂·Wᵀ + b", cols @ W2.mT + b[..., None, :], Role.OUTPUT, "one row per sample and position t"),
+        ]
 
-    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
-        """δ, dW, db and dX for the last kept forward, labelled (filling the gradients as ``backward`` does).
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
+        """δ, dW, db and dX for the last kept forward (filling the gradients as ``backward`` does).
 
-        A layer of at most 64 weights in one model also writes each weight's gradient as its sum, term by term.
+        A layer of at most 64 weights in one model also writes each weight's gradient as its sum, term by term
+        (role ``WEIGHT_GRADIENT_ENTRY``, one scalar each).
         """
         dX = self.backward(dZ)
         dW = self.grads["W"]
-        terms = {
-            "δ = ∂L/∂Z": dZ,
-            "dW = Σₙ Σₜ δ·x (O, C, K)": dW,
-            "db = Σₙ Σₜ δ": self.grads["b"],
-            "dX: each input collects w·δ from every window that read it (the transposed convolution)": dX,
-        }
+        terms = [
+            Term("δ", "∂L/∂Z", dZ, Role.OUTPUT_GRADIENT),
+            Term("dW", "Σₙ Σₜ δ·x", dW, Role.WEIGHT_GRADIENT, "O, C, K", param="W"),
+            Term("db", "Σₙ Σₜ δ", self.grads["b"], Role.BIAS_GRADIENT, param="b"),
+            Term(
+                "dX",
+                "",
+                dX,
+                Role.INPUT_GRADIENT,
+                "each input collects w·δ from every window that read it: the transposed convolution",
+            ),
+        ]
         if self.n_models is None and dW.size <= 64:
             for o, c, k in np.ndindex(*dW.shape):
                 parts = [f"{d:.4g}·{x:.4g}" for *_, d, x in self.weight_gradient_terms(dZ, o, c, k)]
@@ -234,52 +234,9 @@ class Conv1D(Layer):
                 where = ("t" if self.stride == 1 else f"{self.stride}t") + (
                     f" + {offset}" if offset > 0 else f" − {-offset}" if offset < 0 else ""
                 )
-                terms[f"∂L/∂w[{o}, {c}, {k}] = Σₙ Σₜ δ[n, {o}, t]·x[n, {c}, {where}] = {shown}"] = dW[o, c, k]
+                formula = f"Σₙ Σₜ δ[n, {o}, t]·x[n, {c}, {where}] = {shown}"
+                terms.append(Term(f"∂L/∂w[{o}, {c}, {k}]", formula, dW[o, c, k], Role.WEIGHT_GRADIENT_ENTRY, param="W"))
         return terms
-
-    # ------------------------------------------------------------ parameters
-    def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
-        initialize_weights(self, rng, default_init, names)
-
-    # ---------------------------------------------------------------- config
-    def get_config(self) -> dict[str, Any]:
-        init = self.init if isinstance(self.init, str) or self.init is None else "custom"
-        return {"type": "Conv1D", **self._sizes(), "init": init}
-
-    def _sizes(self) -> dict[str, Any]:
-        return {
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "kernel_size": self.kernel_size,
-            "stride": self.stride,
-            "padding": self.padding,
-            "dilation": self.dilation,
-        }
-
-    @classmethod
-    def config_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-        return cls(**cls._config_args(config)).param_shapes()
-
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        args = {key: config.get(key) for key in ("in_channels", "out_channels", "kernel_size")}
-        for key, default in (("stride", 1), ("padding", 0), ("dilation", 1)):
-            args[key] = config.get(key, default)
-        init = config.get("init")
-        cls(**args)  # the constructor's checks: ValueError for anything unusable
-        return {**args, "init": init if init in initializers.INITIALIZERS else None}
-
-    def __repr__(self) -> str:
-        extra = "".join(
-            f", {key}={value!r}"
-            for key, value, default in (
-                ("stride", self.stride, 1),
-                ("padding", self.padding, 0),
-                ("dilation", self.dilation, 1),
-            )
-            if value != default
-        )
-        return f"Conv1D({self.in_channels}, {self.out_channels}, {self.kernel_size}{extra})"
 
     # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
     def to_onnx(self, g: Any, x: str, name: str) -> str:

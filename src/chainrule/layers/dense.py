@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_positive_int
-from . import initializers
-from .base import UNOWNED_DRAWS, Layer, check_given, check_input, initialize_weights
+from .base import Layer
+from .checks import check_input
+from .spec import INIT, SIZE, Arg, Param
+from .terms import Role, Term
 
 
 class Dense(Layer):
@@ -32,26 +33,19 @@ class Dense(Layer):
     for the ReLU family, Glorot otherwise). Biases start at zero.
     """
 
+    args = (Arg("n_in", SIZE), Arg("n_out", SIZE), Arg("init", INIT, None, shown=False))
+    param_specs = (
+        Param("W", lambda a: (a.n_in, a.n_out), "weights", fans=lambda a: (a.n_in, a.n_out), penalized=True),
+        Param("b", lambda a: (a.n_out,), 0.0),
+    )
+
     def __init__(self, n_in: int, n_out: int, init: str | Any = None, *, W: Any = None, b: Any = None) -> None:
-        super().__init__()
-        self.n_in = check_positive_int(n_in, "Dense n_in")
-        self.n_out = check_positive_int(n_out, "Dense n_out")
-        if init is not None and not callable(init):
-            initializers.get_initializer(init)  # fail now on a typo, not at build time
-        self.init = init
-        given = {
-            name: check_given(repr(self), name, value, shape)
-            for name, value, shape in (("W", W, (self.n_in, self.n_out)), ("b", b, (self.n_out,)))
-            if value is not None
-        }
-        self.params = {"W": np.zeros((self.n_in, self.n_out)), "b": np.zeros(self.n_out)}
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        super().__init__(n_in=n_in, n_out=n_out, init=init, W=W, b=b)
         self._ones = np.ones(0)  # a column of ones as long as the batch, for db (kept between calls)
-        self.initialize(UNOWNED_DRAWS)  # usable on its own; a model redraws these from its seed
-        self._drawn = {name: p.copy() for name, p in self.params.items()}
-        for name, value in given.items():
-            self.params[name][...] = value
-            del self._drawn[name]
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(4, 3), (4,)
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         check_input(self, X)
@@ -74,6 +68,26 @@ class Dense(Layer):
             ones = self._ones = np.ones(dZ.shape[-2], dtype=dZ.dtype)
         return ones
 
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: x, W, b and z = x·W + b."""
+        X = self.kept()
+        return [
+            Term("x", "", X, Role.INPUT),
+            Term("W", "", self.params["W"], Role.WEIGHT, param="W"),
+            Term("b", "", self.params["b"], Role.BIAS, param="b"),
+            Term("z", "x·W + b", self.forward(X, keep=False), Role.OUTPUT),
+        ]
+
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
+        """dz, ∂L/∂W = xᵀ·dz, ∂L/∂b = Σₛ dz and dx = dz·Wᵀ (filling the gradients as ``backward`` does)."""
+        dX = self.backward(dZ)
+        return [
+            Term("dz", "", dZ, Role.OUTPUT_GRADIENT),
+            Term("∂L/∂W", "xᵀ·dz", self.grads["W"], Role.WEIGHT_GRADIENT, param="W"),
+            Term("∂L/∂b", "Σₛ dz", self.grads["b"], Role.BIAS_GRADIENT, param="b"),
+            Term("dx", "dz·Wᵀ", dX, Role.INPUT_GRADIENT),
+        ]
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         return (self.n_in,)
@@ -84,36 +98,6 @@ class Dense(Layer):
             fix = f"make it Dense({in_shape[0]}, {self.n_out})" if len(in_shape) == 1 else "put a Flatten() before it"
             raise ValueError(f"{self!r} expects {self.n_in} inputs per sample but {got}; {fix}.")
         return (self.n_out,)
-
-    def fans(self) -> tuple[int, int]:
-        return self.n_in, self.n_out
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"W": (self.n_in, self.n_out), "b": (self.n_out,)}
-
-    def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
-        initialize_weights(self, rng, default_init, names)
-
-    def get_config(self) -> dict[str, Any]:
-        init = self.init if isinstance(self.init, str) or self.init is None else "custom"
-        return {"type": "Dense", "n_in": self.n_in, "n_out": self.n_out, "init": init}
-
-    @classmethod
-    def config_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-        args = cls._config_args(config)
-        return {"W": (args["n_in"], args["n_out"]), "b": (args["n_out"],)}
-
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        n_in, n_out = config.get("n_in"), config.get("n_out")
-        for v in (n_in, n_out):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"a Dense layer has size {v!r}; sizes are positive integers.")
-        init = config.get("init")
-        return {"n_in": n_in, "n_out": n_out, "init": init if init in initializers.INITIALIZERS else None}
-
-    def __repr__(self) -> str:
-        return f"Dense({self.n_in}, {self.n_out})"
 
     # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
     def to_onnx(self, g: Any, x: str, name: str) -> str:

@@ -6,7 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer, check_input
+from .base import Layer
+from .checks import check_input
+from .spec import RATE, Arg
+from .terms import Role, Term
 
 
 class Dropout(Layer):
@@ -29,12 +32,16 @@ class Dropout(Layer):
     seeded fit draws the same masks again, and gradcheck can freeze them.
     """
 
+    args = (Arg("rate", RATE, 0.5),)
+    keeps_shape = True
+    modes_differ = True
+
     def __init__(self, rate: float = 0.5) -> None:
-        super().__init__()
-        ok = isinstance(rate, (int, float, np.floating)) and not isinstance(rate, bool) and 0.0 <= rate < 1.0
-        if not ok:
-            raise ValueError(f"Dropout rate must be in [0, 1); received rate={rate!r}.")
-        self.rate = float(rate)
+        super().__init__(rate=rate)
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(0.3), (4,)
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         check_input(self, X)
@@ -56,34 +63,24 @@ class Dropout(Layer):
         kept = self.generator().random(shape) >= self.rate  # P(kept) = 1 − p
         return kept.astype(X.dtype) / X.dtype.type(1.0 - self.rate)
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: its input, mask, scale 1/(1 − p) and output."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: its input, mask, scale 1/(1 − p) and output."""
         X, scale = self.kept()
         if scale is None:
-            return {"X": X, "Y = X (inference: identity)": X}
-        return {
-            "X": X,
-            "m (1 kept, 0 dropped)": (scale != 0).astype(X.dtype),
-            "1/(1 − p)": np.asarray(1.0 / (1.0 - self.rate), dtype=X.dtype),
-            "Y = X ∘ m/(1 − p)": X * scale,
-        }
+            return [Term("X", "", X, Role.INPUT), Term("Y", "X", X, Role.OUTPUT, "inference: identity")]
+        return [
+            Term("X", "", X, Role.INPUT),
+            Term("m", "", (scale != 0).astype(X.dtype), Role.MASK, "1 kept, 0 dropped"),
+            Term("1/(1 − p)", "", np.asarray(1.0 / (1.0 - self.rate), dtype=X.dtype), Role.CONSTANT),
+            Term("Y", "X ∘ m/(1 − p)", X * scale, Role.OUTPUT),
+        ]
 
-    def backward_terms(self, dY: np.ndarray) -> dict[str, np.ndarray]:
-        """dY and dX = dY ∘ m/(1 − p) for the last kept forward, labelled."""
+    def backward_terms(self, dY: np.ndarray) -> list[Term]:
+        """dY and dX = dY ∘ m/(1 − p) for the last kept forward."""
         _, scale = self._cached(dY)
         if scale is None:
-            return {"dY": dY, "dX = dY": dY}
-        return {"dY": dY, "dX = dY ∘ m/(1 − p)": dY * scale}
-
-    def get_config(self) -> dict[str, Any]:
-        return {"type": "Dropout", "rate": self.rate}
-
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        rate = config.get("rate")
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
-            raise ValueError(f"a Dropout layer has rate {rate!r}; rates are numbers in [0, 1).")
-        return {"rate": float(rate)}
+            return [Term("dY", "", dY, Role.OUTPUT_GRADIENT), Term("dX", "dY", dY, Role.INPUT_GRADIENT)]
+        return [Term("dY", "", dY, Role.OUTPUT_GRADIENT), Term("dX", "dY ∘ m/(1 − p)", dY * scale, Role.INPUT_GRADIENT)]
 
     def __repr__(self) -> str:
         return f"Dropout({self.rate:g})"

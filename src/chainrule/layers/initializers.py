@@ -76,6 +76,11 @@ def zeros(shape, rng=None, dtype=np.float64, fan_in=None, fan_out=None) -> np.nd
     return np.zeros(shape, dtype=dtype)
 
 
+def normal(shape, rng, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
+    """N(0, 1), whatever the fans: an embedding table's start, as in PyTorch's nn.Embedding."""
+    return rng.standard_normal(size=shape).astype(dtype, copy=False)
+
+
 def uniform(shape, rng, dtype=np.float64, fan_in=None, fan_out=None) -> np.ndarray:
     """U(0, 1): every weight positive, so hidden units start alike and saturate together."""
     return rng.uniform(0.0, 1.0, size=shape).astype(dtype, copy=False)
@@ -93,6 +98,7 @@ INITIALIZERS: dict[str, Initializer] = {
     "lecun_uniform": lecun_uniform,
     "lecun_normal": lecun_normal,
     "zeros": zeros,
+    "normal": normal,
     "uniform": uniform,
 }
 

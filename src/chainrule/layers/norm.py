@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_positive_int
-from .base import Layer, check_input
+from .base import Layer
+from .checks import check_input
+from .spec import POSITIVE, SIZE, UNIT, Arg, Param, State
+from .terms import Role, Term
 
 
 class _Normalization(Layer):
@@ -27,25 +29,7 @@ class _Normalization(Layer):
 
     abstract = True
 
-    def __init__(self, n_features: int, eps: float) -> None:
-        super().__init__()
-        name = type(self).__name__
-        self.n_features = check_positive_int(n_features, f"{name} n_features")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)) or not 0 < eps < math.inf:
-            raise ValueError(f"{name} eps must be a positive finite number; received eps={eps!r}.")
-        self.eps = float(eps)
-        C = self.n_features
-        self.params = {"gamma": np.ones(C), "beta": np.zeros(C)}
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self._drawn = {k: v.copy() for k, v in self.params.items()}  # γ = 1, β = 0 are defaults, not user choices
-
-    def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"gamma": (self.n_features,), "beta": (self.n_features,)}
-
-    def initialize(self, rng: np.random.Generator, default_init: str | None = None, names: Any = None) -> None:
-        for name, value in (("gamma", 1), ("beta", 0)):
-            if names is None or name in names:
-                self.params[name][...] = value
+    param_specs = (Param("gamma", lambda a: (a.n_features,), 1.0), Param("beta", lambda a: (a.n_features,), 0.0))
 
     def _gamma_beta(self) -> tuple[np.ndarray, np.ndarray]:
         return self.params["gamma"], self.params["beta"]
@@ -53,11 +37,17 @@ class _Normalization(Layer):
     def scale_shift(self, Xhat: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
         return gamma * Xhat + beta
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: μ, σ², x̂, γ, β and y."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: μ, σ², x̂, γ, β and y."""
         Xhat, inv_std, mu, var, gamma, beta, _ = self.kept()
-        return {"μ": mu, "σ²": var, "x̂ = (x − μ)/√(σ² + ε)": Xhat, "γ": gamma, "β": beta,
-                "y = γ ∘ x̂ + β": self.scale_shift(Xhat, gamma, beta)}  # fmt: skip
+        return [
+            Term("μ", "", mu, Role.STATISTIC),
+            Term("σ²", "", var, Role.STATISTIC),
+            Term("x̂", "(x − μ)/√(σ² + ε)", Xhat, Role.INTERMEDIATE),
+            Term("γ", "", gamma, Role.WEIGHT, param="gamma"),
+            Term("β", "", beta, Role.BIAS, param="beta"),
+            Term("y", "γ ∘ x̂ + β", self.scale_shift(Xhat, gamma, beta), Role.OUTPUT),
+        ]
 
     def backward(self, dY: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
         dgamma, dbeta, _, paths = self._backward_paths(dY)
@@ -71,36 +61,25 @@ class _Normalization(Layer):
         dXhat = dY * gamma
         paths = [dXhat * inv_std]
         if over_stats is not None:  # statistics of this batch: x reaches the loss through them too
-            paths.append(-dXhat.mean(axis=over_stats, keepdims=True) * inv_std)
-            paths.append(-Xhat * (dXhat * Xhat).mean(axis=over_stats, keepdims=True) * inv_std)
+            paths.append(-_mean(dXhat, over_stats) * inv_std)
+            paths.append(-Xhat * _mean(dXhat * Xhat, over_stats) * inv_std)
         return self._param_sum(dY * Xhat), self._param_sum(dY), dXhat, paths
 
-    def backward_terms(self, dY: np.ndarray) -> dict[str, np.ndarray]:
-        """dγ, dβ, dx̂ and dx path by path for the last kept forward, labelled (``backward`` sums the paths)."""
+    def backward_terms(self, dY: np.ndarray) -> list[Term]:
+        """dγ, dβ, dx̂ and dx path by path for the last kept forward (``backward`` sums the paths)."""
         dgamma, dbeta, dXhat, paths = self._backward_paths(dY)
-        labels = ["dx̂/√(σ² + ε) (direct)", "−mean(dx̂)/√(σ² + ε) (through μ)",
-                  "−x̂ ∘ mean(dx̂ ∘ x̂)/√(σ² + ε) (through σ²)"]  # fmt: skip
-        return {"dy": dY, "dγ = Σ dy ∘ x̂": dgamma, "dβ = Σ dy": dbeta, "dx̂ = dy ∘ γ": dXhat, **dict(zip(labels, paths))}
+        written = [("dx̂/√(σ² + ε)", "direct"), ("−mean(dx̂)/√(σ² + ε)", "through μ"),
+                   ("−x̂ ∘ mean(dx̂ ∘ x̂)/√(σ² + ε)", "through σ²")]  # fmt: skip
+        return [
+            Term("dy", "", dY, Role.OUTPUT_GRADIENT),
+            Term("dγ", "Σ dy ∘ x̂", dgamma, Role.WEIGHT_GRADIENT, param="gamma"),
+            Term("dβ", "Σ dy", dbeta, Role.BIAS_GRADIENT, param="beta"),
+            Term("dx̂", "dy ∘ γ", dXhat, Role.INTERMEDIATE_GRADIENT),
+            *(Term(symbol, "", path, Role.PATH, note) for (symbol, note), path in zip(written, paths)),
+        ]
 
     def _param_sum(self, values: np.ndarray) -> np.ndarray:
         raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        return {"type": type(self).__name__, "n_features": self.n_features, "eps": self.eps}
-
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        n, eps = config.get("n_features"), config.get("eps", 1e-5)
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"a {cls.__name__} layer has n_features {n!r}; it must be a positive integer.")
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
-            raise ValueError(f"a {cls.__name__} layer has eps {eps!r}; it must be a positive finite number.")
-        return {"n_features": n, "eps": float(eps)}
-
-    @classmethod
-    def config_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-        n = cls._config_args(config)["n_features"]
-        return {"gamma": (n,), "beta": (n,)}
 
 
 class BatchNorm(_Normalization):
@@ -126,21 +105,18 @@ class BatchNorm(_Normalization):
     Training needs more than one value per channel (m ≥ 2), as in PyTorch.
     """
 
+    args = (Arg("n_features", SIZE), Arg("momentum", UNIT, 0.1), Arg("eps", POSITIVE, 1e-5))
+    state_specs = (State("running_mean", lambda a: (a.n_features,), 0.0),
+                   State("running_var", lambda a: (a.n_features,), 1.0))  # fmt: skip
+
     def __init__(self, n_features: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
-        ok = isinstance(momentum, (int, float, np.floating)) and not isinstance(momentum, bool)
-        if not ok or not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"BatchNorm momentum must be a number in [0, 1]; received momentum={momentum!r}.")
-        super().__init__(n_features, eps)
-        self.momentum = float(momentum)
-        self.state = {name: np.zeros(shape) for name, shape in self.state_shapes().items()}
-        self.reset_state()
+        super().__init__(n_features=n_features, momentum=momentum, eps=eps)
 
-    def state_shapes(self) -> dict[str, tuple[int, ...]]:
-        return {"running_mean": (self.n_features,), "running_var": (self.n_features,)}
+    modes_differ = True
 
-    def reset_state(self) -> None:
-        self.state["running_mean"][...] = 0
-        self.state["running_var"][...] = 1
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(3), (3,)
 
     def check_state(self) -> None:
         """Refuse running statistics no BatchNorm could have: a variance that is negative or not finite."""
@@ -161,8 +137,7 @@ class BatchNorm(_Normalization):
 
     def forward(self, X: np.ndarray, training: bool = True, keep: bool = True) -> np.ndarray:
         check_input(self, X)
-        b = self.batch_axis
-        over = (b,) if X.ndim == b + 2 else (b, b + 2)  # the batch, and the length of a (C, L) signal
+        over = self._over(X)
         per_channel = self._per_channel_view(X)
         if training:
             m = math.prod(X.shape[a] for a in over)
@@ -171,9 +146,9 @@ class BatchNorm(_Normalization):
                     f"{self!r} in training mode needs more than one value per channel for its batch statistics; "
                     f"received input of shape {X.shape}. Use batches of 2 samples or more, or inference mode."
                 )
-            mu = X.mean(axis=over, keepdims=True)
+            mu = _mean(X, over)
             Xc = X - mu
-            var = (Xc * Xc).mean(axis=over, keepdims=True)
+            var = _mean(Xc * Xc, over)
             self._update_running(mu, var, over, m)
         else:
             mu, var = per_channel(self.state["running_mean"]), per_channel(self.state["running_var"])
@@ -195,25 +170,22 @@ class BatchNorm(_Normalization):
 
     def _per_channel_view(self, X: np.ndarray) -> Any:
         """How a per-channel array, (C,) or (M, C), broadcasts against X: (…, 1, C) or (…, 1, C, 1)."""
-        length_axes = (1,) * (X.ndim - self.batch_axis - 2)
+        length_axes = (1,) * (len(self._over(X)) - 1)
         return lambda a: a.reshape(*a.shape[:-1], 1, self.n_features, *length_axes)
 
-    def _param_sum(self, values: np.ndarray) -> np.ndarray:
+    def _over(self, X: np.ndarray) -> tuple[int, ...]:
+        """The axes a statistic is taken over: the batch, and the length of a (C, L) signal.
+
+        Read from the declared per-sample shape (the one ``build`` fixed; for a layer used on its own, the
+        shape behind the declared batch axis).
+        """
         b = self.batch_axis
-        return values.sum(axis=(b,) if values.ndim == b + 2 else (b, b + 2))
+        sample = self.in_shape if self.in_shape is not None else X.shape[b + 1 :]
+        return (b,) if len(sample) == 1 else (b, b + 2)
 
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "momentum": self.momentum}
-
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        momentum = config.get("momentum", 0.1)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
-            raise ValueError(f"a BatchNorm layer has momentum {momentum!r}; it must be a number in [0, 1].")
-        return {**super()._config_args(config), "momentum": float(momentum)}
-
-    def __repr__(self) -> str:
-        return f"BatchNorm({self.n_features})"
+    def _param_sum(self, values: np.ndarray) -> np.ndarray:
+        over = self._over(values)
+        return _sums(values, over).squeeze(axis=over)
 
     # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
     def to_onnx(self, g: Any, x: str, name: str) -> str:
@@ -257,8 +229,14 @@ class LayerNorm(_Normalization):
         dx = (1/√(σ² + ε)) · (dx̂ − mean(dx̂) − x̂ ∘ mean(dx̂ ∘ x̂))
     """
 
+    args = (Arg("n_features", SIZE), Arg("eps", POSITIVE, 1e-5))
+
     def __init__(self, n_features: int, eps: float = 1e-5) -> None:
-        super().__init__(n_features, eps)
+        super().__init__(n_features=n_features, eps=eps)
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(4), (4,)
 
     def output_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
         if len(in_shape) < 1 or in_shape[-1] != self.n_features:
@@ -284,9 +262,6 @@ class LayerNorm(_Normalization):
 
     def _param_sum(self, values: np.ndarray) -> np.ndarray:
         return values.sum(axis=tuple(range(self.batch_axis, values.ndim - 1)))
-
-    def __repr__(self) -> str:
-        return f"LayerNorm({self.n_features})"
 
     # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
     LAYER_NORMALIZATION_OPSET = 17
@@ -321,3 +296,23 @@ def _first(values: np.ndarray, bad: np.ndarray) -> str:
     """The first value where ``bad`` holds, and where: "-1.5 at index (3,)"."""
     where = tuple(int(i) for i in np.argwhere(bad)[0])
     return f"{values[where]} at index {where}"
+
+
+def _sums(X: np.ndarray, over: tuple[int, ...]) -> np.ndarray:
+    """Σ over the axes ``over`` (kept with size 1), each as a product with a vector of ones.
+
+    1ᵀ·X is one BLAS pass over X in memory order, where NumPy's reduce over the batch and length axes at once
+    walks X with strides: ten to thirty times slower at BatchNorm's shapes (benchmarks/NOTES.md).
+    """
+    X = np.ascontiguousarray(X)
+    for axis in sorted((a % X.ndim for a in over), reverse=True):
+        pre, size, post = math.prod(X.shape[:axis]), X.shape[axis], math.prod(X.shape[axis + 1 :])
+        ones = np.ones(size, X.dtype)
+        flat = X.reshape(pre, size) @ ones if post == 1 else ones @ X.reshape(pre, size, post)
+        X = flat.reshape(*X.shape[:axis], 1, *X.shape[axis + 1 :])
+    return X
+
+
+def _mean(X: np.ndarray, over: tuple[int, ...]) -> np.ndarray:
+    """The mean over the axes ``over``, kept with size 1 (see ``_sums``)."""
+    return _sums(X, over) / math.prod(X.shape[a] for a in over)

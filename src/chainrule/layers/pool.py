@@ -7,18 +7,24 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._windows import check_signal, check_size, output_length
+from ._windows import check_signal, output_length
 from .base import Layer
+from .spec import OPTIONAL_SIZE, SIZE, Arg
+from .terms import Role, Term
 
 
 class _Pool1D(Layer):
     """What the windowed poolings share: kernel_size and stride (default kernel_size), shapes and config."""
 
+    args = (Arg("kernel_size", SIZE), Arg("stride", OPTIONAL_SIZE, None))
+
     def __init__(self, kernel_size: int, stride: int | None = None) -> None:
-        super().__init__()
-        name = type(self).__name__
-        self.kernel_size = check_size(kernel_size, name, "kernel_size")
-        self.stride = self.kernel_size if stride is None else check_size(stride, name, "stride")
+        super().__init__(kernel_size=kernel_size, stride=stride)
+        self.stride: int = self.kernel_size if self.stride is None else self.stride
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(3, stride=2), (3, 8)
 
     @property
     def input_shape(self) -> None:
@@ -38,15 +44,6 @@ class _Pool1D(Layer):
     def _taps(self, L_out: int) -> list[slice]:
         """For each tap j of the window, the input positions it reads: j, j + stride, …"""
         return [slice(j, j + self.stride * (L_out - 1) + 1, self.stride) for j in range(self.kernel_size)]
-
-    def get_config(self) -> dict[str, Any]:
-        return {"type": type(self).__name__, "kernel_size": self.kernel_size, "stride": self.stride}
-
-    @classmethod
-    def _config_args(cls, config: dict[str, Any]) -> dict[str, Any]:
-        args = {"kernel_size": config.get("kernel_size"), "stride": config.get("stride")}
-        cls(**args)  # the constructor's checks
-        return args
 
     def __repr__(self) -> str:
         stride = "" if self.stride == self.kernel_size else f", stride={self.stride}"
@@ -106,15 +103,21 @@ class MaxPool1D(_Pool1D):
             dX[..., positions] += np.where(winner == j, dZ, 0)
         return dX
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: X, where each window's maximum won, and Z."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: X, where each window's maximum won (j*, within the window), and Z."""
         winner, X = self.kept()
-        return {"X": X, "j*: which element of each window won (the first of tied maxima)": winner,
-                "Z = the winner's value": self.forward(X, keep=False)}  # fmt: skip
+        return [
+            Term("X", "", X, Role.INPUT),
+            Term("j*", "", winner, Role.WINNER, "which element of each window won, the first of tied maxima"),
+            Term("Z", "the winner's value", self.forward(X, keep=False), Role.OUTPUT),
+        ]
 
-    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
         """dZ and dX, where each window's gradient goes to its winner alone."""
-        return {"dZ": dZ, "dX: each window's dZ goes to its winner alone": self.backward(dZ)}
+        return [
+            Term("dZ", "", dZ, Role.OUTPUT_GRADIENT),
+            Term("dX", "", self.backward(dZ), Role.INPUT_GRADIENT, "each window's dZ goes to its winner alone"),
+        ]
 
     # ---------------------------------------------------------------- ONNX (see _Pool1D.to_onnx)
     onnx_op = "MaxPool"
@@ -146,16 +149,31 @@ class AvgPool1D(_Pool1D):
             dX[..., positions] += share
         return dX
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's numbers, labelled: X and Z, each window's mean."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward: X and Z, each window's mean."""
         X = self.kept()
-        return {"X": X, f"Z = (1/{self.kernel_size})·Σ over each window": self.forward(X, keep=False)}
+        K = self.kernel_size
+        return [
+            Term("X", "", X, Role.INPUT),
+            Term("Z", f"(1/{K})·Σ over each window", self.forward(X, keep=False), Role.OUTPUT),
+        ]
 
-    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
         """dZ, the 1/K share each input of a window gets, and dX, the sum of an input's shares."""
         share = dZ / dZ.dtype.type(self.kernel_size)
-        return {"dZ": dZ, f"dZ/{self.kernel_size}: the share each input of a window gets": share,
-                "dX: the sum of the shares of every window that read each input": self.backward(dZ)}  # fmt: skip
+        return [
+            Term("dZ", "", dZ, Role.OUTPUT_GRADIENT),
+            Term(
+                f"dZ/{self.kernel_size}", "", share, Role.INTERMEDIATE_GRADIENT, "the share each input of a window gets"
+            ),
+            Term(
+                "dX",
+                "",
+                self.backward(dZ),
+                Role.INPUT_GRADIENT,
+                "the sum of the shares of every window that read each input",
+            ),
+        ]
 
     # ---------------------------------------------------------------- ONNX (see _Pool1D.to_onnx)
     onnx_op = "AveragePool"
@@ -168,6 +186,10 @@ class GlobalAvgPool1D(Layer):
 
     Backward, given dZ = ∂L/∂Z:   dX[n, c, i] = dZ[n, c] / L   for every i
     """
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(), (3, 8)
 
     @property
     def input_shape(self) -> None:
@@ -191,14 +213,22 @@ class GlobalAvgPool1D(Layer):
             return None
         return np.broadcast_to((dZ / dZ.dtype.type(in_shape[-1]))[..., None], in_shape).copy()
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
+    def forward_terms(self) -> list[Term]:
         """x and z, each channel's mean over the length."""
         X = self.kept()
-        return {"x": X, f"z = (1/{X.shape[-1]})·Σᵢ x, each channel's mean": X.mean(axis=-1)}
+        L = X.shape[-1]
+        return [
+            Term("x", "", X, Role.INPUT),
+            Term("z", f"(1/{L})·Σᵢ x", X.mean(axis=-1), Role.OUTPUT, "each channel's mean"),
+        ]
 
-    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
         """∂L/∂z, and ∂L/∂x: each position's 1/L share of its channel's ∂L/∂z."""
-        return {"∂L/∂z": dZ, f"∂L/∂x = ∂L/∂z / {self.kept().shape[-1]}, at every position": self.backward(dZ)}
+        L = self.kept().shape[-1]
+        return [
+            Term("∂L/∂z", "", dZ, Role.OUTPUT_GRADIENT),
+            Term("∂L/∂x", f"∂L/∂z / {L}", self.backward(dZ), Role.INPUT_GRADIENT, "at every position"),
+        ]
 
     # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
     def to_onnx(self, g: Any, x: str, name: str) -> str:

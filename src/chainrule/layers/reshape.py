@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .base import Layer
+from .terms import Role, Term
 
 
 class Flatten(Layer):
@@ -18,6 +19,10 @@ class Flatten(Layer):
 
     Backward, given dZ = ∂L/∂Z:   dX = dZ reshaped to X's shape (no arithmetic: only the layout changes)
     """
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(), (3, 8)
 
     @property
     def input_shape(self) -> None:
@@ -44,14 +49,20 @@ class Flatten(Layer):
         X = self._cached(dZ)
         return dZ.reshape(X.shape) if need_input_grad else None
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
+    def forward_terms(self) -> list[Term]:
         """x and z, each sample's values laid out as one row."""
         X = self.kept()
-        return {"x": X, "z = x, each sample laid out as one row": self.forward(X, keep=False)}
+        return [
+            Term("x", "", X, Role.INPUT),
+            Term("z", "x", self.forward(X, keep=False), Role.OUTPUT, "each sample laid out as one row"),
+        ]
 
-    def backward_terms(self, dZ: np.ndarray) -> dict[str, np.ndarray]:
+    def backward_terms(self, dZ: np.ndarray) -> list[Term]:
         """∂L/∂z, and ∂L/∂x: the same numbers in x's shape."""
-        return {"∂L/∂z": dZ, "∂L/∂x = ∂L/∂z laid back out in x's shape": self.backward(dZ)}
+        return [
+            Term("∂L/∂z", "", dZ, Role.OUTPUT_GRADIENT),
+            Term("∂L/∂x", "∂L/∂z", self.backward(dZ), Role.INPUT_GRADIENT, "laid back out in x's shape"),
+        ]
 
     # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
     def to_onnx(self, g: Any, x: str, name: str) -> str:

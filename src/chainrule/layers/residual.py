@@ -6,7 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from .base import Layer, check_input
+from .activations import Tanh
+from .base import Layer
+from .checks import check_input
+from .dense import Dense
+from .terms import Role, Term
 
 
 class Residual(Layer):
@@ -38,6 +42,10 @@ class Residual(Layer):
         self.params = self._prefixed(lambda layer: layer.params)
         self.grads = self._prefixed(lambda layer: layer.grads)
         self.state = self._prefixed(lambda layer: layer.state)
+
+    @classmethod
+    def example(cls) -> tuple[Layer, tuple[int, ...]]:
+        return cls(Dense(4, 4), Tanh()), (4,)
 
     def _prefixed(self, part: Any) -> dict[str, Any]:
         return {f"{i}.{name}": value for i, layer in enumerate(self.layers) for name, value in part(layer).items()}
@@ -92,18 +100,27 @@ class Residual(Layer):
         for layer in self.layers:
             layer.forget()
 
-    def forward_terms(self) -> dict[str, np.ndarray]:
-        """The last kept forward's two paths, labelled: x (skip), f(x) (inner chain) and their sum."""
+    def forward_terms(self) -> list[Term]:
+        """The last kept forward's two paths: x (skip, the input), f(x) (inner chain) and their sum."""
         X, F = self.kept()
-        return {"x (skip path)": X, "f(x) (inner path)": F, "y = x + f(x)": X + F}
+        return [
+            Term("x", "", X, Role.INPUT, "skip path"),
+            Term("f(x)", "", F, Role.PATH, "inner path"),
+            Term("y", "x + f(x)", X + F, Role.OUTPUT),
+        ]
 
-    def backward_terms(self, dY: np.ndarray) -> dict[str, np.ndarray]:
+    def backward_terms(self, dY: np.ndarray) -> list[Term]:
         """dY through each path and their sum; runs the inner backward (filling the inner gradients)."""
         self._cached(dY)
         dF = dY
         for layer in reversed(self.layers):
             dF = layer.backward(dF)
-        return {"dy": dY, "dy (skip path)": dY, "(∂f/∂x)ᵀ·dy (inner path)": dF, "dx = dy + (∂f/∂x)ᵀ·dy": dY + dF}
+        return [
+            Term("dy", "", dY, Role.OUTPUT_GRADIENT),
+            Term("dy", "", dY, Role.PATH, "skip path"),
+            Term("(∂f/∂x)ᵀ·dy", "", dF, Role.PATH, "inner path"),
+            Term("dx", "dy + (∂f/∂x)ᵀ·dy", dY + dF, Role.INPUT_GRADIENT),
+        ]
 
     # ------------------------------------------------------ parameters, state
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -111,6 +128,9 @@ class Residual(Layer):
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         return self._prefixed(lambda layer: layer.state_shapes())
+
+    def penalized(self) -> list[str]:
+        return list(self._prefixed(lambda layer: dict.fromkeys(layer.penalized())))
 
     def reset_state(self) -> None:
         for i, layer in enumerate(self.layers):

@@ -1,9 +1,13 @@
 """One browser tab's run: its data, its network and optimiser, and the training loop it steps on request.
 
-Training is chainrule's own path, one batch at a time: ``model.gradient`` (the backward path ``fit`` takes),
-then the L1 or L2 penalty's gradient added to each Dense weight's gradient, then ``optimizer.step`` over the
-model's flat buffers. The loss is ``bce_logits`` on one output unit: the network's output is the logit z and
-P(class 1) = σ(z).
+Training is chainrule's own path, one batch at a time: ``model.gradient`` (the backward path ``fit`` takes)
+under the tab's objective, then ``optimizer.step`` over the model's flat buffers. For classification the loss
+is ``bce_logits`` on one output unit: the network's output is the logit z and P(class 1) = σ(z); for
+regression it is ``mse`` on the output ŷ itself.
+
+The L1 or L2 penalty is an objective term (``model.objective(loss, l1=…, l2=…)``), so it is part of every
+gradient the tab computes, explains and checks. Its rate λ acts per step, as in TensorFlow Playground: on a
+batch of n rows the objective's coefficient is λ·n, whose gradient is λ·n·W/n = λ·W.
 
     L1:  L + λ·Σ|W|    ∂/∂W adds λ·sign(W)          L2:  L + ½λ·Σ W²    ∂/∂W adds λ·W
 
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..builders import mlp
+from ..core.objective import Objective
 from ..core.optimizers import get_optimizer
 from ..explain import explain
 from ..explain.html import drawable, explanation_data
@@ -28,12 +33,14 @@ from ..explain.text import num
 from ..explain.trace import blocks
 from ..layers import Dense
 from ..replay import Replay
-from .data import EXTENT, FEATURE_LABELS, features, generate, split
-from .settings import Settings
+from .data import EXTENT, FEATURE_LABELS, REGRESSION, features, generate, split
+from .settings import MAX_EPOCHS, Settings
+from .update import real_update
 
-LOSS = "bce_logits"
+LOSS = "bce_logits"  # classification; regression trains on "mse"
 GRID = 40
 MAX_WEIGHT = 1e6
+MAX_EDIT = 100.0  # the most a weight or bias may be set to by hand
 EXPLAIN_BATCH = 16
 
 
@@ -41,7 +48,11 @@ def _b64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
 
 
-class Diverged(RuntimeError):
+class Stopped(RuntimeError):
+    """Training cannot go on: the message says why and what to do."""
+
+
+class Diverged(Stopped):
     """Training stopped: the message says at which epoch and why; the weights are the last good ones."""
 
 
@@ -65,11 +76,16 @@ class Session:
         else:
             P, y = generate(s.dataset, s.noise, s.seed)
             self.point_names, self.class_names = ["x₁", "x₂"], ["class 0", "class 1"]
+        self.regression = s.dataset in REGRESSION
+        self.loss_name = "mse" if self.regression else LOSS
+        if self.regression:
+            self.class_names = ["−1", "+1"]  # the two ends of the colour scale
         self.P_train, self.y_train, self.P_test, self.y_test = split(P, y, s.train_ratio, s.seed)
         self.X_train, self.X_test = features(self.P_train, s.features), features(self.P_test, s.features)
         self.model = mlp([len(s.features), *s.layers, 1], s.activation if s.layers else "tanh", None, seed=s.seed)
         self.optimizer = get_optimizer(s.optimizer, lr=s.lr)
-        self.objective = self.model.objective(LOSS)
+        self.objective = self.model.objective(self.loss_name)
+        self._objectives: dict[int, Objective] = {}
         # what fit records on a model, so that saving, ONNX and the replay see a trained model
         self.model.loss_, self.model.objective_ = self.objective.loss, self.objective
         self.model.optimizer_ = self.optimizer
@@ -80,7 +96,16 @@ class Session:
 
     @property
     def output_name(self) -> str:
-        return f"logit of P({self.class_names[1]})"
+        return "ŷ" if self.regression else "logit"
+
+    def objective_for(self, rows: int) -> Objective:
+        """The tab's objective on a batch of ``rows`` rows: the loss, and the penalty at λ·rows (see the top)."""
+        if rows not in self._objectives:
+            s = self.settings
+            rate = {s.regularization: s.reg_rate * rows}
+            terms = {"l2": rate.get("l2", 0.0), "l1": rate.get("l1", 0.0)}
+            self._objectives[rows] = self.model.objective(self.loss_name, **terms)
+        return self._objectives[rows]
 
     @property
     def targets(self) -> np.ndarray:
@@ -91,6 +116,9 @@ class Session:
         """One epoch: every batch's gradient, penalty and optimiser step; the epoch's losses. Raises Diverged."""
         if self.stopped:
             raise Diverged(self.stopped)
+        if self.epoch >= MAX_EPOCHS:
+            raise Stopped(f"the playground trains a tab for at most {MAX_EPOCHS:,} epochs; press Reset to start "
+                          "again, or export the model to go on elsewhere.")  # fmt: skip
         s, model, opt = self.settings, self.model, self.optimizer
         good = model.flat_params.copy()
         n = len(self.X_train)
@@ -101,10 +129,9 @@ class Session:
         with np.errstate(all="ignore"):
             for start in range(0, n, size):
                 idx = order[start : start + size]
-                value, _, _ = model.gradient(X[idx], Y[idx], self.objective)
+                value, _, _ = model.gradient(X[idx], Y[idx], self.objective_for(len(idx)))
                 if not np.isfinite(value):
                     self._stop(good, f"the loss became {value} at epoch {self.epoch + 1}")
-                self._add_penalty()
                 opt.step([model.flat_params], [model.flat_grads])
             w = model.flat_params
             if not np.isfinite(w).all() or np.abs(w).max() > MAX_WEIGHT:
@@ -118,14 +145,6 @@ class Session:
             self.history[key].append(value)
         return logs
 
-    def _add_penalty(self) -> None:
-        s = self.settings
-        if s.regularization == "none" or s.reg_rate == 0:
-            return
-        for dense in self._denses:
-            W, G = dense.params["W"], dense.grads["W"]
-            G += s.reg_rate * (np.sign(W) if s.regularization == "l1" else W)
-
     def _stop(self, good: np.ndarray, why: str) -> None:
         self.model.flat_params[...] = good
         self.stopped = (
@@ -135,19 +154,37 @@ class Session:
         raise Diverged(self.stopped)
 
     def loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        return float(self.model.evaluate(X, y[:, None].astype(float), LOSS)["loss"])
+        """The data loss (without the penalty), as the curve and the status line show it."""
+        return float(self.model.evaluate(X, y[:, None].astype(float), self.loss_name)["loss"])
 
-    def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
+    def accuracy(self, X: np.ndarray, y: np.ndarray) -> float | None:
+        if self.regression:
+            return None
         return float(((self.model.predict(X)[:, 0] > 0) == (y == 1)).mean())
+
+    def edit(self, layer: int, param: str, i: int, j: int, value: float) -> None:
+        """Set one weight W(layer)[i, j] or bias b(layer)[j] (1-based, as the diagram names them)."""
+        denses = self._denses
+        if not (isinstance(layer, int) and 1 <= layer <= len(denses)) or param not in ("W", "b"):
+            raise ValueError(f"no parameter {param!r} in layer {layer!r}; the layers are 1 to {len(denses)}.")
+        array = denses[layer - 1].params[param]
+        index = (i - 1, j - 1) if param == "W" else (j - 1,)
+        if not all(isinstance(q, int) and 0 <= q < n for q, n in zip(index, array.shape)):
+            entry = tuple(q + 1 for q in index)
+            raise ValueError(f"{param}({layer}) has shape {array.shape}; received the entry {entry}.")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not abs(value) <= MAX_EDIT:
+            raise ValueError(f"a weight must be a number from {-MAX_EDIT:g} to {MAX_EDIT:g}; received {value!s:.30}.")
+        array[index] = value
 
     # ---------------------------------------------------------------- what the page shows
     def grid_points(self) -> np.ndarray:
         xs, ys = np.linspace(-EXTENT, EXTENT, GRID), np.linspace(EXTENT, -EXTENT, GRID)  # top row first
         return np.stack(np.meshgrid(xs, ys), axis=-1).reshape(-1, 2)
 
-    def frame(self, since: int = 0) -> dict[str, Any]:
+    def frame(self, since: int = 0, detail: bool = True) -> dict[str, Any]:
         """The page's update: epoch, the losses of the epochs from ``since`` on (the page keeps the earlier
-        ones), accuracy, the live diagram's numbers and every boundary."""
+        ones), accuracy and the boundary; with ``detail``, also the live diagram's numbers and each neuron's
+        output over the plane."""
         since = since if since <= self.epoch else 0
         record: list = []
         model = self.model
@@ -159,7 +196,10 @@ class Session:
             lo, hi = (-1.0, 1.0) if act is not None and act.name == "tanh" else (float(A.min()), float(A.max()))
             scaled = np.clip((A - lo) / max(hi - lo, 1e-12), 0, 1)
             neurons.append([_b64(np.round(scaled[:, j] * 255).astype(np.uint8)) for j in range(A.shape[1])])
-        p = 1 / (1 + np.exp(-np.clip(out[:, 0], -500, 500)))
+        if self.regression:  # the colour scale from −1 to +1
+            p = np.clip((out[:, 0] + 1) / 2, 0, 1)
+        else:
+            p = 1 / (1 + np.exp(-np.clip(out[:, 0], -500, 500)))
         return {
             "type": "frame",
             "epoch": self.epoch,
@@ -170,8 +210,7 @@ class Session:
                 "test": self.accuracy(self.X_test, self.y_test),
             },
             "surface": _b64(np.round(p * 255).astype(np.uint8)),
-            "neurons": neurons,
-            "step": self.live_step(),
+            **({"neurons": neurons, "step": self.live_step()} if detail else {}),
             "stopped": self.stopped,
         }
 
@@ -183,9 +222,17 @@ class Session:
         return {
             "model": repr(self.model), "n": 1, "nParams": int(self.model.n_params), "precision": 3, "sizes": sizes,
             "activations": ["identity" if a is None else a.name for a in acts], "drawn": drawable(sizes),
-            "inputNames": [FEATURE_LABELS[f] for f in s.features], "outputNames": [self.output_name],
+            "inputNames": self.input_names(), "outputNames": self.output_names(),
             "formulas": [], "equations": [], "one": num(1.0, 3),
         }  # fmt: skip
+
+    def input_names(self) -> list[str] | None:
+        """The features' names, or None where they are the diagram's own x₁, x₂ (it would write each twice)."""
+        names = [FEATURE_LABELS[f] for f in self.settings.features]
+        return None if names == ["x₁", "x₂"][: len(names)] else names
+
+    def output_names(self) -> list[str] | None:
+        return None if self.regression else [self.output_name]  # ŷ₁ is already the regression output's name
 
     def live_step(self) -> dict[str, Any]:
         """The forward numbers of the first training sample, formatted for the shared diagram (3 decimals)."""
@@ -206,14 +253,37 @@ class Session:
         """The data as the boundary draws it: training points, then test points (marked)."""
         P = np.vstack([self.P_train, self.P_test])
         y = np.concatenate([self.y_train, self.y_test])
+        y = np.round(y, 4) if self.regression else y
         return {"X": np.round(P, 3).tolist(), "y": y.tolist(), "nTrain": len(self.P_train)}
 
+    def feature_images(self) -> list[str]:
+        """Each input feature over the plane, scaled to its own range there (bytes 0-255, as the neurons)."""
+        X = features(self.grid_points(), self.settings.features)
+        lo, hi = X.min(axis=0), X.max(axis=0)
+        scaled = (X - lo) / np.maximum(hi - lo, 1e-12)
+        return [_b64(np.round(scaled[:, j] * 255).astype(np.uint8)) for j in range(X.shape[1])]
+
     def explain_data(self, precision: int = 5) -> dict[str, Any]:
-        """``cr.explain`` on the current weights and the first training samples: the page's explain step."""
+        """``cr.explain`` on the current weights and the first training samples: the page's explain step, with
+        the tab's penalty and the optimiser's real update written out beside it (``update.real_update``).
+
+        explain writes the plain SGD update w − α·∂L/∂w only where that is what the tab does (SGD without
+        momentum and no penalty); otherwise the real update is the one shown."""
         n = min(EXPLAIN_BATCH, len(self.X_train))
-        ex = explain(self.model, self.X_train[:n], self.targets[:n], LOSS, lr=float(self.optimizer.current_lr))
-        names = [FEATURE_LABELS[f] for f in self.settings.features]
-        return explanation_data(ex, precision, names, [self.output_name])
+        X, Y = self.X_train[:n], self.targets[:n]
+        s, opt = self.settings, self.optimizer
+        plain = s.optimizer == "sgd" and not getattr(opt, "momentum", 0) and s.regularization == "none"
+        ex = explain(self.model, X, Y, self.loss_name, lr=float(opt.current_lr) if plain else None)
+        data = explanation_data(ex, precision, self.input_names(), self.output_names())
+        rate = f"λ = {s.reg_rate:g} per step, the objective term {s.reg_rate * n:g}"
+        penalty = {"none": "no penalty", "l1": f"L1: g adds λ·sign(W) ({rate}/n·Σ|W|)",
+                   "l2": f"L2: g adds λ·W ({rate}/(2n)·Σ‖W‖²)"}[s.regularization]  # fmt: skip
+        data["update"] = update = real_update(self.model, opt, self.objective_for(n), X, Y, penalty)
+        if not plain:  # the equations name the update the tab really takes
+            real = f"update ({update['optimizer']}, {penalty}):  {update['formula']}"
+            net = data["net"]
+            net["equations"] = [real if e.startswith("update (plain SGD)") else e for e in net.get("equations", [])]
+        return data
 
     # ---------------------------------------------------------------- export
     def export(self, kind: str) -> tuple[bytes, str]:

@@ -11,7 +11,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-DATASETS = ("xor", "circles", "moons", "spirals", "planar", "gaussians", "upload")
+DATASETS = ("xor", "circles", "moons", "spirals", "spirals-1.75", "planar", "gaussians", "reg-plane", "reg-gauss",
+            "upload")  # fmt: skip
 FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1x2", "sin x1", "sin x2")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "identity")
 OPTIMIZERS = ("sgd", "adam", "rmsprop")

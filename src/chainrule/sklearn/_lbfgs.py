@@ -4,6 +4,11 @@ The objective and its gradient come from the one backward path, ``model.gradient
 objective (its L2 term included): f(w) = data loss + α/(2·n)·Σ‖W‖², ∇f = ``model.flat_grads``. scipy
 works in float64; a float32 model computes in float32.
 
+A sparse X is taken in chunks of rows (``_rows.chunks``), each densified in turn: the data loss is a
+(weighted) mean over the rows, so f is the chunks' values weighted by their share of the rows (of the
+sample weights), with the penalty counted once, in the first chunk's objective: with S the weights' sum,
+Σ_c (S_c/S)·(D_c/S_c) + (S_1/S)·α/(2·S_1)·Σ‖W‖² = D/S + α/(2·S)·Σ‖W‖². A dense X is one chunk.
+
 scipy stops after ``max_iter`` iterations or ``max_fun`` evaluations of f, or once every component of the
 projected gradient is at most ``tol`` (``gtol``), or when f stops decreasing (its own ``ftol``).
 """
@@ -16,11 +21,12 @@ import numpy as np
 
 from ..core.model import Sequential
 from ..core.objective import Objective
+from ._rows import chunks
 
 
 def minimize(
     model: Sequential,
-    X: np.ndarray,
+    X: Any,
     Y: np.ndarray,
     objective: Objective,
     sample_weight: np.ndarray | None,
@@ -34,13 +40,24 @@ def minimize(
         from scipy.optimize import minimize as scipy_minimize
     except ImportError:
         raise ImportError('solver="lbfgs" needs scipy: pip install "chainrule[sklearn]"') from None
-    flat = model.flat_params
+    flat, grads = model.flat_params, model.flat_grads
     Y = objective.loss.prepare_targets(Y, model.n_out, model.dtype)
+    data_only = model.objective(objective.loss)  # the chunks after the first: the penalty is counted once
+    total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
 
     def f(w: np.ndarray) -> tuple[float, np.ndarray]:
         flat[...] = w  # (n_params,), cast to the model's dtype
-        value, _, _ = model.gradient(X, Y, objective, sample_weight)
-        return float(value), model.flat_grads.astype(np.float64)
+        value, gradient, chunk_objective = 0.0, np.zeros(len(flat)), objective
+        for rows, Xc in chunks(X):
+            wc = None if sample_weight is None else sample_weight[rows]
+            share = (rows.stop - rows.start if wc is None else float(wc.sum())) / total
+            if share == 0.0:
+                continue  # rows of weight 0 add nothing (and their weighted mean would be 0/0)
+            v, _, _ = model.gradient(Xc, Y[rows], chunk_objective, wc)
+            value += share * float(v)
+            gradient += share * grads
+            chunk_objective = data_only
+        return value, gradient
 
     result = scipy_minimize(
         f,

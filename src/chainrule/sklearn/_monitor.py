@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.callbacks import Callback
+from ._rows import forward
 
 if TYPE_CHECKING:
     from ._base import _BaseMLP
@@ -30,7 +31,7 @@ class _Monitor(Callback):
         est.loss_curve_.append(est.loss_)
         if self.val is not None:
             Xv, yv, swv = self.val
-            score = est._score_outputs(model.forward(Xv, training=False, keep=False), yv, swv)
+            score = est._score_outputs(forward(model, Xv), yv, swv)
             est.validation_scores_.append(score)
             worse = score < est.best_validation_score_ + est.tol
             if score > est.best_validation_score_:

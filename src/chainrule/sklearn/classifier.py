@@ -8,15 +8,17 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils.multiclass import _check_partial_fit_first_call, unique_labels
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import unique_labels
 from sklearn.utils.validation import column_or_1d
 
-from .._math import log_sigmoid, log_softmax, sigmoid, softmax
+from .._math import sigmoid, softmax
 from ..core.losses import get_loss
 from ..core.model import Sequential
+from ..core.summed_losses import MultilabelBCE
 from ..layers import Dense, Layer
 from ..layers.activations import Sigmoid, Softmax
-from ._base import _BaseMLP
+from ._base import _BaseMLP, stochastic
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -24,8 +26,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Binary targets train one logit with ``bce_logits``; multiclass targets train
     one logit per class with ``softmax_cross_entropy``; a multilabel indicator
-    matrix trains one logit per label with ``bce_logits`` (summed over labels,
-    averaged over samples, as scikit-learn does).
+    matrix trains one logit per label with ``multilabel_bce_logits`` (summed over
+    the labels, averaged over the samples, as scikit-learn does). A y with one
+    class trains and predicts that class, as scikit-learn's does.
 
     Parameters
     ----------
@@ -104,49 +107,65 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Train on X (n_samples, n_features) and labels y (n_samples,) or a multilabel (n_samples, n_labels)."""
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(stochastic)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None, classes: Any = None) -> MLPClassifier:
-        """One epoch over (X, y); the first call needs ``classes``, every label that will ever appear."""
-        if _check_partial_fit_first_call(self, classes):
-            self._label_binarizer = LabelBinarizer()
-            if np.ndim(y) == 2 and np.shape(y)[1] > 1:
-                self._label_binarizer.fit(y)
-            else:
-                self._label_binarizer.fit(self.classes_)
-        return self._fit(X, y, sample_weight, incremental=True)
+        """One epoch over (X, y); the first call needs ``classes``, every label that will ever appear.
 
-    def _stratify_split(self) -> bool:
-        return self._label_binarizer.y_type_ in ("binary", "multiclass")
+        Labels in y that are not among the classes are refused (with scikit-learn's messages) before anything
+        trains. Only the stochastic solvers have it: ``hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")``
+        is False.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=self._partial_fit_classes(y, classes))
 
-    def _prepare_targets(self, y, first, incremental, dtype):
+    def _partial_fit_classes(self, y: Any, classes: Any) -> np.ndarray:
+        """The classes partial_fit trains with, checked against ``classes`` and y; nothing changes here."""
+        known = getattr(self, "classes_", None)
+        if known is None and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None:
+            given = unique_labels(classes)
+            if known is not None and not np.array_equal(known, given):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on last call to partial_fit, was: {known!r}"
+                )
+            known = given
+        seen = unique_labels(y)
+        if len(np.setdiff1d(seen, known, assume_unique=True)):
+            raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {known}. 'y' has {seen}.")
+        return known
+
+    def _stratify_by(self, Y):
+        return Y.astype(bool) if Y.ndim == 2 and Y.shape[1] == 1 else None  # one output only, as scikit-learn
+
+    def _prepare_targets(self, y, first, incremental, dtype, classes):
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        if first and not incremental:
+        if incremental and getattr(self, "classes_", None) is None:  # the first partial_fit sets the classes
+            self._label_binarizer = LabelBinarizer().fit(y if y.ndim == 2 else classes)
+            self.classes_ = self._label_binarizer.classes_
+        elif first or getattr(self, "classes_", None) is None:
             self._label_binarizer = LabelBinarizer().fit(y)
             self.classes_ = self._label_binarizer.classes_
-            if len(self.classes_) < 2:
-                raise ValueError(f"MLPClassifier needs at least 2 classes in y; received 1 class: {self.classes_}.")
-        elif not first:
-            classes = unique_labels(y)
-            if not incremental and set(classes) != set(self.classes_):
+        elif not incremental:
+            seen = unique_labels(y)
+            if set(seen) != set(self.classes_):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes as in the previous call to fit. "
-                    f"Previously got {self.classes_}, `y` has {classes}."
+                    f"Previously got {self.classes_}, `y` has {seen}"
                 )
-            if not set(classes) <= set(self.classes_):
-                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}.")
         lb = self._label_binarizer
         Y = lb.transform(y)
         if lb.y_type_ == "multiclass":
-            return np.argmax(Y, axis=1), y, len(self.classes_), get_loss("softmax_cross_entropy"), 1.0
-        Y = Y.astype(dtype)
-        return Y, y, Y.shape[1], get_loss("bce_logits"), float(Y.shape[1])
+            return np.argmax(Y, axis=1), y, len(self.classes_), get_loss("softmax_cross_entropy")
+        loss = MultilabelBCE() if Y.shape[1] > 1 else get_loss("bce_logits")  # summed over the labels
+        return Y.astype(dtype), y, Y.shape[1], loss
 
     def _decode(self, Z: np.ndarray) -> np.ndarray:
         lb = self._label_binarizer
         if lb.y_type_ == "multiclass":
             return self.classes_[np.argmax(Z, axis=1)]
         if lb.y_type_ == "binary":
-            return self.classes_[(Z[:, 0] > 0).astype(np.intp)]
+            return self.classes_[(Z[:, 0] > 0).astype(np.intp) if len(self.classes_) > 1 else np.zeros(len(Z), int)]
         return lb.inverse_transform((Z > 0).astype(np.int64))
 
     def decision_function(self, X: Any) -> np.ndarray:
@@ -164,16 +183,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         kind = self._label_binarizer.y_type_
         if kind == "multiclass":
             return softmax(Z, axis=1)
+        if len(self.classes_) == 1:
+            return np.ones_like(Z)  # the one class seen in training
         P = sigmoid(Z)
         return np.hstack([1 - P, P]) if kind == "binary" else P
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """Logarithm of ``predict_proba``, computed stably from the logits."""
-        Z = self._forward(X)
-        kind = self._label_binarizer.y_type_
-        if kind == "multiclass":
-            return log_softmax(Z, axis=1)
-        return np.hstack([log_sigmoid(-Z), log_sigmoid(Z)]) if kind == "binary" else log_sigmoid(Z)
+        """log(``predict_proba``), as scikit-learn defines it: where a probability rounds to 1 its log is 0, so
+        the two agree on every argmax (``log_sigmoid``/``log_softmax`` of ``decision_function`` keep the digits)."""
+        P = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(P, out=P)
 
     def _onnx_network(self) -> tuple[Sequential, list[Any]]:
         """The network followed by what ``predict_proba`` applies: Softmax, or Sigmoid per label.

@@ -8,23 +8,29 @@ from typing import Any
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
 
 from ..core.callbacks import Callback
 from ..core.losses import SSE, Loss, get_loss
-from ._base import _BaseMLP
+from ..core.model import Sequential
+from ..core.summed_losses import PoissonDeviance
+from ._base import _BaseMLP, stochastic
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
     """Multi-layer perceptron regressor with scikit-learn's interface, trained by chainrule.
 
     Takes the parameters of :class:`MLPClassifier` (early stopping scores R²)
-    and one more:
+    and one more, first, as in scikit-learn 1.7 and later:
 
     Parameters
     ----------
-    loss : str or chainrule Loss, default="squared_error"
+    loss : {"squared_error", "poisson"}, a chainrule loss name or a Loss, default="squared_error"
         "squared_error" is scikit-learn's ½·Σⱼ(ŷⱼ − yⱼ)² per sample, averaged over
-        samples (chainrule's ``SSE``); any chainrule loss name or instance works.
+        samples (chainrule's ``SSE``). "poisson" is half the Poisson deviance with
+        the log link (chainrule's ``PoissonDeviance``): the network's output z is a
+        log-rate, ``predict`` gives exp(z) and ``out_activation_`` is "exp"; y must
+        be counts (non-negative). Any other chainrule loss name or instance works.
 
     Attributes
     ----------
@@ -40,10 +46,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def __init__(
         self,
+        loss: str | Loss = "squared_error",
         hidden_layer_sizes: int | Sequence[int] = (100,),
         activation: str = "relu",
         *,
-        loss: str | Loss = "squared_error",
         solver: str = "adam",
         alpha: float = 0.0001,
         batch_size: int | str = "auto",
@@ -83,18 +89,38 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Train on X (n_samples, n_features) and targets y (n_samples,) or (n_samples, n_outputs)."""
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(stochastic)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
-        """One epoch over (X, y), starting from the current weights."""
+        """One epoch over (X, y), starting from the current weights (stochastic solvers only)."""
         return self._fit(X, y, sample_weight, incremental=True)
 
-    def _prepare_targets(self, y, first, incremental, dtype):
+    def _data_loss(self) -> Loss:
+        if isinstance(self.loss, str) and self.loss == "squared_error":
+            return SSE()
+        return get_loss(self.loss)
+
+    def _prepare_targets(self, y, first, incremental, dtype, classes):
         Y = np.ascontiguousarray(y, dtype=dtype)
         Y = Y.reshape(-1, 1) if Y.ndim == 1 else Y
-        inner = SSE() if isinstance(self.loss, str) and self.loss == "squared_error" else get_loss(self.loss)
-        return Y, y, Y.shape[1], inner, 1.0
+        loss = self._data_loss()
+        loss.prepare_targets(Y, Y.shape[1], dtype)  # its checks (counts for "poisson") before anything trains
+        return Y, y, Y.shape[1], loss
+
+    def _out_activation(self, loss: Loss) -> str:
+        return "exp" if isinstance(loss, PoissonDeviance) else super()._out_activation(loss)
 
     def _decode(self, Z: np.ndarray) -> np.ndarray:
+        if self.out_activation_ == "exp":
+            Z = np.exp(Z)  # the log link: the network gives log-rates
         return Z[:, 0].copy() if Z.shape[1] == 1 else Z
+
+    def _onnx_network(self) -> tuple[Sequential, None]:
+        if self.out_activation_ == "exp":
+            raise ValueError(
+                "to_onnx cannot write a loss='poisson' regressor: its predictions are exp of the network's output, "
+                "and chainrule's ONNX writer has no Exp step. Export model_ (log-rates) and apply exp yourself."
+            )
+        return super()._onnx_network()
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions, shape (n_samples,) for one output, (n_samples, n_outputs) otherwise."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...layers.activations import Activation
-from ..by_layer import fused_label, stored_grads
+from ..by_layer import backward_rows, fused_label, labelled
 from ..conv import ConvSums, PoolWindows, input_symbols, input_values, products, weight_symbols, weight_values
 from ..text import (
     MAX_SHOWN_ENTRIES,
@@ -59,9 +59,15 @@ def drawable(sizes: Sequence[int]) -> bool:
     return max(sizes) <= MAX_DRAWN_UNITS and edges <= MAX_DRAWN_EDGES
 
 
+def as_numbers(a: Any) -> np.ndarray:
+    """An array of floats, or of integers where it holds indices (``num`` writes those as integers)."""
+    a = np.asarray(a)
+    return a if a.dtype.kind in "iu" else a.astype(float)
+
+
 def strings(a: Any, precision: int) -> list:
-    """An array as nested lists of ``num`` strings (1-D stays 1-D)."""
-    a = np.asarray(a, dtype=float)
+    """An array as nested lists of ``num`` strings (1-D stays 1-D; integers stay integers)."""
+    a = as_numbers(a)
     if a.ndim == 0:
         return [num(a, precision)]
     if a.ndim == 1:
@@ -71,7 +77,7 @@ def strings(a: Any, precision: int) -> list:
 
 def listed(a: Any, precision: int, drawn: bool) -> list | str:
     """Every entry (drawn networks, or arrays small enough for the text), else the text's one-line summary."""
-    a = np.asarray(a, dtype=float)
+    a = as_numbers(a)
     if drawn or a.size <= MAX_SHOWN_ENTRIES:
         return strings(a, precision)
     return summary(a)
@@ -185,29 +191,26 @@ LAYER_EQUATIONS = [
 """The equations of a network of any explainable layers (the text's section headings)."""
 
 
-def terms_data(terms: dict[str, np.ndarray] | None, precision: int) -> list | None:
+def terms_data(rows: list[tuple[str, np.ndarray]], precision: int) -> list:
     """Labelled arrays as [label, entries (or the text's summary)], one row per sample as the text prints them."""
-    if terms is None:
-        return None
-    return [[label, listed(as_rows(a), precision, False)] for label, a in terms.items()]
+    return [[label, listed(as_rows(a), precision, False)] for label, a in rows]
 
 
 def layered_step_data(ex: Explanation, precision: int) -> dict[str, Any]:
-    """One step through a network of any explainable layers: each layer's labelled numbers and its norms table."""
+    """One step through a network of any explainable layers: each layer's terms and its norms table."""
     p, loss = precision, ex.loss
     ups = {(u.layer, u.param): u for u in ex.updates}
     blocks = []
     for step in ex.layers:
-        rows = [*step.forward.items(), *(step.backward or {}).items()]
+        forward = labelled(step.forward_terms)
+        rows = [*forward, *labelled(step.backward_terms or [])]
         rows += [(f"{name} new", ups[step.index, name].new) for name in step.params if (step.index, name) in ups]
-        backward = step.backward
-        if backward is None:
-            backward = {fused_label(ex): loss.delta_out}
+        backward = [(fused_label(ex), loss.delta_out)] if step.backward_terms is None else backward_rows(step)
         blocks.append(
             {
                 "table": [[label, "×".join(map(str, np.shape(a))), *norms(a)] for label, a in rows],
-                "forward": terms_data(step.forward, p),
-                "backward": terms_data({**backward, **stored_grads(step)}, p),
+                "forward": terms_data(forward, p),
+                "backward": terms_data(backward, p),
                 "conv": None if step.sums is None else conv_data(step.sums, p),
                 "pool": None if step.windows is None else pool_data(step.windows, step.input, p),
             }

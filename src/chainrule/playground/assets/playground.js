@@ -21,6 +21,7 @@ function toQuery(settings) {
 
 function playground() {
   const st = { settings: null, net: null, id: null, playing: false, view: null, frame: null, ready: false };
+  const viewFlags = { showTest: false, discretize: false }; // views only: they change no training
   const message = h("p", { id: "message", role: "alert", class: "message", hidden: "hidden" });
   const status = h("p", { id: "status", class: "meta" }, "connecting…");
   APP.append(h("h1", null, "chainrule playground"), status, message);
@@ -58,6 +59,12 @@ function playground() {
     "section",
     { class: "card", id: "transport" },
     h("div", { class: "toolbar" }, play, stepB, reset, epoch, scores),
+    h(
+      "div",
+      { class: "toolbar" },
+      h("label", { class: "check" }, h("input", { type: "checkbox", id: "show-test" }), "show test data"),
+      h("label", { class: "check" }, h("input", { type: "checkbox", id: "discretize" }), "discretize output"),
+    ),
   );
   const controls = h(
     "section",
@@ -93,7 +100,19 @@ function playground() {
       { class: "hint", id: "diagram-hint" },
       "Pause, then click or Tab to a neuron or weight for its explain step.",
     );
+  const editName = h("span", { id: "edit-name", class: "mono" }, "(click a weight or bias)");
+  const editValue = h("input", { id: "edit-value", type: "number", step: "any", "aria-label": "new value" });
+  const editForm = h(
+    "form",
+    { id: "edit-form", class: "toolbar" },
+    h("span", null, "set"),
+    editName,
+    h("span", null, "to"),
+    editValue,
+    h("button", { type: "submit", id: "edit-set" }, "Set"),
+  );
   const diagramCard = h("section", { class: "card", id: "pg-diagram-card" }, diagramTitle, diagramHint, diagramBox);
+  const editCard = h("div", { id: "edit-card" }, editForm);
   const boundaryCard = h("section", { class: "card", id: "boundary-card" }, h("h2", null, "Decision boundary"));
   const neuronsCard = h(
     "section",
@@ -105,6 +124,7 @@ function playground() {
   const explainBox = h("div", { id: "explain-section" });
   const cards = [transport, controls, diagramCard, boundaryCard, curveCard, neuronsCard];
   APP.append(h("div", { class: "pg" }, cards), explainBox);
+  diagramCard.appendChild(editCard);
 
   // ---------------------------------------------------------------- the connection
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
@@ -122,7 +142,11 @@ function playground() {
     const m = JSON.parse(ev.data);
     if (m.type === "error") {
       showError(m.message);
-      if (!st.ready) send({ type: "settings", settings: {} }); // the URL's settings were refused: the defaults
+      if (m.full) st.full = true; // the server trains no more tabs: nothing to ask for
+      else if (!st.ready && !st.triedDefaults) {
+        st.triedDefaults = true; // the URL's settings were refused: the defaults, once
+        send({ type: "settings", settings: {} });
+      } else if (st.ready) showSettings(st.settings); // a refused value returns to the last good one
     } else if (m.type === "ready") ready(m);
     else if (m.type === "frame") queue(m);
     else if (m.type === "explain") explained(m);
@@ -160,32 +184,7 @@ function playground() {
       send({ type: "upload", data: btoa(bin) });
     });
   });
-  function layerButtons(s) {
-    layersBox.textContent = "";
-    const layers = s.layers;
-    const b = (id, text, part) => {
-      const e = h("button", { type: "button", id }, text);
-      e.addEventListener("click", () => change(part));
-      return e;
-    };
-    layersBox.append(
-      h("span", null, "hidden layers: " + layers.length),
-      b("layers-add", "+ layer", { layers: [...layers, 2] }),
-      b("layers-remove", "− layer", { layers: layers.slice(0, -1) }),
-    );
-    layers.forEach((n, l) => {
-      const with_ = (m) => layers.map((x, q) => (q === l ? m : x));
-      layersBox.append(
-        h(
-          "span",
-          { class: "layer" },
-          "layer " + (l + 1) + ": " + n + " ",
-          b("neurons-add-" + l, "+", { layers: with_(n + 1) }),
-          b("neurons-remove-" + l, "−", { layers: with_(n - 1) }),
-        ),
-      );
-    });
-  }
+
   function showSettings(s) {
     const ids = ["dataset", "activation", "optimizer", "regularization", "noise", "train_ratio", "batch_size"];
     [...ids, "lr", "reg_rate", "seed"].forEach((id) => {
@@ -196,7 +195,7 @@ function playground() {
     CONFIG.features.forEach((f) => {
       read("feature-" + safeId(f)).checked = s.features.includes(f);
     });
-    layerButtons(s);
+    layerButtons(layersBox, s.layers, change);
     history.replaceState(null, "", toQuery(s));
   }
 
@@ -204,7 +203,9 @@ function playground() {
   let surf = null,
     neurons = [];
   function ready(m) {
-    st.ready = true;
+    st.readyMessage = m;
+    st.regression = m.regression;
+    st.inputImages = m.inputs.map((b) => gridImage(b, CONFIG.grid));
     st.settings = m.settings;
     st.net = m.net;
     st.id = m.id;
@@ -216,9 +217,10 @@ function playground() {
       points: m.points,
       classNames: m.classNames,
     };
-    surf = surface(data);
+    surf = boundary(m);
+    st.ready = true;
     boundaryCard.replaceChildren(
-      h("h2", null, "Decision boundary"),
+      h("h2", null, m.regression ? "Output ŷ over the plane" : "Decision boundary"),
       surf.box,
       h(
         "div",
@@ -226,7 +228,8 @@ function playground() {
         m.classNames.map((n, c) =>
           h("span", null, h("span", { class: "swatch dot", style: "background:" + COLORS[c] }), n),
         ),
-        h("span", null, "filled: training points, hollow: test points"),
+        h("span", null, m.regression ? "colour: the value from −1 to +1" : ""),
+        h("span", null, "filled: training points, hollow: test points (show test data)"),
       ),
       h("p", { class: "hint" }, "horizontal: " + m.pointNames[0] + " · vertical: " + m.pointNames[1]),
     );
@@ -255,6 +258,7 @@ function playground() {
       frame(m);
       return;
     }
+    if (pending && pending.neurons && !m.neurons) Object.assign(m, { neurons: pending.neurons, step: pending.step });
     if (pending === null) requestAnimationFrame(() => {
       const latest = pending;
       pending = null;
@@ -265,29 +269,52 @@ function playground() {
   function frame(m) {
     st.frame = m;
     epoch.textContent = "epoch " + m.epoch;
+    epoch.dataset.frames = String(+(epoch.dataset.frames || 0) + 1);
     const last = (k) => (m.logs[k].length ? m.logs[k][m.logs[k].length - 1].toFixed(4) : "–");
     scores.textContent =
-      "train loss " +
+      "training loss " +
       last("loss") +
       " · test loss " +
       last("val_loss") +
-      " · test accuracy " +
-      (100 * m.accuracy.test).toFixed(1) +
-      " %";
-    scores.dataset.testAccuracy = m.accuracy.test;
-    surf.draw({ surface: m.surface });
-    m.neurons.forEach((layer, l) =>
-      layer.forEach((b64, j) => neurons[l] && neurons[l][j] && neurons[l][j].draw({ surface: b64 })),
-    );
-    if (m.logs.loss.length) curveCard.replaceChildren(curveCard.firstChild, curve({ logs: m.logs, firstEpoch: 0 }).el);
-    if (!st.view) {
-      diagramBox.replaceChildren(drawNetwork(st.net, m.step, "forward", 0));
+      (st.regression ? " (mean squared error)" : " · test accuracy " + (100 * m.accuracy.test).toFixed(1) + " %");
+    scores.dataset.testAccuracy = st.regression ? "" : m.accuracy.test;
+    drawSurface(m);
+    if (m.logs.loss.length)
+      curveCard.replaceChildren(
+        curveCard.firstChild,
+        curveWithLegend(m.logs, st.regression ? "mean squared error" : "cross-entropy"),
+      );
+    // The network, the neurons and their images: in the frames that carry them (four a second while playing)
+    if (m.neurons) {
+      m.neurons.forEach((layer, l) =>
+        layer.forEach((b64, j) => neurons[l] && neurons[l][j] && neurons[l][j].draw({ surface: b64 })),
+      );
+      st.images = {};
+      st.inputImages.forEach((url, j) => (st.images["0," + j] = url));
+      neurons.forEach((layer, l) => layer.forEach((v, j) => (st.images[l + 1 + "," + j] = v.canvas.toDataURL())));
+      if (!st.view) {
+        diagramBox.replaceChildren(drawNetwork(st.net, m.step, "forward", 0));
+        naturalSize(diagramBox);
+        paintNodes(diagramBox.querySelector("svg"), st.images);
+      }
     }
     if (m.stopped) showError(m.stopped);
     if (m.paused) {
       setPlaying(false);
       send({ type: "explain" });
     }
+  }
+  // The boundary's plot for the session of ready message m, with the points the toggles ask for.
+  function boundary(m) {
+    const E = CONFIG.extent,
+      n = m.points.nTrain;
+    const shown = viewFlags.showTest ? m.points : { X: m.points.X.slice(0, n), y: m.points.y.slice(0, n), nTrain: n };
+    const surface_ = { grid: CONFIG.grid, channels: 1, x0: -E, x1: E, y0: -E, y1: E };
+    return surface({ surface: surface_, points: m.regression ? null : shown, classNames: m.classNames });
+  }
+  function drawSurface(m) {
+    surf.draw({ surface: viewFlags.discretize ? discretized(m.surface) : m.surface });
+    if (st.regression) drawValuePoints(surf.canvas, st.readyMessage.points, viewFlags.showTest, CONFIG.extent);
   }
   function explained(m) {
     if (st.playing) return;
@@ -296,15 +323,18 @@ function playground() {
     st.view = v;
     v.diagram.querySelector("h2").textContent =
       "Network at epoch " + m.epoch + ": the explain step (first " + m.data.net.n + " training samples)";
-    diagramCard.replaceChildren(...v.diagram.childNodes); // the explain view's diagram, in this card
-    explainBox.replaceChildren(...v.details.childNodes);
+    diagramCard.replaceChildren(...v.diagram.childNodes, editCard); // the explain view's diagram, in this card
+    naturalSize(diagramCard);
+    const svg = diagramCard.querySelector("svg.diagram");
+    if (svg && st.images) paintNodes(svg, st.images);
+    explainBox.replaceChildren(...v.details.childNodes, updateTable(m.data.update));
     explainBox.dataset.epoch = m.epoch;
   }
   function leaveExplain() {
     if (!st.view) return;
     st.view.tip.hide();
     st.view = null;
-    diagramCard.replaceChildren(diagramTitle, diagramHint, diagramBox);
+    diagramCard.replaceChildren(diagramTitle, diagramHint, diagramBox, editCard);
     explainBox.replaceChildren();
   }
   function setPlaying(on) {
@@ -312,6 +342,22 @@ function playground() {
     play.textContent = on ? "❚❚ Pause" : "▶ Play";
     play.setAttribute("aria-pressed", String(on));
   }
+  ["show-test", "discretize"].forEach((id) =>
+    read(id).addEventListener("change", () => {
+      viewFlags[id === "show-test" ? "showTest" : "discretize"] = read(id).checked;
+      if (!st.readyMessage || !surf) return;
+      const old = surf.box;
+      surf = boundary(st.readyMessage);
+      old.replaceWith(surf.box);
+      if (st.frame) drawSurface(st.frame);
+    }),
+  );
+  editByClick(diagramCard, editForm, (edit) => {
+    message.hidden = true;
+    leaveExplain();
+    send({ type: "edit", ...edit });
+  });
+  exports.forEach((a) => downloadOnClick(a, (text) => showError("Export failed: " + text)));
   play.addEventListener("click", () => {
     if (st.playing) {
       send({ type: "pause" });
