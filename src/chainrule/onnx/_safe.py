@@ -114,7 +114,9 @@ class Reader:
         if len(raw) or external:
             if len(raw) != n * dtype.itemsize:
                 raise self.fail(f"{what} holds {len(raw):,} bytes; dims {dims} need {n * dtype.itemsize:,}.")
-            arr = np.frombuffer(raw, dtype=dtype, count=n).astype(dtype.newbyteorder("="))
+            arr = np.frombuffer(raw, dtype=dtype, count=n)  # a view of the bytes read: no second copy
+            if not dtype.isnative:
+                arr = arr.astype(dtype.newbyteorder("="))
         else:
             if len(typed) != n:
                 raise self.fail(f"{what} holds {len(typed):,} values; dims {dims} need {n:,}.")
