@@ -130,3 +130,35 @@ def test_a_residual_cycle_is_refused_with_an_onnx_file_error(tmp_path):
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), tmp_path / "r.onnx")
     with pytest.raises(cx.OnnxFileError):
         cx.load(tmp_path / "r.onnx")
+
+
+def test_a_kind_that_takes_integer_indices_is_exported_and_read_with_an_int64_input(monkeypatch, tmp_path):
+    """Embedding's hooks as its own file would write them (Gather), set here: the driver needs nothing more."""
+    from chainrule.layers import Embedding
+
+    def to_onnx(self, g, x, name):
+        return g.node("Gather", [g.const(f"{name}.W", self.params["W"]), x], name, axis=0)
+
+    def from_onnx(cls, node, graph):
+        W = graph.constants.get(node.inputs[0])
+        if W is None or W.ndim != 2:
+            raise node.refuse("needs a constant table.")
+        return node.read(cls(*W.shape, W=W), node.computed_input(graph, 1))
+
+    monkeypatch.setattr(Embedding, "to_onnx", to_onnx)
+    monkeypatch.setattr(Embedding, "onnx_ops", classmethod(lambda cls: frozenset({"Gather"})))
+    monkeypatch.setattr(Embedding, "from_onnx", classmethod(from_onnx))
+    model = cr.Sequential(cr.Embedding(10, 4), cr.Flatten(), cr.Dense(12, 2), input_shape=(3,), seed=0)
+    cx.export(model, tmp_path / "e.onnx")
+    X = np.array([[1, 2, 3], [4, 5, 9]])
+    (theirs,) = ort.InferenceSession(str(tmp_path / "e.onnx")).run(None, {"X": X})
+    np.testing.assert_allclose(theirs, model.predict(X), rtol=1e-12)
+    assert repr(cx.load(tmp_path / "e.onnx")) == "Sequential(Embedding(10, 4), Flatten(), Dense(12, 2))"
+    net = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Flatten(), torch.nn.Linear(12, 2)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.tensor(X),), str(tmp_path / "t.onnx"), dynamo=False, input_names=["X"],
+                          dynamic_axes={"X": {0: "N"}})  # fmt: skip
+    with torch.no_grad():
+        expected = net(torch.tensor(X)).numpy()
+    np.testing.assert_allclose(cx.load(tmp_path / "t.onnx").predict(X), expected, rtol=1e-6, atol=1e-6)

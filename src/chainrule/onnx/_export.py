@@ -95,10 +95,12 @@ def to_model_proto(
 
     helper = onnx.helper
     elem = helper.np_dtype_to_tensor_dtype(dtype)
+    indices = model.layers[0].input_kind == "index"  # a model that starts with integer indices (an Embedding)
+    in_elem = onnx.TensorProto.INT64 if indices else elem
     graph = helper.make_graph(
         g.nodes,
         "chainrule",
-        [helper.make_tensor_value_info("X", elem, ["N", *model.in_shape])],
+        [helper.make_tensor_value_info("X", in_elem, ["N", *model.in_shape])],
         [helper.make_tensor_value_info("Y", elem, ["N", model.n_out])],
         initializer=g.inits,
         doc_string=repr(model),

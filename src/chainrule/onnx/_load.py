@@ -28,7 +28,7 @@ from ..layers import Layer
 from . import _foreign
 from ._errors import OnnxFileError, require_onnx
 from ._registry import readable, readers
-from ._safe import DTYPES, Reader
+from ._safe import DTYPES, INT32, INT64, Reader
 from .graph import Node, Read
 
 if TYPE_CHECKING:
@@ -87,6 +87,8 @@ def _read(path: str | os.PathLike, labels: bool) -> tuple[Sequential, list[Any] 
         raise
     except DAMAGE as exc:
         raise reader.fail(f"{type(exc).__name__}: {short(str(exc), 200)}") from None
+    except MemoryError:
+        raise reader.fail("its tensors need more memory than this process may take.") from None
 
 
 def described() -> str:
@@ -135,7 +137,8 @@ class _Graph:
         self.output, self.classes, self.head_nodes = _foreign.main_output(self, [o.name for o in g.output])
         self.dtype, self.batch, self.sample = self._input_type(inputs[0])
         self.width = self.sample[0] if self.sample is not None and len(self.sample) == 1 else None
-        self.signals = self.sample is not None and len(self.sample) == 2  # X (N, C, L)
+        # samples with more than one axis: signals X (N, C, L), or token indices (N, T) an Embedding makes (N, T, D)
+        self.signals = self.sample is not None and (len(self.sample) == 2 or self.indices and len(self.sample) == 1)
         self.nesting = self.steps = 0
 
     def _refuse_unknown(self, g: Any, known: set[str]) -> None:
@@ -170,6 +173,9 @@ class _Graph:
     def _input_type(self, info: Any) -> tuple[np.dtype, int | None, tuple[int | None, ...] | None]:
         t = info.type.tensor_type if info.type.HasField("tensor_type") else None
         dtype = DTYPES.get(t.elem_type) if t is not None else None
+        self.indices = t is not None and t.elem_type in (INT32, INT64)  # integer indices (an Embedding's input)
+        if self.indices:  # the model computes in its weights' dtype
+            dtype = next((c.dtype for c in self.constants.values() if c.dtype.kind == "f"), np.dtype("<f4"))
         if dtype is None:
             raise self.fail(f"its input {short(info.name, 60)} is not a float32 or float64 tensor.")
         if not t.HasField("shape"):
@@ -300,8 +306,13 @@ class _Graph:
         stray = next((x for x in layers if not isinstance(x, Layer)), None)
         if stray is not None:
             raise self.fail(f"{stray[-1]} is not next to a layer that can hold it.")
+        if self.indices and (not layers or layers[0].input_kind != "index"):
+            raise self.fail(f"its input {short(self.input, 60)} is not a float32 or float64 tensor, and its first "
+                            "layer takes values, not integer indices (as an Embedding's Gather does).")  # fmt: skip
         input_shape = None
-        if self.signals:
+        if self.indices and self.sample is not None and None not in self.sample:
+            input_shape = self.sample  # (T,) tokens per sample, or () for one
+        elif self.signals:
             if None in self.sample or min(self.sample) < 1:
                 raise self.fail(f"its input X is (N, C, L) with C, L = {self.sample}; chainrule needs both as numbers.")
             input_shape = self.sample
