@@ -80,3 +80,14 @@ def test_ensemble_penalty_is_one_value_per_member():
         single = member.objective("bce", l1=0.2, l2=0.1)
         value, _, _ = member.gradient(X, single.loss.prepare_targets(y, 1, member.dtype), single)
         assert values[i] == pytest.approx(value, rel=1e-12)
+
+
+def test_explain_takes_the_objective_with_its_penalties():
+    model, X, y = small_case(3)
+    objective = model.objective("categorical_cross_entropy", l2=0.7, l1=0.3)
+    ex = cr.explain(model, X, y, objective)
+    _, data_grads = torch_loss_and_grads(model, X, y, 0.0, 0.0)
+    dW = next(t.array for t in ex.layers[0].backward_terms if t.role == "weight gradient")
+    np.testing.assert_allclose(dW, data_grads[0], rtol=1e-10)  # the data term, the penalty named beside it
+    assert ex.gradcheck_passed  # checked with the penalty: the objective's gradient
+    assert "adds 0.7·W/n + 0.3·sign(W)/n." in " ".join(ex.to_text().split())

@@ -168,6 +168,15 @@ def test_assigned_weights_are_what_predict_uses():
         clf.predict(X)
 
 
+def test_one_class_trains_predicts_it_and_is_not_exported():
+    X = np.random.default_rng(0).normal(size=(12, 3))
+    clf = MLPClassifier((4,), max_iter=3, random_state=0).fit(X, ["a"] * 12)
+    assert clf.predict(X).tolist() == ["a"] * 12
+    np.testing.assert_array_equal(clf.predict_proba(X), np.ones((12, 1)))
+    with pytest.raises(ValueError, match="2 classes or more"):
+        clf.onnx_network()
+
+
 def test_divergence_is_a_value_error_in_scikit_learns_words():
     X, y = np.full((8, 2), 1e150), np.arange(8.0)
     with pytest.raises(ValueError, match="Solver produced non-finite parameter weights") as info:
@@ -193,3 +202,18 @@ def test_n_iter_no_change_inf_trains_to_max_iter():
     assert clf.n_iter_ == 30
     with pytest.raises(ValueError, match=r"n_iter_no_change must be a positive integer or np.inf"):
         MLPClassifier(n_iter_no_change=0.5).fit(X, y)
+
+
+def test_fit_takes_a_sparse_x_one_batch_at_a_time(monkeypatch):
+    """``model.fit`` itself: a CSR X trains as its dense rows do, on NumPy (the compiled engine takes dense X)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)) * (rng.uniform(size=(300, 6)) < 0.3)
+    y = X @ rng.normal(size=6)
+    runs = []
+    for data in (X, sparse.csr_matrix(X)):
+        model = cr.mlp([6, 5, 1], "tanh", seed=0)
+        model.fit(data, y, loss="mse", optimizer=cr.SGD(lr=0.05), epochs=3, batch_size=32, seed=1, engine="numpy")
+        runs.append(model.flat_params.copy())
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-12)
+    with pytest.raises(ValueError, match="sparse"):
+        cr.mlp([6, 5, 1], seed=0).fit(sparse.csr_matrix(X), y, loss="mse", engine="compiled")

@@ -105,10 +105,15 @@ class Objective:
             if self.l1:
                 dW += (self.l1 / self._n) * np.sign(W)
 
+    def penalty_terms(self) -> list[tuple[str, str]]:
+        """Each penalty as (its value, its gradient) in plain text: ("0.5/(2n)·Σ‖W‖²", "0.5·W/n")."""
+        l2 = [(f"{self.l2:g}/(2n)·Σ‖W‖²", f"{self.l2:g}·W/n")] if self.l2 else []
+        return l2 + ([(f"{self.l1:g}/n·Σ|W|", f"{self.l1:g}·sign(W)/n")] if self.l1 else [])
+
     def describe(self) -> str:
         """One line for ``summary()`` and explain."""
-        terms = [f"{self.l2:g}/(2n)·Σ‖W‖²"] * bool(self.l2) + [f"{self.l1:g}/n·Σ|W|"] * bool(self.l1)
-        penalty = f"; plus the penalty {' + '.join(terms)}" if terms else ""
+        terms = self.penalty_terms()
+        penalty = f"; plus the penalty {' + '.join(value for value, _ in terms)}" if terms else ""
         if self.fused is None:
             return f"loss {self.loss.name}: backward starts from ∂L/∂ŷ = {self.loss.grad_formula.format(s='')}{penalty}"
         count = "" if self.loss.reduction == "sum" else "/(n·k)" if self.loss.per_element else "/n"

@@ -22,6 +22,7 @@ from ..metrics import get_metric
 from . import checkpoint
 from ._guard import Guard
 from .callbacks import Callback, History
+from .frozen import Frozen
 from .losses import Loss, check_sample_weight
 from .objective import Objective
 from .optimizers import Optimizer, get_optimizer
@@ -51,6 +52,7 @@ def fit(
     resume_from: str | os.PathLike | None = None,
     max_weight: float | None = 1e8,
     engine: str = "auto",
+    frozen: Iterable[str] | None = None,
 ) -> History:
     """Train for ``epochs`` passes over (X, y); return the per-epoch History.
 
@@ -86,9 +88,17 @@ def fit(
 
     ``engine`` picks what runs the epochs: "numpy", "compiled" (``chainrule.engine``: needs numba, and
     refuses a model or option it does not cover) or "auto", the compiled engine where it covers the fit.
+
+    ``frozen`` names parameters the steps leave as they are: ``{"b"}`` every layer's bias, ``{"2.W"}`` the W
+    of ``model.layers[2]`` (see ``chainrule.core.frozen``). A fit with frozen parameters runs on NumPy.
     """
+    freeze = Frozen(model, frozen)  # checked before anything changes
+    if freeze and engine == "compiled":
+        raise ValueError("engine='compiled' cannot run a fit with frozen parameters; use engine='numpy' or 'auto'.")
+    engine = "numpy" if freeze and engine == "auto" else engine  # select_engine still refuses an unknown name
     plan = prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validation_data, validation_split,
                    callbacks, seed, metrics, sample_weight, resume_from, max_weight)  # fmt: skip
+    plan.frozen = freeze
     compiled = select_engine(model, plan, engine, verbose)  # None: NumPy runs the epochs
     model.loss_, model.objective_, model.optimizer_ = plan.objective.loss, plan.objective, plan.optimizer
     guard = model.guard(plan.optimizer, plan.max_weight)
@@ -139,7 +149,7 @@ def run_epoch(model: Sequential, plan: Plan, guard: Guard, epoch: int) -> dict[s
     for b, (Xb, Yb, wb) in enumerate(plan.batches(model.rng)):
         value, out, _ = model.gradient(Xb, Yb, objective, wb)
         guard.check_loss(value, epoch, b)
-        opt.step(params, grads)
+        plan.frozen.step(opt, params, grads)
         share = len(Xb) if wb is None else float(wb.sum())
         total += value * share
         seen += share
@@ -229,6 +239,7 @@ class Plan:
     max_weight: float | None
     callback_states: list = field(default_factory=list)
     buffers: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])  # what the optimiser steps over
+    frozen: Frozen = field(default_factory=Frozen)  # parameters the steps leave as they are
 
 
 def prepare(model, X, y, loss, optimizer, epochs, batch_size, shuffle, validation_data, validation_split,

@@ -205,10 +205,10 @@ def _freeze(m, theta, snapshot, slot1, slot2, active):
 
 # ------------------------------------------------------------------ the whole run
 @njit(cache=True, nogil=True, error_model="numpy")
-def train(X, Y, orders, batch, lrs, theta, slot1, slot2, snapshot, active, div_key, losses, offs, dims, acts,
-          alphas, codes, h, mu, decay, status):  # fmt: skip
+def train(X, Y, orders, batch, lr_epochs, lr_members, theta, slot1, slot2, snapshot, active, div_key, losses, offs,
+          dims, acts, alphas, codes, h, mu, decay, status):  # fmt: skip
     """Every epoch of ``losses`` (epochs, M), in the order ``orders[e]`` (or ``orders[0]`` for each): batches,
-    steps, divergence checks; the losses filled.
+    steps, divergence checks; the losses filled. Epoch e's rate for member m is lr_epochs[e]·lr_members[m].
 
     codes: loss, scaled ("mean"), per_element, optimiser, raise_on_divergence, steps taken so far.
     h: the optimiser's floats (see ``_step``), then l2, max_weight, eps of the dtype, tiny, exp_limit.
@@ -237,12 +237,15 @@ def train(X, Y, orders, batch, lrs, theta, slot1, slot2, snapshot, active, div_k
     norms = np.empty(M, dt)
     penalty = np.empty(M, dt)
     scratch = np.empty((2, M), dt)
+    lr = np.empty(M)
     any_decay = False
     for m in range(M):
         any_decay = any_decay or decay[m] != 0
     n_batches = (N + batch - 1) // batch
     for e in range(losses.shape[0]):
         snapshot[:] = theta
+        for m in range(M):  # a schedule's rate for this epoch, or each member's own (the other factor is 1)
+            lr[m] = lr_epochs[e] * lr_members[m]
         total[:] = 0
         seen = 0.0
         rows_all = orders[min(e, len(orders) - 1)]  # one row serves every epoch when nothing shuffles
@@ -283,7 +286,7 @@ def train(X, Y, orders, batch, lrs, theta, slot1, slot2, snapshot, active, div_k
             t += 1
             if h[4] > 0 or h[5] > 0 or any_decay:
                 _transform(grad, theta, h, decay, any_decay, norms)
-            _step(theta, grad, slot1, slot2, active, lrs[e], opt, t, h, mu)
+            _step(theta, grad, slot1, slot2, active, lr, opt, t, h, mu)
             if t % 128 == 0:
                 _flush(slot1, tiny)
                 _flush(slot2, tiny)

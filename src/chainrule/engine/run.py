@@ -30,17 +30,20 @@ class CompiledRun:
         Y = batches.Y
         self.Y = np.ascontiguousarray(np.eye(model.n_out, dtype=model.dtype)[Y] if Y.ndim == 1 else Y)
         self.done = 0  # epochs of this fit computed so far
-        self.ahead: dict[int, dict[str, Any]] = {}  # logs of epochs computed, not yet handed over
+        self.block = (0, np.empty((0, 1)))  # (its first epoch, the losses of the epochs computed last)
         self.failure: tuple | None = None  # (epoch, kind, batch, weights at the start of it, weights then)
 
     def __call__(self, guard: Any, epoch: int) -> dict[str, Any]:
-        if epoch not in self.ahead and self.failure is None:
+        first, losses = self.block
+        if not first <= epoch < first + len(losses) and self.failure is None:
             n_rows = max(len(self.X), 1)
             count = 1 if self.per_epoch else max(1, min(self.plan.epochs - self.done, CHUNK_ROWS // n_rows))
             self._run(guard, epoch, count)
+            first, losses = self.block
         if self.failure is not None and self.failure[0] == epoch:
             self._raise(guard)
-        return self.ahead.pop(epoch)
+        row = losses[epoch - first]  # the logs are made as they are asked for: nothing grows with the epochs
+        return {"loss": row if self.model.stacked else float(row[0])}
 
     def _run(self, guard: Any, first: int, count: int) -> None:
         model, plan, spec, opt = self.model, self.plan, self.spec, self.plan.optimizer
@@ -52,10 +55,12 @@ class CompiledRun:
                    for s in names]  # fmt: skip
         slot1, slot2 = (moments + [np.zeros_like(theta) for _ in range(2)])[:2]
         active = guard.active[:, 0] > 0 if model.stacked else np.ones(1, bool)
-        lrs = np.empty((count, M))
+        lr_epochs = np.ones(count)
         for e in range(count):
             opt.start_epoch(first + e)  # the optimiser's own record of the rate, as after a NumPy epoch
-            lrs[e] = opt.lr(first + e) if callable(opt.lr) else opt.lr
+            if callable(opt.lr):
+                lr_epochs[e] = opt.lr(first + e)
+        lr_members = np.ones(M) if callable(opt.lr) else np.broadcast_to(np.asarray(opt.lr, float), (M,)).copy()
         guard.start_epoch()
         orders = self._orders(count, N)
         codes = np.array([spec.loss_code, spec.scaled, spec.per_element, spec.optimizer_code, not model.stacked,
@@ -71,9 +76,9 @@ class CompiledRun:
         div_key = np.full(M, -1, np.int64)
         losses = np.empty((count, M))
         status = np.zeros(4, np.int64)
-        _kernels.train(self.X, self.Y, orders, self.plan.batches.size, lrs, theta, slot1, slot2, snapshot, active,
-                       div_key, losses, spec.offsets, spec.dims, spec.acts, spec.alphas, codes, h, mu, decay,
-                       status)  # fmt: skip
+        _kernels.train(self.X, self.Y, orders, self.plan.batches.size, lr_epochs, lr_members, theta, slot1, slot2,
+                       snapshot, active, div_key, losses, spec.offsets, spec.dims, spec.acts, spec.alphas, codes, h,
+                       mu, decay, status)  # fmt: skip
         kind, failed_at, batch, steps = (int(v) for v in status)
         flat[...] = theta.T.reshape(flat.shape)
         if steps > opt.t:
@@ -87,9 +92,7 @@ class CompiledRun:
             self.failure = (first + failed_at, kind, batch, snapshot.T.reshape(flat.shape), flat.copy())
         if model.stacked:
             losses = self._freeze_diverged(guard, first, div_key, losses)
-        for e in range(ran - bool(kind)):
-            row = losses[e] if model.stacked else float(losses[e, 0])
-            self.ahead[first + e] = {"loss": row}
+        self.block = (first, losses[: ran - bool(kind)])
         self.done += ran
 
     def _orders(self, count: int, N: int) -> np.ndarray:
@@ -112,8 +115,9 @@ class CompiledRun:
             mask[new] = True
             guard.halt(mask)
             guard.diverged += [(int(m), int(since[m])) for m in sorted(new, key=lambda m: (div_key[m], m))]
-        epochs = first + np.arange(len(losses))[:, None]
-        return np.where(since[None, :] <= epochs, np.nan, losses)
+        if np.isfinite(since).any():  # in place: the losses are the size of the history
+            losses[since[None, :] <= first + np.arange(len(losses))[:, None]] = np.nan
+        return losses
 
     def _raise(self, guard: Any) -> None:
         """Stop as NumPy's guard does at the failed batch: it is given the weights of then and raises."""

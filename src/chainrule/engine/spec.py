@@ -65,6 +65,8 @@ def _laid_out(model: Any, dense: list, offsets: list[int], size: int) -> bool:
 
 def describe(model: Any, plan: Any) -> Spec | str:
     """The Spec of this fit, or why the engine does not cover it (one line naming the layer or option)."""
+    if plan.batches.sparse:
+        return "the compiled engine takes a dense X; a sparse one trains on NumPy, densified a batch at a time."
     layers, objective = model.layers, plan.objective
     fused = objective.fused
     body = layers[:-1] if fused is not None else layers

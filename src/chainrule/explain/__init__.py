@@ -8,6 +8,11 @@
 ``chainrule.explain`` is a module that can be called: ``cr.explain(...)`` is
 ``cr.explain.explain(...)``.
 
+``frozen={"b"}`` leaves the named parameters as they are (as ``fit(..., frozen=...)`` does);
+``optimizer=model.optimizer_`` writes out that optimiser's real update (momentum's v, Adam's m, v and
+bias corrections, clipping and weight decay) instead of plain SGD; ``ex.to_text(notation="mazur")``
+gives the same numbers under Mazur's names (w1…w8, net_h1, out_h1, E_o1, E_o2, E_total).
+
 Every network is written out layer by layer (``ex.layers``): each layer gives its numbers as
 ``Term`` records (symbol, formula, array and a ``Role`` such as input, weight, weight gradient or
 per-window winner) through ``forward_terms()`` and ``backward_terms(dOut)``, and explain reads the

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..layers.terms import Role, Term
 from .conv import sums_markdown, sums_text
-from .markdown import MAX_MATRIX_COLUMNS, card_tex, display, matrix, tex_num
+from .markdown import MAX_MATRIX_COLUMNS, card_tex, display, matrix, per_output_tex, tex_num
 from .text import (
     MAX_SHOWN_ENTRIES,
     WIDTH,
@@ -23,6 +23,7 @@ from .text import (
     gradcheck_measure,
     loss_card,
     num,
+    per_output_lines,
     rows,
     summary,
     wrap,
@@ -104,7 +105,7 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
     out += ["", f"LOSS   {loss.formula}"]
     for _, label, value in loss_card(loss):
         out += wrap(f"{label} = {value}") if isinstance(value, str) else field(label, value, p)
-    out += [f"  L = {num(loss.value, p)}", "", BACKWARD_HEAD]
+    out += [f"  L = {num(loss.value, p)}", *per_output_lines(loss, p), "", BACKWARD_HEAD]
     for step in reversed(ex.layers):
         out.append(f"Layer {step.index}: {step.name}")
         if step.backward_terms is None:
@@ -112,13 +113,16 @@ def render_layers_text(ex: Explanation, precision: int = 5) -> str:
             continue
         out += terms_text(backward_rows(step), p)
         out += [] if step.sums is None else sums_text(step.sums, p)
-    if ex.updates:
+    if ex.optimizer:
+        out += ex.update_lines(p)
+    elif ex.updates:
         out += ["", f"UPDATE (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = {ex.lr:g}"]
         out += ["  applied to the model"] if ex.applied else []
         for note in ex.notes:
             out += wrap(f"Note: {note}")
         for up in ex.updates:
-            out += field(f"layer {up.layer} {param_label(up.param)} new", as_rows(up.new), p)
+            frozen = " (frozen, left as it is)" if up.frozen else ""
+            out += field(f"layer {up.layer} {param_label(up.param)} new{frozen}", as_rows(up.new), p)
     out += ["", gradcheck_line(ex)]
     return "\n".join(out) + "\n"
 
@@ -139,7 +143,7 @@ def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
     ]
     for step in ex.layers:
         out += [f"**Layer {step.index}**: `{step.name}`", *terms_markdown(labelled(step.forward_terms), p)]
-    out += ["#### Loss", display(loss.latex, tex_num(loss.value, p)), *card_tex(loss, p)]
+    out += ["#### Loss", display(loss.latex, tex_num(loss.value, p)), *per_output_tex(loss, p), *card_tex(loss, p)]
     out.append("#### Backward pass, from the output down")
     for step in reversed(ex.layers):
         out.append(f"**Layer {step.index}**: `{step.name}`")
@@ -148,10 +152,14 @@ def render_layers_markdown(ex: Explanation, precision: int = 5) -> str:
         else:
             out += terms_markdown(backward_rows(step), p)
             out += [] if step.sums is None else sums_markdown(step.sums, p)
-    if ex.updates:
+    if ex.optimizer:
+        out += ex.update_lines(p, markdown=True)
+    elif ex.updates:
         out.append(rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)")
         out += [f"> {note}" for note in ex.notes]
         out += [
-            f"layer {up.layer} {param_label(up.param)} new: {display(matrix(as_rows(up.new), p))}" for up in ex.updates
+            f"layer {up.layer} {param_label(up.param)} new{' (frozen)' if up.frozen else ''}: "
+            f"{display(matrix(as_rows(up.new), p))}"
+            for up in ex.updates
         ]
     return "\n\n".join(out) + "\n"

@@ -94,6 +94,15 @@ def path_tex(ps: PathSum, precision: int) -> list[str]:
     return lines
 
 
+def per_output_tex(loss: LossStep, precision: int) -> list[str]:
+    """Each output's term of L beside the total (where L splits by output), labelled as in the text."""
+    if loss.per_output is None:
+        return []
+    terms = " + ".join(f"L_{{{k}}}" for k in range(1, len(loss.per_output) + 1))
+    values = " + ".join(tex_num(v, precision) for v in loss.per_output)
+    return ["Per output ($L_k$: output $k$'s term):", display("L", terms, values, tex_num(loss.value, precision))]
+
+
 def card_tex(loss: LossStep, precision: int) -> list[str]:
     """The loss card of the text (ŷ, p, y, p − y, the batch factor), each row typeset with its label."""
     act = rf"\operatorname{{{loss.squash}}}" if loss.squash else ""
@@ -160,7 +169,8 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
         out.append(display(sym("b", k), matrix(f.b, p)))
         out.append(display(f"{sym('z', k)} = {sym('a', k - 1)} {sym('W', k)} + {sym('b', k)}", matrix(f.z, p)))
         out.append(display(rf"{sym('a', k)} = {act}\left({sym('z', k)}\right)", matrix(f.a, p)))
-    out += ["", "#### Loss", "", display(loss.latex, tex_num(loss.value, p)), *card_tex(loss, p)]
+    out += ["", "#### Loss", "", display(loss.latex, tex_num(loss.value, p)), *per_output_tex(loss, p)]
+    out += card_tex(loss, p)
     out += ["", r"with $\hat y = a^{(" + str(L) + ")}$ and $n = " + f"{n}$.", "", "#### Backward pass", ""]
     out.append(display(r"\delta^{(l)} = \frac{\partial L}{\partial a^{(l)}} \circ f'\left(z^{(l)}\right)"))
     out.append(display(r"\frac{\partial L}{\partial a^{(l-1)}} = \delta^{(l)} W^{(l)\top}"))
@@ -207,12 +217,16 @@ def render_markdown(ex: Explanation, precision: int = 5) -> str:
         out += ["", "#### Chain rule, weight by weight", ""]
         for term in ex.chain:
             out += chain_tex(term, delta_only[term.layer], p)
-    if ex.updates:
+    if ex.optimizer:
+        out += ["", *ex.update_lines(p, markdown=True)]
+    elif ex.updates:
         out += ["", rf"#### Update (plain SGD, $\alpha = {ex.lr:g}$)", ""]
         out += [f"> {note}" for note in ex.notes]
         for up in ex.updates:
             lhs = rf"{up.param}^{{({up.layer})}}_{{\text{{new}}}}"
-            if ex.detailed:
+            if up.frozen:
+                out.append(f"${up.param}^{{({up.layer})}}$: frozen, left as it is")
+            elif ex.detailed:
                 rhs = rf"{matrix(up.old, p)} - {ex.lr:g} \cdot {matrix(up.grad, p)}"
                 out.append(display(lhs, rhs, matrix(up.new, p)))
             else:

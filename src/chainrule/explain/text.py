@@ -80,6 +80,14 @@ def grad_text(loss: LossStep) -> str:
     return loss.grad_formula + ("  (unused: the fused step)" if loss.fused else "")
 
 
+def per_output_lines(loss: LossStep, precision: int) -> list[str]:
+    """Each output's term of L beside the total, "L[1] = 0.27481   L[2] = 0.02356", where L splits by output."""
+    if loss.per_output is None:
+        return []
+    terms = "   ".join(f"L[{k}] = {num(v, precision)}" for k, v in enumerate(loss.per_output, start=1))
+    return ["  per output, L = Σₖ L[k] with L[k] output k's term:", *wrap(terms, "    ")]
+
+
 def residual_label(loss: LossStep) -> str:
     return "ŷ − y (y one-hot)" if loss.labels else "ŷ − y"
 
@@ -235,6 +243,7 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
     for _, label, value in loss_card(loss):
         out += wrap(f"{label} = {value}") if isinstance(value, str) else field(label, value, p)
     out.append(f"  L = {num(loss.value, p)}")
+    out += per_output_lines(loss, p)
     out += ["", "BACKWARD   δ(l) = ∂L/∂a(l) ∘ f'(z(l)),   ∂L/∂a(l-1) = δ(l)·W(l)ᵀ"]
     out += field(f"∂L/∂ŷ = {grad_text(loss)}", loss.dL_dyhat, p)
     if loss.simplification:
@@ -281,20 +290,28 @@ def render_text(ex: Explanation, precision: int = 5) -> str:
             out += chain_lines(term, p)
     elif ex.n_params:
         out += ["", f"({ex.n_params} parameters: too many to write out weight by weight; see the matrices.)"]
-    if ex.updates:
+    if ex.optimizer:
+        out += ex.update_lines(p)
+    elif ex.updates:
         out += ["", f"UPDATE (plain SGD)   θ_new = θ − α·∂L/∂θ,   α = {ex.lr:g}"]
         if ex.applied:
             out.append("  applied to the model")
         for note in ex.notes:
             out += wrap(f"Note: {note}")
         for up in ex.updates:
-            if ex.detailed:
+            if up.frozen:
+                out.append(f"  {up.param}({up.layer}): frozen, left as it is")
+            elif ex.detailed:
                 for idx in np.ndindex(up.old.shape):
                     name = param_name(up.layer, up.param, idx)
                     old, g, new = (num(a[idx], p) for a in (up.old, up.grad, up.new))
                     out.append(f"  {name}: {old} − {ex.lr:g}·({g}) = {new}")
             else:
                 out += field(f"{up.param}({up.layer}) new", up.new, p)
+    if ex.notes and not ex.updates:  # with updates, the notes stand under the update's heading
+        out.append("")
+        for note in ex.notes:
+            out += wrap(f"Note: {note}")
     out += ["", gradcheck_line(ex)]
     return "\n".join(out) + "\n"
 

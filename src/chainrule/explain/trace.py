@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.losses import Loss
 from ..core.objective import Objective
 from ..layers import Dense, Layer
 from ..layers.activations import Activation
@@ -60,6 +61,7 @@ class LossStep:
     residual: np.ndarray | None = None  # fused or on logits: p − y (y one-hot where given as labels), before the factor
     probabilities: np.ndarray | None = None  # p: ŷ itself where fused, the loss's own squashing of ŷ on logits
     squash: str | None = None  # the activation that makes p: the fused one, or the one applied inside the loss
+    per_output: list[float] | None = None  # each output's term of L, where L is their sum (see per_output_terms)
 
     @property
     def on_logits(self) -> bool:
@@ -129,7 +131,7 @@ class PathSum:
 
 @dataclass
 class UpdateStep:
-    """Plain SGD: new = old − lr·grad for one parameter array."""
+    """One parameter array's update: plain SGD, new = old − lr·grad, or an optimiser's step (``rows``)."""
 
     layer: int
     param: str
@@ -137,6 +139,8 @@ class UpdateStep:
     grad: np.ndarray
     new: np.ndarray
     lr: float
+    frozen: bool = False  # held fixed (``frozen=``): new is old
+    rows: list[tuple[str, np.ndarray]] = field(default_factory=list)  # an optimiser's quantities, in rule order
 
 
 @dataclass
@@ -218,7 +222,24 @@ def loss_step(objective: Objective, out: np.ndarray, Y: np.ndarray, d: np.ndarra
         residual=None if p is None else p - dense_targets(Y, k, out.dtype),
         probabilities=p,
         squash=squash,
+        per_output=per_output_terms(loss, out, Y, value),
     )
+
+
+def per_output_terms(loss: Loss, out: np.ndarray, Y: np.ndarray, value: float) -> list[float] | None:
+    """Lₖ, output k's term of the loss (Mazur's E_o1, E_o2), for a loss that is a sum over outputs.
+
+    Each is the loss of column k alone, with the batch mean's factor of the whole (1/(n·k) for a
+    per-element mean): Σₖ Lₖ = L. None for one output, for class labels, for a loss that does not
+    split by output (softmax cross-entropy couples the outputs) and for an L with an L1/L2 penalty:
+    both told by the sum not matching L.
+    """
+    n_out = out.shape[1]
+    if n_out < 2 or Y.ndim != 2:
+        return None
+    share = 1.0 / n_out if loss.per_element and loss.reduction == "mean" else 1.0
+    terms = [float(loss.value_and_grad(out[:, k : k + 1], Y[:, k : k + 1])[0]) * share for k in range(n_out)]
+    return terms if np.isclose(sum(terms), value, rtol=1e-9, atol=1e-12) else None
 
 
 def dense_targets(Y: np.ndarray, k: int, dtype: np.dtype) -> np.ndarray:

@@ -201,6 +201,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         A binary target's one logit z becomes the pair (−z/2, z/2), whose softmax is (1 − σ(z), σ(z)):
         the last Dense layer's weights times [−½, ½], so the graph stays a chain of Dense layers and activations.
         """
+        if len(self.classes_) == 1:
+            raise ValueError(
+                f"to_onnx needs 2 classes or more; this classifier was fitted on one ({self.classes_[0]!r}), "
+                "and always predicts it."
+            )
         model = self.model_
         layers: list[Layer] = [
             Dense(la.n_in, la.n_out, W=la.params["W"], b=la.params["b"])
