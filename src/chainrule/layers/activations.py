@@ -86,6 +86,36 @@ class Activation(Layer):
             terms.append(Term("f'(z)", self.derivative, self.local_derivative(Z, A), Role.LOCAL_DERIVATIVE))
         return [*terms, Term("∂L/∂z", self.chain_formula, self.chain(dA, Z, A), Role.INPUT_GRADIENT)]
 
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    @classmethod
+    def onnx_recipes(cls) -> tuple[Any, ...]:
+        """This activation as ONNX ops: its recipes in ``chainrule.onnx._table``, the one export prefers first.
+        An activation defined elsewhere may return its own (``chainrule.onnx._table.Recipe``)."""
+        from ..onnx._table import TABLE
+
+        return TABLE.get(cls.name, ())
+
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        from ..onnx.recipes import activation_to_onnx
+
+        return activation_to_onnx(self, g, x, name)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset(o for r in cls.onnx_recipes() for o in r.ops())
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        from ..onnx.recipes import activation_from_onnx
+
+        return activation_from_onnx(cls, node, graph)
+
+    @classmethod
+    def onnx_describe(cls) -> str:
+        from ..onnx._table import describe_recipes
+
+        return describe_recipes(cls.name, cls.onnx_recipes())
+
 
 class Sigmoid(Activation):
     """The logistic function: probabilities in (0, 1). Never overflows."""
@@ -185,6 +215,11 @@ class Identity(Activation):
 
     def chain(self, dA, Z, A):
         return dA
+
+    # ---------------------------------------------------------------- ONNX (see Activation.from_onnx)
+    def onnx_redundant_after(self, previous: Layer | None) -> bool:
+        """An Identity node is this layer only after a layer with weights (as export writes it); else a no-op."""
+        return previous is None or not previous.param_shapes()
 
 
 class Softmax(Activation):

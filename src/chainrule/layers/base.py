@@ -17,10 +17,11 @@ import numpy as np
 
 from . import initializers
 from .checks import check_given
+from .onnx_hooks import OnnxHooks
 from .spec import REQUIRED, Arg, Param, State, checked
 
 
-class Layer:
+class Layer(OnnxHooks):
     """One step of the forward pass, with its backward step beside it.
 
     The protocol (a new layer kind implements what applies; nothing else in chainrule changes):
@@ -71,6 +72,9 @@ class Layer:
       winner, output gradient, input gradient, weight gradient, …) says what
       a term is; explain reads roles, and prints ``term.label`` only. Arrays
       may be views of the layer's own; copy them to keep them.
+    * **ONNX**: ``to_onnx`` writes the layer's nodes, ``onnx_ops``/``from_onnx``
+      read them back; ``chainrule.onnx`` drives them over ``Layer.registry``
+      (see ``OnnxHooks`` in ``layers/onnx_hooks.py``).
 
     Ownership: a layer owns its values, and a model draws only what nobody
     set. Values written into ``params`` before the layer joins a model (or

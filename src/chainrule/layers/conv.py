@@ -237,3 +237,36 @@ class Conv1D(Layer):
                 formula = f"Σₙ Σₜ δ[n, {o}, t]·x[n, {c}, {where}] = {shown}"
                 terms.append(Term(f"∂L/∂w[{o}, {c}, {k}]", formula, dW[o, c, k], Role.WEIGHT_GRADIENT_ENTRY, param="W"))
         return terms
+
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """One Conv node: W (O, C, K), b, and the layer's kernel, stride, pads and dilation."""
+        W, b = g.const(f"{name}.W", self.params["W"]), g.const(f"{name}.b", self.params["b"])
+        return g.node("Conv", [x, W, b], name, kernel_shape=[self.kernel_size], strides=[self.stride],
+                      pads=list(self.pads()), dilations=[self.dilation], group=1)  # fmt: skip
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"Conv"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """Conv with a constant (O, C, K) kernel, group 1, explicit pads or auto_pad; "same" where they are."""
+        from ..onnx.signals import conv_padding
+
+        x = node.computed_input(graph)
+        W = graph.constants.get(node.inputs[1]) if len(node.inputs) > 1 else None
+        if W is not None and W.ndim > 3:
+            d = W.ndim - 2
+            raise node.refuse(f"is a Conv with a {d}-D kernel (a Conv{d}d): chainrule has Conv1D only.")
+        if W is None or W.ndim != 3:
+            raise node.refuse("needs a constant weight of shape (O, C, K): chainrule reads one-dimensional Conv.")
+        O, C, K = W.shape  # noqa: E741
+        b = graph.constants.get(node.inputs[2]) if len(node.inputs) > 2 and node.inputs[2] else np.zeros(O, W.dtype)
+        if b is None or b.shape != (O,):
+            raise node.refuse(f"needs a constant bias of shape ({O},).")
+        node.require(node.attrs.get("group", 1) == 1, f"group={node.attrs.get('group')}")
+        node.require(node.one_int("kernel_shape", [K]) == K, "a kernel_shape unlike its weight's")
+        stride, dilation = node.one_int("strides", [1]), node.one_int("dilations", [1])
+        padding = conv_padding(node, graph, K, stride, dilation)
+        return node.read(cls(C, O, K, stride=stride, padding=padding, dilation=dilation, W=W, b=b), x)

@@ -98,3 +98,38 @@ class Dense(Layer):
             fix = f"make it Dense({in_shape[0]}, {self.n_out})" if len(in_shape) == 1 else "put a Flatten() before it"
             raise ValueError(f"{self!r} expects {self.n_in} inputs per sample but {got}; {fix}.")
         return (self.n_out,)
+
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """MatMul by W (initializer ``<name>.W``), then Add b (``<name>.b``)."""
+        x = g.node("MatMul", [x, g.const(f"{name}.W", self.params["W"])], f"{name}/MatMul")
+        return g.node("Add", [x, g.const(f"{name}.b", self.params["b"])], name)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"MatMul", "Gemm"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """MatMul(x, W), or Gemm(x, B, C) with alpha, beta and transB folded into W and b."""
+        from ..onnx.graph import linear_weights
+
+        W, b, x = linear_weights(node, graph.constants)
+        return node.read(cls(*W.shape, W=W, b=b), x)
+
+    def onnx_fold_output(self, scale: np.ndarray, shift: np.ndarray) -> Dense | None:
+        """Z·S + t as one Dense: W·S, b·S + t (S a matrix, or a per-column scale)."""
+        W, b = self.params["W"], self.params["b"]
+        if scale.ndim == 2 and scale.shape[0] == self.n_out and shift.size in (1, scale.shape[1]):
+            return Dense(self.n_in, scale.shape[1], W=W @ scale, b=b @ scale + shift)
+        if scale.ndim == 1 and scale.size in (1, self.n_out) and shift.size in (1, self.n_out):
+            return Dense(self.n_in, self.n_out, W=W * scale, b=b * scale + shift)
+        return None
+
+    def onnx_fold_input(self, scale: np.ndarray, shift: np.ndarray) -> Dense | None:
+        """(x·s + t)·W + b as one Dense: diag(s)·W, t·W + b."""
+        if scale.size not in (1, self.n_in) or shift.size not in (1, self.n_in):
+            return None
+        s, t = np.broadcast_to(scale, (self.n_in,)), np.broadcast_to(shift, (self.n_in,))
+        W, b = self.params["W"], self.params["b"]
+        return Dense(self.n_in, self.n_out, W=s[:, None] * W, b=t @ W + b)

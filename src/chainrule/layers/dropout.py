@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .base import Layer
@@ -82,3 +84,19 @@ class Dropout(Layer):
 
     def __repr__(self) -> str:
         return f"Dropout({self.rate:g})"
+
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """Nothing: inference is the identity."""
+        return x
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"Dropout"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """An inference-mode Dropout node, as a Dropout of its ratio."""
+        from ..onnx.graph import dropout_ratio
+
+        return node.read(cls(dropout_ratio(node, graph.constants)), node.computed_input(graph))

@@ -187,6 +187,32 @@ class BatchNorm(_Normalization):
         over = self._over(values)
         return _sums(values, over).squeeze(axis=over)
 
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """BatchNormalization(x, γ, β, running_mean, running_var, epsilon): the inference-mode layer."""
+        arrays = [g.const(f"{name}.{k}", v) for k, v in (*self.params.items(), *self.state.items())]
+        return g.node("BatchNormalization", [x, *arrays], name, epsilon=self.eps)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"BatchNormalization"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """An inference-mode BatchNormalization with constant scale, bias, mean and variance."""
+        from ..onnx.graph import constant_vectors, epsilon
+
+        x = node.computed_input(graph)
+        if node.attrs.get("training_mode", 0) != 0:
+            raise node.refuse("must be in inference mode; chainrule reads inference graphs.")
+        gamma, beta, mean, var = constant_vectors(node, graph.constants, 4)
+        if (var < 0).any():
+            raise node.refuse("has a negative or non-finite variance or statistic.")
+        layer = cls(gamma.size, eps=epsilon(node))
+        layer.params["gamma"][...], layer.params["beta"][...] = gamma, beta
+        layer.state["running_mean"][...], layer.state["running_var"][...] = mean, var  # kept when a model binds it
+        return node.read(layer, x)
+
 
 class LayerNorm(_Normalization):
     """Layer normalisation over the last axis of each sample, as PyTorch's LayerNorm(n_features).
@@ -236,6 +262,34 @@ class LayerNorm(_Normalization):
 
     def _param_sum(self, values: np.ndarray) -> np.ndarray:
         return values.sum(axis=tuple(range(self.batch_axis, values.ndim - 1)))
+
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    LAYER_NORMALIZATION_OPSET = 17
+
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """LayerNormalization(x, γ, β, axis=−1, epsilon), from opset 17 (a float64 model's statistics in float64)."""
+        if g.opset < self.LAYER_NORMALIZATION_OPSET:
+            raise ValueError(f"LayerNormalization needs opset {self.LAYER_NORMALIZATION_OPSET} or newer.")
+        gamma, beta = (g.const(f"{name}.{k}", v) for k, v in self.params.items())
+        stash = {} if g.dtype == np.float32 else {"stash_type": 11}  # statistics in float64, not float32
+        return g.node("LayerNormalization", [x, gamma, beta], name, axis=-1, epsilon=self.eps, **stash)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"LayerNormalization"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """LayerNormalization over the last axis with a constant scale and bias."""
+        from ..onnx.graph import constant_vectors, epsilon
+
+        x = node.computed_input(graph)
+        if node.attrs.get("axis", -1) not in (-1, len(graph.sample or (0,))):
+            raise node.refuse("must normalise the last axis (axis −1) with a scale and a bias.")
+        gamma, beta = constant_vectors(node, graph.constants, 2)
+        layer = cls(gamma.size, eps=epsilon(node))
+        layer.params["gamma"][...], layer.params["beta"][...] = gamma, beta
+        return node.read(layer, x)
 
 
 def _first(values: np.ndarray, bad: np.ndarray) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -46,6 +48,28 @@ class _Pool1D(Layer):
     def __repr__(self) -> str:
         stride = "" if self.stride == self.kernel_size else f", stride={self.stride}"
         return f"{type(self).__name__}({self.kernel_size}{stride})"
+
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    onnx_op = ""  # MaxPool or AveragePool
+
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        return g.node(self.onnx_op, [x], name, kernel_shape=[self.kernel_size], strides=[self.stride], pads=[0, 0])
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({cls.onnx_op})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """A 1-D pooling without padding, ceil_mode or dilation (auto_pad VALID or NOTSET)."""
+        x = node.computed_input(graph)
+        k, s = node.one_int("kernel_shape"), node.one_int("strides", [1])
+        node.require(node.attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"), "auto_pad (padding)")
+        node.require(list(node.attrs.get("pads", [0, 0])) == [0, 0], "padding")
+        node.require(node.attrs.get("ceil_mode", 0) == 0, "ceil_mode=1")
+        node.require(list(node.attrs.get("dilations", [1])) == [1], "dilations")
+        node.require(node.attrs.get("storage_order", 0) == 0, "storage_order")
+        return node.read(cls(k, s), x)
 
 
 class MaxPool1D(_Pool1D):
@@ -94,6 +118,9 @@ class MaxPool1D(_Pool1D):
             Term("dZ", "", dZ, Role.OUTPUT_GRADIENT),
             Term("dX", "", self.backward(dZ), Role.INPUT_GRADIENT, "each window's dZ goes to its winner alone"),
         ]
+
+    # ---------------------------------------------------------------- ONNX (see _Pool1D.to_onnx)
+    onnx_op = "MaxPool"
 
 
 class AvgPool1D(_Pool1D):
@@ -148,6 +175,9 @@ class AvgPool1D(_Pool1D):
             ),
         ]
 
+    # ---------------------------------------------------------------- ONNX (see _Pool1D.to_onnx)
+    onnx_op = "AveragePool"
+
 
 class GlobalAvgPool1D(Layer):
     """The mean of each channel over the whole length.
@@ -199,3 +229,23 @@ class GlobalAvgPool1D(Layer):
             Term("∂L/∂z", "", dZ, Role.OUTPUT_GRADIENT),
             Term("∂L/∂x", f"∂L/∂z / {L}", self.backward(dZ), Role.INPUT_GRADIENT, "at every position"),
         ]
+
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """GlobalAveragePool, whose (N, C, 1) a Flatten makes (N, C)."""
+        return g.node("Flatten", [g.node("GlobalAveragePool", [x], f"{name}/GlobalAveragePool")], name, axis=1)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        from ..onnx.signals import GLOBAL_MEAN_OPS
+
+        return GLOBAL_MEAN_OPS
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """A mean over the length: GlobalAveragePool, a ReduceMean over the last axis, or PyTorch's
+        Unsqueeze → ReduceMean → Squeeze, each with the Flatten, Reshape or Squeeze that drops the 1."""
+        from ..onnx.signals import global_mean
+
+        found = global_mean(node, graph)
+        return None if found is None else node.read(cls(), *found)

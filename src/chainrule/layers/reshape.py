@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -62,3 +63,23 @@ class Flatten(Layer):
             Term("∂L/∂z", "", dZ, Role.OUTPUT_GRADIENT),
             Term("∂L/∂x", "∂L/∂z", self.backward(dZ), Role.INPUT_GRADIENT, "laid back out in x's shape"),
         ]
+
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        return g.node("Flatten", [x], name, axis=1)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"Flatten", "Reshape"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """Flatten(axis=1), or a Reshape to (N, −1), (0, −1) or (−1, C·L), on signals (on a table both do nothing)."""
+        from ..onnx.signals import flattens
+
+        if not graph.signals:
+            return None
+        return node.read(cls(), flattens(node, graph.constants, graph.batch))
+
+    def onnx_redundant_after(self, previous: Layer | None) -> bool:
+        return isinstance(previous, Flatten)

@@ -193,6 +193,30 @@ class Residual(Layer):
     def __repr__(self) -> str:
         return f"Residual({', '.join(repr(layer) for layer in self.layers)})"
 
+    # ---------------------------------------------------------------- ONNX (see Layer.to_onnx, Layer.from_onnx)
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """The inner layers' nodes on x (named ``<name>.<k>``), then Add(x, f(x))."""
+        h = x
+        for k, layer in enumerate(self.layers):
+            h = g.layer(layer, h, f"{name}.{k}")
+        return g.node("Add", [x, h], name)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"Add"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """Add(x, f(x)) of two computed tensors: the one from which a chain of layers leads to the other is x."""
+        if len(node.inputs) != 2 or len(set(node.inputs)) != 2 or set(node.inputs) & set(graph.constants):
+            return None
+        for skip, branch in (node.inputs, node.inputs[::-1]):
+            found = graph.layers_between(branch, skip)
+            if found:
+                layers, used = found
+                return node.read(cls(*layers), skip, used)
+        raise node.refuse("adds two computed tensors, but neither is the input of a chain of layers to the other.")
+
 
 MAX_NESTING = 16  # Residual blocks inside each other that a config may hold (a file cannot make us recurse deeply)
 

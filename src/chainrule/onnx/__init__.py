@@ -13,7 +13,9 @@ The graph::
 
 * "X" and "Y" are in the model's dtype, float32 or float64; N is left free.
 * A Dense layer is MatMul + Add, its weights initializers named ``layers.<i>.W`` and ``layers.<i>.b``.
-* Each activation is mapped by its ``name`` through one table (``chainrule.onnx._table``): identity,
+* Every layer kind writes and reads itself (``Layer.to_onnx``, ``onnx_ops``, ``from_onnx``; see
+  ``chainrule.layers.onnx_hooks``): export and load are drivers over ``Layer.registry``, and a new kind
+  needs no change here. Each activation finds its recipes by its ``name`` in one table (``_table``): identity,
   sigmoid, tanh, relu, leaky_relu (alpha), elu (alpha), softplus and softmax (axis −1) are one op each.
   Written as several ops: silu as x·Sigmoid(x); gelu as 0.5·x·(1 + Erf(x/√2)); gelu_tanh as
   0.5·x·(1 + Tanh(√(2/π)·(x + 0.044715·Pow(x, 3)))). From opset 20 a float32 model's gelu and gelu_tanh
@@ -24,7 +26,7 @@ The graph::
 * Dropout writes nothing (inference is the identity); BatchNorm is one BatchNormalization node holding γ, β
   and the running statistics; LayerNorm one LayerNormalization (opset 17 on; a float64 model's computes its
   statistics in float64); a Residual block its inner layers' nodes, then Add(x, f(x)). Their ``epsilon`` is
-  an attribute, so float32 (``chainrule.onnx._layers``).
+  an attribute, so float32.
 * ``preprocess=`` (a ``chainrule.datasets.Preprocessor``, as ``chainrule train`` saves beside a model in
   ``model.preprocess.json``) puts the standardisation (X − mean) / scale in front of the first layer; for
   a regression its target scaling y·y_scale + y_mean follows the last, so Y is in the target's units.
@@ -86,8 +88,9 @@ export ``model.copy("float32")``.
 from ._errors import INSTALL, OnnxFileError
 from ._export import DEFAULT_OPSET, export, to_model_proto
 from ._load import class_labels, load
+from ._registry import describe
 from ._safe import MAX_ELEMENTS, MAX_FILE_BYTES, MIN_OPSET
-from ._table import SUPPORTED, describe
+from ._table import SUPPORTED
 
 __all__ = [
     "DEFAULT_OPSET",

@@ -17,12 +17,10 @@ import numpy as np
 
 from .._archive import atomic_write
 from .._version import __version__
-from ..layers import Dense
 from ..layers.activations import Activation
-from . import _layers, _table
 from ._errors import require_onnx
-from ._signal import check_signal_layer, emit_signal_layer, is_signal_layer
-from ._table import Op, Param, X
+from ._registry import exportable
+from .graph import Writer
 
 if TYPE_CHECKING:
     from ..core.model import Sequential
@@ -71,21 +69,25 @@ def to_model_proto(
     if proba:
         head = _proba_head(model)
         layers += [head] if head is not None else []
-    steps = [_step(layer, i, opset, dtype) for i, layer in enumerate(layers)]
     pre = _preprocessing(preprocess, math.prod(model.in_shape))  # a signal's values, each position its own
     labels = _labels(classes, preprocess)
     size = sum(p.nbytes for layer in layers for p in layer.params.values())
     if size > MAX_BYTES:
         raise ValueError(f"the model's {size:,} bytes of weights do not fit in one ONNX file (2 GiB at most).")
 
-    g = _Builder(onnx, dtype)
+    g = Writer(onnx, dtype, opset, exportable())
     x = "X"
     if pre["mean"] is not None:
         mean, scale = (pre[k].reshape(model.in_shape) for k in ("mean", "scale"))
         x = g.node("Sub", [x, g.const("preprocess.mean", mean)], "preprocess/Sub")
         x = g.node("Div", [x, g.const("preprocess.scale", scale)], "preprocess")
-    for i, step in enumerate(steps):
-        x = _write_step(g, step, x, f"layers.{i}")
+    for i, layer in enumerate(layers):
+        try:
+            x = g.layer(layer, x, f"layers.{i}")
+        except ValueError as exc:
+            raise ValueError(f"layer {i}, {layer!r}: {exc}") from None
+    if x == "X":
+        x = g.node("Identity", [x], "layers.identity")  # a model of Dropouts alone: Y is still its own tensor
     if pre["y_scale"] is not None:
         x = g.node("Mul", [x, g.const("target.scale", pre["y_scale"])], "target/Mul")
         x = g.node("Add", [x, g.const("target.mean", pre["y_mean"])], "target")
@@ -93,10 +95,12 @@ def to_model_proto(
 
     helper = onnx.helper
     elem = helper.np_dtype_to_tensor_dtype(dtype)
+    indices = model.layers[0].input_kind == "index"  # a model that starts with integer indices (an Embedding)
+    in_elem = onnx.TensorProto.INT64 if indices else elem
     graph = helper.make_graph(
         g.nodes,
         "chainrule",
-        [helper.make_tensor_value_info("X", elem, ["N", *model.in_shape])],
+        [helper.make_tensor_value_info("X", in_elem, ["N", *model.in_shape])],
         [helper.make_tensor_value_info("Y", elem, ["N", model.n_out])],
         initializer=g.inits,
         doc_string=repr(model),
@@ -160,63 +164,6 @@ def _proba_head(model: Sequential) -> Activation | None:
     )
 
 
-def _step(layer: Any, i: int, opset: int, dtype: np.dtype) -> tuple:
-    """("dense", W, b) or ("activation", recipe, params) for layer ``i``, or a ValueError naming it."""
-    if isinstance(layer, Dense):
-        W, b = layer.params["W"], layer.params["b"]
-        if not (np.isfinite(W).all() and np.isfinite(b).all()):
-            raise ValueError(f"layer {i}, {layer!r}, has NaN or infinite weights; they cannot be exported.")
-        return "dense", W.astype(dtype), b.astype(dtype)
-    if isinstance(layer, _layers.LAYERS):
-        return _layers.step(layer, i, opset, dtype, _step)
-    if is_signal_layer(layer):
-        check_signal_layer(layer, i)
-        return "signal", layer
-    name = getattr(layer, "name", None) if isinstance(layer, Activation) else None
-    if name not in _table.TABLE:
-        what = f"activation {name!r}" if isinstance(layer, Activation) else f"layer type {type(layer).__name__}"
-        raise ValueError(
-            f"layer {i}, {layer!r}: chainrule.onnx has no ONNX translation for {what}. It exports Dense, Dropout, "
-            f"BatchNorm, LayerNorm, Residual, Conv1D, the poolings and Flatten layers and these activations: "
-            f"{_table.describe()}."
-        )
-    config = layer.get_config()
-    wanted = {p for r in _table.TABLE[name] for p in _params_of(r.expr)}
-    params = {}
-    for p in sorted(wanted):
-        value = config.get(p, getattr(layer, p, None))
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not np.isfinite(value):
-            raise ValueError(f"layer {i}, {layer!r}, has {p}={value!r}; a finite number is needed.")
-        params[p] = float(value)
-    recipe = _table.choose(name, opset, dtype, params)
-    if recipe is None:
-        raise ValueError(f"layer {i}, {layer!r}: opset {opset} has no ops for {name}; use a newer opset.")
-    return "activation", recipe, params
-
-
-def _write_step(g: _Builder, step: tuple, x: str, name: str) -> str:
-    """Write one step on tensor ``x``; return the tensor it makes."""
-    if step[0] == "dense":
-        x = g.node("MatMul", [x, g.const(f"{name}.W", step[1])], f"{name}/MatMul")
-        return g.node("Add", [x, g.const(f"{name}.b", step[2])], name)
-    if step[0] == "activation":
-        return g.recipe(step[1].expr, x, name, step[2])
-    if step[0] == "signal":
-        return emit_signal_layer(g, step[1], x, name)
-    return _layers.write(g, step, x, name, _write_step)
-
-
-def _params_of(e: Any) -> set[str]:
-    if isinstance(e, Param):
-        return {e.name}
-    if not isinstance(e, Op):
-        return set()
-    found = {v.name for _, v in e.attrs if isinstance(v, Param)}
-    for i in e.inputs:
-        found |= _params_of(i)
-    return found
-
-
 def _preprocessing(pre: Any, n_in: int) -> dict[str, Any]:
     """The standardisation and target scaling to write (None for each that is absent or does nothing)."""
     out: dict[str, Any] = {"mean": None, "scale": None, "y_mean": None, "y_scale": None}
@@ -273,46 +220,3 @@ def _check_target(path: str | os.PathLike) -> str:
 def _write(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a temporary file beside it, flushed, then renamed over it."""
     atomic_write(path, lambda fh: fh.write(data), suffix=".onnx.tmp")
-
-
-# ---------------------------------------------------------------- building the graph
-class _Builder:
-    """Nodes and initializers, named after the layer they come from (``layers.2/MatMul``, ``layers.2.W``)."""
-
-    def __init__(self, onnx: Any, dtype: np.dtype) -> None:
-        self.onnx, self.dtype = onnx, dtype
-        self.nodes: list[Any] = []
-        self.inits: list[Any] = []
-
-    def const(self, name: str, value: Any) -> str:
-        self.inits.append(self.onnx.numpy_helper.from_array(np.asarray(value, dtype=self.dtype), name))
-        return name
-
-    def node(self, op: str, inputs: list[str], out: str, **attrs: Any) -> str:
-        self.nodes.append(self.onnx.helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
-
-    def recipe(self, expr: Op, x: str, out: str, params: dict[str, float]) -> str:
-        """Write ``expr`` with ``X`` = ``x``; its outermost node's output is ``out``."""
-        count = iter(range(1 << 30))
-
-        def emit(e: Any, name: str | None) -> str:
-            if e == X:
-                return x
-            if isinstance(e, Param):
-                return self.const(f"{out}.{e.name}", params[e.name])
-            if not isinstance(e, Op):
-                return self.const(f"{out}.c{next(count)}", e)
-            inputs = [emit(i, None) for i in e.inputs]
-            attrs = {k: float(np.float32(params[v.name])) if isinstance(v, Param) else v.value for k, v in e.attrs}
-            attrs = {k: v for k, v in attrs.items() if v is not None}
-            return self.node(e.op, inputs, name or f"{out}/{e.op}_{next(count)}", **attrs)
-
-        return emit(expr, out)
-
-    def rename(self, old: str, new: str) -> None:
-        """Give the graph's last tensor (a Dense layer always makes one) the output's name."""
-        for node in self.nodes:
-            for k, name in enumerate(node.output):
-                if name == old:
-                    node.output[k] = new

@@ -34,7 +34,7 @@ class ExternalData:
         self.fail = fail
         self.used = 0
 
-    def read(self, tensor: Any, nbytes: int, what: str) -> bytes:
+    def read(self, tensor: Any, nbytes: int, what: str) -> bytearray:
         """The ``nbytes`` bytes ``tensor`` keeps outside the model file, every declared field checked first."""
         entries: dict[str, str] = {}
         for e in tensor.external_data:
@@ -76,7 +76,7 @@ class ExternalData:
             raise self.fail(f"{what} has the external-data {field} {short(text, 40)!r}; a whole number is needed.")
         return int(text)
 
-    def _read_range(self, name: str, offset: int, nbytes: int, what: str) -> bytes:
+    def _read_range(self, name: str, offset: int, nbytes: int, what: str) -> bytearray:
         """Bytes [offset, offset + nbytes) of ``name`` in the folder: a regular file, opened without following links."""
         # no link followed; O_NONBLOCK: a FIFO named as the file cannot hang the open (it is refused below)
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -105,7 +105,8 @@ class ExternalData:
                     f"{what} needs bytes {offset:,} to {offset + nbytes:,} of {where}, which has {info.st_size:,}."
                 )
             fh.seek(offset)
-            data = fh.read(nbytes)
-        if len(data) != nbytes:
+            data = bytearray(nbytes)  # read once, into the buffer the array will view
+            got = fh.readinto(data)
+        if got != nbytes:
             raise self.fail(f"{what}: {where} was shorter than its size while being read.")
         return data

@@ -29,9 +29,10 @@ from ._errors import OnnxFileError
 from ._safe import DTYPES
 
 if TYPE_CHECKING:
-    from ._load import _Graph, _Node
+    from ._load import _Graph
+    from .graph import Node as _Node
 
-ML_OPS = ("ZipMap", "ArrayFeatureExtractor", "Binarizer")  # the ai.onnx.ml ops read, in output heads only
+ML_OPS = ("ZipMap", "ArrayFeatureExtractor", "Binarizer", "Scaler")  # the ai.onnx.ml ops read
 OPS = ("Cast", "Reshape", "Flatten", "LogSoftmax", "Concat", "ArgMax", *ML_OPS)
 Fail = Callable[[str], OnnxFileError]
 
@@ -148,7 +149,19 @@ def step(graph: _Graph, node: _Node) -> tuple[tuple, str, set[int]] | None:
         return ("log_softmax", node.where), node.inputs[0], {node.index}
     if node.op == "Concat":
         return _binary_pair(graph, node)
+    if node.op == "Scaler":
+        return _scaler(node)
     return None
+
+
+def _scaler(node: _Node) -> tuple[tuple, str, set[int]]:
+    """ai.onnx.ml.Scaler, y = (x − offset)·scale, as an affine step (folded into the first dense layer)."""
+    offset, scale = (np.asarray(node.attrs.get(k, ()), dtype=np.float64) for k in ("offset", "scale"))
+    if set(node.attrs) - {"offset", "scale"} or len(node.inputs) != 1 or not offset.size or not scale.size:
+        raise node.refuse("needs one input and its offset and scale.")
+    if not (np.isfinite(offset).all() and np.isfinite(scale).all()):
+        raise node.refuse("has a non-finite offset or scale.")
+    return ("affine", scale, -offset * scale, node.where), node.inputs[0], {node.index}
 
 
 def _binary_pair(graph: _Graph, node: _Node) -> tuple[tuple, str, set[int]]:
@@ -163,45 +176,56 @@ def _binary_pair(graph: _Graph, node: _Node) -> tuple[tuple, str, set[int]]:
     raise graph.fail(f"{node.where} is not the pair (1 − σ(z), σ(z)) of a binary classifier, the one Concat read.")
 
 
-def settle(steps: list[tuple], dtype: np.dtype, width: int | None, fail: Fail) -> tuple[list[tuple], np.dtype]:
+def settle(items: list[Any], dtype: np.dtype, width: int | None, fail: Fail) -> tuple[list[Any], np.dtype]:
     """Drop the pass-through steps (input to output order), checking the dtypes and widths they state.
 
-    Returns the remaining steps and the model's dtype: the input's, or that of the Casts of the input.
+    Returns the remaining items (layers and elementwise steps) and the model's dtype: the input's, or that
+    of the Casts of the input.
     """
-    casts = [s for s in steps if s[0] == "cast"]
+    casts = [s for s in items if _kind(s) == "cast"]
     targets = {s[1] for s in casts}
     if len(targets) > 1:
         raise fail(f"its Casts go to {len(targets)} dtypes ({', '.join(sorted(map(str, targets)))}); one is needed.")
-    if targets and targets != {dtype} and steps[0][0] != "cast":
+    if targets and targets != {dtype} and _kind(items[0]) != "cast":
         raise fail(f"{casts[0][2]} changes the dtype inside the network; chainrule casts only the input.")
-    out: list[tuple] = []
-    for s in steps:
-        if s[0] == "width":
+    out: list[Any] = []
+    for s in items:
+        if _kind(s) == "width":
             if width is not None and width != s[1]:
                 raise fail(f"{s[2]} reshapes (N, {width}) to (-1, {s[1]}), which changes the rows; it must keep them.")
             width = s[1]
-        elif s[0] == "linear":
-            width = s[1].shape[1]
-        if s[0] not in ("cast", "noop", "width"):
+        elif _kind(s) is None:  # a layer: the width it gives, where it is known
+            shape = s.input_shape if width is None else (width,)
+            try:
+                out_shape = s.output_shape(shape) if shape is not None else None
+            except ValueError:
+                out_shape = None
+            width = out_shape[0] if out_shape is not None and len(out_shape) == 1 else None
+        if _kind(s) not in ("cast", "noop", "width"):
             out.append(s)
     return out, (targets.pop() if targets else dtype)
 
 
-def outputs(steps: list[tuple], fail: Fail) -> list[tuple]:
-    """After folding: the binary pair and LogSoftmax as Softmax, and Identity kept only after a dense layer."""
-    out: list[tuple] = []
-    for k, s in enumerate(steps):
-        if s[0] == "log_softmax" and k != len(steps) - 1:
+def outputs(items: list[Any], fail: Fail) -> list[Any]:
+    """After folding: the binary pair and LogSoftmax as Softmax (the layer before the pair gains its column)."""
+    from ..layers import Activation
+
+    out: list[Any] = []
+    for k, s in enumerate(items):
+        if _kind(s) == "log_softmax" and k != len(items) - 1:
             raise fail(f"{s[1]} is not the last op; chainrule reads LogSoftmax only as the output.")
-        if s[0] == "binary":
-            prev = out[-1] if out else None
-            if prev is None or prev[0] != "linear" or prev[1].shape[1] != 1:
-                raise fail(f"{s[1]} needs a dense layer of one output before its sigmoid.")
+        if _kind(s) == "binary":
             pair = np.array([[-0.5, 0.5]])
-            out[-1] = ("linear", prev[1] @ pair, prev[2] @ pair)
-        if s[0] in ("binary", "log_softmax"):
-            s = ("activation", "softmax", {})
-        if s[0] == "activation" and s[1] == "identity" and (not out or out[-1][0] != "linear"):
-            continue
+            both = out[-1].onnx_fold_output(pair, np.zeros(2)) if out and _kind(out[-1]) is None else None
+            if both is None:
+                raise fail(f"{s[1]} needs a dense layer of one output before its sigmoid.")
+            out[-1] = both
+        if _kind(s) in ("binary", "log_softmax"):
+            s = Activation.registry["softmax"]()
         out.append(s)
     return out
+
+
+def _kind(item: Any) -> str | None:
+    """The kind of a step ("cast", "affine", …); None for a layer."""
+    return item[0] if isinstance(item, tuple) else None

@@ -24,6 +24,7 @@ from ._external import ExternalData
 MAX_FILE_BYTES = 1 << 30  # 1 GiB; a float32 MLP this large has 250 M parameters
 MAX_ELEMENTS = MAX_PARAMS  # per tensor
 MAX_NODES = 10_000
+MAX_DIMS = 5  # a layer reads at most three; more are read only to name the layer they came from (a Conv2d)
 MIN_OPSET = 9  # Erf, and the Gemm, Softmax and activation ops as they have been since
 FLOAT, INT32, INT64, STRING, DOUBLE = 1, 6, 7, 8, 11  # TensorProto.DataType
 DTYPES = {FLOAT: np.dtype("<f4"), DOUBLE: np.dtype("<f8")}  # what a model computes in
@@ -87,8 +88,10 @@ class Reader:
         if tensor.HasField("segment"):
             raise self.fail(f"{what} is a segment of a larger tensor.")
         dims = list(tensor.dims)
-        if len(dims) > 3 or any(d < 0 or d > MAX_ELEMENTS for d in dims):
-            raise self.fail(f"{what} has dims {_short(dims)}; chainrule reads up to three (a convolution's kernel).")
+        if len(dims) > MAX_DIMS or any(d < 0 or d > MAX_ELEMENTS for d in dims):
+            raise self.fail(
+                f"{what} has dims {_short(dims)}; chainrule reads up to {MAX_DIMS} (a 3-D convolution's kernel)."
+            )
         n = math.prod(dims)
         if n > MAX_ELEMENTS:
             raise self.fail(f"{what} declares {n:,} elements (limit {MAX_ELEMENTS:,}).")
@@ -111,7 +114,9 @@ class Reader:
         if len(raw) or external:
             if len(raw) != n * dtype.itemsize:
                 raise self.fail(f"{what} holds {len(raw):,} bytes; dims {dims} need {n * dtype.itemsize:,}.")
-            arr = np.frombuffer(raw, dtype=dtype, count=n).astype(dtype.newbyteorder("="))
+            arr = np.frombuffer(raw, dtype=dtype, count=n)  # a view of the bytes read: no second copy
+            if not dtype.isnative:
+                arr = arr.astype(dtype.newbyteorder("="))
         else:
             if len(typed) != n:
                 raise self.fail(f"{what} holds {len(typed):,} values; dims {dims} need {n:,}.")
@@ -150,6 +155,8 @@ class Reader:
                     raise self.fail(f"{where} has a non-ASCII attribute {_short(a.name)}.") from None
             elif a.type == 4:
                 out[a.name] = a.t
+            elif a.type == 6:  # FLOATS (ai.onnx.ml.Scaler's offset and scale)
+                out[a.name] = tuple(float(f) for f in a.floats)
             elif a.type == 7:  # INTS
                 out[a.name] = tuple(int(i) for i in a.ints)
             elif a.type == 8:  # STRINGS (ZipMap's class labels)

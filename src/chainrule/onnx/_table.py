@@ -68,6 +68,16 @@ class Recipe:
             todo.extend(i for i in e.inputs if isinstance(i, Op))
         return out
 
+    def params(self) -> set[str]:
+        """Every parameter the recipe holds, as an attribute or a constant input."""
+        found, todo = set(), [self.expr]
+        while todo:
+            e = todo.pop()
+            found |= {v.name for _, v in e.attrs if isinstance(v, Param)}
+            found |= {i.name for i in e.inputs if isinstance(i, Param)}
+            todo.extend(i for i in e.inputs if isinstance(i, Op))
+        return found
+
     def attribute_params(self) -> set[str]:
         """The parameters this recipe stores as float attributes (ONNX attributes are 32-bit floats)."""
         found, todo = set(), [self.expr]
@@ -152,27 +162,13 @@ TABLE: dict[str, tuple[Recipe, ...]] = {
 SUPPORTED = tuple(TABLE)
 
 
-def choose(name: str, opset: int, dtype: np.dtype, params: dict[str, float]) -> Recipe | None:
-    """The recipe ``export`` writes for activation ``name`` (None when the opset allows none)."""
-    for recipe in TABLE[name]:
-        if recipe.min_opset <= opset and recipe.exact(dtype, params):
-            return recipe
-    return None
-
-
-def ops_read() -> set[str]:
-    """Every op ``load`` can meet in an activation."""
-    return {o for recipes in TABLE.values() for r in recipes for o in r.ops()}
-
-
-def describe() -> str:
-    """The supported activations, with the ops of those written in several (for messages and the docs)."""
-    parts = []
-    for name, recipes in TABLE.items():
-        ways = dict.fromkeys(_way(r) for r in recipes)
-        single = len(ways) == 1 and len(recipes[0].ops()) == 1
-        parts.append(name if single else f"{name} ({' or '.join(ways)})")
-    return ", ".join(parts)
+def describe_recipes(name: str, recipes: tuple[Recipe, ...]) -> str:
+    """One activation and, where it is written in several ops, those ops (for messages and the docs)."""
+    if not recipes:
+        return ""
+    ways = dict.fromkeys(_way(r) for r in recipes)
+    single = len(ways) == 1 and len(recipes[0].ops()) == 1
+    return name if single else f"{name} ({' or '.join(ways)})"
 
 
 def _way(recipe: Recipe) -> str:
