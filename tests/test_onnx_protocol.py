@@ -132,22 +132,8 @@ def test_a_residual_cycle_is_refused_with_an_onnx_file_error(tmp_path):
         cx.load(tmp_path / "r.onnx")
 
 
-def test_a_kind_that_takes_integer_indices_is_exported_and_read_with_an_int64_input(monkeypatch, tmp_path):
-    """Embedding's hooks as its own file would write them (Gather), set here: the driver needs nothing more."""
-    from chainrule.layers import Embedding
-
-    def to_onnx(self, g, x, name):
-        return g.node("Gather", [g.const(f"{name}.W", self.params["W"]), x], name, axis=0)
-
-    def from_onnx(cls, node, graph):
-        W = graph.constants.get(node.inputs[0])
-        if W is None or W.ndim != 2:
-            raise node.refuse("needs a constant table.")
-        return node.read(cls(*W.shape, W=W), node.computed_input(graph, 1))
-
-    monkeypatch.setattr(Embedding, "to_onnx", to_onnx)
-    monkeypatch.setattr(Embedding, "onnx_ops", classmethod(lambda cls: frozenset({"Gather"})))
-    monkeypatch.setattr(Embedding, "from_onnx", classmethod(from_onnx))
+def test_a_kind_that_takes_integer_indices_is_exported_and_read_with_an_int64_input(tmp_path):
+    """Embedding writes and reads its own Gather (its hooks in layers/embedding.py): the driver needs nothing more."""
     model = cr.Sequential(cr.Embedding(10, 4), cr.Flatten(), cr.Dense(12, 2), input_shape=(3,), seed=0)
     cx.export(model, tmp_path / "e.onnx")
     X = np.array([[1, 2, 3], [4, 5, 9]])

@@ -81,3 +81,27 @@ def test_explain_writes_the_slopes_and_their_gradient_by_hand():
     # by hand: y = (−1, 3), ŷ = 2, ∂L/∂ŷ = 2·(2 − 0) = 4, ∂L/∂y = (4, 4), ∂L/∂a = 4·(−2) = −8
     assert "a (one slope per channel, or one shared)" in text
     assert "∂L/∂a = Σ dy ∘ x where x ≤ 0, per channel = [-8.00000]" in text
+
+
+def test_onnx_both_ways_and_what_torch_writes_for_nn_prelu(tmp_path):
+    import warnings
+
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    net = torch.nn.Sequential(torch.nn.Conv1d(2, 3, 3), torch.nn.PReLU(3), torch.nn.Flatten(), torch.nn.Linear(12, 2))
+    with torch.no_grad():
+        net[1].weight.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    X = np.random.default_rng(0).normal(size=(5, 2, 6)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net.eval(), (torch.tensor(X),), str(tmp_path / "t.onnx"), dynamo=False, input_names=["X"],
+                          dynamic_axes={"X": {0: "N"}})  # fmt: skip
+    with torch.no_grad():
+        expected = net(torch.tensor(X)).numpy()
+    mine = cr.from_onnx(tmp_path / "t.onnx")
+    assert "PReLU(n_channels=3)" in repr(mine)
+    np.testing.assert_allclose(mine.layers[1].params["a"], [0.1, 0.2, 0.3], rtol=1e-7)
+    np.testing.assert_allclose(mine.predict(X), expected, rtol=1e-5, atol=1e-6)
+    mine.to_onnx(tmp_path / "back.onnx")  # and out again: onnxruntime computes what chainrule does
+    (theirs,) = ort.InferenceSession(str(tmp_path / "back.onnx")).run(None, {"X": X})
+    np.testing.assert_allclose(theirs, mine.predict(X), rtol=1e-5, atol=1e-6)

@@ -243,6 +243,7 @@ class Sequential:
 
     def to_onnx(self, path: Any, **options: Any) -> None:
         """Write the model as an ONNX graph (see ``chainrule.onnx.export``; needs ``chainrule[onnx]``)."""
+        self._shapes()  # a model built from its first batch must have seen one
         onnx.export(self, path, **options)
 
     def copy(self, dtype: Any = None) -> Sequential:

@@ -134,7 +134,7 @@ class Layer(OnnxHooks):
         self.grads = {k: np.zeros(shape) for k, shape in shapes.items()}
         self.state = {k: np.zeros(shape) for k, shape in Layer.state_shapes(self).items()}
         self.reset_state()
-        self.initialize(UNOWNED_DRAWS)
+        self.initialize(UNOWNED_DRAWS, names=set(shapes) - set(kept))  # nothing drawn that is about to be set
         self._drawn = {k: p.copy() for k, p in self.params.items() if k not in kept}
         for k, value in kept.items():
             self.params[k][...] = value

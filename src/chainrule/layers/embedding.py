@@ -103,3 +103,20 @@ class Embedding(Layer):
         """The table rows the last kept forward looked up (the only rows whose gradient can be non-zero)."""
         X = self.kept()
         return np.unique(X)
+
+    # ------------------------------------------------------------------ ONNX
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """Gather(W, x) along the table's rows (the model's input is then int64 indices)."""
+        return g.node("Gather", [g.const(f"{name}.W", self.params["W"]), x], name, axis=0)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"Gather"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """Gather(table, indices) with a constant 2-D table, along axis 0: what torch.onnx writes for nn.Embedding."""
+        table = graph.constants.get(node.inputs[0]) if node.inputs else None
+        if table is None or table.ndim != 2 or node.attrs.get("axis", 0) != 0:
+            raise node.refuse("must gather rows (axis 0) of a constant 2-D table, as an embedding does.")
+        return node.read(cls(*table.shape, W=table), node.computed_input(graph, 1))

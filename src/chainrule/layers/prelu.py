@@ -92,3 +92,25 @@ class PReLU(Layer):
             Term("∂L/∂a", "Σ dy ∘ x where x ≤ 0, per channel", self.grads["a"], Role.WEIGHT_GRADIENT, param="a"),
             Term("dx", "dy ∘ f'(x)", dX, Role.INPUT_GRADIENT),
         ]
+
+    # ------------------------------------------------------------------ ONNX
+    def to_onnx(self, g: Any, x: str, name: str) -> str:
+        """PRelu(x, slope): one slope, or (C, 1, …) so that ONNX's broadcasting meets the channel axis."""
+        a = self.params["a"]
+        trailing = (1,) * (len(self.in_shape or (1,)) - 1) if self.n_channels > 1 else ()
+        return g.node("PRelu", [x, g.const(f"{name}.a", a.reshape(*a.shape, *trailing))], name)
+
+    @classmethod
+    def onnx_ops(cls) -> frozenset[str]:
+        return frozenset({"PRelu"})
+
+    @classmethod
+    def from_onnx(cls, node: Any, graph: Any) -> Any:
+        """PRelu with a constant slope: one shared, or one per channel, shaped (C,) or (C, 1, …)."""
+        slope = graph.constants.get(node.inputs[1]) if len(node.inputs) > 1 else None
+        if slope is None or slope.size < 1:
+            raise node.refuse("needs a constant slope.")
+        if slope.size > 1 and slope.reshape(slope.shape[0], -1).shape[1] != 1:
+            raise node.refuse(f"has a slope of shape {slope.shape}; a PReLU has one slope per channel, or one.")
+        a = slope.reshape(-1)
+        return node.read(cls(a.size, a=a), node.computed_input(graph))
