@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import inputs
 from ..core.losses import Loss, get_loss
 from ..core.model import Sequential
 from ..datasets import DataError, Dataset, Preprocessor
@@ -19,8 +20,6 @@ from ..datasets.preprocess import load_for, sidecar, unit_of
 from ..io import MAX_PARAMS, sample_values
 from ..io import load as load_model
 from .folders import CLIError, check_out, staged  # noqa: F401  (the commands' errors and output folders)
-
-CHUNK_VALUES = 1 << 22  # the values a chunk of rows may take at any layer while predicting: 32 MiB of float64
 
 
 def losses_for(task: str) -> list[str]:
@@ -216,7 +215,7 @@ def model_loss(model: Sequential) -> Loss | None:
 def in_chunks(model: Sequential, X: np.ndarray, predict: Any) -> np.ndarray:
     """``predict(X)`` over chunks of rows small enough that no layer holds more than ``CHUNK_VALUES`` values at
     once (one row at least), joined: a model with long signals, or many rows, keeps a bounded working memory."""
-    rows = max(1, CHUNK_VALUES // sample_values(model))
+    rows = max(1, inputs.CHUNK_VALUES // sample_values(model))
     if len(X) <= rows:
         return predict(X)
     return np.concatenate([predict(X[i : i + rows]) for i in range(0, len(X), rows)])

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._validate import check_array, table
+from ..io import sample_values
 from ..layers.checks import check_indices
 
 if TYPE_CHECKING:
     from .model import Sequential
+
+CHUNK_VALUES = 1 << 22  # the values a chunk of rows may take at any layer while predicting: 32 MiB of float64
 
 
 def check_input(self: Sequential, X: Any, name: str = "X") -> np.ndarray:
@@ -60,3 +63,16 @@ def summary(self: Sequential, X: Any = None) -> str:
     if self.loss_ is not None:
         lines.append(self.objective(self.loss_).describe())
     return "\n".join(lines)
+
+
+def infer(self: Sequential, X: np.ndarray) -> np.ndarray:
+    """The inference-mode forward of checked X, over chunks of rows small enough that no layer holds more than
+    ``CHUNK_VALUES`` values at once (one row at least), joined: long signals or many rows keep a bounded
+    working memory. Inference treats each row alone (running statistics, no dropout), so chunks change nothing
+    but rounding (BLAS may take another kernel for another number of rows).
+    """
+    rows = max(1, CHUNK_VALUES // (sample_values(self) * (self.n_models or 1)))
+    if len(X) <= rows:
+        return self.forward(X, training=False, keep=False)
+    parts = [self.forward(X[i : i + rows], training=False, keep=False) for i in range(0, len(X), rows)]
+    return np.concatenate(parts, axis=0 if self.n_models is None else 1)

@@ -227,8 +227,9 @@ class Sequential:
 
     # --------------------------------------------------------------- inference
     def predict(self, X: Any) -> np.ndarray:
-        """The last layer's output for every row of X, shape (n_samples, n_outputs)."""
-        return self.forward(self.check_input(X), training=False, keep=False)
+        """The last layer's output for every row of X, shape (n_samples, n_outputs), in chunks of rows (see
+        ``inputs.infer``) so that no layer holds more than ``CHUNK_VALUES`` values at once."""
+        return inputs.infer(self, self.check_input(X))
 
     squash = predictions.squash
     predict_proba = predictions.predict_proba
