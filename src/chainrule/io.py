@@ -66,6 +66,7 @@ from ._archive import write as write_archive
 from .core import optimizers  # noqa: F401  (every optimiser class registered)
 from .core.losses import Loss
 from .layers import Layer
+from .layers.residual import MAX_NESTING
 
 __all__ = ["ModelFileError", "ModelFile", "load", "read", "save", "register_model"]
 __all__ += ["MAX_INFLATION", "MAX_JSON_BYTES", "MAX_MEMBERS", "MIN_BUDGET", "MAX_PARAMS"]
@@ -256,8 +257,8 @@ def check_declared_sizes(config: dict[str, Any], archive: Archive) -> None:
 
 def _layer_configs(layers: list, archive: Archive, depth: int = 0) -> list[dict[str, Any]]:
     """Every layer config in ``layers``, those nested in a layer's own "layers" (a Residual) included."""
-    if depth > 8:
-        raise archive.fail("its layers are nested more than 8 deep.")
+    if depth > MAX_NESTING:
+        raise archive.fail(f"it nests more than {MAX_NESTING} Residual layers inside each other.")
     found = []
     for cfg in layers:
         if not isinstance(cfg, dict):
