@@ -205,7 +205,7 @@ def predict(args: argparse.Namespace) -> int:
         names = pre.classes or [str(i) for i in range(max(model.n_out, 2))]
         formatted = [[names[int(c)]] for c in codes]
         if args.proba:
-            P = pipeline.in_chunks(model, pipeline.model_input(model, X), model.predict_proba)
+            P = model.predict_proba(pipeline.model_input(model, X))
             if P.shape[1] == 1:  # one sigmoid output: probability of class 1
                 P = np.c_[1 - P, P]
             columns += [f"p_{n}" for n in names]

@@ -12,12 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..core import inputs
 from ..core.losses import Loss, get_loss
 from ..core.model import Sequential
 from ..datasets import DataError, Dataset, Preprocessor
 from ..datasets.preprocess import load_for, sidecar, unit_of
-from ..io import MAX_PARAMS, sample_values
+from ..io import MAX_PARAMS
 from ..io import load as load_model
 from .folders import CLIError, check_out, staged  # noqa: F401  (the commands' errors and output folders)
 
@@ -212,27 +211,19 @@ def model_loss(model: Sequential) -> Loss | None:
     return fused[0]() if len(fused) == 1 else None
 
 
-def in_chunks(model: Sequential, X: np.ndarray, predict: Any) -> np.ndarray:
-    """``predict(X)`` over chunks of rows small enough that no layer holds more than ``CHUNK_VALUES`` values at
-    once (one row at least), joined: a model with long signals, or many rows, keeps a bounded working memory."""
-    rows = max(1, inputs.CHUNK_VALUES // sample_values(model))
-    if len(X) <= rows:
-        return predict(X)
-    return np.concatenate([predict(X[i : i + rows]) for i in range(0, len(X), rows)])
-
-
 def predict_labels(model: Sequential, X: np.ndarray) -> np.ndarray:
-    """Class codes for classification models, values for regression (in training units)."""
+    """Class codes for classification models, values for regression (in training units); the model predicts in
+    chunks of rows of bounded working memory (``Sequential.predict``)."""
     X = model_input(model, X)
     if is_classifier(model):
-        return in_chunks(model, X, lambda part: np.asarray(model.predict_classes(part)).ravel())
+        return np.asarray(model.predict_classes(X)).ravel()
     if model.n_out != 1:
         raise CLIError(
             f"{model!r} has {model.n_out} outputs but no classification loss and no final Softmax or Sigmoid, so "
             "it predicts neither classes nor one value per row; train it first (chainrule train), or end it in "
             "Softmax."
         )
-    return in_chunks(model, X, lambda part: model.predict(part).ravel())
+    return model.predict(X).ravel()
 
 
 def exact(values: np.ndarray) -> list[str]:
