@@ -4,6 +4,7 @@ browser the page tests drive (Debian's Chromium; they skip, saying why, where th
 import os
 import shutil
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -58,3 +59,21 @@ def pytest_generate_tests(metafunc):
     if not all(0 <= seed <= 99 for seed in seeds):
         raise ValueError(f"SKLEARN_TESTS_GLOBAL_RANDOM_SEED must be in the range [0, 99] (or 'all'); got {wanted!r}.")
     metafunc.parametrize("global_random_seed", seeds)
+
+
+@pytest.fixture
+def residual_cycle_onnx(tmp_path):
+    """An ONNX file whose Add reads a tensor made from its own output (a → Relu → b → Add → a): a cycle."""
+    onnx = pytest.importorskip("onnx")
+    nodes = [onnx.helper.make_node("Add", ["X", "b"], ["a"], name="a"),
+             onnx.helper.make_node("Relu", ["a"], ["b"], name="b"),
+             onnx.helper.make_node("MatMul", ["a", "W"], ["Y"], name="mm")]  # fmt: skip
+    W = onnx.numpy_helper.from_array(np.ones((2, 2), np.float32), "W")
+    graph = onnx.helper.make_graph(
+        nodes, "g", [onnx.helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, ["N", 2])],
+        [onnx.helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, ["N", 2])], initializer=[W],
+    )  # fmt: skip
+    path = tmp_path / "r.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), path)
+    return path
+

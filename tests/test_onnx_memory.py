@@ -77,17 +77,8 @@ def test_padding_and_kernels_beyond_the_input_are_refused_within_the_cap(attrs, 
     assert peak <= CAP, f"{peak / 2**20:.0f} MiB"
 
 
-def test_a_residual_cycle_is_refused_within_the_cap(tmp_path):
-    nodes = [onnx.helper.make_node("Add", ["X", "b"], ["a"], name="a"),
-             onnx.helper.make_node("Relu", ["a"], ["b"], name="b"),
-             onnx.helper.make_node("MatMul", ["a", "W"], ["Y"], name="mm")]  # fmt: skip
-    W = onnx.numpy_helper.from_array(np.ones((2, 2), np.float32), "W")
-    graph = onnx.helper.make_graph(
-        nodes, "g", [onnx.helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, ["N", 2])],
-        [onnx.helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, ["N", 2])], initializer=[W],
-    )  # fmt: skip
-    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), tmp_path / "r.onnx")
-    outcome, peak = load_capped(tmp_path / "r.onnx")
+def test_a_residual_cycle_is_refused_within_the_cap(residual_cycle_onnx):
+    outcome, peak = load_capped(residual_cycle_onnx)
     assert outcome.startswith("refused"), outcome
     assert peak <= CAP, f"{peak / 2**20:.0f} MiB"
 

@@ -2,22 +2,8 @@
 
 ``chainrule.onnx.export`` calls ``to_onnx`` on each layer; ``chainrule.onnx.load`` offers every node to the
 registered classes whose ``onnx_ops`` hold its op and keeps the largest ``from_onnx`` match. A new layer
-kind adds both in its own file and nothing under ``onnx/`` changes::
-
-    class PReLU(Layer):
-        def to_onnx(self, g, x, name):
-            return g.node("PRelu", [x, g.const(f"{name}.slope", self.params["slope"])], name)
-
-        @classmethod
-        def onnx_ops(cls):
-            return frozenset({"PRelu"})
-
-        @classmethod
-        def from_onnx(cls, node, graph):
-            slope = graph.constants.get(node.inputs[1])
-            if slope is None:
-                raise node.refuse("needs a constant slope.")
-            return node.read(cls(slope.size, slope=slope), node.computed_input(graph))
+kind adds both in its own file and nothing under ``onnx/`` changes: ``layers/prelu.py`` (PRelu) and
+``layers/embedding.py`` (Gather) are the shortest examples.
 
 What they are given: ``g`` is a ``chainrule.onnx.graph.Writer`` (``const``, ``node``, ``layer`` for inner
 layers, ``recipe``; ``dtype``, ``opset``); ``node`` a ``chainrule.onnx.graph.Node`` (``op``, ``inputs``,
